@@ -1,0 +1,49 @@
+"""gitxp: every machine-learning run recorded with the exact code it used, stored as Parquet on a git ref.
+
+>>> import gitxp
+>>> with gitxp.start(params={"lr": 0.1}) as run:        # doctest: +SKIP
+...     run.log(step=0, loss=0.5)
+...     run.result(valid_acc=0.91)
+>>> gitxp.load().to_pandas()                             # doctest: +SKIP
+
+Attributes are imported lazily so that ``import gitxp`` stays cheap (no pyarrow until it is needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from gitxp.errors import GitxpError
+from gitxp.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from gitxp.query import load, metrics
+    from gitxp.run import Run, current, experiment, start
+    from gitxp.store import Store
+
+__version__ = "0.1.0"
+__all__ = ["start", "experiment", "current", "load", "metrics", "Run", "Store", "hookimpl", "GitxpError"]
+
+_LAZY = {
+    "start": "gitxp.run",
+    "experiment": "gitxp.run",
+    "current": "gitxp.run",
+    "Run": "gitxp.run",
+    "load": "gitxp.query",
+    "metrics": "gitxp.query",
+    "Store": "gitxp.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gitxp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,41 @@
+"""Default meta-data: where and how a run was made (host, user, python, platform, argv, cwd, pid, env summary)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import sys
+from typing import TYPE_CHECKING, Any
+
+from gitxp.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+_ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ID", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry (containers)
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+@hookimpl
+def gitxp_collect_meta(run: Run) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "host": platform.node(),
+        "user": _user(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+    }
+    for key in _ENV_KEYS:
+        if os.environ.get(key):
+            meta[f"env.{key}"] = os.environ[key]
+    return meta

@@ -1,0 +1,199 @@
+"""``gitxp ls``, ``gitxp show`` and ``gitxp export``: reading the store."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitxp.cli.output import FORMATS, console, emit_table, json_dumps, records, render_rich, to_json_value, write_csv
+from gitxp.errors import UsageError
+
+__all__ = ["COMMANDS"]
+
+
+def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The run filters shared by ``ls`` and ``export``."""
+    options = [
+        click.option("-e", "--experiment", multiple=True, help="Only runs of this experiment (repeatable)."),
+        click.option("--version", "version", metavar="REV", help="Only runs of this commit, branch, tag or version id."),
+        click.option("--status", metavar="S[,S]", help="running, finished, failed, interrupted, crashed."),
+        click.option("--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."),
+        click.option("--sort", metavar="[-]COL", multiple=True, help="Sort by column; '-' for descending."),
+        click.option("--limit", type=int, help="At most N runs."),
+        click.option("--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _selected(experiment: tuple[str, ...], version: str | None, status: str | None, where: str | None,
+              sort: tuple[str, ...], limit: int | None, columns: tuple[str, ...]) -> Any:
+    from gitxp.query import select
+    from gitxp.store import Store
+
+    store = Store.open()
+    table = store.table()
+    return select(store, table, experiment=list(experiment) or None, version=version, status=status, where=where,
+                  sort=list(sort) or None, limit=limit, columns=list(columns) or None)
+
+
+@click.command("ls")
+@filter_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def ls_command(fmt: str, columns: tuple[str, ...], **filters: Any) -> None:
+    """List runs (newest last), filtered and sorted."""
+    table = _selected(columns=columns, **filters)
+    emit_table(table, fmt, columns_given=bool(columns))
+
+
+@click.command("export")
+@filter_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="runs.parquet, runs.csv or runs.json ('-' for JSON on stdout).")
+def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> None:
+    """Write runs to a Parquet, CSV or JSON file that pandas, polars and DuckDB read directly."""
+    table = _selected(columns=columns, **filters)
+    suffix = output.suffix.lower()
+    if str(output) == "-":
+        click.echo(json_dumps(records(table)))
+        return
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, output, compression="zstd")
+    elif suffix == ".csv":
+        with open(output, "w", newline="", encoding="utf-8") as handle:
+            write_csv(table, handle)
+    elif suffix == ".json":
+        output.write_text(json_dumps(records(table)) + "\n", encoding="utf-8")
+    else:
+        raise UsageError(f"-o {output}: unknown format {suffix or '(no extension)'}; use .parquet, .csv or .json")
+    click.echo(f"wrote {table.num_rows} runs to {output}", err=True)
+
+
+def _metric_summary(metrics: Any) -> list[dict[str, Any]]:
+    import pyarrow.compute as pc
+
+    out = []
+    for name in sorted(set(metrics["name"].to_pylist())):
+        part = metrics.filter(pc.equal(metrics["name"], name))
+        values = part["value"]
+        out.append({"name": name, "points": part.num_rows, "first_step": pc.min(part["step"]).as_py(),
+                    "last_step": pc.max(part["step"]).as_py(), "last": values[-1].as_py(),
+                    "min": pc.min(values).as_py(), "max": pc.max(values).as_py()})
+    return out
+
+
+def _diffstat(patch: bytes) -> list[str]:
+    files, current, added, removed = [], None, 0, 0
+    for line in patch.decode(errors="replace").splitlines():
+        if line.startswith("diff --git "):
+            if current:
+                files.append(f"{current} | +{added} -{removed}")
+            current, added, removed = line.split(" b/", 1)[-1], 0, 0
+        elif line.startswith("# gitxp: not embedded"):
+            files.append(line[2:])
+        elif line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    if current:
+        files.append(f"{current} | +{added} -{removed}")
+    return files
+
+
+def _print_section(title: str, values: dict[str, Any]) -> None:
+    if not values:
+        return
+    import json
+
+    from rich.table import Table
+
+    view = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    view.add_column(style="bold")
+    view.add_column(overflow="fold")
+    for key, value in values.items():
+        view.add_row(key, value if isinstance(value, str) else json.dumps(to_json_value(value), ensure_ascii=False))
+    console().print(view)
+
+
+@click.command("show")
+@click.argument("run")
+@click.option("--diff", "show_diff", is_flag=True, help="Print the stored patch of uncommitted changes.")
+@click.option("--metrics", "show_metrics", is_flag=True, help="Print the run's curves.")
+@click.option("--log", "show_log", is_flag=True, help="Print the run's captured output.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, fmt: str) -> None:
+    """Show one run (id or unique prefix): version, params, results, meta, curves."""
+    import pyarrow.compute as pc
+
+    from gitxp.store import Store
+
+    store = Store.open()
+    table = store.table()
+    run_id = store.resolve_run(run, table)
+    row = table.filter(pc.equal(table["run_id"], run_id))
+    row = row.select([c for c in row.column_names if row[c][0].is_valid])
+    if show_diff or show_log:
+        data = store.run_file(run_id, "diff.patch" if show_diff else "stdout.log")
+        if data is None:
+            click.echo("(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True)
+            return
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    metrics = store.metrics(run_id)
+    if show_metrics:
+        if fmt == "table":
+            import pyarrow as pa
+
+            wide: dict[int, dict[str, float]] = {}
+            for step, name, value in zip(metrics["step"].to_pylist(), metrics["name"].to_pylist(),
+                                         metrics["value"].to_pylist()):
+                wide.setdefault(step, {})[name] = value
+            names = sorted(set(metrics["name"].to_pylist()))
+            steps = sorted(wide)
+            pivot = pa.table({"step": steps, **{n: [wide[s].get(n) for s in steps] for n in names}})
+            render_rich(pivot, f"metrics of {run_id}")
+        else:
+            emit_table(metrics, fmt)
+        return
+    item = records(row)[0]
+    patch = store.run_file(run_id, "diff.patch")
+    item["metrics"] = _metric_summary(metrics) if metrics.num_rows else []
+    item["diffstat"] = _diffstat(patch) if patch else []
+    if fmt == "json":
+        click.echo(json_dumps(item))
+        return
+    if fmt == "csv":
+        emit_table(row, "csv")
+        return
+    header = {k: item[k] for k in ("run_id", "experiment", "version", "commit", "branch", "status", "started",
+                                    "ended", "duration") if item.get(k) is not None}
+    if isinstance(header.get("duration"), float):
+        header["duration"] = f"{header['duration']:.3f}s"
+    _print_section("run", header)
+    for group in ("params", "results"):
+        _print_section(group, item.get(group, {}))
+    meta = dict(item.get("meta", {}))
+    tb = meta.pop("error.traceback", None)
+    _print_section("meta", meta)
+    for summary in item["metrics"]:
+        summary_line = {k: v for k, v in summary.items() if k != "name"}
+        _print_section(f"metric {summary['name']}", summary_line)
+    if item["diffstat"]:
+        click.echo("\nuncommitted changes (gitxp show --diff):")
+        for line in item["diffstat"]:
+            click.echo(f"  {line}")
+    if tb:
+        click.echo("\ntraceback (tail):")
+        click.echo("\n".join(tb))
+
+
+COMMANDS = [ls_command, show_command, export_command]

@@ -1,0 +1,92 @@
+"""``gitxp init``, ``gitxp push``, ``gitxp pull`` and ``gitxp plugins``: sharing the store and inspecting plugins."""
+
+from __future__ import annotations
+
+import click
+
+from gitxp.errors import UsageError
+
+__all__ = ["COMMANDS"]
+
+
+def _remote_ref(remote: str) -> str:
+    return f"refs/gitxp/remotes/{remote}/runs"
+
+
+def _fetch(store: object, remote: str) -> str | None:
+    from gitxp.store import REF, Store
+
+    assert isinstance(store, Store)
+    proc = store.repo.run(["fetch", "--quiet", remote, f"+{REF}:{_remote_ref(remote)}"], check=False)
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip()
+        if "couldn't find remote ref" in message:
+            return None
+        raise UsageError(f"git fetch {remote} failed: {message.splitlines()[-1] if message else proc.returncode}")
+    return store.repo.read_ref(_remote_ref(remote))
+
+
+@click.command("pull")
+@click.argument("remote", default="origin")
+def pull_command(remote: str) -> None:
+    """Fetch the runs recorded in REMOTE and merge them into the local store (a union: nothing is lost)."""
+    from gitxp.store import Store
+
+    store = Store.open()
+    sha = _fetch(store, remote)
+    if sha is None:
+        click.echo(f"{remote} has no gitxp runs yet")
+        return
+    added = store.merge(sha)
+    click.echo(f"merged {added} new runs from {remote}")
+
+
+@click.command("push")
+@click.argument("remote", default="origin")
+def push_command(remote: str) -> None:
+    """Share local runs with REMOTE (merging its runs first when it has some we lack)."""
+    from gitxp.store import REF, Store
+
+    store = Store.open()
+    if store.head() is None:
+        raise UsageError("no runs recorded yet: nothing to push")
+    theirs = _fetch(store, remote)
+    if theirs is not None:
+        store.merge(theirs)
+    proc = store.repo.run(["push", "--quiet", remote, f"{REF}:{REF}"], check=False)
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip()
+        raise UsageError(f"git push {remote} failed: {message.splitlines()[-1] if message else proc.returncode}")
+    click.echo(f"pushed {REF} to {remote}")
+
+
+@click.command("init")
+def init_command() -> None:
+    """Optional setup: make 'git fetch' bring every remote's runs (refs/gitxp/remotes/<remote>/runs)."""
+    from gitxp.store import REF, Store
+
+    store = Store.open()
+    store.root.mkdir(parents=True, exist_ok=True)
+    remotes = store.repo.git("remote").decode().split()
+    for remote in remotes:
+        refspec = f"+{REF}:{_remote_ref(remote)}"
+        existing = store.repo.run(["config", "--get-all", f"remote.{remote}.fetch"], check=False).stdout.decode()
+        if refspec not in existing.split("\n"):
+            store.repo.git("config", "--add", f"remote.{remote}.fetch", refspec)
+    click.echo(f"gitxp store ready in {store.root}" + (f"; fetch refspecs added for {', '.join(remotes)}" if remotes else ""))
+    click.echo("share runs with: gitxp push [REMOTE]   get others' runs with: gitxp pull [REMOTE]")
+
+
+@click.command("plugins")
+def plugins_command() -> None:
+    """List loaded plugins (built-in and installed) and the hooks each implements."""
+    from gitxp.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    for name, plugin in pm.list_name_plugin():
+        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
+        dist = next((d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin), "built-in")
+        click.echo(f"{name} ({dist}): {', '.join(hooks)}")
+
+
+COMMANDS = [init_command, pull_command, push_command, plugins_command]

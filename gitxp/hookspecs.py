@@ -1,0 +1,67 @@
+"""Every hook gitxp calls, with its exact signature. Plugins implement them with ``@gitxp.hookimpl``.
+
+Built-in behaviour (the default meta collector, ...) is registered as plugins on these same hooks, so a
+third-party plugin can do anything the core does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+__all__ = ["hookspec", "hookimpl"]
+
+hookspec = pluggy.HookspecMarker("gitxp")
+hookimpl = pluggy.HookimplMarker("gitxp")
+
+
+# ---------------------------------------------------------------------- run lifecycle
+
+
+@hookspec
+def gitxp_collect_meta(run: Run) -> dict[str, Any] | None:
+    """Return extra meta-data for ``run`` (merged into ``run.meta``); called once when the run starts."""
+
+
+@hookspec
+def gitxp_run_start(run: Run) -> None:
+    """Called when ``run`` has started and its params, meta and version are staged."""
+
+
+@hookspec
+def gitxp_log_metrics(run: Run, step: int, values: dict[str, float]) -> None:
+    """Called for every ``run.log(step=..., **values)``; keep it cheap, it runs once per training step."""
+
+
+@hookspec
+def gitxp_run_end(run: Run, status: str) -> None:
+    """Called when ``run`` ends with ``status`` (finished, failed or interrupted), before it is committed."""
+
+
+# ---------------------------------------------------------------------- capabilities
+
+
+@hookspec(firstresult=True)
+def gitxp_apply_overrides(run: Run, command: list[str], params: dict[str, Any]) -> list[str] | None:
+    """Return ``command`` rewritten so that it receives ``params`` (templating, argv, config file, env), or None
+    to let the next plugin decide."""
+
+
+@hookspec
+def gitxp_search_strategies(register: Callable[[str, Any], None]) -> None:
+    """Register search strategies: ``register("tpe", strategy_factory)``."""
+
+
+@hookspec
+def gitxp_executors(register: Callable[[str, Any], None]) -> None:
+    """Register executors that run a sweep's runs: ``register("local", executor_factory)``."""
+
+
+@hookspec
+def gitxp_result_readers(register: Callable[[str, Any], None]) -> None:
+    """Register readers that extract results from a finished command (stdout lines, metric files, ...)."""

@@ -1,0 +1,47 @@
+"""Run ids: ULIDs (48-bit millisecond time + 80 random bits) in lowercase Crockford base32.
+
+Ids sort by creation time, are unique without coordination between machines, and are short enough to be typed
+by prefix (``gitxp show 01jd3k``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+__all__ = ["new_run_id", "run_id_time"]
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_DECODE = {c: i for i, c in enumerate(_ALPHABET)}
+_lock = threading.Lock()
+_last: list[int] = [0, 0]  # last millisecond, last random part: keeps ids monotonic within a process
+
+
+def _encode(value: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_run_id() -> str:
+    """Return a new 26-character, time-sortable run id."""
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        if ms <= _last[0]:
+            ms = _last[0]
+            rand = (_last[1] + 1) & ((1 << 80) - 1)
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        _last[0], _last[1] = ms, rand
+    return _encode(ms, 10) + _encode(rand, 16)
+
+
+def run_id_time(run_id: str) -> float:
+    """Return the creation time (seconds since the epoch) encoded in ``run_id``."""
+    value = 0
+    for char in run_id[:10].lower():
+        value = value * 32 + _DECODE[char]
+    return value / 1000.0

@@ -1,0 +1,249 @@
+"""Reading runs back: ``gitxp.load`` and ``gitxp.metrics``, and the filters shared by ``ls``/``export``/``show``.
+
+Filters compile to pyarrow compute expressions over the wide run table, so they run vectorised over the cached
+Parquet file. ``--where`` takes a Python-like expression: ``results.valid_acc > 0.9 and params.optim == "adam"``;
+a name may drop its group prefix when unambiguous (``valid_acc > 0.9``) and may be quoted with backticks when it
+holds spaces (```params.batch size` >= 64``).
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitxp.errors import UsageError
+from gitxp.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+__all__ = ["load", "metrics", "select", "resolve_column", "STATUSES"]
+
+STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
+
+
+def resolve_column(name: str, columns: Sequence[str]) -> str:
+    """Return the column ``name`` refers to: exact, or unique after adding a params./results./meta. prefix."""
+    if name in columns:
+        return name
+    candidates = [f"{g}.{name}" for g in ("params", "results", "meta") if f"{g}.{name}" in columns]
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > 1:
+        raise UsageError(f"column {name!r} is ambiguous: {', '.join(candidates)}")
+    close = [c for c in columns if name.lower() in c.lower()][:5]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(f"unknown column {name!r}{hint}")
+
+
+# ---------------------------------------------------------------------- --where
+
+
+class _WhereCompiler:
+    _CMP = {
+        ast.Eq: "equal", ast.NotEq: "not_equal", ast.Lt: "less", ast.LtE: "less_equal",
+        ast.Gt: "greater", ast.GtE: "greater_equal",
+    }
+
+    def __init__(self, columns: Sequence[str], quoted: dict[str, str]) -> None:
+        self.columns = columns
+        self.quoted = quoted
+
+    def name(self, node: ast.expr) -> str | None:
+        if isinstance(node, ast.Name):
+            return self.quoted.get(node.id, node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.name(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        return None
+
+    def literal(self, node: ast.expr) -> Any:
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            raise UsageError(f"--where: expected a column or a literal, got {ast.unparse(node)!r}") from None
+
+    def operand(self, node: ast.expr) -> Any:
+        import pyarrow.compute as pc
+
+        name = self.name(node)
+        if name is not None and not (isinstance(node, ast.Name) and node.id in ("True", "False", "None")):
+            return pc.field(resolve_column(name, self.columns))
+        return self.literal(node)
+
+    def compile(self, node: ast.expr) -> pc.Expression:
+        import pyarrow.compute as pc
+
+        if isinstance(node, ast.BoolOp):
+            parts = [self.compile(v) for v in node.values]
+            out = parts[0]
+            for part in parts[1:]:
+                out = (out & part) if isinstance(node.op, ast.And) else (out | part)
+            return out
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return ~self.compile(node.operand)
+        if isinstance(node, ast.Compare):
+            out = None
+            left = node.left
+            for op, right in zip(node.ops, node.comparators):
+                part = self.compare(left, op, right)
+                out = part if out is None else (out & part)
+                left = right
+            assert out is not None
+            return out
+        name = self.name(node)
+        if name is not None:  # a bare boolean column
+            return pc.field(resolve_column(name, self.columns)) == True  # noqa: E712
+        raise UsageError(f"--where: cannot understand {ast.unparse(node)!r}")
+
+    def compare(self, left_node: ast.expr, op: ast.cmpop, right_node: ast.expr) -> pc.Expression:
+        import pyarrow.compute as pc
+
+        left, right = self.operand(left_node), self.operand(right_node)
+        if isinstance(op, (ast.In, ast.NotIn)):
+            if not isinstance(right, (list, tuple, set)):
+                raise UsageError("--where: 'in' needs a list, e.g. params.optim in ['adam', 'sgd']")
+            expr = left.isin(list(right))
+            return ~expr if isinstance(op, ast.NotIn) else expr
+        if isinstance(op, (ast.Is, ast.IsNot)) or right is None or left is None:
+            target = left if right is None else right
+            if not isinstance(target, pc.Expression):
+                raise UsageError("--where: compare a column with None")
+            expr = target.is_null()
+            return ~expr if isinstance(op, (ast.IsNot, ast.NotEq)) else expr
+        fn = self._CMP.get(type(op))
+        if fn is None:
+            raise UsageError(f"--where: unsupported operator in {ast.unparse(left_node)} ... {ast.unparse(right_node)}")
+        return getattr(pc, fn)(left, right)
+
+
+def where_expression(text: str, columns: Sequence[str]) -> pc.Expression:
+    """Compile a ``--where`` string into a pyarrow expression over ``columns``."""
+    quoted: dict[str, str] = {}
+
+    def quote(match: re.Match[str]) -> str:
+        key = f"__q{len(quoted)}"
+        quoted[key] = match.group(1)
+        return key
+
+    source = re.sub(r"`([^`]*)`", quote, text.strip())
+    source = re.sub(r"(?<![=!<>])=(?!=)", "==", source)  # accept a single '=' as equality
+    source = re.sub(r"\b(AND|OR|NOT)\b", lambda m: m.group(1).lower(), source)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as error:
+        raise UsageError(f"--where: invalid expression {text!r}: {error.msg}") from None
+    return _WhereCompiler(columns, quoted).compile(tree.body)
+
+
+# ---------------------------------------------------------------------- selection
+
+
+def _match_version(store: Store, table: pa.Table, rev: str) -> pc.Expression:
+    import pyarrow.compute as pc
+
+    if "+d." in rev or rev == "nogit":
+        return pc.starts_with(pc.field("version"), rev)
+    sha = store.repo.resolve(rev)
+    if sha is not None:
+        return pc.field("commit") == sha
+    if table.num_rows and pc.any(pc.starts_with(table["version"], rev)).as_py():
+        return pc.starts_with(pc.field("version"), rev)
+    raise UsageError(f"--version {rev!r}: not a commit, branch, tag or recorded version")
+
+
+def select(
+    store: Store,
+    table: pa.Table,
+    *,
+    experiment: str | Sequence[str] | None = None,
+    version: str | None = None,
+    status: str | Sequence[str] | None = None,
+    where: str | None = None,
+    sort: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    columns: str | Sequence[str] | None = None,
+) -> pa.Table:
+    """Filter, sort, limit and project a run table (the options of ``gitxp ls``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    conditions = []
+    if experiment:
+        names = [experiment] if isinstance(experiment, str) else list(experiment)
+        conditions.append(pc.field("experiment").isin(names))
+    if version:
+        conditions.append(_match_version(store, table, version))
+    if status:
+        wanted = [s.strip() for s in ([status] if isinstance(status, str) else status) for s in s.split(",")]
+        bad = [s for s in wanted if s not in STATUSES]
+        if bad:
+            raise UsageError(f"--status {bad[0]!r}: expected one of {', '.join(STATUSES)}")
+        conditions.append(pc.field("status").isin(wanted))
+    if where:
+        conditions.append(where_expression(where, table.column_names))
+    for condition in conditions:
+        try:
+            table = table.filter(condition)
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise UsageError(f"filter cannot be applied: {str(error).splitlines()[0]}") from None
+    if sort:
+        keys = []
+        for item in [sort] if isinstance(sort, str) else sort:
+            for key in item.split(","):
+                key = key.strip()
+                descending = key.startswith("-")
+                name = resolve_column(key.lstrip("-+"), table.column_names)
+                keys.append((name, "descending" if descending else "ascending"))
+        if keys and table.num_rows:
+            order = pc.sort_indices(table, sort_keys=keys, null_placement="at_end")
+            table = table.take(order)
+    if limit is not None:
+        if limit < 0:
+            raise UsageError("--limit must be >= 0")
+        table = table.slice(0, limit)
+    if columns:
+        wanted_cols: list[str] = []
+        for item in [columns] if isinstance(columns, str) else columns:
+            for name in item.split(","):
+                name = name.strip()
+                if any(ch in name for ch in "*?["):
+                    wanted_cols += [c for c in table.column_names if fnmatch.fnmatchcase(c, name)]
+                elif name:
+                    wanted_cols.append(resolve_column(name, table.column_names))
+        table = table.select(list(dict.fromkeys(wanted_cols)))
+    return table
+
+
+def load(
+    experiment: str | Sequence[str] | None = None,
+    version: str | None = None,
+    *,
+    status: str | Sequence[str] | None = None,
+    where: str | None = None,
+    sort: str | Sequence[str] | None = None,
+    limit: int | None = None,
+    columns: str | Sequence[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+) -> pa.Table:
+    """All recorded runs as a pyarrow Table, one row per run.
+
+    Columns: ``run_id, experiment, version, commit, branch, status, started, ended, duration``, then
+    ``params.*``, ``results.*`` and ``meta.*``. ``.to_pandas()`` gives a DataFrame. Filters are those of
+    ``gitxp ls``: ``version`` is any git revision (matched on the run's commit) or a version id.
+    """
+    store = Store.open(path)
+    table = store.table()
+    return select(store, table, experiment=experiment, version=version, status=status, where=where, sort=sort,
+                  limit=limit, columns=columns)
+
+
+def metrics(run_id: str, *, path: str | os.PathLike[str] | None = None) -> pa.Table:
+    """The curves of one run (id or unique prefix) as a long table: ``step, name, value, time``."""
+    store = Store.open(path)
+    return store.metrics(store.resolve_run(run_id))

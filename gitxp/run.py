@@ -1,0 +1,411 @@
+"""Recording runs from training code: ``gitxp.start`` (context manager), ``@gitxp.experiment`` and ``gitxp.current``.
+
+A run is staged on disk the moment it starts (params, meta, version), its curves are appended in chunks while it
+trains, and it is committed to the store's ref when it ends, whatever way it ends.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import functools
+import inspect
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, TypeVar, overload
+
+from gitxp.errors import GitxpError, NotARepositoryError
+from gitxp.ids import new_run_id
+from gitxp.store import HOST, Store, StagedRun, _pid_start
+from gitxp.values import flatten, to_float
+from gitxp.versioning import NO_GIT, Version, capture
+
+__all__ = ["Run", "start", "experiment", "current", "RunInterrupted"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
+FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
+HEARTBEAT_SECONDS = 10.0
+_TRACEBACK_LINES = 30
+
+_active: contextvars.ContextVar[tuple[Run, ...]] = contextvars.ContextVar("gitxp_active", default=())
+_open_runs: dict[str, Run] = {}
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Raised in the main thread when the process receives SIGTERM during a run (recorded as ``interrupted``)."""
+
+
+def current() -> Run:
+    """The innermost run active in this context (inside ``with gitxp.start()`` or an ``@experiment`` call)."""
+    stack = _active.get()
+    if not stack:
+        raise GitxpError("no active gitxp run: call this inside 'with gitxp.start(...)' or an @gitxp.experiment function")
+    return stack[-1]
+
+
+def _parse_metric(metric: str | None) -> tuple[str, str] | None:
+    if not metric:
+        return None
+    name, _, mode = metric.rpartition(":")
+    if not name or mode not in ("min", "max", "last"):
+        if mode and name:
+            raise ValueError(f"metric {metric!r}: mode must be min, max or last")
+        name, mode = metric, "max"
+    return name, mode
+
+
+class Run:
+    """One execution of training code with one set of params. Create it with :func:`start`."""
+
+    def __init__(
+        self,
+        *,
+        experiment: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        metric: str | None = None,
+        git: bool = True,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self._metric = _parse_metric(metric)
+        flat_params = flatten(params or {}, what="param")
+        flat_meta = flatten(meta or {}, what="meta")
+        store, version = _open(path, git)
+        self.store = store
+        self.version: Version = version
+        self.id = new_run_id()
+        self.experiment = experiment or _default_experiment(store)
+        self.status = "running"
+        self._started = time.time()
+        self._record: dict[str, Any] = {
+            "run_id": self.id,
+            "experiment": self.experiment,
+            "version": version.id,
+            "commit": version.commit,
+            "branch": version.branch,
+            "status": "running",
+            "started": self._started,
+            "ended": None,
+            "duration": None,
+            "params": flat_params,
+            "meta": {},
+            "results": {},
+            "host": HOST,
+            "pid": os.getpid(),
+            "pid_start": _pid_start(os.getpid()),
+        }
+        from gitxp.plugins import get_plugin_manager
+
+        self._hooks = get_plugin_manager().hook
+        for extra in self._hooks.gitxp_collect_meta(run=self):
+            if extra:
+                self._record["meta"].update(flatten(extra, what="meta"))
+        self._record["meta"].update(flat_meta)
+        if self._metric:
+            self._record["meta"]["metric"] = ":".join(self._metric)
+        self._staged: StagedRun = store.stage(self._record, version.patch_text() if version.dirty else b"")
+        self._steps: list[int] = []
+        self._names: list[str] = []
+        self._values: list[float] = []
+        self._times: list[float] = []
+        self._next_step = 0
+        self._last_flush = time.monotonic()
+        self._writer: Any = None
+        self._sink: Any = None
+        self._log_hook = self._hooks.gitxp_log_metrics if self._hooks.gitxp_log_metrics.get_hookimpls() else None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name=f"gitxp-heartbeat-{self.id}", daemon=True)
+        self._beat.start()
+        self._token: contextvars.Token[tuple[Run, ...]] | None = None
+        self._old_sigterm: Any = None
+        _open_runs[self.id] = self
+        self._hooks.gitxp_run_start(run=self)
+
+    # -------------------------------------------------------------- read access
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The run's params (flat, read-only)."""
+        return MappingProxyType(self._record["params"])
+
+    @property
+    def results(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._record["results"])
+
+    @property
+    def commit(self) -> str | None:
+        return self.version.commit
+
+    def __repr__(self) -> str:
+        return f"<gitxp.Run {self.id} {self.experiment} {self.version.id} {self.status}>"
+
+    # -------------------------------------------------------------- recording
+
+    def meta(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, Any]:
+        """Record meta-data (``run.meta(dataset="cifar10")``); returns all meta recorded so far."""
+        if values or more:
+            self._update("meta", {**(values or {}), **more})
+        return dict(self._record["meta"])
+
+    def result(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None:
+        """Record final values (``run.result(valid_acc=0.91)``); a later call overrides a key."""
+        self._update("results", {**(values or {}), **more})
+
+    def _update(self, group: str, values: Mapping[str, Any]) -> None:
+        flat = flatten(values, what=group.rstrip("s") if group != "meta" else "meta")
+        with self._lock:
+            self._record[group].update(flat)
+            if self.status == "running":
+                self._staged.write_record(self._record)
+
+    def log(self, step: int | None = None, values: Mapping[str, Any] | None = None, /, **metrics: Any) -> None:
+        """Append one point per metric to the run's curves: ``run.log(step=3, loss=0.2, acc=0.9)``.
+
+        ``step`` defaults to one more than the previous call's. Points reach disk in chunks (every
+        ``GITXP_METRICS_CHUNK`` points or ``GITXP_FLUSH_SECONDS`` seconds), so a crash loses at most one chunk.
+        """
+        if values:
+            metrics = {**values, **metrics}
+        if step is None:
+            step = self._next_step
+        elif type(step) is not int:
+            step = int(step)
+        self._next_step = step + 1
+        now = time.time()
+        floats = {k: v if type(v) is float else to_float(v, key=k) for k, v in metrics.items()}
+        with self._lock:
+            for name, value in floats.items():
+                self._steps.append(step)
+                self._names.append(name)
+                self._values.append(value)
+                self._times.append(now)
+            if len(self._steps) >= CHUNK_POINTS or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+                self._flush()
+        if self._log_hook is not None:
+            self._log_hook(run=self, step=step, values=floats)
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._steps:
+            return
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        batch = pa.record_batch(
+            [
+                pa.array(self._steps, pa.int64()),
+                pa.array(self._names, pa.string()),
+                pa.array(self._values, pa.float64()),
+                pa.array(self._times, pa.float64()),
+            ],
+            names=["step", "name", "value", "time"],
+        )
+        if self._writer is None:
+            self._sink = pa.OSFile(str(self._staged.path / "metrics.arrows"), "wb")
+            self._writer = ipc.new_stream(self._sink, batch.schema)
+        self._writer.write_batch(batch)
+        self._sink.flush()
+        self._steps, self._names, self._values, self._times = [], [], [], []
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            self._staged.touch()
+            with self._lock:
+                if self._steps and time.monotonic() - self._last_flush > FLUSH_SECONDS:
+                    self._flush()
+
+    # -------------------------------------------------------------- ending
+
+    def end(self, status: str = "finished", error: BaseException | None = None) -> None:
+        """End the run with ``status`` and commit it to the store (idempotent)."""
+        if self.status != "running":
+            return
+        ended = time.time()
+        self.status = status
+        self._hooks.gitxp_run_end(run=self, status=status)
+        self._stop.set()
+        with self._lock:
+            self._flush()
+            if self._writer is not None:
+                self._writer.close()
+                self._sink.close()
+            record = self._record
+            record.update(status=status, ended=ended, duration=ended - self._started)
+            if error is not None:
+                record["meta"]["error.type"] = type(error).__qualname__
+                record["meta"]["error.message"] = str(error)
+                tail = traceback.format_exception(type(error), error, error.__traceback__)
+                record["meta"]["error.traceback"] = "".join(tail).splitlines()[-_TRACEBACK_LINES:]
+            if self._metric:
+                self._summarise(*self._metric)
+            self._staged.write_record(record)
+        _open_runs.pop(self.id, None)
+        try:
+            self.store.commit([self._staged])
+        except Exception as failure:  # the run stays staged; the next reader commits it
+            warnings.warn(f"gitxp: run {self.id} kept in staging, commit failed: {failure}", stacklevel=2)
+
+    def _summarise(self, name: str, mode: str) -> None:
+        if name in self._record["results"]:
+            return
+        table = self._staged.metrics_table()
+        if table is None:
+            return
+        import pyarrow.compute as pc
+
+        values = table.filter(pc.equal(table["name"], name))["value"]
+        if len(values):
+            summary = {"last": lambda: values[-1].as_py(), "min": lambda: pc.min(values).as_py(),
+                       "max": lambda: pc.max(values).as_py()}[mode]()
+            self._record["results"][name] = summary
+
+    # -------------------------------------------------------------- context manager
+
+    def __enter__(self) -> Run:
+        self._token = _active.set((*_active.get(), self))
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self._old_sigterm = signal.SIG_DFL
+            signal.signal(signal.SIGTERM, _raise_interrupted)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._old_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
+        try:
+            if exc is None or (isinstance(exc, SystemExit) and exc.code in (None, 0)):
+                self.end("finished")
+            elif isinstance(exc, KeyboardInterrupt):
+                self.end("interrupted", exc)
+            else:
+                self.end("failed", exc)
+        finally:
+            if self._token is not None:
+                _active.reset(self._token)
+                self._token = None
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise RunInterrupted(f"received signal {signal.Signals(signum).name}")
+
+
+def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Version]:
+    if not git:
+        store = Store.open(path, create=True)
+        return store, Version(None)
+    store = Store.open(path)
+    if store.repo.worktree is None:
+        raise NotARepositoryError("not inside a git working tree (pass --no-git / git=False to record without a version)")
+    return store, capture(store.repo)
+
+
+def _default_experiment(store: Store) -> str:
+    if store.repo.worktree is not None:
+        main = store.repo.common_dir.parent if store.repo.common_dir.name == ".git" else store.repo.worktree
+        return main.name
+    return Path.cwd().name
+
+
+def start(
+    experiment: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    metric: str | None = None,
+    git: bool = True,
+    path: str | os.PathLike[str] | None = None,
+) -> Run:
+    """Start a run and return it; use it as a context manager (``with gitxp.start(...) as run:``) or call
+    ``run.end()``.
+
+    ``experiment`` defaults to the repository's directory name; ``params`` may be nested (flattened with dots);
+    ``metric`` (``"valid_acc:max"``) names the value that summarises the run; ``git=False`` records without a
+    version (outside a repository the store is then ``./.gitxp``).
+    """
+    return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path)
+
+
+def _entrypoint(fn: Callable[..., Any]) -> str:
+    module = fn.__module__
+    if module == "__main__":
+        file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if file:
+            module = os.path.relpath(os.path.abspath(file))
+    return f"{module}:{fn.__qualname__}"
+
+
+@overload
+def experiment(fn: F, /) -> F: ...
+@overload
+def experiment(
+    *, name: str | None = None, metric: str | None = None, exclude: tuple[str, ...] = (), git: bool = True
+) -> Callable[[F], F]: ...
+def experiment(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    metric: str | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
+    git: bool = True,
+) -> F | Callable[[F], F]:
+    """Record every call of the decorated function as a run.
+
+    Params are the function's arguments with defaults filled in (``exclude`` leaves some out, e.g. a dataset); a
+    returned mapping becomes the results, a returned number becomes the result named by ``metric`` (or
+    ``result``). The return value and any exception pass through unchanged.
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        metric_name = (_parse_metric(metric) or ("result", "max"))[0]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params: dict[str, Any] = {}
+            for pname, value in bound.arguments.items():
+                if pname in exclude:
+                    continue
+                kind = signature.parameters[pname].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    params.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    params[pname] = list(value)
+                else:
+                    params[pname] = value
+            with start(name, params, metric=metric, git=git, meta={"entrypoint": _entrypoint(func)}) as run:
+                out = func(*args, **kwargs)
+                if isinstance(out, Mapping):
+                    run.result(out)
+                elif isinstance(out, (int, float)) and not isinstance(out, bool) or hasattr(out, "item"):
+                    try:
+                        run.result({metric_name: to_float(out, key=metric_name)})
+                    except TypeError:
+                        pass
+                return out
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
+
+
+@atexit.register
+def _end_open_runs() -> None:
+    """Runs started without ``with`` and never ended are ended when the interpreter exits."""
+    for run in list(_open_runs.values()):
+        run.end("failed" if getattr(sys, "last_value", None) is not None else "finished")
+

@@ -1,0 +1,523 @@
+"""The run store: staged on disk while runs are live, committed as Parquet files to a git ref when they end.
+
+Layout of ``refs/gitxp/runs`` (a normal commit history; ``git log refs/gitxp/runs`` shows every recording)::
+
+    gitxp.json                                  {"schema": 1}
+    runs/<id[-1]>/<id[-2]>/<id>/run.parquet     one row: run_id, experiment, version, ..., params.*, meta.*, results.*
+    runs/<id[-1]>/<id[-2]>/<id>/metrics.parquet long curves: step, name, value, time
+    runs/<id[-1]>/<id[-2]>/<id>/diff.patch      the uncommitted changes the run used (when dirty)
+    runs/<id[-1]>/<id[-2]>/<id>/stdout.log      captured output (wrapper runs)
+
+Every run owns its own files, so two stores merge as a plain union of trees. Runs are sharded two levels deep on
+their random last characters, so each commit rewrites only a few small trees whatever the size of the store.
+
+Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
+
+- ``staging/<id>/``: a live run. ``record.json`` (params, meta, results, status; replaced atomically),
+  ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time), ``diff.patch``, ``heartbeat``. A kill -9
+  leaves these behind; readers find the dead pid or stale heartbeat and commit the run as ``crashed``.
+- ``cache/runs.parquet``: every committed run in one wide table, keyed by the ref's commit and updated
+  incrementally (only runs added since the cached commit are read from git). Listing reads this one file.
+- ``store.lock``: serialises writers on one machine; the ref update itself is a compare-and-swap, so writers on
+  other machines (or a lock timeout) can never lose runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitxp.errors import RunNotFoundError, StoreError
+from gitxp.repo import Repo
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["Store", "REF", "SCHEMA_VERSION", "BASE_COLUMNS", "FINAL_STATUSES", "run_path"]
+
+REF = "refs/gitxp/runs"
+SCHEMA_VERSION = 1
+BASE_COLUMNS = ("run_id", "experiment", "version", "commit", "branch", "status", "started", "ended", "duration")
+GROUPS = ("params", "results", "meta")
+FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed")
+STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
+LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
+HOST = socket.gethostname()
+
+
+def run_path(run_id: str) -> str:
+    """The directory of a run inside the store's tree."""
+    return f"runs/{run_id[-1]}/{run_id[-2]}/{run_id}"
+
+
+# ---------------------------------------------------------------------- process liveness
+
+
+def _pid_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (distinguishes a reused pid), where /proc exists."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or _pid_start(pid) in (None, start)
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def _ts_array(values: list[float | None]) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array([None if v is None else round(v * 1_000_000) for v in values], pa.timestamp("us", tz="UTC"))
+
+
+def record_table(record: Mapping[str, Any]) -> pa.Table:
+    """The one-row wide table of a run record (the format of ``run.parquet``)."""
+    import pyarrow as pa
+
+    columns: dict[str, pa.Array] = {}
+    for name in BASE_COLUMNS:
+        value = record.get(name)
+        if name in ("started", "ended"):
+            columns[name] = _ts_array([value])
+        elif name == "duration":
+            columns[name] = pa.array([value], pa.float64())
+        else:
+            columns[name] = pa.array([value], pa.string())
+    for group in GROUPS:
+        for key in sorted(record.get(group) or {}):
+            value = record[group][key]
+            try:
+                columns[f"{group}.{key}"] = pa.array([value])
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+                raise TypeError(f"{group} {key!r}: cannot store {value!r}: {error}") from error
+    return pa.table(columns, metadata={"gitxp.schema": str(SCHEMA_VERSION)})
+
+
+def _column_order(names: Iterable[str]) -> list[str]:
+    names = list(dict.fromkeys(names))
+    base = [n for n in BASE_COLUMNS if n in names]
+    rest = [n for n in names if n not in BASE_COLUMNS]
+    order = {g: i for i, g in enumerate(GROUPS)}
+    rest.sort(key=lambda n: (order.get(n.split(".", 1)[0], len(GROUPS)), n))
+    return base + rest
+
+
+def _unified_type(types: list[pa.DataType]) -> pa.DataType:
+    import pyarrow as pa
+
+    real = [t for t in dict.fromkeys(types) if not pa.types.is_null(t)]
+    if not real:
+        return pa.null()
+    if len(real) == 1:
+        return real[0]
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in real):
+        if all(pa.types.is_integer(t) or pa.types.is_boolean(t) for t in real):
+            return pa.int64()
+        return pa.float64()
+    return pa.string()
+
+
+def _as_type(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    if column.type == target:
+        return column
+    if pa.types.is_string(target) and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        values = [None if v is None else json.dumps(v) for v in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, pa.string())])
+    return column.cast(target)
+
+
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate run tables whose columns differ: missing columns become nulls, clashing types are unified
+    (ints and floats to float, anything else mixed to string)."""
+    import pyarrow as pa
+
+    tables = [t for t in tables if t.num_columns]
+    if not tables:
+        return empty_table()
+    try:
+        merged = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        types: dict[str, list[pa.DataType]] = {}
+        for table in tables:
+            for field in table.schema:
+                types.setdefault(field.name, []).append(field.type)
+        target = {name: _unified_type(ts) for name, ts in types.items()}
+        aligned = []
+        for table in tables:
+            cols = {name: _as_type(table[name], target[name]) for name in table.column_names}
+            aligned.append(pa.table(cols))
+        merged = pa.concat_tables(aligned, promote_options="permissive")
+    return merged.select(_column_order(merged.column_names)).combine_chunks()
+
+
+def empty_table() -> pa.Table:
+    return record_table({}).slice(0, 0)
+
+
+# ---------------------------------------------------------------------- staged runs
+
+
+@dataclass
+class StagedRun:
+    """A run's staging directory: the durable state of a live (or dead, not yet committed) run."""
+
+    path: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def read_record(self) -> dict[str, Any] | None:
+        try:
+            return json.loads((self.path / "record.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        _write_json(self.path / "record.json", record)
+
+    def touch(self) -> None:
+        try:
+            os.utime(self.path / "heartbeat")
+        except FileNotFoundError:
+            pass
+
+    def heartbeat(self) -> float:
+        try:
+            return (self.path / "heartbeat").stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def is_dead(self, record: Mapping[str, Any]) -> bool:
+        """True when the process that owns this live run is gone (dead pid here, or a stale heartbeat)."""
+        if record.get("host") == HOST and record.get("pid"):
+            return not _alive(int(record["pid"]), record.get("pid_start"))
+        return time.time() - self.heartbeat() > STALE_AFTER
+
+    def metrics_table(self) -> pa.Table | None:
+        """The curves logged so far; a chunk cut short by a crash is dropped, earlier chunks are kept."""
+        path = self.path / "metrics.arrows"
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        batches = []
+        try:
+            with pa.OSFile(str(path)) as source:
+                reader = ipc.open_stream(source)
+                while True:
+                    try:
+                        batches.append(reader.read_next_batch())
+                    except StopIteration:
+                        break
+        except (pa.ArrowInvalid, OSError):
+            pass  # truncated tail: keep the complete chunks read so far
+        if not batches:
+            return None
+        return pa.Table.from_batches(batches)
+
+
+# ---------------------------------------------------------------------- the store
+
+
+class Store:
+    """Runs of one repository: staging directory, ref and read cache."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self.root = repo.common_dir / "gitxp"
+        self.staging = self.root / "staging"
+        self.cache_dir = self.root / "cache"
+
+    # -------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None, *, create: bool = False) -> Store:
+        """The store of the git repository containing ``path`` (default: the current directory).
+
+        Outside any repository, the store is a private bare repository in ``./.gitxp``: used if it exists,
+        created when ``create`` (runs recorded with ``git=False`` / ``--no-git``), an error otherwise.
+        """
+        from gitxp.errors import NotARepositoryError
+
+        try:
+            return cls(Repo.discover(path))
+        except NotARepositoryError:
+            fallback = Path(path or os.getcwd()) / ".gitxp"
+            if not create and not (fallback / "HEAD").exists():
+                raise
+            return cls(Repo.init_bare(fallback))
+
+    def lock(self) -> Any:
+        from filelock import FileLock
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / "store.lock"), timeout=LOCK_TIMEOUT)
+
+    def head(self) -> str | None:
+        return self.repo.read_ref(REF)
+
+    # -------------------------------------------------------------- staging
+
+    def stage(self, record: Mapping[str, Any], patch: bytes) -> StagedRun:
+        """Create the staging directory of a new run."""
+        staged = StagedRun(self.staging / record["run_id"])
+        staged.path.mkdir(parents=True)
+        if patch:
+            (staged.path / "diff.patch").write_bytes(patch)
+        (staged.path / "heartbeat").touch()
+        staged.write_record(record)
+        return staged
+
+    def staged_runs(self) -> list[StagedRun]:
+        try:
+            names = sorted(os.listdir(self.staging))
+        except FileNotFoundError:
+            return []
+        return [StagedRun(self.staging / n) for n in names if not n.startswith(".")]
+
+    # -------------------------------------------------------------- committing
+
+    def _files_for(self, staged: StagedRun, record: Mapping[str, Any]) -> dict[str, bytes]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        base = run_path(record["run_id"])
+        sink = pa.BufferOutputStream()
+        pq.write_table(record_table(record), sink, compression="zstd")
+        files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
+        metrics = staged.metrics_table()
+        if metrics is not None:
+            sink = pa.BufferOutputStream()
+            pq.write_table(metrics, sink, compression="zstd")
+            files[f"{base}/metrics.parquet"] = sink.getvalue().to_pybytes()
+        for name in ("diff.patch", "stdout.log"):
+            if (staged.path / name).exists():
+                files[f"{base}/{name}"] = (staged.path / name).read_bytes()
+        return files
+
+    def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> None:
+        """Commit staged runs to the ref in one commit and remove their staging directories.
+
+        Runs named in ``crashed`` are recorded with status ``crashed`` (their process died mid-run).
+        """
+        crashed = set(crashed)
+        with self.lock():
+            files: dict[str, bytes] = {}
+            done = []
+            for item in staged:
+                record = item.read_record()
+                if record is None:
+                    continue  # already committed by someone else, or never initialised
+                if item.run_id in crashed:
+                    ended = item.heartbeat() or time.time()
+                    record.update(status="crashed", ended=ended, duration=max(0.0, ended - record["started"]))
+                    record.setdefault("meta", {})["error"] = "process died without recording an end (crash, kill -9 or power loss)"
+                files.update(self._files_for(item, record))
+                done.append(record)
+            if not done:
+                return
+            what = done[0]["run_id"] if len(done) == 1 else f"{len(done)} runs"
+            message = f"gitxp: record {what}\n\n" + "".join(
+                f"{r['run_id']} {r.get('experiment')} {r.get('status')} {r.get('version')}\n" for r in done
+            )
+            self._commit_files(files, message)
+            for item in staged:
+                shutil.rmtree(item.path, ignore_errors=True)
+
+    def _commit_files(self, files: Mapping[str, bytes | str], message: str, *, merge: str | None = None) -> str:
+        files = {"gitxp.json": json.dumps({"schema": SCHEMA_VERSION}).encode() + b"\n", **files}
+        for attempt in range(50):
+            parent = self.head()
+            sha = self.repo.commit_files(REF, parent, files, message, merge=merge)
+            if sha is not None:
+                return sha
+            time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
+        raise StoreError(f"could not update {REF}: it kept moving under concurrent writers; your runs are still staged in {self.staging}")
+
+    def recover(self) -> int:
+        """Commit staged runs whose process is gone (as ``crashed``) or which ended but were not committed."""
+        dead, finished = [], []
+        for item in self.staged_runs():
+            record = item.read_record()
+            if record is None:
+                if time.time() - item.heartbeat() > STALE_AFTER:
+                    shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
+                continue
+            if record.get("status") in FINAL_STATUSES:
+                if item.is_dead(record):
+                    finished.append(item)
+            elif item.is_dead(record):
+                dead.append(item)
+        if dead or finished:
+            self.commit(dead + finished, crashed=[d.run_id for d in dead])
+        return len(dead) + len(finished)
+
+    # -------------------------------------------------------------- merging stores
+
+    def merge(self, other: str) -> int:
+        """Merge another store's commit (e.g. fetched from a clone) into ours as a union of runs.
+
+        Runs only the other side has are added; runs both sides have keep our copy. Returns the number added.
+        """
+        ours = self.head()
+        if ours is None:
+            self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
+            return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
+        if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
+            return 0
+        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs")}
+        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs")}
+        new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
+        files = {p: s for p, s in theirs.items() if p.rsplit("/", 1)[0] in new_runs}
+        with self.lock():
+            self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
+        return len(new_runs)
+
+    # -------------------------------------------------------------- reading
+
+    def committed_table(self) -> pa.Table:
+        """All committed runs as one wide table, from the incrementally maintained cache."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        head = self.head()
+        if head is None:
+            return empty_table()
+        cache_file = self.cache_dir / "runs.parquet"
+        state_file = self.cache_dir / "state.json"
+        try:
+            state = json.loads(state_file.read_text())
+        except (FileNotFoundError, ValueError):
+            state = {}
+        cached = None
+        if state.get("schema") == SCHEMA_VERSION and cache_file.exists():
+            if state.get("ref") == head:
+                try:
+                    return pq.read_table(cache_file)
+                except (OSError, pa.ArrowInvalid):
+                    pass
+            elif state.get("ref") and self.repo.has_object(state["ref"]):
+                try:
+                    cached = pq.read_table(cache_file)
+                except (OSError, pa.ArrowInvalid):
+                    cached = None
+        if cached is not None:
+            changed = [(s, p) for _st, s, p in self.repo.changed_paths(state["ref"], head) if p.endswith("/run.parquet")]
+        else:
+            changed = [(s, p) for k, s, p in self.repo.ls_tree(head, "runs") if k == "blob" and p.endswith("/run.parquet")]
+        new = [pq.read_table(pa.BufferReader(blob)) for blob in self.repo.read_blobs(s for s, _p in changed)]
+        parts = []
+        if cached is not None and cached.num_rows:
+            if new:
+                import pyarrow.compute as pc
+
+                ids = pa.array([p.rsplit("/", 2)[-2] for _s, p in changed])
+                cached = cached.filter(pc.invert(pc.is_in(cached["run_id"], value_set=ids)))
+            parts.append(cached)
+        table = concat_tables(parts + new)
+        if table.num_rows and "started" in table.column_names:
+            table = table.sort_by([("started", "ascending"), ("run_id", "ascending")])
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, cache_file)
+        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION})
+        return table
+
+    def live_table(self) -> pa.Table:
+        """Runs still in staging (running, or dead and about to be recovered)."""
+        records = [r for r in (s.read_record() for s in self.staged_runs()) if r is not None]
+        return concat_tables([record_table(r) for r in records]) if records else empty_table()
+
+    def table(self, *, recover: bool = True) -> pa.Table:
+        """Every run: committed ones plus live ones, after committing the runs of dead processes."""
+        if recover:
+            self.recover()
+        live = self.live_table()
+        committed = self.committed_table()
+        if not live.num_rows:
+            return committed
+        import pyarrow.compute as pc
+
+        committed = committed.filter(pc.invert(pc.is_in(committed["run_id"], value_set=live["run_id"])))
+        return concat_tables([committed, live])
+
+    def resolve_run(self, prefix: str, table: pa.Table | None = None) -> str:
+        """Return the one run id starting with ``prefix``."""
+        import pyarrow.compute as pc
+
+        prefix = prefix.strip().lower()
+        if not prefix:
+            raise RunNotFoundError("empty run id")
+        table = self.table() if table is None else table
+        ids = table.filter(pc.starts_with(table["run_id"], prefix))["run_id"].to_pylist()
+        if not ids:
+            raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")
+        if len(ids) > 1:
+            shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+            raise RunNotFoundError(f"run id {prefix!r} is ambiguous: {len(ids)} runs match ({shown}); type more characters")
+        return str(ids[0])
+
+    def run_file(self, run_id: str, name: str) -> bytes | None:
+        """A file of a run (``metrics.parquet``, ``diff.patch``, ``stdout.log``), committed or still staged."""
+        staged = self.staging / run_id
+        if staged.exists():
+            if name == "metrics.parquet":
+                table = StagedRun(staged).metrics_table()
+                if table is None:
+                    return None
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                sink = pa.BufferOutputStream()
+                pq.write_table(table, sink)
+                return sink.getvalue().to_pybytes()
+            if (staged / name).exists():
+                return (staged / name).read_bytes()
+        head = self.head()
+        return self.repo.read_blob(head, f"{run_path(run_id)}/{name}") if head else None
+
+    def metrics(self, run_id: str) -> pa.Table:
+        """The curves of one run: columns step, name, value, time."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = self.run_file(run_id, "metrics.parquet")
+        if data is None:
+            return pa.table(
+                {"step": pa.array([], pa.int64()), "name": pa.array([], pa.string()),
+                 "value": pa.array([], pa.float64()), "time": pa.array([], pa.float64())}
+            )
+        return pq.read_table(pa.BufferReader(data))
+
+
+ZERO = "0" * 40

@@ -1,0 +1,144 @@
+"""Capturing the exact code a run uses: HEAD's commit plus a patch of every uncommitted change.
+
+The patch covers staged and unstaged changes to tracked files and untracked, non-ignored text files. It is built in
+a private copy of the index (``GIT_INDEX_FILE``), so the user's index, working tree and HEAD are never touched;
+``git apply`` on a checkout of the commit reproduces the working tree. Untracked binary files and files over
+``max_file_bytes`` are not embedded: they are listed in the patch header by path, size and sha256, with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitxp.repo import Repo
+
+__all__ = ["Version", "capture", "GitxpWarning", "MAX_FILE_BYTES", "NO_GIT"]
+
+MAX_FILE_BYTES = int(os.environ.get("GITXP_MAX_UNTRACKED_BYTES", 1_000_000))
+NO_GIT = "nogit"
+_NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
+
+
+class GitxpWarning(UserWarning):
+    """Something was recorded less completely than usual (e.g. a binary untracked file kept by hash only)."""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    path: str
+    size: int
+    sha256: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Version:
+    """The code of a run: ``commit`` (None with git disabled), ``branch``, and the uncommitted ``patch``."""
+
+    commit: str | None
+    branch: str | None = None
+    patch: bytes = b""
+    skipped: tuple[SkippedFile, ...] = field(default=())
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.patch or self.skipped)
+
+    @property
+    def diff_hash(self) -> str | None:
+        if not self.dirty:
+            return None
+        digest = hashlib.sha256(self.patch)
+        for item in self.skipped:
+            digest.update(f"\0{item.path}\0{item.sha256}".encode())
+        return digest.hexdigest()[:7]
+
+    @property
+    def id(self) -> str:
+        """``a1b2c3d`` for a clean checkout, ``a1b2c3d+d.9f8e2c1`` with uncommitted changes, ``nogit`` without git."""
+        if self.commit is None:
+            return NO_GIT
+        short = self.commit[:7]
+        return f"{short}+d.{self.diff_hash}" if self.dirty else short
+
+    def patch_text(self) -> bytes:
+        """The stored patch: a header naming files kept by hash only, then a ``git apply``-able diff."""
+        header = b"".join(
+            f"# gitxp: not embedded ({s.reason}): {s.path} size={s.size} sha256={s.sha256}\n".encode()
+            for s in self.skipped
+        )
+        return header + self.patch
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_binary(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return b"\0" in handle.read(8000)
+
+
+def _untracked(repo: Repo, status: bytes) -> list[str]:
+    entries = status.split(b"\0")
+    return [e[3:].decode(errors="surrogateescape") for e in entries if e.startswith(b"?? ")]
+
+
+def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
+    """Return the version of the working tree of ``repo`` (``NoCommitError`` when there is no commit)."""
+    commit, branch = repo.head()
+    if repo.worktree is None:
+        return Version(commit, branch)
+    status = repo.git(
+        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=dirty",
+        env=_NO_LOCKS,
+    )
+    if not status:
+        return Version(commit, branch)
+    include: list[str] = []
+    skipped: list[SkippedFile] = []
+    for rel in _untracked(repo, status):
+        path = repo.worktree / rel
+        if not path.is_file():
+            continue
+        size = path.stat().st_size
+        reason = "over size cap" if size > max_file_bytes else "binary" if _is_binary(path) else None
+        if reason:
+            skipped.append(SkippedFile(rel, size, _sha256_file(path), reason))
+        else:
+            include.append(rel)
+    for item in skipped:
+        warnings.warn(
+            f"gitxp: untracked {item.reason} file {item.path} ({item.size} bytes) recorded by hash only; "
+            "commit it or add it to .gitignore", GitxpWarning, stacklevel=3,
+        )
+    tmpdir = tempfile.mkdtemp(prefix="gitxp-index-", dir=repo.git_dir)
+    try:
+        index = Path(tmpdir) / "index"
+        real_index = repo.git_dir / "index"
+        env = {"GIT_INDEX_FILE": str(index), **_NO_LOCKS}
+        if real_index.exists():
+            shutil.copyfile(real_index, index)
+        else:
+            repo.git("read-tree", "HEAD", env=env)
+        repo.git("add", "--update", "--", ":/", env=env)
+        if include:
+            paths = b"\0".join(p.encode(errors="surrogateescape") for p in include)
+            repo.git("add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
+        patch = repo.git(
+            "-c", "core.quotepath=off", "diff", "--cached", "--binary", "--full-index", "--no-color", "--no-ext-diff",
+            "--no-textconv", "--no-renames", "--ignore-submodules=dirty", commit, "--", env=env,
+        )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return Version(commit, branch, patch, tuple(skipped))
