@@ -168,7 +168,7 @@ class Run:
             if self.status == "running":
                 self._staged.write_record(self._record)
 
-    def log(self, step: int | None = None, values: Mapping[str, Any] | None = None, /, **metrics: Any) -> None:
+    def log(self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any) -> None:
         """Append one point per metric to the run's curves: ``run.log(step=3, loss=0.2, acc=0.9)``.
 
         ``step`` defaults to one more than the previous call's. Points reach disk in chunks (every

@@ -1,0 +1,195 @@
+"""The store: isolation from the user's git state, concurrency, crashes, merging, caching."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import gitxp
+from conftest import git, run_python
+from gitxp.store import REF, Store
+
+
+def user_state(repo: Path) -> dict[str, str]:
+    refs = "\n".join(line for line in git(repo, "for-each-ref").splitlines() if "refs/gitxp/" not in line)
+    return {
+        "refs": refs,
+        "head": (repo / ".git" / "HEAD").read_text(),
+        "status": git(repo, "status", "--porcelain", "--untracked-files=all", "--ignored"),
+        "index": (repo / ".git" / "index").read_bytes().hex(),
+        "stash": git(repo, "stash", "list"),
+        "tree": "\n".join(sorted(str(p.relative_to(repo)) for p in repo.rglob("*") if ".git" not in p.parts)),
+    }
+
+
+def test_recording_never_touches_the_users_git_state(repo: Path) -> None:
+    git(repo, "tag", "v1")
+    (repo / "train.py").write_text("changed\n")
+    (repo / "untracked.py").write_text("new\n")
+    (repo / "model.ckpt").write_text("ignored\n")
+    git(repo, "add", "untracked.py")
+    (repo / "untracked.py").write_text("new, modified after staging\n")
+    before = user_state(repo)
+    for i in range(3):
+        with gitxp.start(params={"i": i}) as run:
+            run.log(loss=1.0)
+    gitxp.load()
+    assert user_state(repo) == before
+    assert git(repo, "rev-list", "--count", REF) == "3"
+    assert "gitxp: record" in git(repo, "log", "-1", "--format=%s", REF)
+    git(repo, "fsck", "--no-progress", "--strict")
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, gitxp
+    for i in range(50):
+        with gitxp.start(experiment="w" + sys.argv[1], params={"i": i, "w": int(sys.argv[1])}) as run:
+            run.log(loss=float(i))
+            run.result(value=i)
+    """
+)
+
+
+def test_eight_concurrent_writers_lose_nothing(repo: Path) -> None:
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(w)], cwd=repo, stderr=subprocess.PIPE, text=True)
+        for w in range(8)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err
+    table = gitxp.load()
+    assert table.num_rows == 400
+    assert len(set(table["run_id"].to_pylist())) == 400
+    pairs = set(zip(table["params.w"].to_pylist(), table["params.i"].to_pylist()))
+    assert pairs == {(w, i) for w in range(8) for i in range(50)}
+    assert set(table["status"].to_pylist()) == {"finished"}
+    assert not list((repo / ".git" / "gitxp" / "staging").iterdir())
+    git(repo, "fsck", "--no-progress")
+
+
+def test_killed_process_is_listed_as_crashed_with_its_data(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = textwrap.dedent(
+        """
+        import gitxp, time
+        with gitxp.start(params={"lr": 0.5}) as run:
+            for step in range(100):
+                run.log(step=step, loss=1.0 / (step + 1))
+            run._flush()  # as the periodic flush would
+            print(run.id, flush=True)
+            time.sleep(120)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    running = gitxp.load()
+    assert running["status"].to_pylist() == ["running"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    row = gitxp.load().to_pylist()[0]
+    assert row["run_id"] == run_id and row["status"] == "crashed"
+    assert row["params.lr"] == 0.5 and row["duration"] >= 0
+    assert gitxp.metrics(run_id).num_rows == 100
+    assert not (repo / ".git" / "gitxp" / "staging" / run_id).exists()
+    assert git(repo, "rev-list", "--count", REF) == "1"
+
+
+def test_truncated_metrics_chunk_keeps_earlier_chunks(repo: Path) -> None:
+    code = textwrap.dedent(
+        """
+        import gitxp, os
+        run = gitxp.start()
+        for step in range(10):
+            run.log(step=step, loss=float(step))
+        run._flush()
+        for step in range(10, 20):
+            run.log(step=step, loss=float(step))
+        run._flush()
+        path = run._staged.path / "metrics.arrows"
+        with open(path, "r+b") as handle:
+            handle.truncate(path.stat().st_size - 40)
+        print(run.id, flush=True)
+        os._exit(9)
+        """
+    )
+    run_id = run_python(code, repo, check=False).stdout.strip()
+    assert gitxp.load()["status"].to_pylist() == ["crashed"]
+    assert gitxp.metrics(run_id)["step"].to_pylist() == list(range(10))
+
+
+def test_stores_of_two_clones_merge_as_a_union(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    with gitxp.start(params={"who": "first"}):
+        pass
+    assert invoke("push").exit_code == 0
+    os.chdir(other)
+    try:
+        with gitxp.start(params={"who": "second"}):
+            pass
+        result = invoke("push")  # must merge the first clone's run, not overwrite it
+        assert result.exit_code == 0, result.output
+        assert sorted(gitxp.load()["params.who"].to_pylist()) == ["first", "second"]
+    finally:
+        os.chdir(repo)
+    result = invoke("pull")
+    assert result.exit_code == 0 and "merged 1 new runs" in result.output
+    assert sorted(gitxp.load()["params.who"].to_pylist()) == ["first", "second"]
+    assert invoke("pull").output.startswith("merged 0")
+
+
+def test_cache_follows_the_ref_incrementally(repo: Path) -> None:
+    with gitxp.start(params={"n": 1}):
+        pass
+    assert gitxp.load().num_rows == 1
+    cache = repo / ".git" / "gitxp" / "cache" / "runs.parquet"
+    assert cache.exists()
+    with gitxp.start(params={"n": 2, "extra": "new column"}):
+        pass
+    table = gitxp.load()
+    assert table["params.n"].to_pylist() == [1, 2]
+    assert table["params.extra"].to_pylist() == [None, "new column"]
+    cache.write_bytes(b"garbage")  # a corrupt cache is rebuilt from the ref
+    (repo / ".git" / "gitxp" / "cache" / "state.json").write_text("{}")
+    assert gitxp.load().num_rows == 2
+
+
+def test_store_of_a_linked_worktree_is_shared(repo: Path, tmp_path: Path) -> None:
+    wt = tmp_path / "wt"
+    git(repo, "worktree", "add", "-q", "-b", "feature", str(wt))
+    os.chdir(wt)
+    try:
+        with gitxp.start(params={"where": "worktree"}):
+            pass
+    finally:
+        os.chdir(repo)
+    row = gitxp.load().to_pylist()[0]
+    assert row["branch"] == "feature" and row["experiment"] == repo.name
+
+
+def test_history_is_readable_with_plain_git(repo: Path) -> None:
+    with gitxp.start(params={"lr": 0.1}) as run:
+        pass
+    files = git(repo, "ls-tree", "-r", "--name-only", REF).splitlines()
+    assert f"runs/{run.id[-1]}/{run.id[-2]}/{run.id}/run.parquet" in files
+    import pyarrow.parquet as pq
+
+    data = subprocess.run(["git", "cat-file", "blob", f"{REF}:runs/{run.id[-1]}/{run.id[-2]}/{run.id}/run.parquet"],
+                          cwd=repo, capture_output=True, check=True).stdout
+    import pyarrow as pa
+
+    assert pq.read_table(pa.BufferReader(data))["params.lr"].to_pylist() == [0.1]
+    assert Store.open().head() == git(repo, "rev-parse", REF)
