@@ -201,7 +201,10 @@ def select(
                 name = resolve_column(key.lstrip("-+"), table.column_names)
                 keys.append((name, "descending" if descending else "ascending"))
         if keys and table.num_rows:
-            order = pc.sort_indices(table, sort_keys=keys, null_placement="at_end")
+            try:  # pyarrow >= 25 takes the null placement per key
+                order = pc.sort_indices(table, sort_keys=[(n, o, "at_end") for n, o in keys])
+            except (TypeError, ValueError, pa.ArrowInvalid):
+                order = pc.sort_indices(table, sort_keys=keys, null_placement="at_end")
             table = table.take(order)
     if limit is not None:
         if limit < 0:
