@@ -62,6 +62,9 @@ def run_git(
     return proc
 
 
+_DISCOVERED: dict[tuple[str, str | None, str | None], Repo] = {}
+
+
 @dataclass(frozen=True)
 class Repo:
     """A git repository: ``worktree`` (None when bare), its ``git_dir`` and the ``common_dir`` shared by worktrees."""
@@ -74,8 +77,18 @@ class Repo:
 
     @classmethod
     def discover(cls, path: str | os.PathLike[str] | None = None) -> Repo:
-        """Find the repository containing ``path`` (default: the current directory)."""
-        cwd = Path(path or os.getcwd())
+        """Find the repository containing ``path`` (default: the current directory); cached per process."""
+        cwd = Path(path or os.getcwd()).absolute()
+        key = (str(cwd), os.environ.get("GIT_DIR"), os.environ.get("GIT_WORK_TREE"))
+        found = _DISCOVERED.get(key)
+        if found is not None and (found.git_dir / "HEAD").exists():
+            return found
+        found = cls._discover(cwd)
+        _DISCOVERED[key] = found
+        return found
+
+    @classmethod
+    def _discover(cls, cwd: Path) -> Repo:
         proc = run_git(
             ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"], cwd=cwd, check=False
         )

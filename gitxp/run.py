@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType, TracebackType
@@ -250,10 +249,7 @@ class Run:
                 self._summarise(*self._metric)
             self._staged.write_record(record)
         _open_runs.pop(self.id, None)
-        try:
-            self.store.commit([self._staged])
-        except Exception as failure:  # the run stays staged; the next reader commits it
-            warnings.warn(f"gitxp: run {self.id} kept in staging, commit failed: {failure}", stacklevel=2)
+        self.store.commit_later(self._staged)
 
     def _summarise(self, name: str, mode: str) -> None:
         if name in self._record["results"]:

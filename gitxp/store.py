@@ -24,11 +24,13 @@ Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -245,6 +247,79 @@ class StagedRun:
         return pa.Table.from_batches(batches)
 
 
+# ---------------------------------------------------------------------- background commits
+
+
+class _Committer:
+    """Commits ended runs to the ref from a background thread, many per commit.
+
+    A run is durable (and listed) as soon as its final record is staged; the commit follows within milliseconds.
+    Batching whatever ended while the previous commit was being written keeps a loop of short runs from paying
+    one ``git fast-import`` per run. ``flush()`` waits for everything submitted; it runs at interpreter exit and
+    before this process reads the store. If the process dies first, the next reader commits the staged runs.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.pending: list[StagedRun] = []
+        self.busy = False
+        self.errors: list[BaseException] = []
+        self.cond = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, staged: StagedRun) -> None:
+        with self.cond:
+            self.pending.append(staged)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="gitxp-committer", daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending:
+                    self.cond.wait()
+                batch, self.pending, self.busy = self.pending, [], True
+            try:
+                self.store.commit(batch)
+            except BaseException as error:  # runs stay staged; recover() commits them later
+                self.errors.append(error)
+            finally:
+                with self.cond:
+                    self.busy = False
+                    self.cond.notify_all()
+
+    def flush(self) -> None:
+        with self.cond:
+            while self.pending or self.busy:
+                self.cond.wait()
+            errors, self.errors = self.errors, []
+        if errors:
+            import warnings
+
+            warnings.warn(f"gitxp: could not commit runs (they stay staged and will be retried): {errors[-1]}",
+                          stacklevel=2)
+
+
+_committers: dict[str, _Committer] = {}
+
+
+def flush_all() -> None:
+    """Wait until every run ended in this process is committed."""
+    for committer in list(_committers.values()):
+        committer.flush()
+
+
+def _forget_committers() -> None:  # a forked child has none of its parent's threads
+    _committers.clear()
+
+
+atexit.register(flush_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_committers)
+
+
 # ---------------------------------------------------------------------- the store
 
 
@@ -285,6 +360,19 @@ class Store:
     def head(self) -> str | None:
         return self.repo.read_ref(REF)
 
+    def commit_later(self, staged: StagedRun) -> None:
+        """Queue an ended run for the background committer (see ``_Committer``)."""
+        key = str(self.root)
+        committer = _committers.get(key)
+        if committer is None:
+            committer = _committers[key] = _Committer(self)
+        committer.submit(staged)
+
+    def flush(self) -> None:
+        committer = _committers.get(str(self.root))
+        if committer is not None:
+            committer.flush()
+
     # -------------------------------------------------------------- staging
 
     def stage(self, record: Mapping[str, Any], patch: bytes) -> StagedRun:
@@ -312,7 +400,8 @@ class Store:
 
         base = run_path(record["run_id"])
         sink = pa.BufferOutputStream()
-        pq.write_table(record_table(record), sink, compression="zstd")
+        # Uncompressed: a one-row file gains nothing from compression and parses 3x faster without it.
+        pq.write_table(record_table(record), sink, compression="none")
         files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
         metrics = staged.metrics_table()
         if metrics is not None:
@@ -388,6 +477,7 @@ class Store:
 
         Runs only the other side has are added; runs both sides have keep our copy. Returns the number added.
         """
+        self.flush()
         ours = self.head()
         if ours is None:
             self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
@@ -434,7 +524,8 @@ class Store:
             changed = [(s, p) for _st, s, p in self.repo.changed_paths(state["ref"], head) if p.endswith("/run.parquet")]
         else:
             changed = [(s, p) for k, s, p in self.repo.ls_tree(head, "runs") if k == "blob" and p.endswith("/run.parquet")]
-        new = [pq.read_table(pa.BufferReader(blob)) for blob in self.repo.read_blobs(s for s, _p in changed)]
+        new = [pq.ParquetFile(pa.BufferReader(b)).read(use_threads=False)
+               for b in self.repo.read_blobs(s for s, _p in changed)]
         parts = []
         if cached is not None and cached.num_rows:
             if new:
@@ -460,6 +551,7 @@ class Store:
 
     def table(self, *, recover: bool = True) -> pa.Table:
         """Every run: committed ones plus live ones, after committing the runs of dead processes."""
+        self.flush()
         if recover:
             self.recover()
         live = self.live_table()

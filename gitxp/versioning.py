@@ -89,25 +89,39 @@ def _is_binary(path: Path) -> bool:
         return b"\0" in handle.read(8000)
 
 
-def _untracked(repo: Repo, status: bytes) -> list[str]:
-    entries = status.split(b"\0")
-    return [e[3:].decode(errors="surrogateescape") for e in entries if e.startswith(b"?? ")]
+def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, list[str]]:
+    """Parse ``git status --porcelain=v2 --branch -z``: commit, branch, dirty, untracked paths."""
+    commit, branch, dirty, untracked = "", None, False, []
+    for entry in status.split(b"\0"):
+        if entry.startswith(b"# branch.oid "):
+            commit = entry[13:].decode()
+        elif entry.startswith(b"# branch.head "):
+            head = entry[14:].decode()
+            branch = None if head == "(detached)" else head
+        elif entry.startswith(b"? "):
+            untracked.append(entry[2:].decode(errors="surrogateescape"))
+            dirty = True
+        elif entry[:2] in (b"1 ", b"2 ", b"u "):
+            dirty = True
+    if not commit or commit == "(initial)":
+        repo.head()  # raises NoCommitError with the full message
+    return commit, branch, dirty, untracked
 
 
 def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     """Return the version of the working tree of ``repo`` (``NoCommitError`` when there is no commit)."""
-    commit, branch = repo.head()
     if repo.worktree is None:
-        return Version(commit, branch)
+        return Version(*repo.head())
     status = repo.git(
-        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--ignore-submodules=dirty",
-        env=_NO_LOCKS,
+        "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames",
+        "--ignore-submodules=dirty", env=_NO_LOCKS,
     )
-    if not status:
+    commit, branch, dirty, untracked = _parse_status(repo, status)
+    if not dirty:
         return Version(commit, branch)
     include: list[str] = []
     skipped: list[SkippedFile] = []
-    for rel in _untracked(repo, status):
+    for rel in untracked:
         path = repo.worktree / rel
         if not path.is_file():
             continue

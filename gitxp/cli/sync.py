@@ -48,6 +48,7 @@ def push_command(remote: str) -> None:
     from gitxp.store import REF, Store
 
     store = Store.open()
+    store.flush()
     if store.head() is None:
         raise UsageError("no runs recorded yet: nothing to push")
     theirs = _fetch(store, remote)
