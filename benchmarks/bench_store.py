@@ -42,8 +42,13 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
 def fresh_repo(root: Path, name: str) -> Path:
     repo = root / name
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@b"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     (repo / "t.py").write_text("print(1)\n")
     subprocess.run(["git", "add", "."], cwd=repo, check=True)
@@ -52,8 +57,11 @@ def fresh_repo(root: Path, name: str) -> Path:
 
 
 def params_of(i: int) -> dict[str, object]:
-    return {**{f"f{k}": random.random() for k in range(4)}, **{f"i{k}": i + k for k in range(3)},
-            **{f"s{k}": f"value{i % 7}" for k in range(3)}}
+    return {
+        **{f"f{k}": random.random() for k in range(4)},
+        **{f"i{k}": i + k for k in range(3)},
+        **{f"s{k}": f"value{i % 7}" for k in range(3)},
+    }
 
 
 # ---------------------------------------------------------------------- W1
@@ -73,7 +81,11 @@ def w1(root: Path, n: int, repeat: int) -> dict[str, float]:
         folder = root / f"w1-floor-{new_run_id()}"
         folder.mkdir()
         for i in range(n):
-            row = {**params_of(i), **{f"m{k}": "x" for k in range(5)}, **{f"r{k}": random.random() for k in range(5)}}
+            row = {
+                **params_of(i),
+                **{f"m{k}": "x" for k in range(5)},
+                **{f"r{k}": random.random() for k in range(5)},
+            }
             pq.write_table(pa.table({k: [v] for k, v in row.items()}), folder / f"{i}.parquet")
 
     out["gitxp"] = median_time(gitxp_runs, repeat)
@@ -82,7 +94,6 @@ def w1(root: Path, n: int, repeat: int) -> dict[str, float]:
         import mlflow  # noqa: F401
 
         def mlflow_runs() -> None:
-            import mlflow
 
             mlflow.set_tracking_uri(f"sqlite:///{root / ('mlflow-' + new_run_id() + '.db')}")
             for i in range(n):
@@ -127,15 +138,29 @@ def synthetic_store(root: Path, name: str, n: int, batch: int = 2000) -> Path:
     """A store of ``n`` finished runs written through the real staging + commit path, ``batch`` runs per commit."""
     repo = fresh_repo(root, name)
     store = Store.open(repo)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     for start in range(0, n, batch):
         staged = []
         for i in range(start, min(n, start + batch)):
             now = time.time()
-            record = {"run_id": new_run_id(), "experiment": "w3", "version": commit[:7], "commit": commit,
-                      "branch": "main", "status": "finished", "started": now, "ended": now, "duration": 1.0,
-                      "params": {**params_of(i), "version": f"v{i % 5}"}, "meta": {"host": "bench"},
-                      "results": {"valid_acc": random.random()}, "host": "bench", "pid": 0}
+            record = {
+                "run_id": new_run_id(),
+                "experiment": "w3",
+                "version": commit[:7],
+                "commit": commit,
+                "branch": "main",
+                "status": "finished",
+                "started": now,
+                "ended": now,
+                "duration": 1.0,
+                "params": {**params_of(i), "version": f"v{i % 5}"},
+                "meta": {"host": "bench"},
+                "results": {"valid_acc": random.random()},
+                "host": "bench",
+                "pid": 0,
+            }
             staged.append(store.stage(record, b""))
         store.commit(staged)
     return repo
@@ -165,8 +190,13 @@ def w3(root: Path, n: int, repeat: int) -> dict[str, float]:
         return t.take(pc.sort_indices(t, sort_keys=[("results.valid_acc", "descending")])[:10])
 
     assert gitxp_query().num_rows == 10  # type: ignore[attr-defined]
-    return {"cold_build": cold, "gitxp_load": median_time(gitxp_load, repeat), "floor_load": median_time(floor_load, repeat),
-            "gitxp_query": median_time(gitxp_query, repeat), "floor_query": median_time(floor_query, repeat)}
+    return {
+        "cold_build": cold,
+        "gitxp_load": median_time(gitxp_load, repeat),
+        "floor_load": median_time(floor_load, repeat),
+        "gitxp_query": median_time(gitxp_query, repeat),
+        "floor_query": median_time(floor_query, repeat),
+    }
 
 
 def w5(root: Path, sizes: list[int], repeat: int) -> dict[int, float]:
@@ -174,9 +204,11 @@ def w5(root: Path, sizes: list[int], repeat: int) -> dict[int, float]:
     out = {}
     for k in sizes:
         repo = synthetic_store(root, f"w5-{k}", k)
-        subprocess.run([gitxp_bin, "ls", "--format", "json"], cwd=repo, check=True, capture_output=True)  # warm cache
+        subprocess.run(
+            [gitxp_bin, "ls", "--format", "json"], cwd=repo, check=True, capture_output=True
+        )  # warm cache
 
-        def ls() -> None:
+        def ls(repo: Path = repo) -> None:
             subprocess.run([gitxp_bin, "ls", "--format", "json"], cwd=repo, check=True, capture_output=True)
 
         out[k] = median_time(ls, repeat)
@@ -199,21 +231,31 @@ def main() -> None:
         root = Path(tmp)
         r1 = w1(root, n1, max(1, args.repeat // 2))
         figures["W1"] = r1
-        print(f"W1 record {n1} runs: gitxp {r1['gitxp']:.2f}s ({n1 / r1['gitxp']:.0f} runs/s) | "
-              f"floor {r1['floor']:.2f}s | ratio {r1['gitxp'] / r1['floor']:.1f}x"
-              + (f" | mlflow {r1['mlflow']:.2f}s (gitxp {r1['mlflow'] / r1['gitxp']:.1f}x faster)" if "mlflow" in r1 else ""))
+        print(
+            f"W1 record {n1} runs: gitxp {r1['gitxp']:.2f}s ({n1 / r1['gitxp']:.0f} runs/s) | "
+            f"floor {r1['floor']:.2f}s | ratio {r1['gitxp'] / r1['floor']:.1f}x"
+            + (
+                f" | mlflow {r1['mlflow']:.2f}s (gitxp {r1['mlflow'] / r1['gitxp']:.1f}x faster)"
+                if "mlflow" in r1
+                else ""
+            )
+        )
         r2 = w2(root, steps, args.repeat)
         figures["W2"] = r2
         points = 3 * steps
-        print(f"W2 log {points} points: gitxp {r2['gitxp']:.3f}s ({points / r2['gitxp'] / 1e6:.2f} M points/s) | "
-              f"floor {r2['floor']:.3f}s | ratio {r2['gitxp'] / r2['floor']:.1f}x")
+        print(
+            f"W2 log {points} points: gitxp {r2['gitxp']:.3f}s ({points / r2['gitxp'] / 1e6:.2f} M points/s) | "
+            f"floor {r2['floor']:.3f}s | ratio {r2['gitxp'] / r2['floor']:.1f}x"
+        )
         for n in w3_sizes:
             r3 = w3(root, n, args.repeat)
             figures[f"W3-{n}"] = r3
-            print(f"W3 {n} runs: (a) load gitxp {r3['gitxp_load'] * 1000:.1f}ms vs floor {r3['floor_load'] * 1000:.1f}ms "
-                  f"({r3['gitxp_load'] / r3['floor_load']:.1f}x) | (b) query gitxp {r3['gitxp_query'] * 1000:.1f}ms vs "
-                  f"floor {r3['floor_query'] * 1000:.1f}ms ({r3['gitxp_query'] / r3['floor_query']:.1f}x) | "
-                  f"first read after writing (cache build) {r3['cold_build']:.2f}s")
+            print(
+                f"W3 {n} runs: (a) load gitxp {r3['gitxp_load'] * 1000:.1f}ms vs floor {r3['floor_load'] * 1000:.1f}ms "
+                f"({r3['gitxp_load'] / r3['floor_load']:.1f}x) | (b) query gitxp {r3['gitxp_query'] * 1000:.1f}ms vs "
+                f"floor {r3['floor_query'] * 1000:.1f}ms ({r3['gitxp_query'] / r3['floor_query']:.1f}x) | "
+                f"first read after writing (cache build) {r3['cold_build']:.2f}s"
+            )
         r5 = w5(root, w5_sizes, args.repeat)
         figures["W5"] = r5
         print("W5 gitxp ls --format json: " + " | ".join(f"K={k}: {t * 1000:.0f}ms" for k, t in r5.items()))

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["GitxpError", "UsageError", "NotARepositoryError", "NoCommitError", "RunNotFoundError", "StoreError"]
+__all__ = [
+    "GitxpError",
+    "UsageError",
+    "NotARepositoryError",
+    "NoCommitError",
+    "RunNotFoundError",
+    "StoreError",
+]
 
 
 class GitxpError(Exception):

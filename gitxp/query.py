@@ -46,8 +46,12 @@ def resolve_column(name: str, columns: Sequence[str]) -> str:
 
 class _WhereCompiler:
     _CMP = {
-        ast.Eq: "equal", ast.NotEq: "not_equal", ast.Lt: "less", ast.LtE: "less_equal",
-        ast.Gt: "greater", ast.GtE: "greater_equal",
+        ast.Eq: "equal",
+        ast.NotEq: "not_equal",
+        ast.Lt: "less",
+        ast.LtE: "less_equal",
+        ast.Gt: "greater",
+        ast.GtE: "greater_equal",
     }
 
     def __init__(self, columns: Sequence[str], quoted: dict[str, str]) -> None:
@@ -118,7 +122,9 @@ class _WhereCompiler:
             return ~expr if isinstance(op, (ast.IsNot, ast.NotEq)) else expr
         fn = self._CMP.get(type(op))
         if fn is None:
-            raise UsageError(f"--where: unsupported operator in {ast.unparse(left_node)} ... {ast.unparse(right_node)}")
+            raise UsageError(
+                f"--where: unsupported operator in {ast.unparse(left_node)} ... {ast.unparse(right_node)}"
+            )
         return getattr(pc, fn)(left, right)
 
 
@@ -242,8 +248,17 @@ def load(
     """
     store = Store.open(path)
     table = store.table()
-    return select(store, table, experiment=experiment, version=version, status=status, where=where, sort=sort,
-                  limit=limit, columns=columns)
+    return select(
+        store,
+        table,
+        experiment=experiment,
+        version=version,
+        status=status,
+        where=where,
+        sort=sort,
+        limit=limit,
+        columns=columns,
+    )
 
 
 def metrics(run_id: str, *, path: str | os.PathLike[str] | None = None) -> pa.Table:

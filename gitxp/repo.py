@@ -90,7 +90,9 @@ class Repo:
     @classmethod
     def _discover(cls, cwd: Path) -> Repo:
         proc = run_git(
-            ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"], cwd=cwd, check=False
+            ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"],
+            cwd=cwd,
+            check=False,
         )
         if proc.returncode != 0:
             raise NotARepositoryError(
@@ -120,7 +122,12 @@ class Repo:
         return self.run(list(args), input=input, env=env).stdout
 
     def run(
-        self, args: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
+        self,
+        args: list[str],
+        *,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
     ) -> subprocess.CompletedProcess[bytes]:
         cwd = self.worktree or self.git_dir
         extra = dict(env or {})
@@ -260,7 +267,11 @@ class Repo:
                 stream += [b"M 100644 inline ", path.encode(), b"\ndata %d\n" % len(data), data, b"\n"]
         stream.append(b"get-mark :1\n")
         # get-mark answers on --cat-blob-fd; send it to stdout so we learn the commit sha.
-        proc = self.run(["fast-import", "--quiet", "--cat-blob-fd=1", "--done"], input=b"".join(stream) + b"done\n", check=False)
+        proc = self.run(
+            ["fast-import", "--quiet", "--cat-blob-fd=1", "--done"],
+            input=b"".join(stream) + b"done\n",
+            check=False,
+        )
         if proc.returncode != 0:
             if b"Not updating" in proc.stderr:
                 return None

@@ -23,9 +23,9 @@ from typing import Any, TypeVar, overload
 
 from gitxp.errors import GitxpError, NotARepositoryError
 from gitxp.ids import new_run_id
-from gitxp.store import HOST, Store, StagedRun, _pid_start
+from gitxp.store import HOST, StagedRun, Store, _pid_start
 from gitxp.values import flatten, to_float
-from gitxp.versioning import NO_GIT, Version, capture
+from gitxp.versioning import Version, capture
 
 __all__ = ["Run", "start", "experiment", "current", "RunInterrupted"]
 
@@ -47,7 +47,9 @@ def current() -> Run:
     """The innermost run active in this context (inside ``with gitxp.start()`` or an ``@experiment`` call)."""
     stack = _active.get()
     if not stack:
-        raise GitxpError("no active gitxp run: call this inside 'with gitxp.start(...)' or an @gitxp.experiment function")
+        raise GitxpError(
+            "no active gitxp run: call this inside 'with gitxp.start(...)' or an @gitxp.experiment function"
+        )
     return stack[-1]
 
 
@@ -120,7 +122,9 @@ class Run:
         self._last_flush = time.monotonic()
         self._writer: Any = None
         self._sink: Any = None
-        self._log_hook = self._hooks.gitxp_log_metrics if self._hooks.gitxp_log_metrics.get_hookimpls() else None
+        self._log_hook = (
+            self._hooks.gitxp_log_metrics if self._hooks.gitxp_log_metrics.get_hookimpls() else None
+        )
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name=f"gitxp-heartbeat-{self.id}", daemon=True)
@@ -167,7 +171,9 @@ class Run:
             if self.status == "running":
                 self._staged.write_record(self._record)
 
-    def log(self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any) -> None:
+    def log(
+        self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any
+    ) -> None:
         """Append one point per metric to the run's curves: ``run.log(step=3, loss=0.2, acc=0.9)``.
 
         ``step`` defaults to one more than the previous call's. Points reach disk in chunks (every
@@ -261,15 +267,21 @@ class Run:
 
         values = table.filter(pc.equal(table["name"], name))["value"]
         if len(values):
-            summary = {"last": lambda: values[-1].as_py(), "min": lambda: pc.min(values).as_py(),
-                       "max": lambda: pc.max(values).as_py()}[mode]()
+            summary = {
+                "last": lambda: values[-1].as_py(),
+                "min": lambda: pc.min(values).as_py(),
+                "max": lambda: pc.max(values).as_py(),
+            }[mode]()
             self._record["results"][name] = summary
 
     # -------------------------------------------------------------- context manager
 
     def __enter__(self) -> Run:
         self._token = _active.set((*_active.get(), self))
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        ):
             self._old_sigterm = signal.SIG_DFL
             signal.signal(signal.SIGTERM, _raise_interrupted)
         return self
@@ -303,7 +315,9 @@ def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Versio
         return store, Version(None)
     store = Store.open(path)
     if store.repo.worktree is None:
-        raise NotARepositoryError("not inside a git working tree (pass --no-git / git=False to record without a version)")
+        raise NotARepositoryError(
+            "not inside a git working tree (pass --no-git / git=False to record without a version)"
+        )
     return store, capture(store.repo)
 
 
@@ -404,4 +418,3 @@ def _end_open_runs() -> None:
     """Runs started without ``with`` and never ended are ended when the interpreter exits."""
     for run in list(_open_runs.values()):
         run.end("failed" if getattr(sys, "last_value", None) is not None else "finished")
-

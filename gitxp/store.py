@@ -47,7 +47,17 @@ __all__ = ["Store", "REF", "SCHEMA_VERSION", "BASE_COLUMNS", "FINAL_STATUSES", "
 
 REF = "refs/gitxp/runs"
 SCHEMA_VERSION = 1
-BASE_COLUMNS = ("run_id", "experiment", "version", "commit", "branch", "status", "started", "ended", "duration")
+BASE_COLUMNS = (
+    "run_id",
+    "experiment",
+    "version",
+    "commit",
+    "branch",
+    "status",
+    "started",
+    "ended",
+    "duration",
+)
 GROUPS = ("params", "results", "meta")
 FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed")
 STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
@@ -94,7 +104,9 @@ def _write_json(path: Path, data: Any) -> None:
 def _ts_array(values: list[float | None]) -> pa.Array:
     import pyarrow as pa
 
-    return pa.array([None if v is None else round(v * 1_000_000) for v in values], pa.timestamp("us", tz="UTC"))
+    return pa.array(
+        [None if v is None else round(v * 1_000_000) for v in values], pa.timestamp("us", tz="UTC")
+    )
 
 
 def record_table(record: Mapping[str, Any]) -> pa.Table:
@@ -298,8 +310,10 @@ class _Committer:
         if errors:
             import warnings
 
-            warnings.warn(f"gitxp: could not commit runs (they stay staged and will be retried): {errors[-1]}",
-                          stacklevel=2)
+            warnings.warn(
+                f"gitxp: could not commit runs (they stay staged and will be retried): {errors[-1]}",
+                stacklevel=2,
+            )
 
 
 _committers: dict[str, _Committer] = {}
@@ -429,7 +443,9 @@ class Store:
                 if item.run_id in crashed:
                     ended = item.heartbeat() or time.time()
                     record.update(status="crashed", ended=ended, duration=max(0.0, ended - record["started"]))
-                    record.setdefault("meta", {})["error"] = "process died without recording an end (crash, kill -9 or power loss)"
+                    record.setdefault("meta", {})["error"] = (
+                        "process died without recording an end (crash, kill -9 or power loss)"
+                    )
                 files.update(self._files_for(item, record))
                 done.append(record)
             if not done:
@@ -442,7 +458,9 @@ class Store:
             for item in staged:
                 shutil.rmtree(item.path, ignore_errors=True)
 
-    def _commit_files(self, files: Mapping[str, bytes | str], message: str, *, merge: str | None = None) -> str:
+    def _commit_files(
+        self, files: Mapping[str, bytes | str], message: str, *, merge: str | None = None
+    ) -> str:
         files = {"gitxp.json": json.dumps({"schema": SCHEMA_VERSION}).encode() + b"\n", **files}
         for attempt in range(50):
             parent = self.head()
@@ -450,7 +468,9 @@ class Store:
             if sha is not None:
                 return sha
             time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
-        raise StoreError(f"could not update {REF}: it kept moving under concurrent writers; your runs are still staged in {self.staging}")
+        raise StoreError(
+            f"could not update {REF}: it kept moving under concurrent writers; your runs are still staged in {self.staging}"
+        )
 
     def recover(self) -> int:
         """Commit staged runs whose process is gone (as ``crashed``) or which ended but were not committed."""
@@ -521,11 +541,25 @@ class Store:
                 except (OSError, pa.ArrowInvalid):
                     cached = None
         if cached is not None:
-            changed = [(s, p) for _st, s, p in self.repo.changed_paths(state["ref"], head) if p.endswith("/run.parquet")]
+            changed = [
+                (s, p)
+                for _st, s, p in self.repo.changed_paths(state["ref"], head)
+                if p.endswith("/run.parquet")
+            ]
         else:
-            changed = [(s, p) for k, s, p in self.repo.ls_tree(head, "runs") if k == "blob" and p.endswith("/run.parquet")]
-        new = [pq.ParquetFile(pa.BufferReader(b)).read(use_threads=False)
-               for b in self.repo.read_blobs(s for s, _p in changed)]
+            changed = [
+                (s, p)
+                for k, s, p in self.repo.ls_tree(head, "runs")
+                if k == "blob" and p.endswith("/run.parquet")
+            ]
+        new = []
+        for (_sha, path), blob in zip(changed, self.repo.read_blobs(s for s, _p in changed)):
+            try:
+                new.append(pq.ParquetFile(pa.BufferReader(blob)).read(use_threads=False))
+            except (pa.ArrowInvalid, OSError) as error:
+                import warnings
+
+                warnings.warn(f"gitxp: skipping unreadable run file {path} in {REF}: {error}", stacklevel=2)
         parts = []
         if cached is not None and cached.num_rows:
             if new:
@@ -576,7 +610,9 @@ class Store:
             raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")
         if len(ids) > 1:
             shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
-            raise RunNotFoundError(f"run id {prefix!r} is ambiguous: {len(ids)} runs match ({shown}); type more characters")
+            raise RunNotFoundError(
+                f"run id {prefix!r} is ambiguous: {len(ids)} runs match ({shown}); type more characters"
+            )
         return str(ids[0])
 
     def run_file(self, run_id: str, name: str) -> bytes | None:
@@ -606,8 +642,12 @@ class Store:
         data = self.run_file(run_id, "metrics.parquet")
         if data is None:
             return pa.table(
-                {"step": pa.array([], pa.int64()), "name": pa.array([], pa.string()),
-                 "value": pa.array([], pa.float64()), "time": pa.array([], pa.float64())}
+                {
+                    "step": pa.array([], pa.int64()),
+                    "name": pa.array([], pa.string()),
+                    "value": pa.array([], pa.float64()),
+                    "time": pa.array([], pa.float64()),
+                }
             )
         return pq.read_table(pa.BufferReader(data))
 

@@ -91,7 +91,9 @@ def _kind(value: Scalar) -> str:
 def _check_homogeneous(items: list[Scalar], key: str, what: str) -> None:
     kinds = {_kind(v) for v in items} - {"null"}
     if len(kinds) > 1:
-        raise TypeError(f"{what} {key!r}: list mixes {', '.join(sorted(kinds))}; lists must hold one kind of value")
+        raise TypeError(
+            f"{what} {key!r}: list mixes {', '.join(sorted(kinds))}; lists must hold one kind of value"
+        )
 
 
 def to_float(value: Any, *, key: str) -> float:

@@ -113,8 +113,14 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     if repo.worktree is None:
         return Version(*repo.head())
     status = repo.git(
-        "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all", "--no-renames",
-        "--ignore-submodules=dirty", env=_NO_LOCKS,
+        "status",
+        "--porcelain=v2",
+        "--branch",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--ignore-submodules=dirty",
+        env=_NO_LOCKS,
     )
     commit, branch, dirty, untracked = _parse_status(repo, status)
     if not dirty:
@@ -134,7 +140,9 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     for item in skipped:
         warnings.warn(
             f"gitxp: untracked {item.reason} file {item.path} ({item.size} bytes) recorded by hash only; "
-            "commit it or add it to .gitignore", GitxpWarning, stacklevel=3,
+            "commit it or add it to .gitignore",
+            GitxpWarning,
+            stacklevel=3,
         )
     tmpdir = tempfile.mkdtemp(prefix="gitxp-index-", dir=repo.git_dir)
     try:
@@ -150,8 +158,20 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
             paths = b"\0".join(p.encode(errors="surrogateescape") for p in include)
             repo.git("add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
         patch = repo.git(
-            "-c", "core.quotepath=off", "diff", "--cached", "--binary", "--full-index", "--no-color", "--no-ext-diff",
-            "--no-textconv", "--no-renames", "--ignore-submodules=dirty", commit, "--", env=env,
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--cached",
+            "--binary",
+            "--full-index",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-renames",
+            "--ignore-submodules=dirty",
+            commit,
+            "--",
+            env=env,
         )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

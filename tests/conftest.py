@@ -70,7 +70,15 @@ def invoke() -> Callable[..., Result]:
     return run
 
 
-def run_python(code: str, cwd: Path, *, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, cwd: Path, *, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a Python snippet in a fresh interpreter (a real, separate process)."""
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, check=check,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=check,
+        env={**os.environ, **(env or {})},
+    )

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import git
 
 import gitxp
-from conftest import git
 
 
 @pytest.fixture
@@ -49,7 +49,9 @@ def test_ls_json_is_a_list_of_run_objects(runs: list[str], invoke) -> None:  # t
 
 def test_ls_filters_sort_limit_columns(runs: list[str], repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     assert [d["run_id"] for d in as_json(invoke("ls", "-e", "a", "--format", "json"))] == runs[:2]
-    best = as_json(invoke("ls", "--where", "results.acc > 0.85", "--sort", "-results.acc", "--format", "json"))
+    best = as_json(
+        invoke("ls", "--where", "results.acc > 0.85", "--sort", "-results.acc", "--format", "json")
+    )
     assert [d["run_id"] for d in best] == [runs[2], runs[1]]
     short = as_json(invoke("ls", "--where", "acc >= 0.8 and lr < 0.5", "--format", "json"))
     assert [d["run_id"] for d in short] == runs[:2]
@@ -92,7 +94,9 @@ def test_ls_table_and_csv(runs: list[str], invoke) -> None:  # type: ignore[no-u
         (("export", "-o", "runs.xlsx"), "unknown format"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(runs: list[str], invoke, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_one_line_and_exit_2(
+    runs: list[str], invoke, args: tuple[str, ...], message: str
+) -> None:  # type: ignore[no-untyped-def]
     result = invoke(*args)
     assert result.exit_code == 2
     assert message in result.output
@@ -109,8 +113,15 @@ def test_ambiguous_prefix(runs: list[str], invoke) -> None:  # type: ignore[no-u
 def test_show(runs: list[str], invoke) -> None:  # type: ignore[no-untyped-def]
     data = as_json(invoke("show", runs[0][:14], "--format", "json"))
     assert data["run_id"] == runs[0] and data["params"]["lr"] == 0.1
-    assert data["metrics"][0] | {} == {"name": "acc", "points": 2, "first_step": 0, "last_step": 1, "last": 0.8,
-                                       "min": 0.4, "max": 0.8}
+    assert data["metrics"][0] | {} == {
+        "name": "acc",
+        "points": 2,
+        "first_step": 0,
+        "last_step": 1,
+        "last": 0.8,
+        "min": 0.4,
+        "max": 0.8,
+    }
     text = invoke("show", runs[3])
     assert "failed" in text.output and "nan loss" in text.output and "RuntimeError" in text.output
     dirty = invoke("show", runs[2])

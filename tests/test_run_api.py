@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from conftest import git, run_python
 
 import gitxp
-from conftest import git, run_python
 from gitxp.errors import GitxpError, NoCommitError
 
 
@@ -43,7 +43,13 @@ def test_context_manager_records_everything(repo: Path) -> None:
     assert row["duration"] >= 0 and row["ended"] >= row["started"]
     curves = gitxp.metrics(run.id[:12])
     assert curves.num_rows == 10 and set(curves.column_names) == {"step", "name", "value", "time"}
-    assert curves.filter(pc.equal(curves["name"], "loss"))["value"].to_pylist() == [1.0, 0.5, 1 / 3, 0.25, 0.2]
+    assert curves.filter(pc.equal(curves["name"], "loss"))["value"].to_pylist() == [
+        1.0,
+        0.5,
+        1 / 3,
+        0.25,
+        0.2,
+    ]
     with pytest.raises(GitxpError, match="no active gitxp run"):
         gitxp.current()
 
@@ -65,7 +71,9 @@ def test_decorator_params_from_signature_and_results_from_return(repo: Path) -> 
     assert (row["params.lr"], row["params.epochs"], row["params.optim"]) == (0.2, 3, "sgd")
     assert row["results.valid_acc"] == pytest.approx(0.7)
     assert row["meta.metric"] == "valid_acc:max"
-    assert row["meta.entrypoint"].endswith(":test_decorator_params_from_signature_and_results_from_return.<locals>.train")
+    assert row["meta.entrypoint"].endswith(
+        ":test_decorator_params_from_signature_and_results_from_return.<locals>.train"
+    )
 
 
 def test_decorator_number_result_and_exclude(repo: Path) -> None:
@@ -111,9 +119,15 @@ def test_keyboard_interrupt_records_interrupted(repo: Path) -> None:
 
 def test_sigterm_records_interrupted(repo: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import gitxp, time\nwith gitxp.start(params={'x': 1}) as r:\n"
-         "    r.log(loss=1.0)\n    print('ready', flush=True)\n    time.sleep(60)\n"],
-        cwd=repo, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import gitxp, time\nwith gitxp.start(params={'x': 1}) as r:\n"
+            "    r.log(loss=1.0)\n    print('ready', flush=True)\n    time.sleep(60)\n",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     proc.send_signal(signal.SIGTERM)
@@ -148,7 +162,9 @@ def test_no_commit_is_a_clear_error_unless_git_false(make_repo, monkeypatch: pyt
     assert row["version"] == "nogit" and row["commit"] is None
 
 
-def test_no_repository_with_git_false_uses_a_private_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_repository_with_git_false_uses_a_private_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     with pytest.raises(gitxp.GitxpError, match="not a git repository"):
@@ -168,7 +184,9 @@ def test_many_metric_points_across_chunks(repo: Path, monkeypatch: pytest.Monkey
             run.log(step=step, a=step, b=-step)
     curves = gitxp.metrics(run.id)
     assert curves.num_rows == 2000
-    assert sorted(curves.filter(pc.equal(curves["name"], "a"))["value"].to_pylist()) == [float(i) for i in range(1000)]
+    assert sorted(curves.filter(pc.equal(curves["name"], "a"))["value"].to_pylist()) == [
+        float(i) for i in range(1000)
+    ]
 
 
 def test_start_time_is_recorded_before_end(repo: Path) -> None:

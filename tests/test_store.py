@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from conftest import git, run_python
 
 import gitxp
-from conftest import git, run_python
 from gitxp.store import REF, Store
 
 
@@ -43,7 +42,16 @@ def test_recording_never_touches_the_users_git_state(repo: Path) -> None:
     gitxp.load()
     assert user_state(repo) == before
     assert 1 <= int(git(repo, "rev-list", "--count", REF)) <= 3  # ended runs are committed in batches
-    assert len([f for f in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if f.endswith("run.parquet")]) == 3
+    assert (
+        len(
+            [
+                f
+                for f in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines()
+                if f.endswith("run.parquet")
+            ]
+        )
+        == 3
+    )
     assert "gitxp: record" in git(repo, "log", "-1", "--format=%s", REF)
     git(repo, "fsck", "--no-progress", "--strict")
 
@@ -77,7 +85,9 @@ def test_eight_concurrent_writers_lose_nothing(repo: Path) -> None:
     git(repo, "fsck", "--no-progress")
 
 
-def test_killed_process_is_listed_as_crashed_with_its_data(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_killed_process_is_listed_as_crashed_with_its_data(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     code = textwrap.dedent(
         """
         import gitxp, time
@@ -189,8 +199,12 @@ def test_history_is_readable_with_plain_git(repo: Path) -> None:
     assert f"runs/{run.id[-1]}/{run.id[-2]}/{run.id}/run.parquet" in files
     import pyarrow.parquet as pq
 
-    data = subprocess.run(["git", "cat-file", "blob", f"{REF}:runs/{run.id[-1]}/{run.id[-2]}/{run.id}/run.parquet"],
-                          cwd=repo, capture_output=True, check=True).stdout
+    data = subprocess.run(
+        ["git", "cat-file", "blob", f"{REF}:runs/{run.id[-1]}/{run.id[-2]}/{run.id}/run.parquet"],
+        cwd=repo,
+        capture_output=True,
+        check=True,
+    ).stdout
     import pyarrow as pa
 
     assert pq.read_table(pa.BufferReader(data))["params.lr"].to_pylist() == [0.1]

@@ -12,7 +12,16 @@ from gitxp.values import flatten
 
 
 def test_scalar_types_round_trip(repo: Path) -> None:
-    params = {"b": True, "i": 7, "f": 0.5, "s": "adam", "n": None, "l": [1, 2, 3], "ls": ["a", "b"], "ll": [[1.0, 2.0]]}
+    params = {
+        "b": True,
+        "i": 7,
+        "f": 0.5,
+        "s": "adam",
+        "n": None,
+        "l": [1, 2, 3],
+        "ls": ["a", "b"],
+        "ll": [[1.0, 2.0]],
+    }
     with gitxp.start(params=params) as run:
         run.result(nan=float("nan"), inf=float("inf"), ninf=float("-inf"), big=2**62)
     row = gitxp.load().to_pylist()[0]
@@ -20,7 +29,9 @@ def test_scalar_types_round_trip(repo: Path) -> None:
         if value is not None:
             assert row[f"params.{key}"] == value, key
             assert type(row[f"params.{key}"]) is type(value)
-    assert math.isnan(row["results.nan"]) and row["results.inf"] == math.inf and row["results.ninf"] == -math.inf
+    assert (
+        math.isnan(row["results.nan"]) and row["results.inf"] == math.inf and row["results.ninf"] == -math.inf
+    )
     assert row["results.big"] == 2**62
 
 
@@ -37,8 +48,15 @@ def test_awkward_keys_round_trip(repo: Path) -> None:
 
 def test_numpy_values_are_converted_losslessly(repo: Path) -> None:
     np = pytest.importorskip("numpy")
-    with gitxp.start(params={"lr": np.float32(0.5), "n": np.int64(3), "ok": np.bool_(True),
-                             "arr": np.arange(3), "mat": np.eye(2)}) as run:
+    with gitxp.start(
+        params={
+            "lr": np.float32(0.5),
+            "n": np.int64(3),
+            "ok": np.bool_(True),
+            "arr": np.arange(3),
+            "mat": np.eye(2),
+        }
+    ) as run:
         run.log(loss=np.float64(0.25))
         run.result(acc=np.float64(0.75))
     row = gitxp.load().to_pylist()[0]

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import git
+
 from gitxp.errors import NoCommitError, NotARepositoryError
 from gitxp.repo import Repo
 from gitxp.versioning import GitxpWarning, capture

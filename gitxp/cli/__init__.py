@@ -6,6 +6,7 @@ becomes a one-line ``gitxp: error: ...`` on stderr and its exit code (2 for usag
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
 from typing import Any
 
@@ -50,6 +51,23 @@ def _register() -> None:
 _register()
 
 
+_READ_ONLY = {"ls", "show", "export"}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="gitxp")
+    args = argv if argv is not None else sys.argv[1:]
+    if args and args[0] in _READ_ONLY and "pandas" not in sys.modules:
+        # pyarrow imports pandas (~0.15 s) the first time it builds an array, merely to check whether the input
+        # is a pandas object. These commands never handle pandas objects: make pandas look absent.
+        sys.meta_path.insert(0, _WithoutPandas())
+    cli.main(args=args, prog_name="gitxp")
+
+
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (not needed by this gitxp command)", name=name
+            )
+        return None

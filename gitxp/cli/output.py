@@ -75,9 +75,13 @@ def _cell(value: Any, column: str) -> str:
 
 
 def _status_style(status: str) -> str:
-    return {"finished": "green", "failed": "red", "crashed": "red", "interrupted": "yellow", "running": "cyan"}.get(
-        status, ""
-    )
+    return {
+        "finished": "green",
+        "failed": "red",
+        "crashed": "red",
+        "interrupted": "yellow",
+        "running": "cyan",
+    }.get(status, "")
 
 
 def console() -> Any:
@@ -114,8 +118,10 @@ def write_csv(table: pa.Table, handle: Any) -> None:
     writer.writerow(table.column_names)
     for row in table.to_pylist():
         writer.writerow(
-            ["" if v is None else json.dumps(to_json_value(v)) if isinstance(v, list) else to_json_value(v)
-             for v in row.values()]
+            [
+                "" if v is None else json.dumps(to_json_value(v)) if isinstance(v, list) else to_json_value(v)
+                for v in row.values()
+            ]
         )
 
 

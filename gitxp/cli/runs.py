@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +9,16 @@ from typing import Any
 
 import click
 
-from gitxp.cli.output import FORMATS, console, emit_table, json_dumps, records, render_rich, to_json_value, write_csv
+from gitxp.cli.output import (
+    FORMATS,
+    console,
+    emit_table,
+    json_dumps,
+    records,
+    render_rich,
+    to_json_value,
+    write_csv,
+)
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -20,27 +28,49 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters shared by ``ls`` and ``export``."""
     options = [
         click.option("-e", "--experiment", multiple=True, help="Only runs of this experiment (repeatable)."),
-        click.option("--version", "version", metavar="REV", help="Only runs of this commit, branch, tag or version id."),
+        click.option(
+            "--version", "version", metavar="REV", help="Only runs of this commit, branch, tag or version id."
+        ),
         click.option("--status", metavar="S[,S]", help="running, finished, failed, interrupted, crashed."),
-        click.option("--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."),
+        click.option(
+            "--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."
+        ),
         click.option("--sort", metavar="[-]COL", multiple=True, help="Sort by column; '-' for descending."),
         click.option("--limit", type=int, help="At most N runs."),
-        click.option("--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."),
+        click.option(
+            "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _selected(experiment: tuple[str, ...], version: str | None, status: str | None, where: str | None,
-              sort: tuple[str, ...], limit: int | None, columns: tuple[str, ...]) -> Any:
+def _selected(
+    experiment: tuple[str, ...],
+    version: str | None,
+    status: str | None,
+    where: str | None,
+    sort: tuple[str, ...],
+    limit: int | None,
+    columns: tuple[str, ...],
+) -> Any:
     from gitxp.query import select
     from gitxp.store import Store
 
     store = Store.open()
     table = store.table()
-    return select(store, table, experiment=list(experiment) or None, version=version, status=status, where=where,
-                  sort=list(sort) or None, limit=limit, columns=list(columns) or None)
+    return select(
+        store,
+        table,
+        experiment=list(experiment) or None,
+        version=version,
+        status=status,
+        where=where,
+        sort=list(sort) or None,
+        limit=limit,
+        columns=list(columns) or None,
+    )
 
 
 @click.command("ls")
@@ -54,8 +84,13 @@ def ls_command(fmt: str, columns: tuple[str, ...], **filters: Any) -> None:
 
 @click.command("export")
 @filter_options
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="runs.parquet, runs.csv or runs.json ('-' for JSON on stdout).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="runs.parquet, runs.csv or runs.json ('-' for JSON on stdout).",
+)
 def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> None:
     """Write runs to a Parquet, CSV or JSON file that pandas, polars and DuckDB read directly."""
     table = _selected(columns=columns, **filters)
@@ -73,7 +108,9 @@ def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> No
     elif suffix == ".json":
         output.write_text(json_dumps(records(table)) + "\n", encoding="utf-8")
     else:
-        raise UsageError(f"-o {output}: unknown format {suffix or '(no extension)'}; use .parquet, .csv or .json")
+        raise UsageError(
+            f"-o {output}: unknown format {suffix or '(no extension)'}; use .parquet, .csv or .json"
+        )
     click.echo(f"wrote {table.num_rows} runs to {output}", err=True)
 
 
@@ -84,9 +121,17 @@ def _metric_summary(metrics: Any) -> list[dict[str, Any]]:
     for name in sorted(set(metrics["name"].to_pylist())):
         part = metrics.filter(pc.equal(metrics["name"], name))
         values = part["value"]
-        out.append({"name": name, "points": part.num_rows, "first_step": pc.min(part["step"]).as_py(),
-                    "last_step": pc.max(part["step"]).as_py(), "last": values[-1].as_py(),
-                    "min": pc.min(values).as_py(), "max": pc.max(values).as_py()})
+        out.append(
+            {
+                "name": name,
+                "points": part.num_rows,
+                "first_step": pc.min(part["step"]).as_py(),
+                "last_step": pc.max(part["step"]).as_py(),
+                "last": values[-1].as_py(),
+                "min": pc.min(values).as_py(),
+                "max": pc.max(values).as_py(),
+            }
+        )
     return out
 
 
@@ -119,7 +164,9 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
     view.add_column(style="bold")
     view.add_column(overflow="fold")
     for key, value in values.items():
-        view.add_row(key, value if isinstance(value, str) else json.dumps(to_json_value(value), ensure_ascii=False))
+        view.add_row(
+            key, value if isinstance(value, str) else json.dumps(to_json_value(value), ensure_ascii=False)
+        )
     console().print(view)
 
 
@@ -143,7 +190,9 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
     if show_diff or show_log:
         data = store.run_file(run_id, "diff.patch" if show_diff else "stdout.log")
         if data is None:
-            click.echo("(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True)
+            click.echo(
+                "(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True
+            )
             return
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -154,8 +203,9 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
             import pyarrow as pa
 
             wide: dict[int, dict[str, float]] = {}
-            for step, name, value in zip(metrics["step"].to_pylist(), metrics["name"].to_pylist(),
-                                         metrics["value"].to_pylist()):
+            for step, name, value in zip(
+                metrics["step"].to_pylist(), metrics["name"].to_pylist(), metrics["value"].to_pylist()
+            ):
                 wide.setdefault(step, {})[name] = value
             names = sorted(set(metrics["name"].to_pylist()))
             steps = sorted(wide)
@@ -174,8 +224,21 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
     if fmt == "csv":
         emit_table(row, "csv")
         return
-    header = {k: item[k] for k in ("run_id", "experiment", "version", "commit", "branch", "status", "started",
-                                    "ended", "duration") if item.get(k) is not None}
+    header = {
+        k: item[k]
+        for k in (
+            "run_id",
+            "experiment",
+            "version",
+            "commit",
+            "branch",
+            "status",
+            "started",
+            "ended",
+            "duration",
+        )
+        if item.get(k) is not None
+    }
     if isinstance(header.get("duration"), float):
         header["duration"] = f"{header['duration']:.3f}s"
     _print_section("run", header)

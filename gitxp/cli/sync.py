@@ -22,7 +22,9 @@ def _fetch(store: object, remote: str) -> str | None:
         message = proc.stderr.decode(errors="replace").strip()
         if "couldn't find remote ref" in message:
             return None
-        raise UsageError(f"git fetch {remote} failed: {message.splitlines()[-1] if message else proc.returncode}")
+        raise UsageError(
+            f"git fetch {remote} failed: {message.splitlines()[-1] if message else proc.returncode}"
+        )
     return store.repo.read_ref(_remote_ref(remote))
 
 
@@ -57,7 +59,9 @@ def push_command(remote: str) -> None:
     proc = store.repo.run(["push", "--quiet", remote, f"{REF}:{REF}"], check=False)
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip()
-        raise UsageError(f"git push {remote} failed: {message.splitlines()[-1] if message else proc.returncode}")
+        raise UsageError(
+            f"git push {remote} failed: {message.splitlines()[-1] if message else proc.returncode}"
+        )
     click.echo(f"pushed {REF} to {remote}")
 
 
@@ -71,10 +75,15 @@ def init_command() -> None:
     remotes = store.repo.git("remote").decode().split()
     for remote in remotes:
         refspec = f"+{REF}:{_remote_ref(remote)}"
-        existing = store.repo.run(["config", "--get-all", f"remote.{remote}.fetch"], check=False).stdout.decode()
+        existing = store.repo.run(
+            ["config", "--get-all", f"remote.{remote}.fetch"], check=False
+        ).stdout.decode()
         if refspec not in existing.split("\n"):
             store.repo.git("config", "--add", f"remote.{remote}.fetch", refspec)
-    click.echo(f"gitxp store ready in {store.root}" + (f"; fetch refspecs added for {', '.join(remotes)}" if remotes else ""))
+    click.echo(
+        f"gitxp store ready in {store.root}"
+        + (f"; fetch refspecs added for {', '.join(remotes)}" if remotes else "")
+    )
     click.echo("share runs with: gitxp push [REMOTE]   get others' runs with: gitxp pull [REMOTE]")
 
 
