@@ -209,3 +209,17 @@ def test_history_is_readable_with_plain_git(repo: Path) -> None:
 
     assert pq.read_table(pa.BufferReader(data))["params.lr"].to_pylist() == [0.1]
     assert Store.open().head() == git(repo, "rev-parse", REF)
+
+
+def test_pre_push_hook_shares_runs(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "hooked.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    assert invoke("init", "--hooks").exit_code == 0
+    assert invoke("init", "--hooks").exit_code == 2  # never overwrites an existing hook
+    with gitxp.start(params={"a": 1}):
+        pass
+    gitxp.load()
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True, env=env, capture_output=True)
+    assert git(bare, "rev-parse", REF) == git(repo, "rev-parse", REF)
