@@ -138,15 +138,27 @@ def synthetic_store(root: Path, name: str, n: int, batch: int = 5000) -> Path:
     """A store of ``n`` finished runs in the real format, ``batch`` runs per commit (staging skipped for speed)."""
     repo = fresh_repo(root, name)
     store = Store.open(repo)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
     for first in range(0, n, batch):
         files: dict[str, bytes | str] = {}
         for i in range(first, min(n, first + batch)):
             now = time.time()
-            record = {"run_id": new_run_id(), "experiment": "w3", "version": commit[:7], "commit": commit,
-                      "branch": "main", "status": "finished", "started": now, "ended": now, "duration": 1.0,
-                      "params": {**params_of(i), "version": f"v{i % 5}"}, "meta": {"host": "bench"},
-                      "results": {"valid_acc": random.random()}}
+            record = {
+                "run_id": new_run_id(),
+                "experiment": "w3",
+                "version": commit[:7],
+                "commit": commit,
+                "branch": "main",
+                "status": "finished",
+                "started": now,
+                "ended": now,
+                "duration": 1.0,
+                "params": {**params_of(i), "version": f"v{i % 5}"},
+                "meta": {"host": "bench"},
+                "results": {"valid_acc": random.random()},
+            }
             sink = pa.BufferOutputStream()
             pq.write_table(record_table(record), sink, compression="none")
             files[f"{run_path(record['run_id'])}/run.parquet"] = sink.getvalue().to_pybytes()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from gitxp.builtin.overrides import Invocation
     from gitxp.run import Run
 
 __all__ = ["hookspec", "hookimpl"]
@@ -47,9 +48,10 @@ def gitxp_run_end(run: Run, status: str) -> None:
 
 
 @hookspec(firstresult=True)
-def gitxp_apply_overrides(run: Run, command: list[str], params: dict[str, Any]) -> list[str] | None:
-    """Return ``command`` rewritten so that it receives ``params`` (templating, argv, config file, env), or None
-    to let the next plugin decide."""
+def gitxp_apply_overrides(run: Run, command: list[str], params: dict[str, Any]) -> Invocation | None:
+    """Return how ``command`` receives ``params``: a ``gitxp.builtin.overrides.Invocation`` (rewritten argv, extra
+    environment, the set of params delivered), or None to let the next plugin decide. The built-in
+    implementation (templating, config files, ``--name value`` rewriting, environment) runs last."""
 
 
 @hookspec

@@ -15,7 +15,13 @@ from gitxp import hookspecs
 
 __all__ = ["get_plugin_manager", "DEFAULT_PLUGINS", "collect_registry"]
 
-DEFAULT_PLUGINS = ("gitxp.builtin.meta",)
+DEFAULT_PLUGINS = (
+    "gitxp.builtin.meta",
+    "gitxp.builtin.overrides",
+    "gitxp.builtin.readers",
+    "gitxp.builtin.strategies",
+    "gitxp.builtin.executors",
+)
 
 _pm: pluggy.PluginManager | None = None
 

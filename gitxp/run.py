@@ -11,18 +11,20 @@ import contextvars
 import functools
 import inspect
 import os
+import shutil
 import signal
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, overload
 
 from gitxp.errors import GitxpError, NotARepositoryError
 from gitxp.ids import new_run_id
+from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store, _pid_start
 from gitxp.values import flatten, to_float
 from gitxp.versioning import Version, capture
@@ -35,6 +37,7 @@ FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
 HEARTBEAT_SECONDS = 10.0
 _TRACEBACK_LINES = 30
 
+_WRAPPER_META = {"pid", "argv", "cwd", "metric", "command", "output_dir", "exit_code"}
 _active: contextvars.ContextVar[tuple[Run, ...]] = contextvars.ContextVar("gitxp_active", default=())
 _open_runs: dict[str, Run] = {}
 
@@ -76,23 +79,42 @@ class Run:
         metric: str | None = None,
         git: bool = True,
         path: str | os.PathLike[str] | None = None,
+        seed: int | None = None,
+        store: Store | None = None,
+        version: Version | None = None,
     ) -> None:
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
-        store, version = _open(path, git)
-        self.store = store
-        self.version: Version = version
-        self.id = new_run_id()
-        self.experiment = experiment or _default_experiment(store)
+        attach = _attach_target()
+        if attach is not None:
+            # Inside `gitxp run`: this is the wrapper's run. Record into a side directory the wrapper merges.
+            self.id, experiment, staged_root, given = attach
+            flat_params.update(given)  # the wrapper's values win (overrides, sweeps, reruns)
+            self.attached = True
+            self.store = None
+            self.version = Version(None)
+        else:
+            self.attached = False
+            if store is None or version is None:
+                store, version = _open(path, git)
+            self.store = store
+            self.version = version
+            self.id = new_run_id()
+        self.experiment = (
+            experiment
+            or (os.environ.get("GITXP_EXPERIMENT") if self.attached else None)
+            or _default_experiment(self.store)
+        )
         self.status = "running"
         self._started = time.time()
+        self._sampler = Sampler(seed if seed is not None else _env_seed())
         self._record: dict[str, Any] = {
             "run_id": self.id,
             "experiment": self.experiment,
-            "version": version.id,
-            "commit": version.commit,
-            "branch": version.branch,
+            "version": self.version.id,
+            "commit": self.version.commit,
+            "branch": self.version.branch,
             "status": "running",
             "started": self._started,
             "ended": None,
@@ -113,7 +135,15 @@ class Run:
         self._record["meta"].update(flat_meta)
         if self._metric:
             self._record["meta"]["metric"] = ":".join(self._metric)
-        self._staged: StagedRun = store.stage(self._record, version.patch_text() if version.dirty else b"")
+        if self.attached:
+            self._staged = StagedRun(staged_root / "attached" / f"{os.getpid()}-{new_run_id()}")
+            self._staged.path.mkdir(parents=True)
+            self._staged.write_record(self._record)
+        else:
+            assert self.store is not None
+            self._staged = self.store.stage(
+                self._record, self.version.patch_text() if self.version.dirty else b""
+            )
         self._steps: list[int] = []
         self._names: list[str] = []
         self._values: list[float] = []
@@ -128,11 +158,51 @@ class Run:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name=f"gitxp-heartbeat-{self.id}", daemon=True)
-        self._beat.start()
+        if not self.attached:
+            self._beat.start()
         self._token: contextvars.Token[tuple[Run, ...]] | None = None
         self._old_sigterm: Any = None
-        _open_runs[self.id] = self
+        _open_runs[self.id + str(id(self))] = self
         self._hooks.gitxp_run_start(run=self)
+
+    @property
+    def output_dir(self) -> Path:
+        """A directory for this run's files (checkpoints, HyperTrainer-style metric files), inside ``.git/gitxp``."""
+        if self.attached:
+            return Path(os.environ.get("GITXP_OUTPUT_DIR") or self._staged.path)
+        assert self.store is not None
+        path = self.store.root / "outputs" / self.id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -------------------------------------------------------------- define-by-run sampling
+
+    def _sample(self, name: str, draw: Callable[[], Any]) -> Any:
+        if name in self._record["params"]:
+            return self._record["params"][name]  # given explicitly (override, sweep, rerun): not sampled
+        value = draw()
+        self._update("params", {name: value})
+        return value
+
+    def uniform(self, name: str, low: float, high: float) -> float:
+        """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
+        return self._sample(name, lambda: self._sampler.uniform(low, high))
+
+    def log_uniform(self, name: str, low: float, high: float) -> float:
+        """Sample param ``name`` log-uniformly in [low, high] and record it (or return its given value)."""
+        return self._sample(name, lambda: self._sampler.log_uniform(low, high))
+
+    def normal(self, name: str, mu: float, sigma: float) -> float:
+        """Sample param ``name`` from normal(mu, sigma) and record it (or return its given value)."""
+        return self._sample(name, lambda: self._sampler.normal(mu, sigma))
+
+    def randint(self, name: str, low: int, high: int) -> int:
+        """Sample param ``name`` uniformly among the integers low..high and record it (or return its given value)."""
+        return self._sample(name, lambda: self._sampler.randint(low, high))
+
+    def categorical(self, name: str, values: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
+        """Sample param ``name`` among ``values`` (optionally weighted) and record it (or return its given value)."""
+        return self._sample(name, lambda: self._sampler.categorical(values, weights))
 
     # -------------------------------------------------------------- read access
 
@@ -204,7 +274,6 @@ class Run:
         if not self._steps:
             return
         import pyarrow as pa
-        import pyarrow.ipc as ipc
 
         batch = pa.record_batch(
             [
@@ -215,12 +284,19 @@ class Run:
             ],
             names=["step", "name", "value", "time"],
         )
-        if self._writer is None:
-            self._sink = pa.OSFile(str(self._staged.path / "metrics.arrows"), "wb")
-            self._writer = ipc.new_stream(self._sink, batch.schema)
-        self._writer.write_batch(batch)
-        self._sink.flush()
+        self._write_batches([batch])
         self._steps, self._names, self._values, self._times = [], [], [], []
+
+    def _write_batches(self, batches: Sequence[Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        for batch in batches:
+            if self._writer is None:
+                self._sink = pa.OSFile(str(self._staged.path / "metrics.arrows"), "wb")
+                self._writer = ipc.new_stream(self._sink, batch.schema)
+            self._writer.write_batch(batch)
+        self._sink.flush()
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
@@ -228,6 +304,31 @@ class Run:
             with self._lock:
                 if self._steps and time.monotonic() - self._last_flush > FLUSH_SECONDS:
                     self._flush()
+
+    # -------------------------------------------------------------- runs of a wrapped command
+
+    def merge_attached(self) -> None:
+        """Fold in what the wrapped command recorded through the gitxp API (its runs attach to this one)."""
+        folder = self._staged.path / "attached"
+        if not folder.is_dir():
+            return
+        for child in sorted(folder.iterdir()):
+            staged = StagedRun(child)
+            record = staged.read_record()
+            if record is not None:
+                self._record["params"].update(record.get("params") or {})
+                self._record["results"].update(record.get("results") or {})
+                meta = {k: v for k, v in (record.get("meta") or {}).items() if k not in _WRAPPER_META}
+                self._record["meta"].update(meta)
+            table = staged.metrics_table()
+            if table is not None:
+                with self._lock:
+                    self._flush()
+                    self._write_batches(table.to_batches())
+            shutil.rmtree(child, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        with self._lock:
+            self._staged.write_record(self._record)
 
     # -------------------------------------------------------------- ending
 
@@ -254,8 +355,9 @@ class Run:
             if self._metric:
                 self._summarise(*self._metric)
             self._staged.write_record(record)
-        _open_runs.pop(self.id, None)
-        self.store.commit_later(self._staged)
+        _open_runs.pop(self.id + str(id(self)), None)
+        if self.store is not None:
+            self.store.commit_later(self._staged)
 
     def _summarise(self, name: str, mode: str) -> None:
         if name in self._record["results"]:
@@ -305,6 +407,26 @@ class Run:
                 self._token = None
 
 
+def _attach_target() -> tuple[str, str, Path, dict[str, Any]] | None:
+    """When running under ``gitxp run``: (run id, experiment, wrapper's staging dir, wrapper's params)."""
+    run_id = os.environ.get("GITXP_RUN_ID")
+    root = os.environ.get("GITXP_ATTACH_DIR")
+    if not run_id or not root or not Path(root).is_dir() or any(r.attached for r in _open_runs.values()):
+        return None
+    import json
+
+    try:
+        given = json.loads(os.environ.get("GITXP_PARAMS") or "{}")
+    except ValueError:
+        given = {}
+    return run_id, os.environ.get("GITXP_EXPERIMENT", ""), Path(root), flatten(given, what="param")
+
+
+def _env_seed() -> int | None:
+    value = os.environ.get("GITXP_SEED")
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
 def _raise_interrupted(signum: int, frame: Any) -> None:
     raise RunInterrupted(f"received signal {signal.Signals(signum).name}")
 
@@ -321,7 +443,9 @@ def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Versio
     return store, capture(store.repo)
 
 
-def _default_experiment(store: Store) -> str:
+def _default_experiment(store: Store | None) -> str:
+    if store is None:
+        return Path.cwd().name
     if store.repo.worktree is not None:
         main = store.repo.common_dir.parent if store.repo.common_dir.name == ".git" else store.repo.worktree
         return main.name
@@ -336,15 +460,20 @@ def start(
     metric: str | None = None,
     git: bool = True,
     path: str | os.PathLike[str] | None = None,
+    seed: int | None = None,
 ) -> Run:
     """Start a run and return it; use it as a context manager (``with gitxp.start(...) as run:``) or call
     ``run.end()``.
 
     ``experiment`` defaults to the repository's directory name; ``params`` may be nested (flattened with dots);
     ``metric`` (``"valid_acc:max"``) names the value that summarises the run; ``git=False`` records without a
-    version (outside a repository the store is then ``./.gitxp``).
+    version (outside a repository the store is then ``./.gitxp``); ``seed`` seeds the run's define-by-run
+    sampling (``run.log_uniform("lr", 1e-5, 1e-1)``; default: ``$GITXP_SEED`` or random).
+
+    Under ``gitxp run`` (``$GITXP_RUN_ID`` set), the run *is* the wrapper's run: params, results, meta and curves
+    recorded here are merged into it, and the wrapper's params override the ones given here.
     """
-    return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path)
+    return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path, seed=seed)
 
 
 def _entrypoint(fn: Callable[..., Any]) -> str:
@@ -398,7 +527,14 @@ def experiment(
                 else:
                     params[pname] = value
             with start(name, params, metric=metric, git=git, meta={"entrypoint": _entrypoint(func)}) as run:
-                out = func(*args, **kwargs)
+                for pname, value in run.params.items():  # values given from outside (gitxp run / rerun) win
+                    parameter = signature.parameters.get(pname)
+                    if parameter is not None and parameter.kind not in (
+                        inspect.Parameter.VAR_KEYWORD,
+                        inspect.Parameter.VAR_POSITIONAL,
+                    ):
+                        bound.arguments[pname] = value
+                out = func(*bound.args, **bound.kwargs)
                 if isinstance(out, Mapping):
                     run.result(out)
                 elif isinstance(out, (int, float)) and not isinstance(out, bool) or hasattr(out, "item"):

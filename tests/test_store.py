@@ -221,5 +221,7 @@ def test_pre_push_hook_shares_runs(repo: Path, tmp_path: Path, invoke) -> None: 
         pass
     gitxp.load()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    subprocess.run(["git", "push", "-q", "origin", "main"], cwd=repo, check=True, env=env, capture_output=True)
+    subprocess.run(
+        ["git", "push", "-q", "origin", "main"], cwd=repo, check=True, env=env, capture_output=True
+    )
     assert git(bare, "rev-parse", REF) == git(repo, "rev-parse", REF)

@@ -41,9 +41,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from gitxp.cli import runs, sync
+    from gitxp.cli import run_cmd, runs, sync
 
-    for module in (runs, sync):
+    for module in (run_cmd, runs, sync):
         for command in module.COMMANDS:
             cli.add_command(command)
 
@@ -51,23 +51,29 @@ def _register() -> None:
 _register()
 
 
-_READ_ONLY = {"ls", "show", "export"}
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = argv if argv is not None else sys.argv[1:]
-    if args and args[0] in _READ_ONLY and "pandas" not in sys.modules:
-        # pyarrow imports pandas (~0.15 s) the first time it builds an array, merely to check whether the input
-        # is a pandas object. These commands never handle pandas objects: make pandas look absent.
-        sys.meta_path.insert(0, _WithoutPandas())
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandasForPyarrow())
     cli.main(args=args, prog_name="gitxp")
 
 
-class _WithoutPandas(importlib.abc.MetaPathFinder):
+class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):
+    """pyarrow imports pandas (~0.15 s) the first time it builds an array, merely to check whether its input is a
+    pandas object. gitxp's commands never hand it one, so when that import comes from gitxp's own code (pyarrow's
+    check runs in C, so the nearest Python frame is ours), pandas is reported missing. Plugins importing pandas
+    themselves are not affected."""
+
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError(
-                f"No module named {name!r} (not needed by this gitxp command)", name=name
-            )
+        if name != "pandas":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_globals.get("__name__", "").startswith(
+            ("importlib", "_frozen_importlib")
+        ):
+            frame = frame.f_back  # type: ignore[assignment]
+        caller = frame.f_globals.get("__name__", "") if frame is not None else ""
+        if caller == "gitxp" or caller.startswith(("gitxp.", "pyarrow")):
+            raise ModuleNotFoundError("No module named 'pandas' (not needed by gitxp's commands)", name=name)
         return None

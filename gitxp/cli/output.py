@@ -84,13 +84,14 @@ def _status_style(status: str) -> str:
     }.get(status, "")
 
 
-def console() -> Any:
+def console(*, stderr: bool = False) -> Any:
     """A rich console; when output is not a terminal, wide enough that tables are never folded."""
     import sys
 
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000)
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(soft_wrap=False, stderr=stderr, width=None if stream.isatty() else 10_000)
 
 
 def render_rich(table: pa.Table, title: str | None = None) -> None:

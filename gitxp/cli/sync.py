@@ -77,7 +77,9 @@ def init_command(hooks: bool) -> None:
     if hooks:
         target = store.repo.common_dir / "hooks" / "pre-push"
         if target.exists():
-            raise UsageError(f"{target} already exists; add the lines of gitxp's hooks/pre-push to it by hand")
+            raise UsageError(
+                f"{target} already exists; add the lines of gitxp's hooks/pre-push to it by hand"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(files("gitxp").joinpath("pre-push.hook").read_text())
         target.chmod(0o755)

@@ -1,0 +1,108 @@
+"""Built-in result readers: how results reach gitxp from a command that does not use the gitxp API.
+
+- ``stdout``: lines ``gitxp: name=value [name=value ...]`` are results; with ``step=N`` they are curve points
+  instead. Studio.ml's ``fitness: X`` is the result ``fitness``.
+- ``metric_files``: HyperTrainer-style files in ``$GITXP_OUTPUT_DIR``: ``metric_<name>.log`` (TSV
+  ``epoch<TAB>value``) becomes the curve ``name``; the last line of ``progress.log`` becomes ``meta.progress``.
+
+A reader is created per run; ``line(run, text)`` sees every stdout line as it arrives and ``finish(run)`` runs
+after the command exits.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from gitxp.hookspecs import hookimpl
+from gitxp.space import parse_value
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+__all__ = ["ResultReader", "StdoutReader", "MetricFileReader"]
+
+_GITXP_LINE = re.compile(r"^\s*gitxp:\s*(.+?)\s*$")
+_FITNESS_LINE = re.compile(r"^\s*fitness:\s*(\S+)\s*$")
+
+
+class ResultReader(Protocol):
+    def line(self, run: Run, text: str) -> None: ...
+
+    def finish(self, run: Run) -> None: ...
+
+
+class StdoutReader:
+    def line(self, run: Run, text: str) -> None:
+        match = _GITXP_LINE.match(text)
+        if match:
+            try:
+                tokens = shlex.split(match.group(1))
+            except ValueError:
+                tokens = match.group(1).split()
+            values: dict[str, Any] = {}
+            for token in tokens:
+                name, sep, raw = token.partition("=")
+                if sep and name:
+                    values[name] = parse_value(raw)
+            if "step" in values and isinstance(values["step"], int):
+                step = values.pop("step")
+                points = {k: float(v) for k, v in values.items() if _is_number(v)}
+                if points:
+                    run.log(points, step=step)
+            elif values:
+                run.result(values)
+            return
+        match = _FITNESS_LINE.match(text)
+        if match:
+            value = parse_value(match.group(1))
+            if _is_number(value):
+                run.result(fitness=float(value))
+
+    def finish(self, run: Run) -> None:
+        pass
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class MetricFileReader:
+    def line(self, run: Run, text: str) -> None:
+        pass
+
+    def finish(self, run: Run) -> None:
+        folder = run.output_dir
+        for path in sorted(folder.glob("metric_*.log")):
+            name = path.stem[len("metric_") :]
+            points: list[tuple[int, float]] = []
+            for number, raw in enumerate(path.read_text(errors="replace").splitlines()):
+                parts = raw.split("\t") if "\t" in raw else raw.split()
+                if not parts or not parts[0].strip():
+                    continue
+                try:
+                    step, value = (
+                        (int(float(parts[0])), float(parts[1]))
+                        if len(parts) > 1
+                        else (number, float(parts[0]))
+                    )
+                except ValueError:
+                    continue  # a header line
+                if not math.isnan(step):
+                    points.append((step, value))
+            for step, value in points:
+                run.log({name: value}, step=step)
+        progress = folder / "progress.log"
+        if progress.exists():
+            lines = [line for line in progress.read_text(errors="replace").splitlines() if line.strip()]
+            if lines:
+                run.meta(progress=lines[-1].strip())
+
+
+@hookimpl
+def gitxp_result_readers(register: Callable[[str, Any], None]) -> None:
+    register("stdout", StdoutReader)
+    register("metric_files", MetricFileReader)

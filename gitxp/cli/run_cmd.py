@@ -1,0 +1,302 @@
+"""``gitxp run``: record an unmodified command as a run, or sweep it over a search space."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitxp.errors import UsageError
+
+__all__ = ["COMMANDS"]
+
+EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _preload() -> None:
+    """Import pyarrow while the sweep's first runs start: recording needs it, and the import costs ~0.1 s."""
+    try:
+        import pyarrow.ipc  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        pass
+
+
+def _space(
+    params: tuple[str, ...],
+    grids: tuple[str, ...],
+    samples: tuple[str, ...],
+    space_file: Path | None,
+    n: int | None,
+) -> Any:
+    from gitxp.space import (
+        Space,
+        load_space_file,
+        parse_assignment,
+        parse_distribution,
+        parse_grid,
+        parse_value,
+    )
+
+    space = load_space_file(space_file) if space_file else Space()
+    seen: dict[str, str] = {}
+    for option, items in (("-p", params), ("--grid", grids), ("--sample", samples)):
+        for item in items:
+            key, value = parse_assignment(item, option)
+            if key in seen:
+                raise UsageError(f"{option} {item!r}: {key!r} is already given by {seen[key]}")
+            seen[key] = option
+            if option == "-p":
+                space.fixed[key] = parse_value(value)
+            elif option == "--grid":
+                space.grid[key] = parse_grid(value)
+            else:
+                space.sample[key] = parse_distribution(value)
+    if n is not None:
+        if n < 1:
+            raise UsageError("-n must be at least 1")
+        space.n = n
+    return space
+
+
+def _metric(text: str | None) -> tuple[str, str] | None:
+    if not text:
+        return None
+    name, sep, mode = text.rpartition(":")
+    if not sep:
+        return text, "max"
+    if not name or mode not in ("min", "max", "last"):
+        raise UsageError(f"--metric {text!r}: expected NAME:min, NAME:max or NAME:last")
+    return name, mode
+
+
+@click.command("run", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
+@click.option("-e", "--experiment", help="Experiment name (default: the repository's directory name).")
+@click.option(
+    "-p", "--param", "params", multiple=True, metavar="K=V", help="A param (typed: int, float, bool, str)."
+)
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    metavar="K=SPEC",
+    help="Grid axis: 0.01:0.01:0.1, 1e-5:l5:0.1, 2,5,6 ...",
+)
+@click.option(
+    "--sample",
+    "samples",
+    multiple=True,
+    metavar="K=DIST",
+    help="uniform(a,b), loguniform(a,b), normal(m,s), randint(a,b), categorical(...).",
+)
+@click.option(
+    "--space",
+    "space_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Search space file (YAML/JSON, or HyperTrainer's hpsearch block).",
+)
+@click.option("-n", "n", type=int, help="Runs to draw (random/tpe), or draws per grid point (grid).")
+@click.option("--strategy", default="grid", show_default=True, help="grid, random, tpe, or a plugin's.")
+@click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Runs at once.")
+@click.option(
+    "--executor", default="local", show_default=True, help="Where runs execute (local, or a plugin's)."
+)
+@click.option(
+    "--metric", metavar="NAME:min|max|last", help="The value that summarises a run and that sweeps optimise."
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file rendered with the params; its copy replaces {config}.",
+)
+@click.option("--seed", type=int, help="Seed of the sweep's sampling (reproducible sweeps).")
+@click.option("--shell", is_flag=True, help="Run the command through the shell.")
+@click.option(
+    "--allow-unused",
+    is_flag=True,
+    help="Accept params the command does not visibly receive (it reads $GITXP_PARAMS).",
+)
+@click.option("--fail-fast", is_flag=True, help="Stop the sweep at the first failed run.")
+@click.option(
+    "--tee/--no-tee", default=None, help="Show the command's output (default: yes for one run, no in sweeps)."
+)
+@click.option("--no-git", is_flag=True, help="Record without a version (no commit needed).")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def run_command(
+    experiment: str | None,
+    params: tuple[str, ...],
+    grids: tuple[str, ...],
+    samples: tuple[str, ...],
+    space_file: Path | None,
+    n: int | None,
+    strategy: str,
+    jobs: int,
+    executor: str,
+    metric: str | None,
+    config: Path | None,
+    seed: int | None,
+    shell: bool,
+    allow_unused: bool,
+    fail_fast: bool,
+    tee: bool | None,
+    no_git: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND as a recorded run (or a sweep of runs): gitxp run [OPTIONS] -- COMMAND [ARGS]...
+
+    Params reach the command through {name} in its arguments, --name VALUE flags already in it, a rendered
+    --config file, or $GITXP_PARAMS. Results come from 'gitxp: name=value' lines, 'fitness: X' lines,
+    metric_<name>.log files in $GITXP_OUTPUT_DIR, or the gitxp API inside the command.
+    """
+    from gitxp.builtin.overrides import received
+    from gitxp.wrapper import Command, check_command
+
+    if jobs < 1:
+        raise UsageError("-j must be at least 1")
+    space = _space(params, grids, samples, space_file, n)
+    objective = _metric(metric)
+    cmd = Command(tuple(command), shell=shell, config=config)
+    check_command(cmd)
+    names = space.names
+    if not allow_unused:
+        missing = [k for k in names if k not in received(list(command), names, config)]
+        if missing:
+            raise UsageError(
+                f"param {missing[0]!r} never reaches the command (no {{{missing[0]}}}, no --{missing[0]} flag"
+                + (", no config key" if config else "")
+                + "); fix the name, or pass --allow-unused if the command "
+                "reads $GITXP_PARAMS or uses the gitxp API"
+            )
+    is_sweep = space.is_sweep
+    if is_sweep:
+        threading.Thread(target=_preload, daemon=True).start()
+    from gitxp.store import Store
+    from gitxp.sweep import Sweep
+    from gitxp.versioning import Version, capture
+    from gitxp.wrapper import Controller
+
+    store = Store.open(create=no_git)
+    version = Version(None) if no_git else capture(store.repo)
+    store.detach_commits = not is_sweep
+    sweep = Sweep(
+        store=store,
+        version=version,
+        command=cmd,
+        space=space,
+        experiment=experiment,
+        strategy=strategy,
+        n=space.n,
+        jobs=jobs,
+        executor=executor,
+        metric=objective,
+        seed=seed,
+        fail_fast=fail_fast,
+        tee=(not is_sweep) if tee is None else tee,
+    )
+    controller = Controller()
+    controller.install()
+    try:
+        if is_sweep:
+            result = _run_sweep(sweep, controller)
+        else:
+            result = sweep.run(controller, on_event=_single_event)
+    finally:
+        controller.restore()
+    if result.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if result.failed or any(s != "finished" for s in result.statuses.values()):
+        sys.exit(EXIT_FAILED)
+
+
+def _single_event(event: str, run: Any, result: Any) -> None:
+    if event == "start":
+        click.echo(f"gitxp: run {run.id} ({run.experiment}, version {run.version.id})", err=True)
+    else:
+        status = result.statuses.get(run.id)
+        results = " ".join(
+            f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in run.results.items()
+        )
+        duration = time.time() - run._started
+        click.echo(
+            f"gitxp: run {run.id} {status} in {duration:.1f}s" + (f": {results}" if results else ""), err=True
+        )
+
+
+def _run_sweep(sweep: Any, controller: Any) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from gitxp.cli.output import console, emit_table
+
+    counts = {"running": 0, "failed": 0}
+    total = sweep.space.n if sweep.strategy in ("random", "tpe") else None
+    if total is None:
+        total = len(sweep.space.grid_points()) * (sweep.space.n or 1)
+    err = console(stderr=True)
+    progress = Progress(
+        TextColumn("[bold]sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("running {task.fields[running]}"),
+        TextColumn("failed {task.fields[failed]}"),
+        TextColumn("best {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    task = progress.add_task("sweep", total=total, running=0, failed=0, best="-")
+
+    def on_event(event: str, run: Any, result: Any) -> None:
+        if event == "start":
+            counts["running"] += 1
+        else:
+            counts["running"] -= 1
+            if result.statuses.get(run.id) in ("failed", "crashed"):
+                counts["failed"] += 1
+            progress.advance(task)
+            if not err.is_terminal:
+                err.print(f"gitxp: run {run.id} {result.statuses.get(run.id)} {dict(run.params)}")
+        best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
+        progress.update(task, running=counts["running"], failed=counts["failed"], best=best)
+
+    click.echo(
+        f"gitxp: sweep of {total} runs ({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
+        err=True,
+    )
+    with progress:
+        result = sweep.run(controller, on_event=on_event)
+    _summarise(result, sweep, emit_table)
+    return result
+
+
+def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
+    from gitxp.store import concat_tables, record_table
+
+    rows = [dict(r._record, status=result.statuses.get(r.id, r.status)) for r in result.runs]
+    if not rows:
+        return
+    table = concat_tables([record_table(r) for r in rows])
+    if sweep.metric and f"results.{sweep.metric[0]}" in table.column_names:
+        from gitxp.query import select
+
+        sign = "" if sweep.metric[1] == "min" else "-"
+        table = select(sweep.store, table, sort=f"{sign}results.{sweep.metric[0]}")
+    columns = ["run_id", "status"] + [c for c in table.column_names if c.startswith(("params.", "results."))]
+    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title="top runs")
+    finished = sum(1 for s in result.statuses.values() if s == "finished")
+    click.echo(
+        f"{finished} finished, {result.failed} failed, "
+        f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted",
+        err=True,
+    )
+    if result.best is not None:
+        best = result.best
+        params = " ".join(f"{k}={v}" for k, v in best.params.items())
+        click.echo(f"best: run {best.id} {sweep.metric[0]}={result.best_value:.6g} with {params}")
+
+
+COMMANDS = [run_command]

@@ -1,0 +1,202 @@
+"""Sweeps: a search space, a strategy proposing points, an executor running them, a progress bar, a summary.
+
+The version is captured once for the whole sweep (every run of a sweep uses the same code). Points are proposed
+one at a time as slots free up, so an informed strategy (``tpe``) sees every result finished so far, including
+those of earlier sweeps of the same experiment already in the store.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitxp.errors import UsageError
+from gitxp.ids import new_run_id
+from gitxp.run import Run
+from gitxp.space import Space
+from gitxp.store import Store
+from gitxp.versioning import Version
+from gitxp.wrapper import Command, Controller, execute
+
+__all__ = ["Sweep", "SweepResult", "strategies", "executors", "history"]
+
+
+def strategies() -> dict[str, Any]:
+    from gitxp.plugins import collect_registry, get_plugin_manager
+
+    return collect_registry(get_plugin_manager().hook.gitxp_search_strategies, "search strategy")
+
+
+def executors() -> dict[str, Any]:
+    from gitxp.plugins import collect_registry, get_plugin_manager
+
+    return collect_registry(get_plugin_manager().hook.gitxp_executors, "executor")
+
+
+def history(
+    store: Store, experiment: str, names: list[str], metric: str
+) -> list[tuple[dict[str, Any], float]]:
+    """``(params, value)`` of the finished runs of ``experiment`` that have ``metric`` and all of ``names``."""
+    import pyarrow.compute as pc
+
+    table = store.table()
+    column = f"results.{metric}"
+    if not table.num_rows or column not in table.column_names:
+        return []
+    table = table.filter(
+        pc.and_(pc.equal(table["experiment"], experiment), pc.equal(table["status"], "finished"))
+    )
+    cols = {n: f"params.{n}" for n in names if f"params.{n}" in table.column_names}
+    out = []
+    for row in table.select([column, *cols.values()]).to_pylist():
+        value = row[column]
+        if (
+            isinstance(value, (int, float))
+            and math.isfinite(value)
+            and all(row[c] is not None for c in cols.values())
+        ):
+            out.append(({n: row[c] for n, c in cols.items()}, float(value)))
+    return out
+
+
+@dataclass
+class SweepResult:
+    runs: list[Run] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
+    best: Run | None = None
+    best_value: float | None = None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.statuses.values() if s in ("failed", "crashed"))
+
+
+@dataclass
+class Sweep:
+    """Everything ``gitxp run`` needs to run one command once or over a search space."""
+
+    store: Store
+    version: Version
+    command: Command
+    space: Space
+    experiment: str | None = None
+    strategy: str = "grid"
+    n: int | None = None
+    jobs: int = 1
+    executor: str = "local"
+    metric: tuple[str, str] | None = None
+    seed: int | None = None
+    fail_fast: bool = False
+    tee: bool = True
+
+    def run(
+        self, controller: Controller, on_event: Callable[[str, Run, SweepResult], None] | None = None
+    ) -> SweepResult:
+        factories = strategies()
+        if self.strategy not in factories:
+            raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
+        runners = executors()
+        if self.executor not in runners:
+            raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
+        experiment = self.experiment or _experiment_name(self.store)
+        past = (
+            history(self.store, experiment, self.space.names, self.metric[0])
+            if self.metric and self.strategy not in ("grid", "random")
+            else []
+        )
+        strategy = factories[self.strategy](
+            self.space, seed=self.seed, n=self.n, objective=self.metric, history=past
+        )
+        sweep_id = new_run_id()
+        metric = ":".join(self.metric) if self.metric else None
+        result = SweepResult()
+        pool = runners[self.executor](self.jobs)
+        running: dict[Future[str], Run] = {}
+        stop = False
+        try:
+            while True:
+                while not stop and len(running) < self.jobs and not controller.interrupted.is_set():
+                    point = strategy.suggest()
+                    if point is None:
+                        break
+                    meta = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    run = Run(
+                        experiment=experiment,
+                        params=point,
+                        metric=metric,
+                        store=self.store,
+                        version=self.version,
+                        meta=meta,
+                    )
+                    result.runs.append(run)
+                    running[
+                        pool.submit(
+                            execute,
+                            run,
+                            self.command,
+                            controller=controller,
+                            tee=self.tee,
+                            stdin=None if self.jobs == 1 else subprocess.DEVNULL,
+                        )
+                    ] = run
+                    if on_event:
+                        on_event("start", run, result)
+                if not running:
+                    break
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = running.pop(future)
+                    try:
+                        status = future.result()
+                    except Exception as error:  # gitxp's own failure around one run: record it, go on
+                        run.meta({"error.type": type(error).__name__, "error.message": str(error)})
+                        run.end("failed")
+                        status = "failed"
+                    result.statuses[run.id] = status
+                    value = _summary(run, self.metric)
+                    strategy.observe(dict(run.params), value if status == "finished" else None)
+                    if (
+                        value is not None
+                        and status == "finished"
+                        and _better(value, result.best_value, self.metric)
+                    ):
+                        result.best, result.best_value = run, value
+                    if status == "failed" and self.fail_fast and not stop:
+                        stop = True
+                        controller.stop()
+                    if on_event:
+                        on_event("end", run, result)
+                if controller.interrupted.is_set():
+                    stop = True
+        finally:
+            pool.shutdown(wait=True)
+        result.interrupted = controller.interrupted.is_set() and not self.fail_fast
+        if result.best is None and result.runs and not self.metric:
+            result.best = None
+        return result
+
+
+def _experiment_name(store: Store) -> str:
+    from gitxp.run import _default_experiment
+
+    return _default_experiment(store)
+
+
+def _summary(run: Run, metric: tuple[str, str] | None) -> float | None:
+    if metric is None:
+        return None
+    value = run.results.get(metric[0])
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _better(value: float, best: float | None, metric: tuple[str, str] | None) -> bool:
+    if best is None:
+        return True
+    return value < best if metric and metric[1] == "min" else value > best

@@ -1,0 +1,274 @@
+"""Running an unmodified command as a run: spawn it, tee its output, collect its results, record its fate.
+
+The child runs in its own process group (so that gitxp decides what reaches it), with ``GITXP_RUN_ID``,
+``GITXP_PARAMS`` (JSON) and ``GITXP_OUTPUT_DIR`` in its environment; if it uses the gitxp API itself, its
+``gitxp.start()``/``@experiment`` attach to this run (see ``gitxp.run._attach_target``). SIGINT, SIGTERM and SIGHUP
+received by gitxp are forwarded to the child's group; a child that ignores them gets SIGTERM then SIGKILL after
+``GRACE_SECONDS``. Status: exit 0 -> ``finished``; stopped by a forwarded signal -> ``interrupted``; anything
+else -> ``failed`` (with the exit code and the tail of stderr in meta).
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from gitxp.errors import UsageError
+from gitxp.run import Run
+
+__all__ = ["Command", "Controller", "execute", "check_command", "GRACE_SECONDS", "result_readers"]
+
+GRACE_SECONDS = float(os.environ.get("GITXP_GRACE_SECONDS", 10.0))
+_TAIL_LINES = 30
+_SIGNALS = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """What to run: ``argv`` (joined and run by the shell with ``shell=True``), an optional config file to render."""
+
+    argv: tuple[str, ...]
+    shell: bool = False
+    config: Path | None = None
+    cwd: Path | None = None
+
+
+def check_command(command: Command) -> None:
+    """Fail early (exit 2, nothing recorded) when the program does not exist."""
+    if not command.argv:
+        raise UsageError("no command given: gitxp run [OPTIONS] -- COMMAND [ARGS]...")
+    if command.shell:
+        return
+    program = command.argv[0]
+    if "{" in program:
+        return
+    if os.sep in program:
+        if not Path(command.cwd or ".", program).exists():
+            raise UsageError(f"command not found: {program}")
+    elif shutil.which(program) is None:
+        raise UsageError(f"command not found: {program}")
+
+
+class Controller:
+    """The live children of this gitxp process and the handling of Ctrl-C / termination signals."""
+
+    def __init__(self) -> None:
+        self.procs: set[subprocess.Popen[bytes]] = set()
+        self.lock = threading.Lock()
+        self.interrupted = threading.Event()
+        self.count = 0
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in _SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        first = not self.interrupted.is_set()
+        self.interrupted.set()
+        self.signal_all(signal.SIGKILL if self.count >= 3 else signum)
+        if first:
+            timer = threading.Timer(GRACE_SECONDS, self._escalate)
+            timer.daemon = True
+            timer.start()
+
+    def _escalate(self) -> None:
+        self.signal_all(signal.SIGTERM)
+        timer = threading.Timer(GRACE_SECONDS, lambda: self.signal_all(signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+    def signal_all(self, sig: int) -> None:
+        with self.lock:
+            procs = list(self.procs)
+        for proc in procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def stop(self) -> None:
+        """Stop every child (fail-fast): they are recorded as interrupted."""
+        self.interrupted.set()
+        self.signal_all(signal.SIGTERM)
+        timer = threading.Timer(GRACE_SECONDS, lambda: self.signal_all(signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+
+
+def result_readers() -> dict[str, Callable[[], Any]]:
+    from gitxp.plugins import collect_registry, get_plugin_manager
+
+    return collect_registry(get_plugin_manager().hook.gitxp_result_readers, "result reader")
+
+
+def _pump(
+    source: IO[bytes],
+    sinks: list[IO[bytes]],
+    log: IO[bytes],
+    log_lock: threading.Lock,
+    on_line: Callable[[str], None] | None,
+    tail: collections.deque[str] | None,
+) -> None:
+    """Copy a child's stream to the terminal and the run's log as it arrives; hand complete lines to ``on_line``."""
+    pending = b""
+    fd = source.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        for sink in sinks:
+            try:
+                sink.write(chunk)
+                sink.flush()
+            except (OSError, ValueError):
+                pass
+        with log_lock:
+            log.write(chunk)
+        if on_line is not None or tail is not None:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                text = raw.decode(errors="replace").rstrip("\r")
+                if tail is not None:
+                    tail.append(text)
+                if on_line is not None:
+                    on_line(text)
+    if pending:
+        text = pending.decode(errors="replace")
+        if tail is not None:
+            tail.append(text)
+        if on_line is not None:
+            on_line(text)
+
+
+def execute(
+    run: Run,
+    command: Command,
+    *,
+    controller: Controller,
+    tee: bool = True,
+    stdin: int | IO[Any] | None = None,
+) -> str:
+    """Run ``command`` as ``run`` and end the run; return its status."""
+    from gitxp.plugins import get_plugin_manager
+
+    hooks = get_plugin_manager().hook
+    run.config_file = command.config  # type: ignore[attr-defined]
+    invocation = hooks.gitxp_apply_overrides(run=run, command=list(command.argv), params=dict(run.params))
+    env = {
+        **os.environ,
+        **invocation.env,
+        "GITXP_ATTACH_DIR": str(run._staged.path),
+        "GITXP_EXPERIMENT": run.experiment,
+    }
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    argv: list[str] | str = invocation.command
+    if command.shell:
+        argv = " ".join(invocation.command)
+    run.meta(command=invocation.command if not command.shell else [argv], output_dir=str(run.output_dir))
+    readers = [factory() for factory in result_readers().values()]
+
+    def on_line(text: str) -> None:
+        for reader in readers:
+            try:
+                reader.line(run, text)
+            except Exception as error:  # a malformed line must not kill the run
+                run.meta({"reader_error": f"{type(error).__name__}: {error}"})
+
+    tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
+    log_lock = threading.Lock()
+    status, message = "failed", None
+    with open(run._staged.path / "stdout.log", "ab") as log:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                shell=command.shell,
+                cwd=command.cwd,
+                env=env,
+                stdin=stdin,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as error:
+            run.meta({"error.type": type(error).__name__, "error.message": str(error)})
+            run.end("failed")
+            return "failed"
+        with controller.lock:
+            controller.procs.add(proc)
+        assert proc.stdout is not None and proc.stderr is not None
+        out_sinks = [sys.stdout.buffer] if tee else []
+        err_sinks = [sys.stderr.buffer] if tee else []
+        threads = [
+            threading.Thread(
+                target=_pump, args=(proc.stdout, out_sinks, log, log_lock, on_line, None), daemon=True
+            ),
+            threading.Thread(
+                target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail), daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        if controller.interrupted.is_set():  # a Ctrl-C arrived while we were starting it
+            controller.signal_all(signal.SIGINT)
+        code = proc.wait()
+        for thread in threads:
+            thread.join()
+        with controller.lock:
+            controller.procs.discard(proc)
+    run.meta(exit_code=code)
+    if code == 0 and not controller.interrupted.is_set():
+        status = "finished"
+    elif controller.interrupted.is_set() or -code in (signal.SIGINT, signal.SIGTERM) or code == 130:
+        status = "interrupted"
+        message = "stopped by a signal"
+    else:
+        status = "failed"
+        message = (
+            f"command exited with code {code}"
+            if code > 0
+            else f"command killed by {signal.Signals(-code).name}"
+        )
+    if status != "finished":
+        run.meta(
+            {
+                "error.type": "CommandFailed" if status == "failed" else "Interrupted",
+                "error.message": message,
+                "error.traceback": list(tail),
+            }
+        )
+    run.merge_attached()
+    for reader in readers:
+        try:
+            reader.finish(run)
+        except Exception as error:
+            run.meta({"reader_error": f"{type(error).__name__}: {error}"})
+    run.end(status)
+    return status
+
+
+def describe(argv: list[str]) -> str:
+    return shlex.join(argv)
