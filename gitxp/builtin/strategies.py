@@ -88,15 +88,16 @@ class RandomStrategy:
 
 
 class TPEStrategy(RandomStrategy):
-    """Tree-structured Parzen Estimator (Bergstra et al., 2011), univariate, as in Optuna's default sampler.
+    """Tree-structured Parzen Estimator (Bergstra et al., 2011), univariate, as in hyperopt and Optuna.
 
-    Past observations are split into the best ``gamma(n)`` ("good") and the rest; each parameter gets a Parzen
+    Past observations are split into the best ``gamma`` fraction ("good", at most 25) and the rest; each parameter gets a Parzen
     density over the good and the bad values (a Gaussian per observation plus a flat prior); ``candidates`` draws
     from the good density are scored by good/bad likelihood ratio and the best is proposed. Minimisation
     internally: a ``max`` objective is negated. The first ``startup`` points (counting history) are random.
     """
 
     candidates = 24
+    gamma = 0.25  # hyperopt's default; Optuna's 0.1 did markedly worse on small budgets in our measurements
 
     def __init__(
         self,
@@ -132,7 +133,7 @@ class TPEStrategy(RandomStrategy):
         if len(self.observations) < self.startup:
             return self.random_point()
         ranked = sorted(self.observations, key=lambda item: item[1])
-        n_good = min(max(1, math.ceil(0.1 * len(ranked))), 25)
+        n_good = min(max(1, math.ceil(self.gamma * len(ranked))), 25)
         good, bad = ranked[:n_good], ranked[n_good:]
         point = dict(self.space.fixed)
         for name, dist in self.dimensions().items():

@@ -1,0 +1,5 @@
+"""``python -m gitxp``: the same as the ``gitxp`` command."""
+
+from gitxp.cli import main
+
+main()
