@@ -54,8 +54,13 @@ def make_repo(root: Path) -> Path:
 
 
 def w4(repo: Path, repeat: int) -> dict[str, float]:
-    subprocess.run([GITXP, "run", "--", PYTHON, "t.py"], cwd=repo, env=ENV, check=True, capture_output=True)  # warm
-    out = {"bare": timed([PYTHON, "t.py"], repo, repeat), "gitxp": timed([GITXP, "run", "--", PYTHON, "t.py"], repo, repeat)}
+    subprocess.run(
+        [GITXP, "run", "--", PYTHON, "t.py"], cwd=repo, env=ENV, check=True, capture_output=True
+    )  # warm
+    out = {
+        "bare": timed([PYTHON, "t.py"], repo, repeat),
+        "gitxp": timed([GITXP, "run", "--", PYTHON, "t.py"], repo, repeat),
+    }
     dvc = shutil.which("dvc")
     if dvc:
         subprocess.run([dvc, "init", "-q"], cwd=repo, env=ENV, check=True, capture_output=True)
@@ -69,14 +74,25 @@ def w4(repo: Path, repeat: int) -> dict[str, float]:
 
 def grid(repo: Path) -> dict[str, float]:
     start = time.perf_counter()
-    subprocess.run([GITXP, "run", "-e", "grid", "--grid", "x=0:99", "-j", "2", "--", PYTHON, "t.py", "{x}"],
-                   cwd=repo, env=ENV, check=True, capture_output=True)
+    subprocess.run(
+        [GITXP, "run", "-e", "grid", "--grid", "x=0:99", "-j", "2", "--", PYTHON, "t.py", "{x}"],
+        cwd=repo,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     with_gitxp = time.perf_counter() - start
     assert gitxp.load(experiment="grid", path=repo).num_rows == 100
     start = time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda x: subprocess.run([PYTHON, "t.py", str(x)], cwd=repo, env=ENV, check=True,
-                                               capture_output=True), range(100)))
+        list(
+            pool.map(
+                lambda x: subprocess.run(
+                    [PYTHON, "t.py", str(x)], cwd=repo, env=ENV, check=True, capture_output=True
+                ),
+                range(100),
+            )
+        )
     return {"gitxp": with_gitxp, "bare": time.perf_counter() - start}
 
 
@@ -89,15 +105,19 @@ def main() -> None:
         repo = make_repo(Path(tmp))
         r4 = w4(repo, args.repeat)
         added = r4["gitxp"] - r4["bare"]
-        line = (f"W4 wrapper: bare {r4['bare'] * 1000:.0f}ms | gitxp run {r4['gitxp'] * 1000:.0f}ms | added "
-                f"{added * 1000:.0f}ms | ratio {r4['gitxp'] / r4['bare']:.1f}x")
+        line = (
+            f"W4 wrapper: bare {r4['bare'] * 1000:.0f}ms | gitxp run {r4['gitxp'] * 1000:.0f}ms | added "
+            f"{added * 1000:.0f}ms | ratio {r4['gitxp'] / r4['bare']:.1f}x"
+        )
         if "dvc" in r4:
             dvc_added = r4["dvc"] - r4["bare"]
             line += f" | dvc exp run added {dvc_added * 1000:.0f}ms ({dvc_added / added:.1f}x gitxp's)"
         print(line)
         rg = grid(repo)
-        print(f"100-run grid -j 2: gitxp {rg['gitxp']:.1f}s | bare scripts 2 at a time {rg['bare']:.1f}s | "
-              f"ratio {rg['gitxp'] / rg['bare']:.1f}x")
+        print(
+            f"100-run grid -j 2: gitxp {rg['gitxp']:.1f}s | bare scripts 2 at a time {rg['bare']:.1f}s | "
+            f"ratio {rg['gitxp'] / rg['bare']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

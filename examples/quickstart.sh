@@ -12,19 +12,19 @@ git config user.name "gitxp quickstart"; git config user.email "quickstart@examp
 cp "$here/train_digits.py" .
 git add train_digits.py && git commit -qm "digits classifier"
 
-echo "== a small sweep over alpha and loss, each run recorded with its exact code version"
-for loss in hinge log_loss; do
-  for alpha in 1e-5 1e-4 1e-3 1e-2; do
-    python train_digits.py --alpha "$alpha" --loss "$loss" --epochs 10
-  done
-done
+echo "== a sweep: 4 alphas x 2 losses, 2 runs at a time, each recorded with its exact code version"
+gitxp run --grid alpha=1e-5:l4:1e-2 --grid loss=hinge,log_loss -j 2 --metric valid_acc:max \
+  -- python train_digits.py --alpha 1e-4 --loss hinge --epochs 10
+
+echo "== the decorated script also records itself when run directly"
+python train_digits.py --alpha 3e-4 --epochs 10
 
 echo "== an uncommitted change: the next run gets a new version (commit + diff hash)"
 sed -i.bak 's/test_size=0.25/test_size=0.3/' train_digits.py && rm -f train_digits.py.bak
-python train_digits.py --alpha 1e-4 --epochs 10
+gitxp run -- python train_digits.py --alpha 1e-4 --epochs 10
 
 echo "== gitxp ls --sort -results.valid_acc"
-gitxp ls --sort -results.valid_acc --columns run_id,version,status,params.alpha,params.loss,results.valid_acc
+gitxp ls --sort -results.valid_acc --columns run_id,experiment,version,status,params.alpha,params.loss,results.valid_acc
 best="$(gitxp ls --sort -results.valid_acc --limit 1 --columns run_id --format csv | tail -n 1)"
 echo "== gitxp show $best"
 gitxp show "$best"

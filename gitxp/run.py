@@ -89,7 +89,7 @@ class Run:
         attach = _attach_target()
         if attach is not None:
             # Inside `gitxp run`: this is the wrapper's run. Record into a side directory the wrapper merges.
-            self.id, experiment, staged_root, given = attach
+            self.id, _wrapper_experiment, staged_root, given = attach
             flat_params.update(given)  # the wrapper's values win (overrides, sweeps, reruns)
             self.attached = True
             self.store = None
@@ -101,6 +101,7 @@ class Run:
             self.store = store
             self.version = version
             self.id = new_run_id()
+        self.experiment_given = bool(experiment)
         self.experiment = (
             experiment
             or (os.environ.get("GITXP_EXPERIMENT") if self.attached else None)
@@ -136,6 +137,7 @@ class Run:
         if self._metric:
             self._record["meta"]["metric"] = ":".join(self._metric)
         if self.attached:
+            self._record["experiment_given"] = self.experiment_given
             self._staged = StagedRun(staged_root / "attached" / f"{os.getpid()}-{new_run_id()}")
             self._staged.path.mkdir(parents=True)
             self._staged.write_record(self._record)
@@ -316,6 +318,9 @@ class Run:
             staged = StagedRun(child)
             record = staged.read_record()
             if record is not None:
+                if record.get("experiment_given") and not self.experiment_given:
+                    # the script names its experiment (@gitxp.experiment(name=...)) and gitxp run -e did not
+                    self.experiment = self._record["experiment"] = record["experiment"]
                 self._record["params"].update(record.get("params") or {})
                 self._record["results"].update(record.get("results") or {})
                 meta = {k: v for k, v in (record.get("meta") or {}).items() if k not in _WRAPPER_META}

@@ -126,7 +126,7 @@ class Sweep:
                         break
                     meta = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
                     run = Run(
-                        experiment=experiment,
+                        experiment=self.experiment,
                         params=point,
                         metric=metric,
                         store=self.store,

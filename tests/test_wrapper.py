@@ -310,3 +310,14 @@ def test_subprocess_run_is_committed_in_the_background(repo: Path) -> None:
     while not (repo / ".git" / "refs" / "gitxp" / "runs").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert git(repo, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").count("run.parquet") == 1
+
+
+def test_experiment_named_by_the_script_unless_given(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(
+        repo,
+        "named.py",
+        "import gitxp\n\n@gitxp.experiment(name='named')\ndef f(a: int = 1) -> float:\n    return 1.0\n\nf()\n",
+    )
+    assert invoke("run", "--", sys.executable, "named.py").exit_code == 0
+    assert invoke("run", "-e", "mine", "--", sys.executable, "named.py").exit_code == 0
+    assert sorted(gitxp.load()["experiment"].to_pylist()) == ["mine", "named"]
