@@ -37,7 +37,21 @@ FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
 HEARTBEAT_SECONDS = 10.0
 _TRACEBACK_LINES = 30
 
-_WRAPPER_META = {"pid", "argv", "cwd", "metric", "command", "output_dir", "exit_code"}
+_WRAPPER_META = {
+    "pid",
+    "argv",
+    "cwd",
+    "metric",
+    "command",
+    "output_dir",
+    "exit_code",
+    "workdir",
+    "command.template",
+    "command.shell",
+    "command.config",
+    "rerun_of",
+    "rerun.overrides",
+}
 _active: contextvars.ContextVar[tuple[Run, ...]] = contextvars.ContextVar("gitxp_active", default=())
 _open_runs: dict[str, Run] = {}
 
@@ -133,6 +147,10 @@ class Run:
         for extra in self._hooks.gitxp_collect_meta(run=self):
             if extra:
                 self._record["meta"].update(flatten(extra, what="meta"))
+        if self.store is not None and self.store.repo.worktree is not None:
+            workdir = os.path.relpath(os.getcwd(), self.store.repo.worktree)
+            if not workdir.startswith(".."):
+                self._record["meta"]["workdir"] = Path(workdir).as_posix()  # where to run again (gitxp rerun)
         self._record["meta"].update(flat_meta)
         if self._metric:
             self._record["meta"]["metric"] = ":".join(self._metric)

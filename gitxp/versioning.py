@@ -18,7 +18,17 @@ from pathlib import Path
 
 from gitxp.repo import Repo
 
-__all__ = ["Version", "capture", "GitxpWarning", "MAX_FILE_BYTES", "NO_GIT"]
+__all__ = [
+    "Version",
+    "capture",
+    "GitxpWarning",
+    "MAX_FILE_BYTES",
+    "NO_GIT",
+    "materialize",
+    "remove_worktree",
+    "version_tree",
+    "require_commit",
+]
 
 MAX_FILE_BYTES = int(os.environ.get("GITXP_MAX_UNTRACKED_BYTES", 1_000_000))
 NO_GIT = "nogit"
@@ -176,3 +186,70 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return Version(commit, branch, patch, tuple(skipped))
+
+
+# ---------------------------------------------------------------------- materializing a version
+
+
+def require_commit(repo: Repo, commit: str | None, what: str) -> str:
+    """The full sha of ``commit``, or a clear error when it is not in this repository."""
+    from gitxp.errors import UsageError
+
+    if not commit:
+        raise UsageError(f"{what} was recorded without git (--no-git): there is no code version to restore")
+    sha = repo.resolve(commit)
+    if sha is None:
+        raise UsageError(
+            f"commit {commit[:12]} of {what} is not in this repository; fetch it first "
+            "(git fetch --all, or gitxp pull for runs recorded elsewhere)"
+        )
+    return sha
+
+
+def _apply(
+    repo: Repo,
+    patch: bytes,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    cached: bool = False,
+) -> None:
+    from gitxp.repo import run_git
+
+    if not patch.strip() or b"diff --git" not in patch:
+        return
+    args = ["apply", "--binary", "--whitespace=nowarn", *(["--cached"] if cached else []), "-"]
+    if cwd is not None:
+        run_git(args, cwd=cwd, input=patch, env=env)
+    else:
+        repo.git(*args, input=patch, env=env)
+
+
+def materialize(repo: Repo, commit: str, patch: bytes, dest: Path) -> Path:
+    """Check ``commit`` out in a new linked worktree at ``dest`` (detached: no branch is created) and apply the
+    run's ``patch`` there, so that ``dest`` holds exactly the code the run used."""
+    repo.git("worktree", "add", "--detach", "--quiet", str(dest), commit)
+    try:
+        _apply(repo, patch, cwd=dest)
+    except Exception:
+        remove_worktree(repo, dest)
+        raise
+    return dest
+
+
+def remove_worktree(repo: Repo, dest: Path) -> None:
+    repo.run(["worktree", "remove", "--force", str(dest)], check=False)
+    shutil.rmtree(dest, ignore_errors=True)
+    repo.run(["worktree", "prune"], check=False)
+
+
+def version_tree(repo: Repo, commit: str, patch: bytes) -> str:
+    """The git tree of a version (``commit`` + ``patch``), built in a private index: diffable with ``git diff``."""
+    tmpdir = tempfile.mkdtemp(prefix="gitxp-tree-", dir=repo.git_dir)
+    try:
+        env = {"GIT_INDEX_FILE": str(Path(tmpdir) / "index")}
+        repo.git("read-tree", commit, env=env)
+        _apply(repo, patch, env=env, cached=True)
+        return repo.git("write-tree", env=env).decode().strip()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -171,6 +171,7 @@ def execute(
     controller: Controller,
     tee: bool = True,
     stdin: int | IO[Any] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> str:
     """Run ``command`` as ``run`` and end the run; return its status."""
     from gitxp.plugins import get_plugin_manager
@@ -180,6 +181,7 @@ def execute(
     invocation = hooks.gitxp_apply_overrides(run=run, command=list(command.argv), params=dict(run.params))
     env = {
         **os.environ,
+        **(extra_env or {}),
         **invocation.env,
         "GITXP_ATTACH_DIR": str(run._staged.path),
         "GITXP_EXPERIMENT": run.experiment,
@@ -188,7 +190,15 @@ def execute(
     argv: list[str] | str = invocation.command
     if command.shell:
         argv = " ".join(invocation.command)
-    run.meta(command=invocation.command if not command.shell else [argv], output_dir=str(run.output_dir))
+    run.meta(
+        {
+            "command": invocation.command if not command.shell else [argv],
+            "command.template": list(command.argv),
+            "command.shell": command.shell,
+            "command.config": str(command.config) if command.config else None,
+            "output_dir": str(run.output_dir),
+        }
+    )
     readers = [factory() for factory in result_readers().values()]
 
     def on_line(text: str) -> None:

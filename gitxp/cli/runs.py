@@ -40,6 +40,7 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
         ),
+        click.option("--since", metavar="REV", help="Only runs whose commit is REV or descends from it."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -54,12 +55,17 @@ def _selected(
     sort: tuple[str, ...],
     limit: int | None,
     columns: tuple[str, ...],
+    since: str | None = None,
 ) -> Any:
     from gitxp.query import select
     from gitxp.store import Store
 
     store = Store.open()
     table = store.table()
+    if since:
+        from gitxp.compare import since_filter
+
+        table = since_filter(store, table, since)
     return select(
         store,
         table,
@@ -75,10 +81,23 @@ def _selected(
 
 @click.command("ls")
 @filter_options
+@click.option(
+    "--by", metavar="version|branch|COL", help="Group runs: counts and the summary metric per group."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def ls_command(fmt: str, columns: tuple[str, ...], **filters: Any) -> None:
+def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, **filters: Any) -> None:
     """List runs (newest last), filtered and sorted."""
     table = _selected(columns=columns, **filters)
+    if by:
+        import pyarrow as pa
+
+        from gitxp.compare import group_by
+        from gitxp.query import resolve_column
+
+        rows = group_by(table, resolve_column(by, table.column_names)) if table.num_rows else []
+        grouped = pa.Table.from_pylist(rows) if rows else pa.table({by: pa.array([], pa.string())})
+        emit_table(grouped, fmt, columns_given=True)
+        return
     emit_table(table, fmt, columns_given=bool(columns))
 
 

@@ -1,0 +1,179 @@
+"""``gitxp compare``: versions, branches, commits or runs side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from gitxp.cli.output import console, json_dumps, to_json_value
+
+__all__ = ["COMMANDS", "render_rows"]
+
+COMPARE_FORMATS = ("table", "json", "csv", "markdown")
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}"
+
+
+def render_rows(
+    title: str, headers: list[str], rows: list[list[Any]], fmt: str, highlight: list[bool] | None = None
+) -> str | None:
+    """One table in ``fmt`` (markdown/csv returned as text; table printed with rich)."""
+    if fmt == "markdown":
+        lines = [f"**{title}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        for i, row in enumerate(rows):
+            cells = [_fmt(c).replace("|", "\\\\|") for c in row]
+            if highlight and highlight[i]:
+                cells = [cells[0]] + [f"**{c}**" if c else c for c in cells[1:]]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(headers)
+        writer.writerows([[_fmt(c) for c in row] for row in rows])
+        return buffer.getvalue()
+    from rich.table import Table
+
+    view = Table(title=title, title_justify="left", header_style="bold")
+    for header in headers:
+        view.add_column(header, overflow="fold")
+    for i, row in enumerate(rows):
+        style = "yellow" if highlight and highlight[i] else None
+        view.add_row(*[_fmt(c) for c in row], style=style)
+    console().print(view)
+    return None
+
+
+def _emit(text: str | None) -> None:
+    if text is not None:
+        click.echo(text)
+
+
+@click.command("compare")
+@click.argument("selectors", nargs=-1, required=True)
+@click.option(
+    "--metric", metavar="NAME[:min|max]", help="The value to compare (default: the runs' summary metric)."
+)
+@click.option("--code", is_flag=True, help="Add the code difference (commit diff plus uncommitted patches).")
+@click.option("--full", is_flag=True, help="With --code: the full diff instead of a diffstat.")
+@click.option("--all", "show_all", is_flag=True, help="Runs: also show keys whose values are the same.")
+@click.option("--since", metavar="REV", help="Only runs whose commit is REV or descends from it.")
+@click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="table", show_default=True)
+def compare_command(
+    selectors: tuple[str, ...],
+    metric: str | None,
+    code: bool,
+    full: bool,
+    show_all: bool,
+    since: str | None,
+    fmt: str,
+) -> None:
+    """Compare runs, versions, commits, tags or branches: gitxp compare A B [C ...]."""
+    from gitxp.compare import code_diff, compare_groups, compare_runs, resolve_groups, since_filter
+    from gitxp.store import Store
+
+    store = Store.open()
+    table = store.table()
+    if since:
+        table = since_filter(store, table, since)
+    groups = resolve_groups(store, table, list(selectors))
+    single = all(g.kind == "run" for g in groups)
+    report = compare_runs(groups, show_all=show_all) if single else compare_groups(groups, metric)
+    if code:
+        report["code"] = [
+            {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
+            for g in groups[1:]
+        ]
+    if fmt == "json":
+        click.echo(json_dumps(to_json_value(report)))
+        return
+    if single:
+        rows = report["rows"]
+        _emit(
+            render_rows(
+                "runs",
+                ["key", *[r[:12] for r in report["runs"]]],
+                [[r["key"], *r["values"]] for r in rows],
+                fmt,
+                [r["differs"] for r in rows],
+            )
+        )
+    else:
+        _render_groups(report, fmt)
+    for item in report.get("code", []):
+        header = f"code: {item['a']} -> {item['b']}"
+        if fmt == "markdown":
+            click.echo(f"**{header}**\n\n```diff\n{item['diff'].rstrip()}\n```\n")
+        elif fmt == "table":
+            click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
+
+
+def _render_groups(report: dict[str, Any], fmt: str) -> None:
+    if fmt == "csv":
+        rows = [
+            [m["name"], g["label"], g["runs"], g["best"], g["mean"], g["std"], g["median"], g["best_run"]]
+            for m in report["metrics"]
+            for g in m["groups"]
+        ]
+        _emit(
+            render_rows(
+                "", ["metric", "group", "runs", "best", "mean", "std", "median", "best_run"], rows, "csv"
+            )
+        )
+        return
+    if not report["metrics"]:
+        click.echo(
+            "no numeric results to compare (runs: "
+            + ", ".join(f"{g['label']}={g['runs']}" for g in report["groups"])
+            + ")"
+        )
+    for metric in report["metrics"]:
+        rows = [
+            [g["label"], g["runs"], g["best"], g["mean"], g["std"], g["median"], (g["best_run"] or "")[:12]]
+            for g in metric["groups"]
+        ]
+        _emit(
+            render_rows(
+                f"{metric['name']} ({metric['goal']})",
+                ["group", "runs", "best", "mean", "std", "median", "best run"],
+                rows,
+                fmt,
+            )
+        )
+        for diff in metric["differences"]:
+            ci = diff["ci95"]
+            text = f"{diff['b']} - {diff['a']}: mean {_signed(diff['mean_diff'])}"
+            text += (
+                f", 95% CI [{_signed(ci[0])}, {_signed(ci[1])}]" if ci else " (too few runs for an interval)"
+            )
+            if diff["verdict"]:
+                text += f": {diff['verdict']}"
+            click.echo(f"- {text}" if fmt == "markdown" else text)
+        if fmt == "markdown":
+            click.echo("")
+    if report["params"]:
+        labels = [g["label"] for g in report["groups"]]
+        rows = [
+            [p["name"], *[", ".join(p["values"].get(label, [])) for label in labels]]
+            for p in report["params"]
+        ]
+        _emit(render_rows("params that differ", ["param", *labels], rows, fmt))
+
+
+COMMANDS = [compare_command]

@@ -1,0 +1,205 @@
+"""Running any past run again: its exact code (commit + stored patch) in a temporary worktree, same command or
+entry point, same params, with overrides; or checking that it reproduces (``verify``).
+
+A wrapper run is re-run from its recorded command template (``meta.command.template``: the argv before params were
+applied, so overrides reach it the same way); a decorator run from its entry point (``meta.entrypoint``,
+``file.py:function`` or ``module:function``), called with its params. Runs recorded under a sub-directory run from
+the same sub-directory of the worktree (``meta.workdir``). The temporary worktree is removed afterwards (on failure
+and Ctrl-C too) unless ``keep``. The user's working tree, index and branches are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitxp.errors import UsageError
+from gitxp.store import Store
+from gitxp.versioning import materialize, remove_worktree, require_commit
+from gitxp.wrapper import Command
+
+__all__ = ["Plan", "plan_rerun", "bootstrap_command", "compare_results"]
+
+
+@dataclass
+class Plan:
+    """What a rerun will do."""
+
+    run: dict[str, Any]
+    commit: str | None
+    patch: bytes
+    command: Command
+    params: dict[str, Any]
+    overrides: dict[str, Any]
+    workdir: str
+    here: bool
+    missing_files: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rerun_of": self.run["run_id"],
+            "version": self.run["version"],
+            "commit": self.commit,
+            "patch_files": [
+                line.split(" b/", 1)[-1]
+                for line in self.patch.decode(errors="replace").splitlines()
+                if line.startswith("diff --git ")
+            ],
+            "where": "current working tree" if self.here else "temporary worktree",
+            "workdir": self.workdir,
+            "command": list(self.command.argv),
+            "config": str(self.command.config) if self.command.config else None,
+            "params": self.params,
+            "overrides": self.overrides,
+            "not_restored": self.missing_files,
+        }
+
+
+def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
+    """A command that calls a decorated function the way the original run did (its params come from
+    ``GITXP_PARAMS``, which the decorator applies to the call)."""
+    target, sep, qualname = entrypoint.rpartition(":")
+    if not sep or not target or not qualname:
+        raise UsageError(f"entry point {entrypoint!r} is not of the form file.py:function or module:function")
+    if "<locals>" in qualname:
+        raise UsageError(
+            f"entry point {entrypoint!r} is a nested function: it cannot be called again from outside"
+        )
+    if target.endswith(".py"):
+        code = (
+            "import importlib.util, os, sys\n"
+            f"path = {target!r}\n"
+            "sys.path.insert(0, os.path.dirname(os.path.abspath(path)))\n"
+            "spec = importlib.util.spec_from_file_location('__gitxp_rerun__', path)\n"
+            "module = importlib.util.module_from_spec(spec)\n"
+            "sys.modules['__gitxp_rerun__'] = module\n"
+            "spec.loader.exec_module(module)\n"
+        )
+    else:
+        code = (
+            f"import importlib, sys\nsys.path.insert(0, '')\nmodule = importlib.import_module({target!r})\n"
+        )
+    code += (
+        "obj = module\n"
+        + "".join(f"obj = getattr(obj, {part!r})\n" for part in qualname.split("."))
+        + "obj()\n"
+    )
+    return (sys.executable, "-c", code)
+
+
+def _patch_skipped(patch: bytes) -> list[tuple[str, str]]:
+    """(path, sha256) of the files a run's patch lists as not embedded."""
+    out = []
+    for line in patch.decode(errors="replace").splitlines():
+        if line.startswith("# gitxp: not embedded"):
+            path = line.split("): ", 1)[1].rsplit(" size=", 1)[0]
+            out.append((path, line.rsplit("sha256=", 1)[1]))
+    return out
+
+
+def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, here: bool) -> Plan:
+    """Work out how to run ``run`` again (nothing is executed)."""
+    meta = {k[len("meta.") :]: v for k, v in run.items() if k.startswith("meta.") and v is not None}
+    params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
+    template = meta.get("command.template")
+    if template:
+        argv = tuple(template)
+        shell = bool(meta.get("command.shell"))
+        config = Path(meta["command.config"]) if meta.get("command.config") else None
+    elif meta.get("entrypoint"):
+        argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None
+    else:
+        raise UsageError(f"run {run['run_id']} has no recorded command or entry point to run again")
+    commit = run.get("commit")
+    if not here:
+        commit = require_commit(store.repo, commit, f"run {run['run_id']}")
+    patch = store.run_file(run["run_id"], "diff.patch") or b""
+    workdir = meta.get("workdir") or "."
+    unknown = [k for k in overrides if k not in params and not template]
+    if unknown:
+        raise UsageError(
+            f"--set {unknown[0]}: run {run['run_id']} has no param {unknown[0]!r} (its params: "
+            f"{', '.join(sorted(params)) or 'none'})"
+        )
+    return Plan(
+        run,
+        commit,
+        patch,
+        Command(argv, shell=shell, config=config),
+        {**params, **overrides},
+        overrides,
+        workdir,
+        here,
+        [p for p, _ in _patch_skipped(patch)],
+    )
+
+
+def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path | None:
+    """Materialize the plan's version in a temporary worktree; returns it (None with ``here``)."""
+    if plan.here:
+        return None
+    assert plan.commit is not None
+    dest = keep_dir or Path(tempfile.mkdtemp(prefix=f"gitxp-rerun-{plan.run['run_id'][:10]}-"))
+    if dest.exists():
+        shutil.rmtree(dest)
+    materialize(store.repo, plan.commit, plan.patch, dest)
+    restored = []
+    for path, digest in _patch_skipped(
+        plan.patch
+    ):  # files kept by hash: copy them if the current one matches
+        source = (store.repo.worktree or Path.cwd()) / path
+        if source.is_file():
+            import hashlib
+
+            if hashlib.sha256(source.read_bytes()).hexdigest() == digest:
+                (dest / path).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, dest / path)
+                restored.append(path)
+    plan.missing_files = [p for p in plan.missing_files if p not in restored]
+    return dest
+
+
+def cleanup(store: Store, tree: Path | None) -> None:
+    if tree is not None:
+        remove_worktree(store.repo, tree)
+
+
+def compare_results(
+    original: dict[str, Any], new: dict[str, Any], rtol: float, atol: float = 0.0
+) -> list[dict[str, Any]]:
+    """Per result: original value, new value, and whether they match within ``rtol``/``atol``."""
+    rows = []
+    keys = sorted({k for k in (*original, *new) if k.startswith("results.")})
+    for key in keys:
+        a, b = original.get(key), new.get(key)
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+            if math.isnan(a) and math.isnan(b):
+                match = True
+            else:
+                match = math.isclose(a, b, rel_tol=rtol, abs_tol=atol)
+        else:
+            match = a == b
+        rows.append({"result": key[len("results.") :], "original": a, "rerun": b, "match": match})
+    return rows
+
+
+def env_for(plan: Plan) -> dict[str, str]:
+    """Extra environment of a rerun: the seed the original run used, if it recorded one."""
+    seed = plan.run.get("meta.seed")
+    return {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str)
+
+
+def run_dir(tree: Path | None, plan: Plan) -> Path:
+    base = tree if tree is not None else Path(os.getcwd())
+    return base / plan.workdir if tree is not None else base
