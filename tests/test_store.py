@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,22 @@ def test_pre_push_hook_shares_runs(repo: Path, tmp_path: Path, invoke) -> None: 
         ["git", "push", "-q", "origin", "main"], cwd=repo, check=True, env=env, capture_output=True
     )
     assert git(bare, "rev-parse", REF) == git(repo, "rev-parse", REF)
+
+
+def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gitxp.store as store_module
+
+    run = gitxp.start(params={"remote": True})
+    run._stop.set()  # the heartbeat thread stops: as if the other machine went dark
+    record = run._staged.read_record()
+    assert record is not None
+    record.update(host="elsewhere", pid=1)
+    run._staged.write_record(record)
+    gitxp.run._open_runs.clear()  # the process that owned it is "gone"
+    assert gitxp.load()["status"].to_pylist() == ["running"]  # fresh heartbeat: still running
+    monkeypatch.setattr(store_module, "STALE_AFTER", 0.0)
+    time.sleep(0.05)
+    row = gitxp.load().to_pylist()[0]
+    assert row["status"] == "crashed" and row["params.remote"] is True

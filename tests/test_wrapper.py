@@ -321,3 +321,26 @@ def test_experiment_named_by_the_script_unless_given(repo: Path, invoke) -> None
     assert invoke("run", "--", sys.executable, "named.py").exit_code == 0
     assert invoke("run", "-e", "mine", "--", sys.executable, "named.py").exit_code == 0
     assert sorted(gitxp.load()["experiment"].to_pylist()) == ["mine", "named"]
+
+
+def test_shell_commands_and_json_configs(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo / "cfg.json").write_text(json.dumps({"model": {"depth": 2}}))
+    write(
+        repo,
+        "j.py",
+        "import json, sys\nprint('gitxp: depth=%d' % json.load(open(sys.argv[1]))['model']['depth'])\n",
+    )
+    result = invoke(
+        "run",
+        "--shell",
+        "--config",
+        "cfg.json",
+        "-p",
+        "model.depth=5",
+        "--",
+        f"{sys.executable} j.py {{config}} | cat && echo 'gitxp: piped=1'",
+    )
+    assert result.exit_code == 0, result.output
+    row = only_run()
+    assert row["results.depth"] == 5 and row["results.piped"] == 1
+    assert json.loads((repo / "cfg.json").read_text()) == {"model": {"depth": 2}}
