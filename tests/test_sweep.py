@@ -126,6 +126,7 @@ def test_a_failing_run_does_not_stop_the_sweep(repo: Path, invoke) -> None:  # t
     statuses = {r["params.x"]: r["status"] for r in gitxp.load().to_pylist()}
     assert statuses == {0: "finished", 1: "finished", 2: "failed", 3: "finished", 4: "finished"}
     assert "1 failed" in result.output
+    assert "failed: run " in result.output and "command exited with code 3" in result.output
 
 
 def test_fail_fast(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]

@@ -293,6 +293,18 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted",
         err=True,
     )
+    failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]
+    for run in failures[:3]:  # say why, without making the user dig
+        meta = run._record["meta"]
+        tail = [line for line in meta.get("error.traceback") or [] if line.strip()][-1:]
+        click.echo(
+            f"failed: run {run.id} {dict(run.params)}: {meta.get('error.message')}"
+            + (f": {tail[0].strip()}" if tail else "")
+            + f" (gitxp show {run.id[:12]} --log)",
+            err=True,
+        )
+    if len(failures) > 3:
+        click.echo(f"... and {len(failures) - 3} more failed runs (gitxp ls --status failed)", err=True)
     if result.best is not None:
         best = result.best
         params = " ".join(f"{k}={v}" for k, v in best.params.items())

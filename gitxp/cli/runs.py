@@ -243,21 +243,9 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
     if fmt == "csv":
         emit_table(row, "csv")
         return
-    header = {
-        k: item[k]
-        for k in (
-            "run_id",
-            "experiment",
-            "version",
-            "commit",
-            "branch",
-            "status",
-            "started",
-            "ended",
-            "duration",
-        )
-        if item.get(k) is not None
-    }
+    from gitxp.store import BASE_COLUMNS
+
+    header = {k: item[k] for k in BASE_COLUMNS if item.get(k) is not None}
     if isinstance(header.get("duration"), float):
         header["duration"] = f"{header['duration']:.3f}s"
     _print_section("run", header)
