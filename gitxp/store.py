@@ -48,6 +48,8 @@ __all__ = ["Store", "REF", "SCHEMA_VERSION", "BASE_COLUMNS", "FINAL_STATUSES", "
 
 REF = "refs/gitxp/runs"
 SCHEMA_VERSION = 1
+CACHE_VERSION = 2
+BLOB = "_blob"  # in the cache and in packs: the git blob of the run file a row was read from
 BASE_COLUMNS = (
     "run_id",
     "experiment",
@@ -484,12 +486,18 @@ class Store:
                 shutil.rmtree(item.path, ignore_errors=True)
 
     def _commit_files(
-        self, files: Mapping[str, bytes | str], message: str, *, merge: str | None = None
+        self,
+        files: Mapping[str, bytes | str],
+        message: str,
+        *,
+        merge: str | None = None,
+        delete: Iterable[str] = (),
     ) -> str:
         files = {"gitxp.json": json.dumps({"schema": SCHEMA_VERSION}).encode() + b"\n", **files}
+        delete = list(delete)
         for attempt in range(50):
             parent = self.head()
-            sha = self.repo.commit_files(REF, parent, files, message, merge=merge)
+            sha = self.repo.commit_files(REF, parent, files, message, merge=merge, delete=delete)
             if sha is not None:
                 return sha
             time.sleep(random.uniform(0.001, 0.02) * (attempt + 1))
@@ -529,10 +537,14 @@ class Store:
             return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
             return 0
-        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs")}
-        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs")}
+        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs")}
+        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs")}
         new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
-        files = {p: s for p, s in theirs.items() if p.rsplit("/", 1)[0] in new_runs}
+        files = {
+            p: s
+            for p, s in theirs.items()
+            if p.rsplit("/", 1)[0] in new_runs or (p.startswith("packs/") and p not in mine)
+        }
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return len(new_runs)
@@ -541,6 +553,57 @@ class Store:
 
     def committed_table(self) -> pa.Table:
         """All committed runs as one wide table, from the incrementally maintained cache."""
+        table = self._indexed_table()
+        return table.drop_columns([BLOB]) if BLOB in table.column_names else table
+
+    def _parse_runs(self, entries: list[tuple[str, str]]) -> list[pa.Table]:
+        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = []
+        for (sha, path), blob in zip(entries, self.repo.read_blobs(s for s, _p in entries)):
+            try:
+                table = pq.ParquetFile(pa.BufferReader(blob)).read(use_threads=False)
+            except (pa.ArrowInvalid, OSError) as error:
+                import warnings
+
+                warnings.warn(f"gitxp: skipping unreadable run file {path} in {REF}: {error}", stacklevel=2)
+                continue
+            out.append(table.append_column(BLOB, pa.array([sha] * table.num_rows, pa.string())))
+        return out
+
+    def _cold_tables(self, head: str) -> list[pa.Table]:
+        """Every run of commit ``head``: rows of the packs whose run file is unchanged since it was packed, plus
+        the run files no pack covers."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        entries = self.repo.ls_tree(head, "runs", "packs")
+        runs = {
+            p.rsplit("/", 2)[-2]: (s, p)
+            for k, s, p in entries
+            if p.startswith("runs/") and p.endswith("/run.parquet")
+        }
+        packs = [s for k, s, p in entries if p.startswith("packs/") and p.endswith(".parquet")]
+        parts: list[pa.Table] = []
+        covered: set[str] = set()
+        if packs:
+            packed = concat_tables([pq.read_table(pa.BufferReader(b)) for b in self.repo.read_blobs(packs)])
+            current = pa.array([f"{rid}:{sha}" for rid, (sha, _p) in runs.items()], pa.string())
+            key = pc.binary_join_element_wise(packed["run_id"], packed[BLOB], ":")
+            packed = packed.filter(pc.is_in(key, value_set=current))
+            first: dict[str, int] = {}
+            for i, rid in enumerate(packed["run_id"].to_pylist()):
+                first.setdefault(rid, i)  # overlapping packs (merged from clones): one row per run
+            packed = packed.take(pa.array(sorted(first.values()), pa.int64()))
+            covered = set(first)
+            parts.append(packed)
+        parts += self._parse_runs([entry for rid, entry in runs.items() if rid not in covered])
+        return parts
+
+    def _indexed_table(self) -> pa.Table:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -554,7 +617,7 @@ class Store:
         except (FileNotFoundError, ValueError):
             state = {}
         cached = None
-        if state.get("schema") == SCHEMA_VERSION and cache_file.exists():
+        if state.get("cache") == CACHE_VERSION and cache_file.exists():
             if state.get("ref") == head:
                 try:
                     return pq.read_table(cache_file)
@@ -571,37 +634,62 @@ class Store:
                 for _st, s, p in self.repo.changed_paths(state["ref"], head)
                 if p.endswith("/run.parquet")
             ]
-        else:
-            changed = [
-                (s, p)
-                for k, s, p in self.repo.ls_tree(head, "runs")
-                if k == "blob" and p.endswith("/run.parquet")
-            ]
-        new = []
-        for (_sha, path), blob in zip(changed, self.repo.read_blobs(s for s, _p in changed)):
-            try:
-                new.append(pq.ParquetFile(pa.BufferReader(blob)).read(use_threads=False))
-            except (pa.ArrowInvalid, OSError) as error:
-                import warnings
-
-                warnings.warn(f"gitxp: skipping unreadable run file {path} in {REF}: {error}", stacklevel=2)
-        parts = []
-        if cached is not None and cached.num_rows:
-            if new:
+            new = self._parse_runs(changed)
+            if new and cached.num_rows:
                 import pyarrow.compute as pc
 
                 ids = pa.array([p.rsplit("/", 2)[-2] for _s, p in changed])
                 cached = cached.filter(pc.invert(pc.is_in(cached["run_id"], value_set=ids)))
-            parts.append(cached)
-        table = concat_tables(parts + new)
+            parts = ([cached] if cached.num_rows else []) + new
+        else:
+            parts = self._cold_tables(head)
+        table = concat_tables(parts)
         if table.num_rows and "started" in table.column_names:
             table = table.sort_by([("started", "ascending"), ("run_id", "ascending")])
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, cache_file)
-        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION})
+        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
         return table
+
+    # -------------------------------------------------------------- packs
+
+    def pack(self, *, min_new: int = 0) -> int:
+        """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
+        a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
+        source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
+        packed (0 when fewer than ``min_new`` runs are not packed yet)."""
+        import hashlib
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        self.flush()
+        head = self.head()
+        if head is None:
+            return 0
+        with self.lock():
+            head = self.head()
+            assert head is not None
+            table = self._indexed_table()
+            table = table.filter(pc.is_in(table["status"], value_set=pa.array(list(FINAL_STATUSES))))
+            old = [p for _k, _s, p in self.repo.ls_tree(head, "packs")]
+            packed_rows = 0
+            if old:
+                packed_rows = sum(
+                    pq.read_metadata(pa.BufferReader(b)).num_rows
+                    for b in self.repo.read_blobs(s for _k, s, _p in self.repo.ls_tree(head, "packs"))
+                )
+            if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
+                return 0
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            data = sink.getvalue().to_pybytes()
+            name = f"packs/{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+            self._commit_files({name: data}, f"gitxp: pack {table.num_rows} runs", delete=old)
+        return int(table.num_rows)
 
     def live_table(self) -> pa.Table:
         """Runs still in staging (running, or dead and about to be recovered)."""

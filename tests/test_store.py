@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -245,3 +246,35 @@ def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
     time.sleep(0.05)
     row = gitxp.load().to_pylist()[0]
     assert row["status"] == "crashed" and row["params.remote"] is True
+
+
+def test_packs_serve_fresh_clones_and_yield_to_newer_run_files(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    for i in range(5):
+        with gitxp.start(params={"i": i}) as run:
+            run.result(v=i)
+    before = gitxp.load().to_pylist()
+    assert invoke("gc").output.startswith("packed 5 runs")
+    assert invoke("gc").output.startswith("nothing to pack")
+    packs = [p for p in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if p.startswith("packs/")]
+    assert len(packs) == 1
+    # a run file rewritten after packing (e.g. a crashed run recorded again) wins over its packed row
+    store = Store.open()
+    target = before[0]["run_id"]
+    staged = store.stage(
+        {
+            **{k: v for k, v in before[0].items() if not k.startswith(("params.", "results.", "meta."))},
+            "started": before[0]["started"].timestamp(),
+            "ended": None,
+            "status": "failed",
+            "params": {"i": 0},
+            "results": {"v": -1},
+            "meta": {},
+        },
+        b"",
+    )
+    store.commit([staged])
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache")  # cold: as in a fresh clone
+    after = {r["run_id"]: r for r in gitxp.load().to_pylist()}
+    assert len(after) == 5 and after[target]["results.v"] == -1 and after[target]["status"] == "failed"
+    assert "_blob" not in gitxp.load().column_names
+    assert [after[r["run_id"]]["results.v"] for r in before[1:]] == [1, 2, 3, 4]

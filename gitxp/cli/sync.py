@@ -8,6 +8,8 @@ from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
 
+PACK_AFTER = 1000  # runs not yet in a pack before `gitxp push` packs the store
+
 
 def _remote_ref(remote: str) -> str:
     return f"refs/gitxp/remotes/{remote}/runs"
@@ -56,6 +58,7 @@ def push_command(remote: str) -> None:
     theirs = _fetch(store, remote)
     if theirs is not None:
         store.merge(theirs)
+    store.pack(min_new=PACK_AFTER)  # so that clones read the store from a few files, not one per run
     proc = store.repo.run(["push", "--quiet", "--no-verify", remote, f"{REF}:{REF}"], check=False)
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip()
@@ -100,6 +103,15 @@ def init_command(hooks: bool) -> None:
     click.echo("share runs with: gitxp push [REMOTE]   get others' runs with: gitxp pull [REMOTE]")
 
 
+@click.command("gc")
+def gc_command() -> None:
+    """Pack every run into one Parquet file on the ref: fresh clones then read the store in one go."""
+    from gitxp.store import Store
+
+    count = Store.open().pack()
+    click.echo(f"packed {count} runs" if count else "nothing to pack")
+
+
 @click.command("plugins")
 def plugins_command() -> None:
     """List loaded plugins (built-in and installed) and the hooks each implements."""
@@ -112,4 +124,4 @@ def plugins_command() -> None:
         click.echo(f"{name} ({dist}): {', '.join(hooks)}")
 
 
-COMMANDS = [init_command, pull_command, push_command, plugins_command]
+COMMANDS = [init_command, pull_command, push_command, gc_command, plugins_command]
