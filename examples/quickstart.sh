@@ -29,5 +29,5 @@ best="$(gitxp ls --sort -results.valid_acc --limit 1 --columns run_id --format c
 echo "== gitxp show $best"
 gitxp show "$best"
 echo "== the store is a git ref:"
-git log --oneline refs/gitxp/runs | head -n 3
+git log --oneline -n 3 refs/gitxp/runs
 echo "(project kept in $work)"
