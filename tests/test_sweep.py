@@ -199,3 +199,35 @@ def test_tpe_continues_from_past_runs_and_beats_random(repo: Path, invoke) -> No
     assert min(f_tpe) < min(f_rnd)  # same budget, seeded: TPE finds a better point
     # the second sweep started from the first one's 15 results: its proposals are far better than random ones
     assert statistics.median(f_tpe[15:]) < statistics.median(f_rnd) / 4
+
+
+def test_progress_bar_shows_done_running_failed_best(repo: Path) -> None:
+    write(repo, "quad.py", QUAD)
+    env = {**os.environ, "FORCE_COLOR": "1", "COLUMNS": "150"}  # rich draws live progress only on a terminal
+    proc = subprocess.run(
+        [
+            *GITXP,
+            "run",
+            "--grid",
+            "x=0:3",
+            "--metric",
+            "f:min",
+            "-j",
+            "2",
+            "--",
+            sys.executable,
+            "quad.py",
+            "--x",
+            "{x}",
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    import re
+
+    frames = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", proc.stderr).replace("\r", "\n")
+    last = [line for line in frames.splitlines() if line.startswith("sweep")][-1]
+    assert "4/4" in last and "running 0" in last and "failed 0" in last and "best 5.16" in last

@@ -90,8 +90,9 @@ def console(*, stderr: bool = False) -> Any:
 
     from rich.console import Console
 
-    stream = sys.stderr if stderr else sys.stdout
-    return Console(soft_wrap=False, stderr=stderr, width=None if stream.isatty() else 10_000)
+    if stderr:  # progress display: the terminal's width
+        return Console(stderr=True)
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 10_000)
 
 
 def render_rich(table: pa.Table, title: str | None = None) -> None:
