@@ -10,10 +10,9 @@ import os
 import threading
 import time
 
-__all__ = ["new_run_id", "run_id_time"]
+__all__ = ["new_run_id"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-_DECODE = {c: i for i, c in enumerate(_ALPHABET)}
 _lock = threading.Lock()
 _last: list[int] = [0, 0]  # last millisecond, last random part: keeps ids monotonic within a process
 
@@ -37,11 +36,3 @@ def new_run_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big")
         _last[0], _last[1] = ms, rand
     return _encode(ms, 10) + _encode(rand, 16)
-
-
-def run_id_time(run_id: str) -> float:
-    """Return the creation time (seconds since the epoch) encoded in ``run_id``."""
-    value = 0
-    for char in run_id[:10].lower():
-        value = value * 32 + _DECODE[char]
-    return value / 1000.0

@@ -180,15 +180,6 @@ class Repo:
     def has_object(self, sha: str) -> bool:
         return self.run(["cat-file", "-e", sha], check=False).returncode == 0
 
-    def delete_ref(self, name: str) -> None:
-        self.run(["update-ref", "-d", name], check=False)
-
-    def list_refs(self, prefix: str) -> dict[str, str]:
-        out = self.git("for-each-ref", "--format=%(objectname) %(refname)", prefix).decode()
-        return {ref: sha for sha, ref in (line.split(" ", 1) for line in out.splitlines() if line)}
-
-    # ------------------------------------------------------------------ reading trees and blobs
-
     def ls_tree(self, treeish: str, *paths: str) -> list[tuple[str, str, str]]:
         """Return ``(type, sha, path)`` for every file under ``paths`` in ``treeish`` (recursive)."""
         out = self.git("ls-tree", "-r", "-z", "--full-tree", treeish, "--", *paths)

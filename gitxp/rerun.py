@@ -10,7 +10,6 @@ and Ctrl-C too) unless ``keep``. The user's working tree, index and branches are
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -194,10 +193,6 @@ def env_for(plan: Plan) -> dict[str, str]:
     """Extra environment of a rerun: the seed the original run used, if it recorded one."""
     seed = plan.run.get("meta.seed")
     return {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
-
-
-def as_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=str)
 
 
 def run_dir(tree: Path | None, plan: Plan) -> Path:

@@ -176,8 +176,6 @@ class Sweep:
         finally:
             pool.shutdown(wait=True)
         result.interrupted = controller.interrupted.is_set() and not self.fail_fast
-        if result.best is None and result.runs and not self.metric:
-            result.best = None
         return result
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import collections
 import os
-import shlex
 import shutil
 import signal
 import subprocess
@@ -278,7 +277,3 @@ def execute(
             run.meta({"reader_error": f"{type(error).__name__}: {error}"})
     run.end(status)
     return status
-
-
-def describe(argv: list[str]) -> str:
-    return shlex.join(argv)

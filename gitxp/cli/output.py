@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -148,7 +147,3 @@ def emit_table(table: pa.Table, fmt: str, *, columns_given: bool = False, title:
             click.echo("no runs", err=True)
             return
         render_rich(table, title)
-
-
-def column_option_values(values: Sequence[str]) -> list[str]:
-    return [v for item in values for v in item.split(",") if v.strip()]
