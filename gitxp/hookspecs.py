@@ -47,11 +47,12 @@ def gitxp_run_end(run: Run, status: str) -> None:
 # ---------------------------------------------------------------------- capabilities
 
 
-@hookspec(firstresult=True)
-def gitxp_apply_overrides(run: Run, command: list[str], params: dict[str, Any]) -> Invocation | None:
-    """Return how ``command`` receives ``params``: a ``gitxp.builtin.overrides.Invocation`` (rewritten argv, extra
-    environment, the set of params delivered), or None to let the next plugin decide. The built-in
-    implementation (templating, config files, ``--name value`` rewriting, environment) runs last."""
+@hookspec
+def gitxp_apply_overrides(run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
+    """Deliver ``params`` to the command being prepared: edit ``invocation.command``/``invocation.env`` and add
+    the names delivered to ``invocation.consumed``. Every implementation runs in turn (built-in: config file,
+    ``{k}`` templating, ``--name value`` rewriting, environment). ``run`` is None and ``invocation.dry_run`` true
+    when gitxp only checks, before anything runs, which params would reach the command: write no file then."""
 
 
 @hookspec

@@ -33,7 +33,13 @@ def get_plugin_manager() -> pluggy.PluginManager:
         pm = pluggy.PluginManager("gitxp")
         pm.add_hookspecs(hookspecs)
         for name in DEFAULT_PLUGINS:
-            pm.register(importlib.import_module(name), name=name)
+            module = importlib.import_module(name)
+            parts = getattr(module, "PLUGINS", None)  # a module holding several plugins
+            if parts:
+                for key, plugin in parts.items():
+                    pm.register(plugin, name=f"{name}.{key}")
+            else:
+                pm.register(module, name=name)
         pm.load_setuptools_entrypoints("gitxp")
         _pm = pm
     return _pm

@@ -177,7 +177,12 @@ def execute(
 
     hooks = get_plugin_manager().hook
     run.config_file = command.config  # type: ignore[attr-defined]
-    invocation = hooks.gitxp_apply_overrides(run=run, command=list(command.argv), params=dict(run.params))
+    from gitxp.builtin.overrides import Invocation
+
+    invocation = Invocation(
+        list(command.argv), config=command.config, output_dir=run.output_dir, run_id=run.id
+    )
+    hooks.gitxp_apply_overrides(run=run, invocation=invocation, params=dict(run.params))
     env = {
         **os.environ,
         **(extra_env or {}),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -95,18 +94,26 @@ class EnvOverrides:
     """Delivers params as ``HP_<NAME>`` environment variables (a framework's own convention)."""
 
     @hookimpl
-    def gitxp_apply_overrides(self, run: gitxp.Run, command: list[str], params: dict[str, Any]) -> Invocation:
-        env = {f"HP_{k.upper()}": str(v) for k, v in params.items()}
-        env.update(GITXP_RUN_ID=run.id, GITXP_PARAMS=json.dumps(params), GITXP_OUTPUT_DIR=str(run.output_dir))
-        return Invocation(list(command), env, set(params))
+    def gitxp_apply_overrides(
+        self, run: gitxp.Run | None, invocation: Invocation, params: dict[str, Any]
+    ) -> None:
+        for key, value in params.items():
+            if key.startswith("hp_"):
+                invocation.env[f"HP_{key[3:].upper()}"] = str(value)
+                invocation.consumed.add(key)
 
 
 def test_hook_gitxp_apply_overrides(repo: Path, register, invoke) -> None:  # type: ignore[no-untyped-def]
     register(EnvOverrides())
-    write(repo, "env.py", "import os\nprint('gitxp: got=' + os.environ['HP_LR'])\n")
-    result = invoke("run", "-p", "lr=0.25", "--allow-unused", "--", sys.executable, "env.py")
+    write(
+        repo, "env.py", "import os, sys\nprint('gitxp: got=' + os.environ['HP_LR'] + ' arg=' + sys.argv[1])\n"
+    )
+    # hp_lr is delivered by the plugin, x by the built-in templating: no param is "unused"
+    result = invoke("run", "-p", "hp_lr=0.25", "-p", "x=3", "--", sys.executable, "env.py", "{x}")
     assert result.exit_code == 0, result.output
-    assert gitxp.load().to_pylist()[0]["results.got"] == 0.25
+    row = gitxp.load().to_pylist()[0]
+    assert row["results.got"] == 0.25 and row["results.arg"] == 3
+    assert invoke("run", "-p", "hp_lr=1", "-p", "y=3", "--", sys.executable, "env.py", "1").exit_code == 2
 
 
 class Fixed:

@@ -1,15 +1,21 @@
-"""How params reach an unmodified command (the built-in ``gitxp_apply_overrides``).
+"""How params reach an unmodified command: four built-in ``gitxp_apply_overrides`` plugins.
 
-Applied in order, each one "consuming" the params it delivers:
+Every implementation of the hook edits the same ``Invocation`` in turn and adds the params it delivered to
+``invocation.consumed``; a framework plugin (Hydra ``key=value`` arguments, a launcher's own flags, ...) is one
+more implementation beside these:
 
-1. a config file (``--config cfg.yaml|json``): keys overridden by dotted path (``training.learning_rate``), the
-   rendered copy written to the run's output dir; its path replaces ``{config}`` in the command, or the original
-   config path where the command names it;
-2. templating: ``{name}`` in any argument becomes the param's value (also ``{run_id}``, ``{output_dir}``);
-3. argparse-style rewriting: ``--name VALUE`` / ``--name=VALUE`` already in the command get the new value
-   (``--learning-rate`` matches param ``learning_rate``);
-4. the environment: ``GITXP_PARAMS`` (JSON of all params), ``GITXP_RUN_ID``, ``GITXP_OUTPUT_DIR`` — always set,
-   but not counted as "received" (a param only the environment carries is probably a typo; ``--allow-unused``).
+1. ``config`` (runs first): with ``--config cfg.yaml|json``, keys overridden by dotted path
+   (``training.learning_rate``), the rendered copy written to the run's output dir; its path replaces ``{config}``
+   in the command, or the original config path where the command names it;
+2. ``templating``: ``{name}`` in any argument becomes the param's value (also ``{run_id}``, ``{output_dir}``);
+3. ``argparse``: ``--name VALUE`` / ``--name=VALUE`` already in the command get the new value (``--learning-rate``
+   matches param ``learning_rate``);
+4. ``environment`` (runs last): ``GITXP_PARAMS`` (JSON of all params), ``GITXP_RUN_ID``, ``GITXP_OUTPUT_DIR`` —
+   always set, but not counted as delivered (a param only the environment carries is probably a typo;
+   ``--allow-unused``).
+
+Before anything runs, the same hook is called on a *dry* invocation (``invocation.dry_run``: write no file) to
+find params that would reach nothing: ``delivered_params``.
 """
 
 from __future__ import annotations
@@ -28,18 +34,28 @@ from gitxp.hookspecs import hookimpl
 if TYPE_CHECKING:
     from gitxp.run import Run
 
-__all__ = ["Invocation", "apply", "received", "format_value", "load_config"]
+__all__ = ["Invocation", "delivered_params", "format_value", "load_config", "PLUGINS"]
 
 _TEMPLATE = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
 
 
 @dataclass
 class Invocation:
-    """A command ready to run: argv, extra environment, and the params it receives."""
+    """A command being prepared: argv, extra environment, and the params delivered so far.
+
+    ``output_dir`` is where files for the command may be written (rendered configs); it is None in a dry run.
+    """
 
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     consumed: set[str] = field(default_factory=set)
+    config: Path | None = None
+    output_dir: Path | None = None
+    run_id: str = ""
+
+    @property
+    def dry_run(self) -> bool:
+        return self.output_dir is None
 
 
 def format_value(value: Any) -> str:
@@ -53,6 +69,15 @@ def format_value(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def delivered_params(command: list[str], params: Mapping[str, Any], config: Path | None) -> set[str]:
+    """Which params the command would receive, asking every ``gitxp_apply_overrides`` plugin (nothing runs)."""
+    from gitxp.plugins import get_plugin_manager
+
+    invocation = Invocation(list(command), config=config)
+    get_plugin_manager().hook.gitxp_apply_overrides(run=None, invocation=invocation, params=dict(params))
+    return invocation.consumed
 
 
 # ---------------------------------------------------------------------- config files
@@ -102,89 +127,80 @@ def _config_set(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _config_mentioned(command: list[str], config: Path) -> bool:
-    return any(arg in (str(config), config.name) or arg.endswith(f"={config}") for arg in command) or any(
-        "{config}" in arg for arg in command
-    )
-
-
-# ---------------------------------------------------------------------- the pipeline
-
-
-def _flag_names(key: str) -> set[str]:
-    return {f"--{key}", f"--{key.replace('_', '-')}", f"--{key.replace('-', '_')}"}
-
-
-def received(command: list[str], names: list[str], config: Path | None) -> set[str]:
-    """Which of ``names`` the command would receive (used to reject typos before anything runs)."""
-    data = load_config(config) if config is not None else None
-    if config is not None and not _config_mentioned(command, config):
-        raise UsageError(f"--config {config}: the command neither contains {{config}} nor names {config}")
-    found = set()
-    templates = {m for arg in command for m in _TEMPLATE.findall(arg)}
-    for name in names:
-        flags = _flag_names(name)
-        if (
-            (data is not None and _config_has(data, name))
-            or name in templates
-            or any(arg in flags or arg.split("=", 1)[0] in flags for arg in command)
-        ):
-            found.add(name)
-    return found
-
-
-def apply(
-    command: list[str], params: Mapping[str, Any], *, config: Path | None, output_dir: Path, run_id: str
-) -> Invocation:
-    """Deliver ``params`` to ``command`` (see the module docstring)."""
-    consumed: set[str] = set()
-    command = list(command)
-    extra = {"run_id": run_id, "output_dir": str(output_dir)}
-    if config is not None:
+class ConfigFile:
+    @hookimpl(tryfirst=True)
+    def gitxp_apply_overrides(self, run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
+        config = invocation.config
+        if config is None:
+            return
+        names = (str(config), config.name)
+        if not any(arg in names or "{config}" in arg for arg in invocation.command):
+            raise UsageError(f"--config {config}: the command neither contains {{config}} nor names {config}")
         data = copy.deepcopy(load_config(config))
         for key, value in params.items():
             if _config_has(data, key):
                 _config_set(data, key, value)
-                consumed.add(key)
-        rendered = output_dir / config.name
+                invocation.consumed.add(key)
+        if invocation.output_dir is None:
+            return
+        rendered = invocation.output_dir / config.name
         if config.suffix.lower() == ".json":
             rendered.write_text(json.dumps(data, indent=2))
         else:
             import yaml
 
             rendered.write_text(yaml.safe_dump(data, sort_keys=False))
-        extra["config"] = str(rendered)
-        command = [str(rendered) if arg in (str(config), config.name) else arg for arg in command]
-
-    def template(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in params:
-            consumed.add(name)
-            return format_value(params[name])
-        return extra.get(name, match.group(0))
-
-    command = [_TEMPLATE.sub(template, arg) for arg in command]
-    for key, value in params.items():
-        if key in consumed:
-            continue
-        flags = _flag_names(key)
-        for i, arg in enumerate(command):
-            if arg in flags and i + 1 < len(command) and not command[i + 1].startswith("--"):
-                command[i + 1] = format_value(value)
-                consumed.add(key)
-            elif "=" in arg and arg.split("=", 1)[0] in flags:
-                command[i] = f"{arg.split('=', 1)[0]}={format_value(value)}"
-                consumed.add(key)
-    env = {
-        "GITXP_PARAMS": json.dumps(dict(params)),
-        "GITXP_RUN_ID": run_id,
-        "GITXP_OUTPUT_DIR": str(output_dir),
-    }
-    return Invocation(command, env, consumed)
+        invocation.command = [
+            str(rendered) if arg in names else arg.replace("{config}", str(rendered))
+            for arg in invocation.command
+        ]
 
 
-@hookimpl(trylast=True)
-def gitxp_apply_overrides(run: Run, command: list[str], params: dict[str, Any]) -> Invocation:
-    return apply(
-        command, params, config=getattr(run, "config_file", None), output_dir=run.output_dir, run_id=run.id
-    )
+class Templating:
+    @hookimpl
+    def gitxp_apply_overrides(self, run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
+        extra = {"run_id": invocation.run_id, "output_dir": str(invocation.output_dir or "")}
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in params:
+                invocation.consumed.add(name)
+                return format_value(params[name])
+            return extra.get(name, match.group(0)) if not invocation.dry_run else match.group(0)
+
+        invocation.command = [_TEMPLATE.sub(substitute, arg) for arg in invocation.command]
+
+
+def _flag_names(key: str) -> set[str]:
+    return {f"--{key}", f"--{key.replace('_', '-')}", f"--{key.replace('-', '_')}"}
+
+
+class ArgparseFlags:
+    @hookimpl
+    def gitxp_apply_overrides(self, run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
+        command = invocation.command
+        for key, value in params.items():
+            flags = _flag_names(key)
+            for i, arg in enumerate(command):
+                if arg in flags and i + 1 < len(command) and not command[i + 1].startswith("--"):
+                    command[i + 1] = format_value(value)
+                    invocation.consumed.add(key)
+                elif "=" in arg and arg.split("=", 1)[0] in flags:
+                    command[i] = f"{arg.split('=', 1)[0]}={format_value(value)}"
+                    invocation.consumed.add(key)
+
+
+class Environment:
+    @hookimpl(trylast=True)
+    def gitxp_apply_overrides(self, run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
+        invocation.env.setdefault("GITXP_PARAMS", json.dumps(params))
+        invocation.env.setdefault("GITXP_RUN_ID", invocation.run_id)
+        invocation.env.setdefault("GITXP_OUTPUT_DIR", str(invocation.output_dir or ""))
+
+
+PLUGINS = {
+    "config": ConfigFile(),
+    "templating": Templating(),
+    "argparse": ArgparseFlags(),
+    "environment": Environment(),
+}

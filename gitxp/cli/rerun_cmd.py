@@ -39,7 +39,7 @@ def rerun_command(
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
     import pyarrow.compute as pc
 
-    from gitxp.builtin.overrides import received
+    from gitxp.builtin.overrides import delivered_params
     from gitxp.repo import Repo
     from gitxp.rerun import cleanup, compare_results, env_for, plan_rerun, prepare_tree, run_dir
     from gitxp.run import Run
@@ -74,7 +74,7 @@ def rerun_command(
         command = Command(plan.command.argv, shell=plan.command.shell, config=config, cwd=cwd)
         check_command(command)
         if overrides and original.get("meta.command.template"):
-            found = received(list(command.argv), list(overrides), config)
+            found = delivered_params(list(command.argv), overrides, config)
             missing = [k for k in overrides if k not in found and f"params.{k}" not in original]
             if missing:
                 raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")

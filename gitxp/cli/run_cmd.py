@@ -153,7 +153,7 @@ def run_command(
     --config file, or $GITXP_PARAMS. Results come from 'gitxp: name=value' lines, 'fitness: X' lines,
     metric_<name>.log files in $GITXP_OUTPUT_DIR, or the gitxp API inside the command.
     """
-    from gitxp.builtin.overrides import received
+    from gitxp.builtin.overrides import delivered_params
     from gitxp.wrapper import Command, check_command
 
     if jobs < 1:
@@ -164,7 +164,8 @@ def run_command(
     check_command(cmd)
     names = space.names
     if not allow_unused:
-        missing = [k for k in names if k not in received(list(command), names, config)]
+        delivered = delivered_params(list(command), dict.fromkeys(names), config)
+        missing = [k for k in names if k not in delivered]
         if missing:
             raise UsageError(
                 f"param {missing[0]!r} never reaches the command (no {{{missing[0]}}}, no --{missing[0]} flag"
