@@ -96,14 +96,15 @@ class Run:
         seed: int | None = None,
         store: Store | None = None,
         version: Version | None = None,
+        attach: bool = True,
     ) -> None:
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
-        attach = _attach_target()
-        if attach is not None:
+        target = _attach_target() if attach else None
+        if target is not None:
             # Inside `gitxp run`: this is the wrapper's run. Record into a side directory the wrapper merges.
-            self.id, _wrapper_experiment, staged_root, given = attach
+            self.id, _wrapper_experiment, staged_root, given = target
             flat_params.update(given)  # the wrapper's values win (overrides, sweeps, reruns)
             self.attached = True
             self.store = None

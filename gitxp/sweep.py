@@ -132,6 +132,7 @@ class Sweep:
                         store=self.store,
                         version=self.version,
                         meta=meta,
+                        attach=False,  # a gitxp run inside a gitxp run records its own runs
                     )
                     result.runs.append(run)
                     running[

@@ -230,6 +230,17 @@ def materialize(repo: Repo, commit: str, patch: bytes, dest: Path) -> Path:
     run's ``patch`` there, so that ``dest`` holds exactly the code the run used."""
     repo.git("worktree", "add", "--detach", "--quiet", str(dest), commit)
     try:
+        if (dest / ".gitmodules").exists():
+            from gitxp.repo import run_git
+
+            proc = run_git(["submodule", "update", "--init", "--recursive", "--quiet"], cwd=dest, check=False)
+            if proc.returncode != 0:
+                warnings.warn(
+                    f"gitxp: submodules of {commit[:7]} could not be checked out: "
+                    f"{proc.stderr.decode(errors='replace').strip()[-200:]}",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
         _apply(repo, patch, cwd=dest)
     except Exception:
         remove_worktree(repo, dest)

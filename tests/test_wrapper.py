@@ -344,3 +344,13 @@ def test_shell_commands_and_json_configs(repo: Path, invoke) -> None:  # type: i
     row = only_run()
     assert row["results.depth"] == 5 and row["results.piped"] == 1
     assert json.loads((repo / "cfg.json").read_text()) == {"model": {"depth": 2}}
+
+
+def test_gitxp_run_inside_gitxp_run_records_its_own_run(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "inner.py", "print('gitxp: inner=1')\n")
+    result = invoke(
+        "run", "-e", "outer", "--", *GITXP, "run", "-e", "inner", "--", sys.executable, "inner.py"
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["experiment"]: r for r in gitxp.load().to_pylist()}
+    assert set(rows) == {"outer", "inner"} and rows["inner"]["results.inner"] == 1

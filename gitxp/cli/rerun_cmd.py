@@ -94,6 +94,7 @@ def rerun_command(
             metric=original.get("meta.metric"),
             store=store,
             version=version,
+            attach=False,
             meta={"rerun_of": run_id, "rerun.overrides": overrides or None, "workdir": plan.workdir},
         )
         click.echo(
