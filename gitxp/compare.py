@@ -256,10 +256,7 @@ def compare_runs(groups: list[Group], *, show_all: bool = False) -> dict[str, An
     for key in keys:
         values = [r.get(key) for r in rows]
         differs = len({repr(v) for v in values}) > 1
-        if key in ("duration",) or (key in VOLATILE_META and not show_all):
-            if not show_all:
-                continue
-        if not differs and not show_all:
+        if not show_all and (key == "duration" or key in VOLATILE_META or not differs):
             continue
         if all(v is None for v in values):
             continue

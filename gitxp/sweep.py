@@ -70,6 +70,7 @@ class SweepResult:
     best: Run | None = None
     best_value: float | None = None
     interrupted: bool = False
+    total: int | None = None  # how many runs the strategy will propose, when it knows
 
     @property
     def failed(self) -> int:
@@ -95,7 +96,7 @@ class Sweep:
     tee: bool = True
 
     def run(
-        self, controller: Controller, on_event: Callable[[str, Run, SweepResult], None] | None = None
+        self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
     ) -> SweepResult:
         factories = strategies()
         if self.strategy not in factories:
@@ -104,17 +105,15 @@ class Sweep:
         if self.executor not in runners:
             raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
         experiment = self.experiment or _experiment_name(self.store)
-        past = (
-            history(self.store, experiment, self.space.names, self.metric[0])
-            if self.metric and self.strategy not in ("grid", "random")
-            else []
-        )
+        past = history(self.store, experiment, self.space.names, self.metric[0]) if self.metric else []
         strategy = factories[self.strategy](
             self.space, seed=self.seed, n=self.n, objective=self.metric, history=past
         )
         sweep_id = new_run_id()
         metric = ":".join(self.metric) if self.metric else None
-        result = SweepResult()
+        result = SweepResult(total=strategy.total)
+        if on_event:
+            on_event("begin", None, result)
         pool = runners[self.executor](self.jobs)
         running: dict[Future[str], Run] = {}
         stop = False

@@ -215,6 +215,8 @@ def run_command(
 
 
 def _single_event(event: str, run: Any, result: Any) -> None:
+    if event == "begin":
+        return
     if event == "start":
         click.echo(f"gitxp: run {run.id} ({run.experiment}, version {run.version.id})", err=True)
     else:
@@ -234,9 +236,6 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
     from gitxp.cli.output import console, emit_table
 
     counts = {"running": 0, "failed": 0}
-    total = sweep.space.n if sweep.strategy in ("random", "tpe") else None
-    if total is None:
-        total = len(sweep.space.grid_points()) * (sweep.space.n or 1)
     err = console(stderr=True)
     progress = Progress(
         TextColumn("[bold]sweep"),
@@ -249,9 +248,17 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         console=err,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("sweep", total=total, running=0, failed=0, best="-")
+    task = progress.add_task("sweep", total=None, running=0, failed=0, best="-")
 
     def on_event(event: str, run: Any, result: Any) -> None:
+        if event == "begin":  # the strategy knows how many runs it will propose (None: open-ended)
+            click.echo(
+                f"gitxp: sweep of {result.total if result.total is not None else 'open-ended'} runs "
+                f"({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
+                err=True,
+            )
+            progress.update(task, total=result.total)
+            return
         if event == "start":
             counts["running"] += 1
         else:
@@ -264,10 +271,6 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
         progress.update(task, running=counts["running"], failed=counts["failed"], best=best)
 
-    click.echo(
-        f"gitxp: sweep of {total} runs ({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
-        err=True,
-    )
     with progress:
         result = sweep.run(controller, on_event=on_event)
     _summarise(result, sweep, emit_table)
