@@ -175,7 +175,7 @@ def select(
     limit: int | None = None,
     columns: str | Sequence[str] | None = None,
 ) -> pa.Table:
-    """Filter, sort, limit and project a run table (the options of ``gitxp ls``)."""
+    """Filter, sort, limit and project a run table (the options of ``gitxp ls``); newest first unless sorted."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -198,6 +198,8 @@ def select(
             table = table.filter(condition)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise UsageError(f"filter cannot be applied: {str(error).splitlines()[0]}") from None
+    if not sort and "started" in table.column_names:
+        sort = "-started,-run_id"  # newest first, as git log: --limit N keeps the N most recent runs
     if sort:
         keys = []
         for item in [sort] if isinstance(sort, str) else sort:

@@ -384,6 +384,9 @@ class Run:
             self.store.commit_later(self._staged)
 
     def _summarise(self, name: str, mode: str) -> None:
+        """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.objective), unless reported."""
+        from gitxp.objective import summary_name
+
         if name in self._record["results"]:
             return
         table = self._staged.metrics_table()
@@ -398,7 +401,7 @@ class Run:
                 "min": lambda: pc.min(values).as_py(),
                 "max": lambda: pc.max(values).as_py(),
             }[mode]()
-            self._record["results"][name] = summary
+            self._record["results"][summary_name(name, mode)] = summary
 
     # -------------------------------------------------------------- context manager
 

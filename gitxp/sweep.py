@@ -16,13 +16,16 @@ from typing import Any
 
 from gitxp.errors import UsageError
 from gitxp.ids import new_run_id
+from gitxp.objective import column, lookup
 from gitxp.run import Run
 from gitxp.space import Space
 from gitxp.store import Store
 from gitxp.versioning import Version
 from gitxp.wrapper import Command, Controller, execute
 
-__all__ = ["Sweep", "SweepResult", "strategies", "executors", "history"]
+__all__ = ["Sweep", "SweepResult", "strategies", "executors", "history", "UNINFORMED"]
+
+UNINFORMED = ("grid", "random")  # strategies that propose without looking at results
 
 
 def strategies() -> dict[str, Any]:
@@ -38,22 +41,22 @@ def executors() -> dict[str, Any]:
 
 
 def history(
-    store: Store, experiment: str, names: list[str], metric: str
+    store: Store, experiment: str, names: list[str], metric: tuple[str, str]
 ) -> list[tuple[dict[str, Any], float]]:
     """``(params, value)`` of the finished runs of ``experiment`` that have ``metric`` and all of ``names``."""
     import pyarrow.compute as pc
 
     table = store.table()
-    column = f"results.{metric}"
-    if not table.num_rows or column not in table.column_names:
+    found = column(*metric, table.column_names)
+    if not table.num_rows or found is None:
         return []
     table = table.filter(
         pc.and_(pc.equal(table["experiment"], experiment), pc.equal(table["status"], "finished"))
     )
     cols = {n: f"params.{n}" for n in names if f"params.{n}" in table.column_names}
     out = []
-    for row in table.select([column, *cols.values()]).to_pylist():
-        value = row[column]
+    for row in table.select([found, *cols.values()]).to_pylist():
+        value = row[found]
         if (
             isinstance(value, (int, float))
             and math.isfinite(value)
@@ -71,6 +74,13 @@ class SweepResult:
     best_value: float | None = None
     interrupted: bool = False
     total: int | None = None  # how many runs the strategy will propose, when it knows
+    metric_seen: bool = False  # some finished run reported the objective
+    missing_metric: list[str] | None = None  # result names of the first finished run that lacked it
+
+    @property
+    def blind(self) -> bool:
+        """True when a metric was asked for but no finished run reported it (a typo, most likely)."""
+        return self.missing_metric is not None and not self.metric_seen
 
     @property
     def failed(self) -> int:
@@ -105,7 +115,7 @@ class Sweep:
         if self.executor not in runners:
             raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
         experiment = self.experiment or _experiment_name(self.store)
-        past = history(self.store, experiment, self.space.names, self.metric[0]) if self.metric else []
+        past = history(self.store, experiment, self.space.names, self.metric) if self.metric else []
         strategy = factories[self.strategy](
             self.space, seed=self.seed, n=self.n, objective=self.metric, history=past
         )
@@ -159,6 +169,15 @@ class Sweep:
                         status = "failed"
                     result.statuses[run.id] = status
                     value = _summary(run, self.metric)
+                    if self.metric and status == "finished":
+                        if value is not None:
+                            result.metric_seen = True
+                        elif not result.metric_seen and result.missing_metric is None:
+                            result.missing_metric = sorted(run.results)
+                            if self.strategy not in UNINFORMED and not stop:
+                                stop = True  # an informed search without its objective would only pretend
+                            if on_event:
+                                on_event("metric-missing", run, result)
                     strategy.observe(dict(run.params), value if status == "finished" else None)
                     if (
                         value is not None
@@ -188,10 +207,7 @@ def _experiment_name(store: Store) -> str:
 def _summary(run: Run, metric: tuple[str, str] | None) -> float | None:
     if metric is None:
         return None
-    value = run.results.get(metric[0])
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    return lookup(run.results, *metric)
 
 
 def _better(value: float, best: float | None, metric: tuple[str, str] | None) -> bool:

@@ -19,6 +19,7 @@ def runs(repo: Path) -> list[str]:
         with gitxp.start(experiment="a", params={"lr": lr, "batch size": 32}, metric="acc:max") as run:
             run.log(step=0, acc=acc / 2)
             run.log(step=1, acc=acc)
+            run.result(acc=acc)
         ids.append(run.id)
     git(repo, "tag", "v1")
     (repo / "train.py").write_text("print('v2')\n")
@@ -41,35 +42,42 @@ def as_json(result) -> list[dict]:  # type: ignore[no-untyped-def]
 
 def test_ls_json_is_a_list_of_run_objects(runs: list[str], invoke) -> None:  # type: ignore[no-untyped-def]
     data = as_json(invoke("ls", "--format", "json"))
-    assert [d["run_id"] for d in data] == runs
-    assert data[0]["params"] == {"lr": 0.1, "batch size": 32}
-    assert data[0]["results"] == {"acc": 0.8}
-    assert data[3]["status"] == "failed" and data[3]["meta"]["error.message"] == "nan loss"
+    assert [d["run_id"] for d in data] == runs[::-1]  # newest first, as git log
+    assert data[3]["params"] == {"lr": 0.1, "batch size": 32}
+    assert data[3]["results"] == {"acc": 0.8}
+    assert data[0]["status"] == "failed" and data[0]["meta"]["error.message"] == "nan loss"
+
+
+def test_ls_limit_keeps_the_newest_runs(runs: list[str], invoke) -> None:  # type: ignore[no-untyped-def]
+    assert [d["run_id"] for d in as_json(invoke("ls", "--limit", "2", "--format", "json"))] == runs[:1:-1]
+    assert gitxp.load(limit=1)["run_id"].to_pylist() == runs[-1:]
+    oldest = as_json(invoke("ls", "--sort", "started", "--limit", "1", "--format", "json"))
+    assert [d["run_id"] for d in oldest] == runs[:1]
 
 
 def test_ls_filters_sort_limit_columns(runs: list[str], repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    assert [d["run_id"] for d in as_json(invoke("ls", "-e", "a", "--format", "json"))] == runs[:2]
+    assert [d["run_id"] for d in as_json(invoke("ls", "-e", "a", "--format", "json"))] == runs[1::-1]
     best = as_json(
         invoke("ls", "--where", "results.acc > 0.85", "--sort", "-results.acc", "--format", "json")
     )
     assert [d["run_id"] for d in best] == [runs[2], runs[1]]
     short = as_json(invoke("ls", "--where", "acc >= 0.8 and lr < 0.5", "--format", "json"))
-    assert [d["run_id"] for d in short] == runs[:2]
+    assert [d["run_id"] for d in short] == runs[1::-1]
     quoted = as_json(invoke("ls", "--where", "`params.batch size` == 32", "--limit", "1", "--format", "json"))
-    assert [d["run_id"] for d in quoted] == runs[:1]
+    assert [d["run_id"] for d in quoted] == runs[1:2]
     assert [d["run_id"] for d in as_json(invoke("ls", "--status", "failed", "--format", "json"))] == runs[3:]
     cols = as_json(invoke("ls", "--columns", "run_id,lr", "--format", "json"))
-    assert cols[0] == {"run_id": runs[0], "params": {"lr": 0.1}}
+    assert cols[-1] == {"run_id": runs[0], "params": {"lr": 0.1}}
     by_in = as_json(invoke("ls", "--where", "params.lr in [0.1, 0.5]", "--format", "json"))
-    assert [d["run_id"] for d in by_in] == [runs[0], runs[2]]
+    assert [d["run_id"] for d in by_in] == [runs[2], runs[0]]
 
 
 def test_ls_version_takes_any_git_revision(runs: list[str], repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "v1", "--format", "json"))] == runs[:2]
-    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "HEAD", "--format", "json"))] == runs[2:]
-    dirty = gitxp.load()["version"].to_pylist()[2]
+    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "v1", "--format", "json"))] == runs[1::-1]
+    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "HEAD", "--format", "json"))] == runs[:1:-1]
+    dirty = gitxp.load(sort="started")["version"].to_pylist()[2]
     assert "+d." in dirty
-    assert [d["run_id"] for d in as_json(invoke("ls", "--version", dirty, "--format", "json"))] == runs[2:]
+    assert [d["run_id"] for d in as_json(invoke("ls", "--version", dirty, "--format", "json"))] == runs[:1:-1]
     result = invoke("ls", "--version", "no-such-branch")
     assert result.exit_code == 2 and "no-such-branch" in result.output
 
@@ -79,7 +87,7 @@ def test_ls_table_and_csv(runs: list[str], invoke) -> None:  # type: ignore[no-u
     assert table.exit_code == 0 and runs[0][:12] in table.output and "params.lr" in table.output
     csv_out = invoke("ls", "--format", "csv", "--columns", "run_id,params.lr,status")
     lines = csv_out.output.strip().splitlines()
-    assert lines[0] == "run_id,params.lr,status" and lines[1] == f"{runs[0]},0.1,finished"
+    assert lines[0] == "run_id,params.lr,status" and lines[-1] == f"{runs[0]},0.1,finished"
 
 
 @pytest.mark.parametrize(
@@ -140,15 +148,15 @@ def test_export_is_readable_by_pandas_polars_duckdb(runs: list[str], repo: Path,
         assert result.exit_code == 0, result.output
     pd = pytest.importorskip("pandas")
     frame = pd.read_parquet(repo / "runs.parquet")
-    assert list(frame["params.lr"]) == [0.1, 0.01]
-    assert list(pd.read_csv(repo / "runs.csv")["params.lr"]) == [0.1, 0.01]
-    assert [r["params"]["lr"] for r in json.loads((repo / "runs.json").read_text())] == [0.1, 0.01]
+    assert list(frame["params.lr"]) == [0.01, 0.1]
+    assert list(pd.read_csv(repo / "runs.csv")["params.lr"]) == [0.01, 0.1]
+    assert [r["params"]["lr"] for r in json.loads((repo / "runs.json").read_text())] == [0.01, 0.1]
     pl = pytest.importorskip("polars")
-    assert pl.read_parquet(repo / "runs.parquet")["params.lr"].to_list() == [0.1, 0.01]
+    assert pl.read_parquet(repo / "runs.parquet")["params.lr"].to_list() == [0.01, 0.1]
     duckdb = pytest.importorskip("duckdb")
     rows = duckdb.sql(f"select \"params.lr\" from '{repo / 'runs.parquet'}' order by 1").fetchall()
     assert rows == [(0.01,), (0.1,)]
-    assert gitxp.load(experiment="a").to_pandas()["results.acc"].tolist() == [0.8, 0.9]
+    assert gitxp.load(experiment="a").to_pandas()["results.acc"].tolist() == [0.9, 0.8]
 
 
 def test_not_a_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # type: ignore[no-untyped-def]

@@ -90,8 +90,23 @@ def test_metric_summarises_a_curve(repo: Path) -> None:
     with gitxp.start(metric="loss:min") as run:
         for value in (3.0, 1.0, 2.0):
             run.log(loss=value)
-    assert only_run()["results.loss"] == 1.0
+    row = only_run()
+    # the summary says how it was computed: the best step is not passed off as the final value
+    assert row["results.loss.min"] == 1.0 and "results.loss" not in row
     assert [p["step"] for p in gitxp.metrics(run.id).to_pylist()] == [0, 1, 2]
+    with gitxp.start(metric="loss:last") as run:
+        for value in (3.0, 1.0, 2.0):
+            run.log(loss=value)
+    assert gitxp.load(limit=1).to_pylist()[0]["results.loss.last"] == 2.0
+
+
+def test_a_reported_result_is_not_overwritten_by_the_curve_summary(repo: Path) -> None:
+    with gitxp.start(metric="loss:min") as run:
+        run.log(loss=0.5)
+        run.log(loss=0.1)
+        run.result(loss=0.3)
+    row = only_run()
+    assert row["results.loss"] == 0.3 and "results.loss.min" not in row
 
 
 def test_exception_is_recorded_and_reraised_unchanged(repo: Path) -> None:

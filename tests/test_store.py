@@ -77,7 +77,7 @@ def test_eight_concurrent_writers_lose_nothing(repo: Path) -> None:
     for proc in procs:
         _, err = proc.communicate(timeout=240)
         assert proc.returncode == 0, err
-    table = gitxp.load()
+    table = gitxp.load(sort="started")
     assert table.num_rows == 400
     assert len(set(table["run_id"].to_pylist())) == 400
     pairs = set(zip(table["params.w"].to_pylist(), table["params.i"].to_pylist()))
@@ -172,7 +172,7 @@ def test_cache_follows_the_ref_incrementally(repo: Path) -> None:
     assert cache.exists()
     with gitxp.start(params={"n": 2, "extra": "new column"}):
         pass
-    table = gitxp.load()
+    table = gitxp.load(sort="started")
     assert table["params.n"].to_pylist() == [1, 2]
     assert table["params.extra"].to_pylist() == [None, "new column"]
     cache.write_bytes(b"garbage")  # a corrupt cache is rebuilt from the ref
@@ -252,7 +252,7 @@ def test_packs_serve_fresh_clones_and_yield_to_newer_run_files(repo: Path, tmp_p
     for i in range(5):
         with gitxp.start(params={"i": i}) as run:
             run.result(v=i)
-    before = gitxp.load().to_pylist()
+    before = gitxp.load(sort="started").to_pylist()
     assert invoke("gc").output.startswith("packed 5 runs")
     assert invoke("gc").output.startswith("nothing to pack")
     packs = [p for p in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if p.startswith("packs/")]

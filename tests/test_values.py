@@ -98,6 +98,6 @@ def test_type_clash_between_runs_is_unified(repo: Path) -> None:
     for value in (1, 2.5, "auto"):
         with gitxp.start(params={"lr": value, "n": 1 if value != "auto" else 2.5}):
             pass
-    table = gitxp.load()
+    table = gitxp.load(sort="started")
     assert table["params.lr"].to_pylist() == ["1", "2.5", "auto"]
     assert table["params.n"].to_pylist() == [1.0, 1.0, 2.5]

@@ -234,7 +234,7 @@ def test_metric_files_in_output_dir(repo: Path, invoke) -> None:  # type: ignore
     )
     assert invoke("run", "--metric", "val_acc:max", "--", sys.executable, "ht.py").exit_code == 0
     row = only_run()
-    assert row["results.val_acc"] == 0.7 and row["meta.progress"] == "epoch 3/3"
+    assert row["results.val_acc.max"] == 0.7 and row["meta.progress"] == "epoch 3/3"
     assert [p["value"] for p in gitxp.metrics(row["run_id"]).to_pylist()] == [0.5, 0.7, 0.6]
 
 

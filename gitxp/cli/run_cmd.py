@@ -65,14 +65,33 @@ def _space(
 
 
 def _metric(text: str | None) -> tuple[str, str] | None:
-    if not text:
-        return None
-    name, sep, mode = text.rpartition(":")
-    if not sep:
-        return text, "max"
-    if not name or mode not in ("min", "max", "last"):
-        raise UsageError(f"--metric {text!r}: expected NAME:min, NAME:max or NAME:last")
-    return name, mode
+    from gitxp.objective import parse
+
+    return parse(text) if text else None
+
+
+def _missing_metric_error(sweep: Any, result: Any) -> UsageError:
+    from gitxp.errors import did_you_mean
+
+    name = sweep.metric[0]
+    names = result.missing_metric or []
+    hint = did_you_mean(name, names) or (
+        f" (its results: {', '.join(names)})" if names else " (it reported no results)"
+    )
+    return UsageError(f"--metric {name!r}: no finished run reported it{hint}")
+
+
+def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
+    from gitxp.sweep import UNINFORMED
+
+    message = f"warning: run {run.id} finished without the result {sweep.metric[0]!r}"
+    hint = _missing_metric_error(sweep, result).args[0].split("reported it", 1)[1]
+    then = (
+        "the sweep goes on, but its runs cannot be ranked"
+        if sweep.strategy in UNINFORMED
+        else f"--strategy {sweep.strategy} cannot search blind: no new runs are proposed"
+    )
+    return f"{message}{hint}; {then}"
 
 
 @click.command("run", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
@@ -210,12 +229,14 @@ def run_command(
         controller.restore()
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if result.blind:
+        raise _missing_metric_error(sweep, result)
     if result.failed or any(s != "finished" for s in result.statuses.values()):
         sys.exit(EXIT_FAILED)
 
 
 def _single_event(event: str, run: Any, result: Any) -> None:
-    if event == "begin":
+    if event in ("begin", "metric-missing"):  # a single run's missing metric is the final error
         return
     if event == "start":
         click.echo(f"gitxp: run {run.id} ({run.experiment}, version {run.version.id})", err=True)
@@ -259,6 +280,10 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
             )
             progress.update(task, total=result.total)
             return
+        if event == "metric-missing":
+            text = _missing_metric_warning(sweep, run, result)
+            err.print(text, style="bold yellow", soft_wrap=True, markup=False, highlight=False)
+            return
         if event == "start":
             counts["running"] += 1
         else:
@@ -277,6 +302,31 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
     return result
 
 
+def _ranking(
+    metric: tuple[str, str] | None, columns: list[str], rows: list[dict[str, Any]]
+) -> tuple[str, str] | None:
+    """(column, min|max) to rank a sweep's runs by: its objective; else its one numeric result when the name
+    says which way is better (``fitness``: higher, as in Studio); else None (launch order, never "top")."""
+    from gitxp.objective import column, guess_goal
+
+    if metric is not None:
+        found = column(*metric, columns)
+        goal = metric[1] if metric[1] != "last" else guess_goal(metric[0])
+        return (found, goal) if found is not None and goal else None
+    numeric = sorted(
+        {
+            name
+            for row in rows
+            for name, value in row["results"].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        }
+    )
+    if len(numeric) != 1:
+        return None
+    goal = guess_goal(numeric[0])
+    return (f"results.{numeric[0]}", goal) if goal else None
+
+
 def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     from gitxp.store import concat_tables, record_table
 
@@ -284,13 +334,16 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     if not rows:
         return
     table = concat_tables([record_table(r) for r in rows])
-    if sweep.metric and f"results.{sweep.metric[0]}" in table.column_names:
+    ranking = _ranking(sweep.metric, table.column_names, rows)
+    title = "runs (in launch order; --metric NAME:min|max ranks them)"
+    if ranking is not None:
         from gitxp.query import select
 
-        sign = "" if sweep.metric[1] == "min" else "-"
-        table = select(sweep.store, table, sort=f"{sign}results.{sweep.metric[0]}")
+        found, goal = ranking
+        table = select(sweep.store, table, sort=f"{'' if goal == 'min' else '-'}{found}")
+        title = f"top runs by {found[len('results.'):]} ({goal})"
     columns = ["run_id", "status"] + [c for c in table.column_names if c.startswith(("params.", "results."))]
-    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title="top runs")
+    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title=title)
     finished = sum(1 for s in result.statuses.values() if s == "finished")
     click.echo(
         f"{finished} finished, {result.failed} failed, "

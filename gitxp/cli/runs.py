@@ -86,7 +86,7 @@ def _selected(
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, **filters: Any) -> None:
-    """List runs (newest last), filtered and sorted."""
+    """List runs (newest first), filtered and sorted."""
     table = _selected(columns=columns, **filters)
     if by:
         import pyarrow as pa
