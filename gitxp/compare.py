@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gitxp import objective
 from gitxp.errors import RunNotFoundError, UsageError
 from gitxp.store import Store
 from gitxp.versioning import require_commit, version_tree
@@ -105,6 +106,39 @@ def _resolve_one(store: Store, table: pa.Table, selector: str) -> Group:
     return Group(text, "commit", runs, sha)
 
 
+def check_metric(groups: list[Group], metric: str) -> None:
+    """A usage error naming the recorded results (did you mean ...?) when no run of ``groups`` has ``metric``."""
+    name, goal = objective.parse(metric)
+    recorded = {
+        column
+        for group in groups
+        for column in group.table.column_names
+        if column.startswith("results.") and group.table[column].null_count < group.table.num_rows
+    }
+    objective.check_known(name, goal, sorted(recorded))
+
+
+def by_experiment(groups: list[Group]) -> list[tuple[str, list[Group]]]:
+    """The groups split per experiment (most runs first): runs of different experiments are never pooled.
+
+    An experiment present in fewer than two groups comes back with the groups that have it, so the caller can
+    say it has nothing to be compared with."""
+    import pyarrow.compute as pc
+
+    counts: Counter[str] = Counter()
+    for group in groups:
+        counts.update(group.table["experiment"].to_pylist())
+    out = []
+    for name, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        parts = []
+        for group in groups:
+            rows = group.table.filter(pc.equal(group.table["experiment"], name))
+            if rows.num_rows:
+                parts.append(Group(group.label, group.kind, rows, group.commit))
+        out.append((name, parts))
+    return out
+
+
 def resolve_groups(store: Store, table: pa.Table, selectors: list[str]) -> list[Group]:
     if len(selectors) < 2:
         raise UsageError("compare needs at least two runs, versions, commits or branches")
@@ -146,8 +180,8 @@ def _metrics(groups: list[Group], metric: str | None) -> list[tuple[str, str]]:
     """The (name, goal) pairs to compare: ``metric`` if given, else the runs' recorded summary metric, else every
     numeric result."""
     if metric:
-        name, _, goal = metric.rpartition(":") if ":" in metric else (metric, "", "max")
-        return [(name.removeprefix("results."), goal if goal in ("min", "max") else "max")]
+        name, goal = objective.parse(metric)
+        return [(name, goal if goal in ("min", "max") else "max")]
     recorded = Counter(
         m
         for g in groups
@@ -184,10 +218,12 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
             }
         )
     for name, goal in _metrics(groups, metric):
-        column = f"results.{name}"
         entry: dict[str, Any] = {"name": name, "goal": goal, "groups": [], "differences": []}
         values = []
         for group in groups:
+            column = objective.column(name, goal, group.table.column_names) or f"results.{name}"
+            if column != f"results.{name}":
+                entry["name"] = column[len("results.") :]  # the curve summary it really is: loss.min
             rows = group.table.to_pylist()
             scored = [
                 (float(r[column]), r["run_id"]) for r in rows if column in r and _numbers([r.get(column)])

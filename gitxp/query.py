@@ -15,14 +15,14 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import UsageError
+from gitxp.errors import UsageError, unknown_name
 from gitxp.store import Store
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-__all__ = ["load", "metrics", "select", "resolve_column", "STATUSES"]
+__all__ = ["load", "metrics", "select", "resolve_column", "check_experiments", "STATUSES"]
 
 STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
 
@@ -39,6 +39,17 @@ def resolve_column(name: str, columns: Sequence[str]) -> str:
     close = [c for c in columns if name.lower() in c.lower()][:5]
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise UsageError(f"unknown column {name!r}{hint}")
+
+
+def check_experiments(table: pa.Table, names: Sequence[str]) -> None:
+    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?)."""
+    if "experiment" not in table.column_names:
+        known: list[str] = []
+    else:
+        known = sorted({e for e in table["experiment"].to_pylist() if e is not None})
+    for name in names:
+        if name not in known:
+            raise unknown_name("experiment", name, known, where="-e: ")
 
 
 # ---------------------------------------------------------------------- --where
@@ -250,6 +261,8 @@ def load(
     """
     store = Store.open(path)
     table = store.table()
+    if experiment and table.num_rows:
+        check_experiments(table, [experiment] if isinstance(experiment, str) else experiment)
     return select(
         store,
         table,

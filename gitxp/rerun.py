@@ -93,6 +93,18 @@ def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
     return (sys.executable, "-c", code)
 
 
+def _check_rerunnable(run_id: str, entrypoint: str) -> None:
+    """Refuse, before anything runs, a function defined in a notebook, a REPL or ``python -`` (``<stdin>:f``,
+    ``__main__:f`` without a file): no file holds its code, so no version can bring it back."""
+    target = entrypoint.rpartition(":")[0]
+    if target.startswith("<") or target == "__main__" or target.startswith("__main__."):
+        raise UsageError(
+            f"run {run_id} was recorded from an interactive session (entry point {entrypoint!r}); its code "
+            "cannot be re-run. To make runs re-runnable, define the function in a .py file of the repository "
+            "and import it (or run a script with 'gitxp run -- python train.py')"
+        )
+
+
 def _patch_skipped(patch: bytes) -> list[tuple[str, str]]:
     """(path, sha256) of the files a run's patch lists as not embedded."""
     out = []
@@ -113,6 +125,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
     elif meta.get("entrypoint"):
+        _check_rerunnable(run["run_id"], meta["entrypoint"])
         argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None
     else:
         raise UsageError(f"run {run['run_id']} has no recorded command or entry point to run again")
@@ -175,7 +188,8 @@ def compare_results(
 ) -> list[dict[str, Any]]:
     """Per result: original value, new value, and whether they match within ``rtol``/``atol``."""
     rows = []
-    keys = sorted({k for k in (*original, *new) if k.startswith("results.")})
+    # the run's own results only: the wide table has a (null) column for every other experiment's results
+    keys = sorted({k for k, v in (*original.items(), *new.items()) if k.startswith("results.") and v is not None})
     for key in keys:
         a, b = original.get(key), new.get(key)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):

@@ -124,10 +124,17 @@ def parse_grid(spec: str) -> list[Any]:
             return _tidy(_spaced(math.log(start), math.log(end), count, log=True), False)
         return _tidy(_spaced(start, end, count), False)
     step = _number(middle, spec, "step")
+    if start == end:
+        return [parse_value(parts[0])]
     if re.fullmatch(r"\d+", middle) and step > abs(end - start):
         return _tidy(
             _spaced(start, end, int(step)), False
         )  # Studio: an integer larger than the range is a count
+    if start != end and abs(step) > abs(end - start):
+        raise UsageError(
+            f"--grid {spec!r}: step {step:g} is larger than the range {start:g}..{end:g}, which would give "
+            f"one value; the order is start:step:end (or start:uN:end for N values)"
+        )
     integral = all(re.fullmatch(r"[+-]?\d*", p.strip()) for p in parts)
     return _tidy(_steps(start, step, end, spec), integral)
 

@@ -105,20 +105,33 @@ class Sweep:
     fail_fast: bool = False
     tee: bool = True
 
-    def run(
-        self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
-    ) -> SweepResult:
+    def _strategy(self) -> Any:
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
+        experiment = self.experiment or _experiment_name(self.store)
+        past = history(self.store, experiment, self.space.names, self.metric) if self.metric else []
+        return factories[self.strategy](self.space, seed=self.seed, n=self.n, objective=self.metric, history=past)
+
+    def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
+        """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
+        and the first ``limit`` param sets the strategy proposes."""
+        strategy = self._strategy()
+        points = []
+        while len(points) < limit:
+            point = strategy.suggest()
+            if point is None:
+                break
+            points.append(point)
+        return strategy.total, points
+
+    def run(
+        self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
+    ) -> SweepResult:
+        strategy = self._strategy()
         runners = executors()
         if self.executor not in runners:
             raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
-        experiment = self.experiment or _experiment_name(self.store)
-        past = history(self.store, experiment, self.space.names, self.metric) if self.metric else []
-        strategy = factories[self.strategy](
-            self.space, seed=self.seed, n=self.n, objective=self.metric, history=past
-        )
         sweep_id = new_run_id()
         metric = ":".join(self.metric) if self.metric else None
         result = SweepResult(total=strategy.total)

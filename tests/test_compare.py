@@ -75,8 +75,9 @@ def test_compare_branches_json(branches: Path, invoke) -> None:  # type: ignore[
 
 def test_compare_branches_csv_and_markdown(branches: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     csv_lines = invoke("compare", "main", "feature", "--format", "csv").output.strip().splitlines()
-    assert csv_lines[0] == "metric,group,runs,best,mean,std,median,best_run"
-    assert csv_lines[1].startswith("acc,main,6,") and csv_lines[2].startswith("acc,feature,12,")
+    assert csv_lines[0] == "experiment,metric,group,runs,best,mean,std,median,best_run"
+    assert csv_lines[1].split(",")[1:4] == ["acc", "main", "6"]
+    assert csv_lines[2].split(",")[1:4] == ["acc", "feature", "12"]
     markdown = invoke("compare", "main", "feature", "--format", "markdown", "--code").output
     assert "| group | runs | best | mean | std | median | best run |" in markdown
     assert "|---|---|---|---|---|---|---|" in markdown

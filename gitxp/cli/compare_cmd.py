@@ -74,6 +74,9 @@ def _emit(text: str | None) -> None:
 @click.option("--full", is_flag=True, help="With --code: the full diff instead of a diffstat.")
 @click.option("--all", "show_all", is_flag=True, help="Runs: also show keys whose values are the same.")
 @click.option("--since", metavar="REV", help="Only runs whose commit is REV or descends from it.")
+@click.option("-e", "--experiment", multiple=True, help="Only runs of this experiment (repeatable).")
+@click.option("--status", metavar="S[,S]", help="Only runs with this status (e.g. finished).")
+@click.option("--where", metavar="EXPR", help="Only runs matching this filter, as in gitxp ls.")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="table", show_default=True)
 def compare_command(
     selectors: tuple[str, ...],
@@ -82,19 +85,42 @@ def compare_command(
     full: bool,
     show_all: bool,
     since: str | None,
+    experiment: tuple[str, ...],
+    status: str | None,
+    where: str | None,
     fmt: str,
 ) -> None:
-    """Compare runs, versions, commits, tags or branches: gitxp compare A B [C ...]."""
-    from gitxp.compare import code_diff, compare_groups, compare_runs, resolve_groups, since_filter
+    """Compare runs, versions, commits, tags or branches: gitxp compare A B [C ...].
+
+    Groups holding several experiments are compared experiment by experiment (one block each), never pooled;
+    -e EXP compares one."""
+    from gitxp.compare import (
+        by_experiment,
+        check_metric,
+        code_diff,
+        compare_groups,
+        compare_runs,
+        resolve_groups,
+        since_filter,
+    )
+    from gitxp.query import check_experiments, select
     from gitxp.store import Store
 
     store = Store.open()
     table = store.table()
+    if experiment and table.num_rows:
+        check_experiments(table, experiment)
     if since:
         table = since_filter(store, table, since)
+    table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
     groups = resolve_groups(store, table, list(selectors))
     single = all(g.kind == "run" for g in groups)
-    report = compare_runs(groups, show_all=show_all) if single else compare_groups(groups, metric)
+    if metric and not single:
+        check_metric(groups, metric)
+    if single:
+        report = compare_runs(groups, show_all=show_all)
+    else:
+        report = _per_experiment(by_experiment(groups), metric, compare_groups)
     if code:
         report["code"] = [
             {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
@@ -114,6 +140,13 @@ def compare_command(
                 [r["differs"] for r in rows],
             )
         )
+    elif report["kind"] == "experiments" and fmt == "csv":
+        _csv(report["experiments"])
+    elif report["kind"] == "experiments":
+        for block in report["experiments"]:
+            _emit(_experiment_heading(block, fmt))
+            if "note" not in block:
+                _render_groups(block, fmt)
     else:
         _render_groups(report, fmt)
     for item in report.get("code", []):
@@ -124,18 +157,50 @@ def compare_command(
             click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
 
 
+def _per_experiment(blocks: list[tuple[str, list[Any]]], metric: str | None, compare: Any) -> dict[str, Any]:
+    """One comparison per experiment; a single experiment gives the plain report (with its name)."""
+    from gitxp.objective import column, parse
+
+    reports = []
+    for name, groups in blocks:
+        if len(groups) < 2:
+            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in groups)
+            reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
+            continue
+        if metric and not any(column(*parse(metric), g.table.column_names) for g in groups):
+            reports.append({"experiment": name, "note": f"no result {parse(metric)[0]!r} in this experiment"})
+            continue
+        reports.append({"experiment": name, **compare(groups, metric)})
+    if len(reports) == 1 and "note" not in reports[0]:
+        return reports[0]
+    return {"kind": "experiments", "experiments": reports}
+
+
+def _experiment_heading(block: dict[str, Any], fmt: str) -> str | None:
+    text = f"experiment {block['experiment']}" + (f": {block['note']}" if "note" in block else "")
+    if fmt == "markdown":
+        return f"### {text}\n"
+    if fmt == "csv":
+        return None
+    return f"\n== {text}"
+
+
+def _csv(reports: list[dict[str, Any]]) -> None:
+    rows = [
+        [r.get("experiment"), m["name"], g["label"], g["runs"], g["best"], g["mean"], g["std"], g["median"]]
+        + [g["best_run"]]
+        for r in reports
+        if "note" not in r
+        for m in r["metrics"]
+        for g in m["groups"]
+    ]
+    headers = ["experiment", "metric", "group", "runs", "best", "mean", "std", "median", "best_run"]
+    _emit(render_rows("", headers, rows, "csv"))
+
+
 def _render_groups(report: dict[str, Any], fmt: str) -> None:
     if fmt == "csv":
-        rows = [
-            [m["name"], g["label"], g["runs"], g["best"], g["mean"], g["std"], g["median"], g["best_run"]]
-            for m in report["metrics"]
-            for g in m["groups"]
-        ]
-        _emit(
-            render_rows(
-                "", ["metric", "group", "runs", "best", "mean", "std", "median", "best_run"], rows, "csv"
-            )
-        )
+        _csv([report])
         return
     if not report["metrics"]:
         click.echo(

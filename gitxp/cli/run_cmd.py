@@ -145,6 +145,7 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     "--tee/--no-tee", default=None, help="Show the command's output (default: yes for one run, no in sweeps)."
 )
 @click.option("--no-git", is_flag=True, help="Record without a version (no commit needed).")
+@click.option("--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     experiment: str | None,
@@ -164,6 +165,7 @@ def run_command(
     fail_fast: bool,
     tee: bool | None,
     no_git: bool,
+    dry_run: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a recorded run (or a sweep of runs): gitxp run [OPTIONS] -- COMMAND [ARGS]...
@@ -218,6 +220,9 @@ def run_command(
         fail_fast=fail_fast,
         tee=(not is_sweep) if tee is None else tee,
     )
+    if dry_run:
+        _print_plan(sweep)
+        return
     controller = Controller()
     controller.install()
     try:
@@ -233,6 +238,25 @@ def run_command(
         raise _missing_metric_error(sweep, result)
     if result.failed or any(s != "finished" for s in result.statuses.values()):
         sys.exit(EXIT_FAILED)
+
+
+def _print_plan(sweep: Any, shown: int = 5) -> None:
+    """``--dry-run``: how many runs, the first param sets, the command; nothing is run or recorded."""
+    import shlex
+
+    total, points = sweep.plan(shown)
+    count = "an open-ended number of" if total is None else str(total)
+    click.echo(
+        f"dry run: {count} run{'' if total == 1 else 's'} ({sweep.strategy}, -j {sweep.jobs}), "
+        f"version {sweep.version.id}"
+    )
+    for number, point in enumerate(points, 1):
+        click.echo(f"  #{number} " + (" ".join(f"{k}={v!r}" for k, v in point.items()) or "(no params)"))
+    if total is not None and total > len(points):
+        click.echo(f"  ... and {total - len(points)} more")
+    if sweep.strategy not in ("grid", "random") and points:
+        click.echo("  (informed proposals after the first depend on the results)")
+    click.echo("command: " + shlex.join(sweep.command.argv))
 
 
 def _single_event(event: str, run: Any, result: Any) -> None:

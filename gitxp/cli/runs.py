@@ -62,6 +62,10 @@ def _selected(
 
     store = Store.open()
     table = store.table()
+    if experiment and table.num_rows:
+        from gitxp.query import check_experiments
+
+        check_experiments(table, experiment)
     if since:
         from gitxp.compare import since_filter
 
