@@ -12,6 +12,7 @@ __all__ = [
     "NoCommitError",
     "RunNotFoundError",
     "StoreError",
+    "GitxpWarning",
     "did_you_mean",
     "unknown_name",
 ]
@@ -37,6 +38,12 @@ class NoCommitError(GitxpError):
 
 class RunNotFoundError(GitxpError):
     """A run id prefix matched no run, or more than one."""
+
+
+class GitxpWarning(UserWarning):
+    """Something was recorded less completely than usual (e.g. a binary untracked file kept by hash only).
+
+    The CLI shows it as one line ``warning: ...``; in Python it is an ordinary warning (filter it as usual)."""
 
 
 class StoreError(GitxpError):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import UsageError, unknown_name
+from gitxp.errors import UsageError, did_you_mean, unknown_name
 from gitxp.store import Store
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def resolve_column(name: str, columns: Sequence[str]) -> str:
         return candidates[0]
     if len(candidates) > 1:
         raise UsageError(f"column {name!r} is ambiguous: {', '.join(candidates)}")
-    close = [c for c in columns if name.lower() in c.lower()][:5]
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    short = {c.partition(".")[2]: c for c in columns if c.startswith(("params.", "results.", "meta."))}
+    hint = did_you_mean(name, [*columns, *short])
     raise UsageError(f"unknown column {name!r}{hint}")
 
 
@@ -65,9 +65,12 @@ class _WhereCompiler:
         ast.GtE: "greater_equal",
     }
 
-    def __init__(self, columns: Sequence[str], quoted: dict[str, str]) -> None:
+    def __init__(
+        self, columns: Sequence[str], quoted: dict[str, str], kinds: dict[str, str] | None = None
+    ) -> None:
         self.columns = columns
         self.quoted = quoted
+        self.kinds = kinds or {}
 
     def name(self, node: ast.expr) -> str | None:
         if isinstance(node, ast.Name):
@@ -83,13 +86,45 @@ class _WhereCompiler:
         except ValueError:
             raise UsageError(f"--where: expected a column or a literal, got {ast.unparse(node)!r}") from None
 
-    def operand(self, node: ast.expr) -> Any:
+    def operand(self, node: ast.expr, other: ast.expr | None = None) -> Any:
         import pyarrow.compute as pc
 
         name = self.name(node)
         if name is not None and not (isinstance(node, ast.Name) and node.id in ("True", "False", "None")):
-            return pc.field(resolve_column(name, self.columns))
+            try:
+                return pc.field(resolve_column(name, self.columns))
+            except UsageError:
+                other_name = self.name(other) if other is not None else None
+                if isinstance(node, ast.Name) and other_name is not None and self._is_column(other_name):
+                    raise UsageError(
+                        f"--where: {name!r} is not a column; to compare with the text, quote it: "
+                        f"{ast.unparse(other)} == '{name}'"
+                    ) from None
+                raise
         return self.literal(node)
+
+    def _is_column(self, name: str) -> bool:
+        try:
+            resolve_column(name, self.columns)
+        except UsageError:
+            return False
+        return True
+
+    def _kind_of(self, node: ast.expr, value: Any) -> tuple[str, str] | None:
+        """(description, kind) of an operand: a column's type from the table, or a literal's."""
+        import pyarrow.compute as pc
+
+        if isinstance(value, pc.Expression):
+            column = resolve_column(self.name(node) or "", self.columns)
+            kind = self.kinds.get(column)
+            return (column, kind) if kind else None
+        if isinstance(value, bool) or value is None:
+            return None
+        if isinstance(value, (int, float)):
+            return (repr(value), "number")
+        if isinstance(value, str):
+            return (repr(value), "text")
+        return None
 
     def compile(self, node: ast.expr) -> pc.Expression:
         import pyarrow.compute as pc
@@ -119,11 +154,33 @@ class _WhereCompiler:
     def compare(self, left_node: ast.expr, op: ast.cmpop, right_node: ast.expr) -> pc.Expression:
         import pyarrow.compute as pc
 
-        left, right = self.operand(left_node), self.operand(right_node)
+        left, right = self.operand(left_node, right_node), self.operand(right_node, left_node)
+        for node, value in ((left_node, left), (right_node, right)):
+            if not isinstance(value, (pc.Expression, str, bool, int, float, list, tuple, set)) and value is not None:
+                raise UsageError(
+                    f"--where: cannot compare with {ast.unparse(node)}: use a number, a quoted text or a list"
+                )
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+                raise UsageError(f"--where: {value} is too large a number to compare with")
+        if not isinstance(op, (ast.In, ast.NotIn)):
+            kinds = [self._kind_of(n, v) for n, v in ((left_node, left), (right_node, right))]
+            if all(kinds) and kinds[0][1] != kinds[1][1]:  # type: ignore[index]
+                (a, ka), (b, kb) = kinds  # type: ignore[misc]
+                raise UsageError(
+                    f"--where: cannot compare {a} ({ka}) with {b} ({kb})"
+                    + (f"; quote the value to compare as text: '{b}'" if ka == "text" and kb == "number" else "")
+                )
         if isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right, (list, tuple, set)):
                 raise UsageError("--where: 'in' needs a list, e.g. params.optim in ['adam', 'sgd']")
-            expr = left.isin(list(right))
+            import pyarrow as pa
+
+            try:
+                expr = left.isin(list(right))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError):
+                raise UsageError(
+                    f"--where: the list {ast.unparse(right_node)} mixes kinds; use all numbers or all quoted texts"
+                ) from None
             return ~expr if isinstance(op, ast.NotIn) else expr
         if isinstance(op, (ast.Is, ast.IsNot)) or right is None or left is None:
             target = left if right is None else right
@@ -139,7 +196,24 @@ class _WhereCompiler:
         return getattr(pc, fn)(left, right)
 
 
-def where_expression(text: str, columns: Sequence[str]) -> pc.Expression:
+def column_kinds(schema: pa.Schema) -> dict[str, str]:
+    """number / text / bool / time per column, for ``--where`` messages that explain a type mismatch."""
+    import pyarrow.types as pat
+
+    kinds = {}
+    for field in schema:
+        if pat.is_integer(field.type) or pat.is_floating(field.type):
+            kinds[field.name] = "number"
+        elif pat.is_string(field.type) or pat.is_large_string(field.type):
+            kinds[field.name] = "text"
+        elif pat.is_boolean(field.type):
+            kinds[field.name] = "bool"
+        elif pat.is_timestamp(field.type):
+            kinds[field.name] = "time"
+    return kinds
+
+
+def where_expression(text: str, columns: Sequence[str], kinds: dict[str, str] | None = None) -> pc.Expression:
     """Compile a ``--where`` string into a pyarrow expression over ``columns``."""
     quoted: dict[str, str] = {}
 
@@ -155,7 +229,7 @@ def where_expression(text: str, columns: Sequence[str]) -> pc.Expression:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
         raise UsageError(f"--where: invalid expression {text!r}: {error.msg}") from None
-    return _WhereCompiler(columns, quoted).compile(tree.body)
+    return _WhereCompiler(columns, quoted, kinds).compile(tree.body)
 
 
 # ---------------------------------------------------------------------- selection
@@ -203,12 +277,20 @@ def select(
             raise UsageError(f"--status {bad[0]!r}: expected one of {', '.join(STATUSES)}")
         conditions.append(pc.field("status").isin(wanted))
     if where:
-        conditions.append(where_expression(where, table.column_names))
+        conditions.append(where_expression(where, table.column_names, column_kinds(table.schema)))
     for condition in conditions:
         try:
             table = table.filter(condition)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as error:
             raise UsageError(f"filter cannot be applied: {str(error).splitlines()[0]}") from None
+    if experiment and table.num_rows:  # other experiments' params/results/meta are all-null columns here
+        table = table.select(
+            [
+                c
+                for c in table.column_names
+                if not c.startswith(("params.", "results.", "meta.")) or table[c].null_count < table.num_rows
+            ]
+        )
     if not sort and "started" in table.column_names:
         sort = "-started,-run_id"  # newest first, as git log: --limit N keeps the N most recent runs
     if sort:

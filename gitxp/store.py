@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import RunNotFoundError, StoreError
+from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.repo import Repo
 
 if TYPE_CHECKING:
@@ -315,6 +315,7 @@ class _Committer:
 
             warnings.warn(
                 f"gitxp: could not commit runs (they stay staged and will be retried): {errors[-1]}",
+                GitxpWarning,
                 stacklevel=2,
             )
 
@@ -568,7 +569,9 @@ class Store:
             except (pa.ArrowInvalid, OSError) as error:
                 import warnings
 
-                warnings.warn(f"gitxp: skipping unreadable run file {path} in {REF}: {error}", stacklevel=2)
+                warnings.warn(
+                    f"gitxp: skipping unreadable run file {path} in {REF}: {error}", GitxpWarning, stacklevel=2
+                )
                 continue
             out.append(table.append_column(BLOB, pa.array([sha] * table.num_rows, pa.string())))
         return out

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitxp.errors import GitxpWarning
 from gitxp.repo import Repo
 
 __all__ = [
@@ -33,10 +34,6 @@ __all__ = [
 MAX_FILE_BYTES = int(os.environ.get("GITXP_MAX_UNTRACKED_BYTES", 1_000_000))
 NO_GIT = "nogit"
 _NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
-
-
-class GitxpWarning(UserWarning):
-    """Something was recorded less completely than usual (e.g. a binary untracked file kept by hash only)."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ class _Group(click.Group):
     """Maps gitxp's own errors to a one-line message and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import warnings
+
+        shown, warnings.showwarning = warnings.showwarning, _show_warning
         try:
             return super().invoke(ctx)
         except GitxpError as error:
@@ -32,6 +35,25 @@ class _Group(click.Group):
                 click.echo(f"gitxp: error: {error}", err=True)
                 ctx.exit(2)
             raise
+        finally:
+            warnings.showwarning = shown
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, *args: Any, **kwargs: Any
+) -> None:
+    """gitxp's warnings as one clean line ``warning: ...`` on stderr (no source location: the user did not
+    write click's code); other libraries' warnings keep their usual form."""
+    import warnings
+
+    from gitxp.errors import GitxpWarning
+
+    text = str(message)
+    if issubclass(category, GitxpWarning) or text.startswith("gitxp:"):
+        line = " ".join(text.removeprefix("gitxp:").split())
+        click.echo(f"warning: {line}", err=True)
+    else:
+        click.echo(warnings.formatwarning(message, category, filename, lineno).rstrip(), err=True)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

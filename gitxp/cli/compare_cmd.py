@@ -60,6 +60,22 @@ def render_rows(
     return None
 
 
+def summarise_values(values: list[str], few: int = 4) -> str:
+    """A cell for many distinct values: listed when few, else ``12 values in 0.0001…0.1`` (numbers) or the
+    first few and a count."""
+    if len(values) <= few:
+        return ", ".join(values)
+    numbers = []
+    for value in values:
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            break
+    else:
+        return f"{len(values)} values in {min(numbers):g}…{max(numbers):g}"
+    return ", ".join(values[:few - 1]) + f", … ({len(values)} values)"
+
+
 def _emit(text: str | None) -> None:
     if text is not None:
         click.echo(text)
@@ -234,10 +250,7 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
             click.echo("")
     if report["params"]:
         labels = [g["label"] for g in report["groups"]]
-        rows = [
-            [p["name"], *[", ".join(p["values"].get(label, [])) for label in labels]]
-            for p in report["params"]
-        ]
+        rows = [[p["name"], *[summarise_values(p["values"].get(label, [])) for label in labels]] for p in report["params"]]
         _emit(render_rows("params that differ", ["param", *labels], rows, fmt))
 
 

@@ -275,10 +275,29 @@ def _single_event(event: str, run: Any, result: Any) -> None:
         )
 
 
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _progress_line(number: int, run: Any, status: str | None, metric: tuple[str, str] | None) -> str:
+    """``#3 finished acc=0.91 lr=0.01 (2.1 s)``: the objective (or every result), then the params."""
+    from gitxp.objective import lookup
+
+    results = dict(run.results)
+    if metric is not None and lookup(results, *metric) is not None:
+        shown = {metric[0]: lookup(results, *metric)}
+    else:
+        shown = results
+    parts = [f"#{number}", str(status)]
+    parts += [f"{k}={_number(v)}" for k, v in shown.items()]
+    parts += [f"{k}={_number(v)}" for k, v in run.params.items()]
+    return " ".join(parts) + f" ({time.time() - run._started:.1f} s)"
+
+
 def _run_sweep(sweep: Any, controller: Any) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from gitxp.cli.output import console, emit_table
+    from gitxp.cli.output import console, emit_table, shorten, terminal_width
 
     counts = {"running": 0, "failed": 0}
     err = console(stderr=True)
@@ -315,8 +334,9 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
             if result.statuses.get(run.id) in ("failed", "crashed"):
                 counts["failed"] += 1
             progress.advance(task)
-            if not err.is_terminal:
-                err.print(f"gitxp: run {run.id} {result.statuses.get(run.id)} {dict(run.params)}")
+            line = _progress_line(result.runs.index(run) + 1, run, result.statuses.get(run.id), sweep.metric)
+            width = None if err.is_terminal else terminal_width()
+            err.print(shorten(line, width) if width else line, soft_wrap=True, markup=False, highlight=False)
         best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
         progress.update(task, running=counts["running"], failed=counts["failed"], best=best)
 
@@ -367,7 +387,8 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         table = select(sweep.store, table, sort=f"{'' if goal == 'min' else '-'}{found}")
         title = f"top runs by {found[len('results.'):]} ({goal})"
     columns = ["run_id", "status"] + [c for c in table.column_names if c.startswith(("params.", "results."))]
-    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title=title)
+    first = [ranking[0]] if ranking else []
+    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title=title, first=first, fit=True)
     finished = sum(1 for s in result.statuses.values() if s == "finished")
     click.echo(
         f"{finished} finished, {result.failed} failed, "

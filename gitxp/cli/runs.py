@@ -102,7 +102,23 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, **filters: An
         grouped = pa.Table.from_pylist(rows) if rows else pa.table({by: pa.array([], pa.string())})
         emit_table(grouped, fmt, columns_given=True)
         return
-    emit_table(table, fmt, columns_given=bool(columns))
+    emit_table(table, fmt, columns_given=bool(columns), first=_objective_columns(table))
+
+
+def _objective_columns(table: Any) -> list[str]:
+    """The result columns the listed runs were optimised for (their recorded ``--metric``s), most common first."""
+    from collections import Counter
+
+    from gitxp.objective import column, parse
+
+    if "meta.metric" not in table.column_names:
+        return []
+    found = []
+    for text, _ in Counter(m for m in table["meta.metric"].to_pylist() if m).most_common():
+        name = column(*parse(text), table.column_names)
+        if name and name not in found:
+            found.append(name)
+    return found
 
 
 @click.command("export")
