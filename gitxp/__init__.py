@@ -20,10 +20,22 @@ from gitxp.hookspecs import hookimpl
 if TYPE_CHECKING:
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
+    from gitxp.space import Sampler
     from gitxp.store import Store
 
 __version__ = "0.1.0"
-__all__ = ["start", "experiment", "current", "load", "metrics", "Run", "Store", "hookimpl", "GitxpError"]
+__all__ = [
+    "start",
+    "experiment",
+    "current",
+    "load",
+    "metrics",
+    "Run",
+    "Sampler",
+    "Store",
+    "hookimpl",
+    "GitxpError",
+]
 
 _LAZY = {
     "start": "gitxp.run",
@@ -33,6 +45,7 @@ _LAZY = {
     "load": "gitxp.query",
     "metrics": "gitxp.query",
     "Store": "gitxp.store",
+    "Sampler": "gitxp.space",
 }
 
 

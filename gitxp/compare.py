@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp import objective
 from gitxp.errors import RunNotFoundError, UsageError
+from gitxp.query import since_filter
 from gitxp.store import Store
 from gitxp.versioning import require_commit, version_tree
 
@@ -59,22 +60,6 @@ class Group:
     @property
     def run_ids(self) -> list[str]:
         return list(self.table["run_id"].to_pylist())
-
-
-def since_filter(store: Store, table: pa.Table, rev: str) -> pa.Table:
-    """Runs whose commit is ``rev`` or descends from it (hypero's "versions v1 and above")."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    base = store.repo.resolve(rev)
-    if base is None:
-        raise UsageError(f"--since {rev!r}: not a commit, branch or tag")
-    commits = sorted({c for c in table["commit"].to_pylist() if c and store.repo.has_object(c)})
-    if not commits:
-        return table.slice(0, 0)
-    out = store.repo.run(["rev-list", "--ancestry-path", f"^{base}", *commits], check=False).stdout.decode()
-    keep = set(out.split()) | {base}
-    return table.filter(pc.is_in(table["commit"], value_set=pa.array(sorted(keep))))
 
 
 def _resolve_one(store: Store, table: pa.Table, selector: str) -> Group:
@@ -322,25 +307,32 @@ def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
 
 
 def group_by(table: pa.Table, column: str, metric: str | None = None) -> list[dict[str, Any]]:
-    """``ls --by``: one row per value of ``column`` with run counts and the summary metric's best and mean."""
-    rows = table.to_pylist()
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(
-            repr(row.get(column)) if not isinstance(row.get(column), str) else row[column], []
-        ).append(row)
-    metrics = _metrics([Group("all", "all", table)], metric) if rows else []
+    """``ls --by``: one row per value of ``column`` with run counts and, per group, its own objective (the
+    ``--metric`` its runs recorded, e.g. each experiment's), its best and mean: ``objective, best, mean``."""
+    import pyarrow as pa
+
+    keys = table[column].to_pylist()
+    groups: dict[Any, list[int]] = {}
+    for index, key in enumerate(keys):
+        groups.setdefault(key if isinstance(key, str) or key is None else repr(key), []).append(index)
     out = []
-    for value, members in groups.items():
+    for value, indexes in groups.items():
+        members = table.take(pa.array(indexes))
+        status = members["status"].to_pylist()
         item: dict[str, Any] = {
             column: value,
-            "runs": len(members),
-            "finished": sum(1 for m in members if m["status"] == "finished"),
-            "failed": sum(1 for m in members if m["status"] in ("failed", "crashed")),
+            "runs": members.num_rows,
+            "finished": status.count("finished"),
+            "failed": sum(1 for s in status if s in ("failed", "crashed")),
+            "objective": None,
+            "best": None,
+            "mean": None,
         }
-        for name, goal in metrics[:1]:
-            nums = _numbers([m.get(f"results.{name}") for m in members])
-            item[f"best {name}"] = (min if goal == "min" else max)(nums) if nums else None
-            item[f"mean {name}"] = statistics.fmean(nums) if nums else None
+        for name, goal in _metrics([Group(str(value), "all", members)], metric)[:1]:
+            found = objective.column(name, goal, members.column_names)
+            nums = _numbers(members[found].to_pylist()) if found else []
+            item["objective"] = f"{found[len('results.'):] if found else name}:{goal}"
+            item["best"] = (min if goal == "min" else max)(nums) if nums else None
+            item["mean"] = statistics.fmean(nums) if nums else None
         out.append(item)
     return out

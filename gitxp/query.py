@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-__all__ = ["load", "metrics", "select", "resolve_column", "check_experiments", "STATUSES"]
+__all__ = ["load", "metrics", "select", "since_filter", "resolve_column", "check_experiments", "STATUSES"]
 
 STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
 
@@ -235,6 +235,23 @@ def where_expression(text: str, columns: Sequence[str], kinds: dict[str, str] | 
 # ---------------------------------------------------------------------- selection
 
 
+def since_filter(store: Store, table: pa.Table, rev: str) -> pa.Table:
+    """Runs whose commit is ``rev`` or descends from it (hypero's "versions v1 and above")."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    base = store.repo.resolve(rev)
+    if base is None:
+        raise UsageError(f"--since {rev!r}: not a commit, branch or tag")
+    commits = sorted({c for c in table["commit"].to_pylist() if c and store.repo.has_object(c)})
+    if not commits:
+        return table.slice(0, 0)
+    out = store.repo.run(["rev-list", "--ancestry-path", f"^{base}", *commits], check=False).stdout.decode()
+    keep = set(out.split()) | {base}
+    return table.filter(pc.is_in(table["commit"], value_set=pa.array(sorted(keep))))
+
+
+
 def _match_version(store: Store, table: pa.Table, rev: str) -> pc.Expression:
     import pyarrow.compute as pc
 
@@ -333,16 +350,21 @@ def load(
     sort: str | Sequence[str] | None = None,
     limit: int | None = None,
     columns: str | Sequence[str] | None = None,
+    since: str | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> pa.Table:
-    """All recorded runs as a pyarrow Table, one row per run.
+    """All recorded runs as a pyarrow Table, one row per run, newest first (unless ``sort`` is given).
 
     Columns: ``run_id, experiment, version, commit, branch, status, started, ended, duration``, then
-    ``params.*``, ``results.*`` and ``meta.*``. ``.to_pandas()`` gives a DataFrame. Filters are those of
-    ``gitxp ls``: ``version`` is any git revision (matched on the run's commit) or a version id.
+    ``params.*``, ``results.*`` and ``meta.*`` (with ``experiment``, only the columns its runs use).
+    ``.to_pandas()`` gives a DataFrame. Filters are those of ``gitxp ls``: ``version`` is any git revision
+    (matched on the run's commit) or a version id; ``since`` keeps runs whose commit is that revision or
+    descends from it.
     """
     store = Store.open(path)
     table = store.table()
+    if since:
+        table = since_filter(store, table, since)
     if experiment and table.num_rows:
         check_experiments(table, [experiment] if isinstance(experiment, str) else experiment)
     return select(
@@ -358,7 +380,30 @@ def load(
     )
 
 
-def metrics(run_id: str, *, path: str | os.PathLike[str] | None = None) -> pa.Table:
-    """The curves of one run (id or unique prefix) as a long table: ``step, name, value, time``."""
+def metrics(run_id: str | Sequence[str], *, path: str | os.PathLike[str] | None = None) -> pa.Table:
+    """The curves of one run (id or unique prefix) as a long table: ``step, name, value, time``; of several
+    runs (a list of ids) as one long table with a leading ``run_id`` column."""
+    import pyarrow as pa
+
     store = Store.open(path)
-    return store.metrics(store.resolve_run(run_id))
+    if isinstance(run_id, str):
+        return store.metrics(store.resolve_run(run_id))
+    if not isinstance(run_id, Sequence):
+        raise TypeError(f"gitxp.metrics takes a run id or a list of run ids, not {type(run_id).__name__}")
+    table = store.table()
+    parts = []
+    for item in run_id:
+        full = store.resolve_run(item, table)
+        part = store.metrics(full)
+        parts.append(part.add_column(0, "run_id", pa.array([full] * part.num_rows, pa.string())))
+    if not parts:
+        return pa.table(
+            {
+                "run_id": pa.array([], pa.string()),
+                "step": pa.array([], pa.int64()),
+                "name": pa.array([], pa.string()),
+                "value": pa.array([], pa.float64()),
+                "time": pa.array([], pa.float64()),
+            }
+        )
+    return pa.concat_tables(parts, promote_options="default")

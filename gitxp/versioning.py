@@ -107,12 +107,28 @@ def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, lis
             branch = None if head == "(detached)" else head
         elif entry.startswith(b"? "):
             untracked.append(entry[2:].decode(errors="surrogateescape"))
-            dirty = True
         elif entry[:2] in (b"1 ", b"2 ", b"u "):
             dirty = True
     if not commit or commit == "(initial)":
         repo.head()  # raises NoCommitError with the full message
     return commit, branch, dirty, untracked
+
+
+IGNORE_FILE = ".gitxpignore"
+
+
+def _without_gitxpignored(repo: Repo, untracked: list[str]) -> list[str]:
+    """Untracked files minus those matched by ``.gitxpignore`` (gitignore syntax, at the repository's root):
+    files that must not change the version, such as logs redirected into the repository. What ``.gitignore``
+    ignores is never captured in the first place."""
+    if not untracked or repo.worktree is None or not (repo.worktree / IGNORE_FILE).is_file():
+        return untracked
+    listed = repo.git(
+        "ls-files", "-z", "--others", "--exclude-standard", f"--exclude-from={repo.worktree / IGNORE_FILE}",
+        env=_NO_LOCKS,
+    )  # fmt: skip
+    keep = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
+    return [path for path in untracked if path in keep]
 
 
 def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
@@ -130,7 +146,8 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         env=_NO_LOCKS,
     )
     commit, branch, dirty, untracked = _parse_status(repo, status)
-    if not dirty:
+    untracked = _without_gitxpignored(repo, untracked)
+    if not dirty and not untracked:
         return Version(commit, branch)
     include: list[str] = []
     skipped: list[SkippedFile] = []

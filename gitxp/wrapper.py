@@ -40,6 +40,7 @@ class Command:
     shell: bool = False
     config: Path | None = None
     cwd: Path | None = None
+    parse: tuple[str, ...] = ()  # --parse REGEX: output lines to read as curve points or results
 
 
 def check_command(command: Command) -> None:
@@ -200,10 +201,14 @@ def execute(
             "command.template": list(command.argv),
             "command.shell": command.shell,
             "command.config": str(command.config) if command.config else None,
+            "command.parse": list(command.parse) or None,
             "output_dir": str(run.output_dir),
         }
     )
+    from gitxp.builtin.readers import RegexReader
+
     readers = [factory() for factory in result_readers().values()]
+    readers += [RegexReader(pattern) for pattern in command.parse]
 
     def on_line(text: str) -> None:
         for reader in readers:

@@ -42,3 +42,35 @@ def test_readme_starts_with_the_two_commands() -> None:
     head = readme[: readme.index("## Quick start")]
     assert test_command in head
     assert "bash examples/quickstart.sh" in head
+
+
+def _documented_names() -> set[str]:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    return set(re.findall(r"\bgitxp\.([A-Za-z_]\w*)", readme))
+
+
+def test_every_public_name_the_readme_documents_exists() -> None:
+    import importlib.util
+
+    import gitxp
+
+    names = _documented_names()
+    assert {"start", "experiment", "current", "load", "metrics", "Sampler"} <= names
+    for name in sorted(names):
+        is_module = name.islower() and importlib.util.find_spec(f"gitxp.{name}") is not None
+        assert hasattr(gitxp, name) or is_module, f"README documents gitxp.{name}, which does not exist"
+
+
+def test_every_command_the_readme_documents_exists() -> None:
+    import re
+
+    from gitxp.cli import cli
+
+    readme = (ROOT / "README.md").read_text()
+    code = "\n".join(re.findall(r"```[a-z]*\n(.*?)```", readme, re.S))  # fenced blocks only
+    commands = set(re.findall(r"^\s*(?:\$ )?gitxp ([a-z][a-z-]+)\b", code, re.M))
+    assert {"run", "ls", "show", "compare", "rerun"} <= commands
+    for command in sorted(commands):
+        assert command in cli.commands, f"README documents 'gitxp {command}', which does not exist"

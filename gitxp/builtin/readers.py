@@ -23,7 +23,7 @@ from gitxp.space import parse_value
 if TYPE_CHECKING:
     from gitxp.run import Run
 
-__all__ = ["ResultReader", "StdoutReader", "MetricFileReader"]
+__all__ = ["ResultReader", "StdoutReader", "MetricFileReader", "RegexReader", "compile_parse"]
 
 _GITXP_LINE = re.compile(r"^\s*gitxp:\s*(.+?)\s*$")
 _FITNESS_LINE = re.compile(r"^\s*fitness:\s*(\S+)\s*$")
@@ -68,6 +68,51 @@ class StdoutReader:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class RegexReader:
+    """``gitxp run --parse REGEX``: stdout lines matching REGEX become curve points (a named group ``step``
+    gives the step; every other named group is a metric) or, without a ``step`` group, results.
+
+    ``--parse 'epoch (?P<step>\\d+) val_acc: (?P<val_acc>[\\d.]+)'`` reads Studio-style ``epoch 3 val_acc: 0.9``."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = compile_parse(pattern)
+
+    def line(self, run: Run, text: str) -> None:
+        match = self.pattern.search(text)
+        if match is None:
+            return
+        groups = {k: parse_value(v) for k, v in match.groupdict().items() if v is not None}
+        step = groups.pop("step", None)
+        values = {k: float(v) for k, v in groups.items() if _is_number(v)}
+        if not values:
+            return
+        if isinstance(step, int):
+            run.log(values, step=step)
+        elif isinstance(step, float) and step.is_integer():
+            run.log(values, step=int(step))
+        else:
+            run.result(values)
+
+    def finish(self, run: Run) -> None:
+        pass
+
+
+def compile_parse(pattern: str) -> re.Pattern[str]:
+    """Check a ``--parse`` REGEX up front: valid, with at least one named group that is not ``step``."""
+    from gitxp.errors import UsageError
+
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise UsageError(f"--parse {pattern!r}: not a regular expression: {error}") from None
+    if not set(compiled.groupindex) - {"step"}:
+        raise UsageError(
+            f"--parse {pattern!r}: name the values to read with named groups, e.g. "
+            "'epoch (?P<step>\\d+) val_acc: (?P<val_acc>[0-9.]+)'"
+        )
+    return compiled
 
 
 class MetricFileReader:

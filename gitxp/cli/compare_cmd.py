@@ -48,9 +48,10 @@ def render_rows(
         writer.writerow(headers)
         writer.writerows([[_fmt(c) for c in row] for row in rows])
         return buffer.getvalue()
+    from rich import box
     from rich.table import Table
 
-    view = Table(title=title, title_justify="left", header_style="bold")
+    view = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
     for header in headers:
         view.add_column(header, overflow="fold")
     for i, row in enumerate(rows):

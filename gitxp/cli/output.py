@@ -133,7 +133,7 @@ def _fit(names: list[str], cells: list[list[str]], width: int, keep: int) -> lis
     chosen, used = [], 0
     for i, name in enumerate(names):
         header = _header(name, names)
-        need = min(MAX_CELL, max([len(header)] + [len(row[i]) for row in cells])) + 2
+        need = min(MAX_CELL, max([len(header)] + [len(row[i]) for row in cells])) + 3  # padding, separator
         if i >= keep and used + need > width:
             continue
         chosen.append(i)
@@ -141,8 +141,11 @@ def _fit(names: list[str], cells: list[list[str]], width: int, keep: int) -> lis
     return chosen
 
 
-def _priority(names: list[str], sort_first: list[str]) -> list[str]:
-    """Columns most worth a narrow terminal first: id, status, the ranked-by columns, params, results, the rest."""
+def _priority(names: list[str], cells: list[list[str]], sort_first: list[str]) -> list[str]:
+    """Columns most worth a narrow terminal first: id, status, the ranked-by columns, then what tells the rows
+    apart (params, results, experiment, version that vary), then what is the same in every row."""
+    varies = {n for i, n in enumerate(names) if len({row[i] for row in cells}) > 1}
+    rest = ("experiment", "version", "started", "duration")
 
     def rank(name: str) -> tuple[int, int]:
         if name == "run_id":
@@ -151,12 +154,10 @@ def _priority(names: list[str], sort_first: list[str]) -> list[str]:
             return (1, 0)
         if name in sort_first:
             return (2, sort_first.index(name))
-        if name.startswith("params."):
-            return (3, 0)
-        if name.startswith("results."):
-            return (4, 0)
-        rest = ("experiment", "started", "duration", "version")
-        return (5, rest.index(name) if name in rest else len(rest))
+        order = 3 if name.startswith("params.") else 4 if name.startswith("results.") else 5
+        if name in ("started", "duration"):
+            order = 7
+        return (order if name in varies else order + 3, rest.index(name) if name in rest else len(rest))
 
     return sorted(names, key=rank)
 
@@ -185,7 +186,7 @@ def render_rich(
     cells = [[_cell(row[n], n) for n in names] for row in rows]
     hidden = 0
     if fit and width:
-        order = _priority(names, first or [])
+        order = _priority(names, cells, first or [])
         index = [names.index(n) for n in order]
         ordered = [[row[i] for i in index] for row in cells]
         keep = _fit(order, ordered, width, keep=2 if "status" in names else 1)

@@ -71,7 +71,9 @@ def rerun_command(
         config = plan.command.config
         if config is not None and not config.is_absolute():
             config = cwd / config
-        command = Command(plan.command.argv, shell=plan.command.shell, config=config, cwd=cwd)
+        command = Command(
+            plan.command.argv, shell=plan.command.shell, config=config, cwd=cwd, parse=plan.command.parse
+        )
         check_command(command)
         if overrides and original.get("meta.command.template"):
             found = delivered_params(list(command.argv), overrides, config)

@@ -145,6 +145,13 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     "--tee/--no-tee", default=None, help="Show the command's output (default: yes for one run, no in sweeps)."
 )
 @click.option("--no-git", is_flag=True, help="Record without a version (no commit needed).")
+@click.option(
+    "--parse",
+    "parse_patterns",
+    multiple=True,
+    metavar="REGEX",
+    help="Read output lines matching REGEX: named groups are metrics, (?P<step>...) the step.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_command(
@@ -165,6 +172,7 @@ def run_command(
     fail_fast: bool,
     tee: bool | None,
     no_git: bool,
+    parse_patterns: tuple[str, ...],
     dry_run: bool,
     command: tuple[str, ...],
 ) -> None:
@@ -181,7 +189,11 @@ def run_command(
         raise UsageError("-j must be at least 1")
     space = _space(params, grids, samples, space_file, n)
     objective = _metric(metric)
-    cmd = Command(tuple(command), shell=shell, config=config)
+    from gitxp.builtin.readers import compile_parse
+
+    for pattern in parse_patterns:
+        compile_parse(pattern)
+    cmd = Command(tuple(command), shell=shell, config=config, parse=parse_patterns)
     check_command(cmd)
     names = space.names
     if not allow_unused:

@@ -203,9 +203,13 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
     view.add_column(style="bold")
     view.add_column(overflow="fold")
     for key, value in values.items():
-        view.add_row(
-            key, value if isinstance(value, str) else json.dumps(to_json_value(value), ensure_ascii=False)
-        )
+        if isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, str):
+            text = value
+        else:
+            text = json.dumps(to_json_value(value), ensure_ascii=False)
+        view.add_row(key, text)
     console().print(view)
 
 
@@ -238,6 +242,9 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
         return
     metrics = store.metrics(run_id)
     if show_metrics:
+        if fmt == "table" and not metrics.num_rows:
+            click.echo(f"run {run_id[:12]} has no per-step metrics")
+            return
         if fmt == "table":
             import pyarrow as pa
 
@@ -249,7 +256,7 @@ def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, 
             names = sorted(set(metrics["name"].to_pylist()))
             steps = sorted(wide)
             pivot = pa.table({"step": steps, **{n: [wide[s].get(n) for s in steps] for n in names}})
-            render_rich(pivot, f"metrics of {run_id}")
+            render_rich(pivot, f"metrics of {run_id[:12]}", fit=True, first=["step", *names])
         else:
             emit_table(metrics, fmt)
         return
