@@ -320,10 +320,16 @@ class Run:
         self._sink.flush()
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            self._staged.touch()
+        """Touch the heartbeat every HEARTBEAT_SECONDS, and flush logged points so that none stays only in
+        memory for more than about FLUSH_SECONDS, even while the script is idle (a kill -9 then loses little)."""
+        tick = min(HEARTBEAT_SECONDS, max(0.1, FLUSH_SECONDS / 2))
+        beat = time.monotonic()
+        while not self._stop.wait(tick):
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                self._staged.touch()
+                beat = time.monotonic()
             with self._lock:
-                if self._steps and time.monotonic() - self._last_flush > FLUSH_SECONDS:
+                if self._steps and time.monotonic() - self._last_flush >= FLUSH_SECONDS / 2:
                     self._flush()
 
     # -------------------------------------------------------------- runs of a wrapped command
@@ -379,6 +385,7 @@ class Run:
             if self._metric:
                 self._summarise(*self._metric)
             self._staged.write_record(record)
+            self._staged.release()  # the final record is written: the run no longer needs to look alive
         _open_runs.pop(self.id + str(id(self)), None)
         if self.store is not None:
             self.store.commit_later(self._staged)

@@ -34,10 +34,11 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitxp import liveness
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.repo import Repo
 
@@ -203,9 +204,29 @@ def empty_table() -> pa.Table:
 
 @dataclass
 class StagedRun:
-    """A run's staging directory: the durable state of a live (or dead, not yet committed) run."""
+    """A run's staging directory: the durable state of a live (or dead, not yet committed) run.
+
+    The process that owns the run keeps ``lock`` (see gitxp.liveness) until the run has ended."""
 
     path: Path
+    lock: Any = field(default=None, compare=False, repr=False)
+
+    def release(self) -> None:
+        """Let go of the run's liveness lock (the run has ended and its final record is written)."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def last_sign_of_life(self, started: float) -> float:
+        """When the owner was last seen: the newest of its heartbeat and of the files it writes, never before
+        ``started``."""
+        times = [started]
+        for name in ("heartbeat", "record.json", "metrics.arrows", "stdout.log"):
+            try:
+                times.append((self.path / name).stat().st_mtime)
+            except FileNotFoundError:
+                pass
+        return max(times)
 
     @property
     def run_id(self) -> str:
@@ -233,9 +254,15 @@ class StagedRun:
             return 0.0
 
     def is_dead(self, record: Mapping[str, Any]) -> bool:
-        """True when the process that owns this live run is gone (dead pid here, or a stale heartbeat)."""
-        if record.get("host") == HOST and record.get("pid"):
-            return not _alive(int(record["pid"]), record.get("pid_start"))
+        """True when the process that owns this live run is gone: its liveness lock is free (this machine), or
+        its heartbeat went stale (another host, or a run staged without a lock)."""
+        held = liveness.is_held(self.path)
+        if held is not None and record.get("host") == HOST:
+            return not held
+        if held:
+            return False
+        if record.get("host") == HOST and record.get("pid") and held is None:
+            return not _alive(int(record["pid"]), record.get("pid_start"))  # staged by an older gitxp
         return time.time() - self.heartbeat() > STALE_AFTER
 
     def metrics_table(self) -> pa.Table | None:
@@ -421,6 +448,7 @@ class Store:
         """Create the staging directory of a new run."""
         staged = StagedRun(self.staging / record["run_id"])
         staged.path.mkdir(parents=True)
+        staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
         if patch:
             (staged.path / "diff.patch").write_bytes(patch)
         (staged.path / "heartbeat").touch()
@@ -469,8 +497,8 @@ class Store:
                 if record is None:
                     continue  # already committed by someone else, or never initialised
                 if item.run_id in crashed:
-                    ended = item.heartbeat() or time.time()
-                    record.update(status="crashed", ended=ended, duration=max(0.0, ended - record["started"]))
+                    ended = item.last_sign_of_life(record["started"])
+                    record.update(status="crashed", ended=ended, duration=ended - record["started"])
                     record.setdefault("meta", {})["error"] = (
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
@@ -512,7 +540,7 @@ class Store:
         for item in self.staged_runs():
             record = item.read_record()
             if record is None:
-                if time.time() - item.heartbeat() > STALE_AFTER:
+                if time.time() - item.heartbeat() > STALE_AFTER and not liveness.is_held(item.path):
                     shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
                 continue
             if record.get("status") in FINAL_STATUSES:

@@ -236,6 +236,7 @@ def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
 
     run = gitxp.start(params={"remote": True})
     run._stop.set()  # the heartbeat thread stops: as if the other machine went dark
+    run._staged.release()  # another machine's lock is not visible from here (a shared filesystem)
     record = run._staged.read_record()
     assert record is not None
     record.update(host="elsewhere", pid=1)
