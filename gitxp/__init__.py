@@ -20,6 +20,7 @@ from gitxp.hookspecs import hookimpl
 if TYPE_CHECKING:
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
+    from gitxp.search.api import Sweep, optimize
     from gitxp.space import Sampler
     from gitxp.store import Store
 
@@ -32,6 +33,8 @@ __all__ = [
     "metrics",
     "Run",
     "Sampler",
+    "Sweep",
+    "optimize",
     "Store",
     "hookimpl",
     "GitxpError",
@@ -46,6 +49,8 @@ _LAZY = {
     "metrics": "gitxp.query",
     "Store": "gitxp.store",
     "Sampler": "gitxp.space",
+    "Sweep": "gitxp.search.api",
+    "optimize": "gitxp.search.api",
 }
 
 

@@ -32,7 +32,7 @@ def hold(folder: Path) -> IO[bytes] | None:
     if fcntl is None:
         return None
     handle = open(folder / LOCK_NAME, "wb")  # noqa: SIM115 - held open for the life of the run
-    for attempt in range(100):  # a reader probing the lock holds it shared for a few microseconds
+    for _attempt in range(100):  # a reader probing the lock holds it shared for a few microseconds
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             break

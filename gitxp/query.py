@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["load", "metrics", "select", "since_filter", "resolve_column", "check_experiments", "STATUSES"]
 
-STATUSES = ("running", "finished", "failed", "interrupted", "crashed")
+STATUSES = ("running", "finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 
 
 def resolve_column(name: str, columns: Sequence[str]) -> str:

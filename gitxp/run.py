@@ -35,6 +35,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
 FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
 HEARTBEAT_SECONDS = 10.0
+END_STATUSES = ("finished", "failed", "interrupted", "pruned", "cancelled")
 _TRACEBACK_LINES = 30
 
 _WRAPPER_META = {
@@ -124,7 +125,8 @@ class Run:
         )
         self.status = "running"
         self._started = time.time()
-        self._sampler = Sampler(seed if seed is not None else _env_seed())
+        self._sampler: Any = Sampler(seed if seed is not None else _env_seed())
+        self._pruning: Any = None  # set by a sweep with a pruner (gitxp.search.pruning.Pruning)
         self._record: dict[str, Any] = {
             "run_id": self.id,
             "experiment": self.experiment,
@@ -198,32 +200,38 @@ class Run:
 
     # -------------------------------------------------------------- define-by-run sampling
 
-    def _sample(self, name: str, draw: Callable[[], Any]) -> Any:
+    def _sample(self, name: str, kind: str, *args: Any) -> Any:
         if name in self._record["params"]:
             return self._record["params"][name]  # given explicitly (override, sweep, rerun): not sampled
-        value = draw()
+        named = getattr(self._sampler, "sample_param", None)  # a sweep's informed sampler needs the name
+        value = named(name, kind, *args) if named is not None else getattr(self._sampler, kind)(*args)
         self._update("params", {name: value})
         return value
 
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
-        return self._sample(name, lambda: self._sampler.uniform(low, high))
+        return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]
 
     def log_uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` log-uniformly in [low, high] and record it (or return its given value)."""
-        return self._sample(name, lambda: self._sampler.log_uniform(low, high))
+        return self._sample(name, "log_uniform", low, high)  # type: ignore[no-any-return]
 
     def normal(self, name: str, mu: float, sigma: float) -> float:
         """Sample param ``name`` from normal(mu, sigma) and record it (or return its given value)."""
-        return self._sample(name, lambda: self._sampler.normal(mu, sigma))
+        return self._sample(name, "normal", mu, sigma)  # type: ignore[no-any-return]
 
     def randint(self, name: str, low: int, high: int) -> int:
         """Sample param ``name`` uniformly among the integers low..high and record it (or return its given value)."""
-        return self._sample(name, lambda: self._sampler.randint(low, high))
+        return self._sample(name, "randint", low, high)  # type: ignore[no-any-return]
 
     def categorical(self, name: str, values: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
         """Sample param ``name`` among ``values`` (optionally weighted) and record it (or return its given value)."""
-        return self._sample(name, lambda: self._sampler.categorical(values, weights))
+        return self._sample(name, "categorical", values, weights)
+
+    def should_prune(self) -> bool:
+        """True when this run belongs to a sweep with a pruner (``--prune``, ``gitxp.optimize(prune=...)``) and
+        its curve of the objective is already worse than its peers': stop training and return."""
+        return self._pruning is not None and self._pruning.should_prune(self)
 
     # -------------------------------------------------------------- read access
 
@@ -289,6 +297,8 @@ class Run:
                 self._flush()
         if self._log_hook is not None:
             self._log_hook(run=self, step=step, values=floats)
+        if self._pruning is not None and self._pruning.metric in floats:
+            self._pruning.observe(self, step, floats[self._pruning.metric])
 
     def _flush(self) -> None:
         self._last_flush = time.monotonic()
@@ -364,6 +374,8 @@ class Run:
 
     def end(self, status: str = "finished", error: BaseException | None = None) -> None:
         """End the run with ``status`` and commit it to the store (idempotent)."""
+        if status not in END_STATUSES:
+            raise ValueError(f"run.end({status!r}): the status must be one of {', '.join(END_STATUSES)}")
         if self.status != "running":
             return
         ended = time.time()

@@ -63,7 +63,7 @@ BASE_COLUMNS = (
     "duration",
 )
 GROUPS = ("params", "results", "meta")
-FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed")
+FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
 LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
 HOST = socket.gethostname()

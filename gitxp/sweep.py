@@ -1,14 +1,16 @@
 """Sweeps: a search space, a strategy proposing points, an executor running them, a progress bar, a summary.
 
 The version is captured once for the whole sweep (every run of a sweep uses the same code). Points are proposed
-one at a time as slots free up, so an informed strategy (``tpe``) sees every result finished so far, including
-those of earlier sweeps of the same experiment already in the store.
+one at a time as slots free up. An informed strategy (``ask(history)``) is handed, at every proposal, the history
+of the experiment rebuilt from the store (:mod:`gitxp.search.history`): runs of earlier sessions and of other
+machines, this sweep's finished runs, and its runs still in flight (so that ``-j N`` never proposes a point twice).
+A run is either a wrapped command (``gitxp run``) or a Python objective (``gitxp.optimize``): the same loop.
 """
 
 from __future__ import annotations
 
-import math
 import subprocess
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -16,14 +18,15 @@ from typing import Any
 
 from gitxp.errors import UsageError
 from gitxp.ids import new_run_id
-from gitxp.objective import column, lookup
+from gitxp.objective import lookup
 from gitxp.run import Run
+from gitxp.search.history import History, load_history
 from gitxp.space import Space
 from gitxp.store import Store
 from gitxp.versioning import Version
 from gitxp.wrapper import Command, Controller, execute
 
-__all__ = ["Sweep", "SweepResult", "strategies", "executors", "history", "UNINFORMED"]
+__all__ = ["Sweep", "SweepResult", "strategies", "executors", "UNINFORMED", "pareto_front"]
 
 UNINFORMED = ("grid", "random")  # strategies that propose without looking at results
 
@@ -40,30 +43,19 @@ def executors() -> dict[str, Any]:
     return collect_registry(get_plugin_manager().hook.gitxp_executors, "executor")
 
 
-def history(
-    store: Store, experiment: str, names: list[str], metric: tuple[str, str]
-) -> list[tuple[dict[str, Any], float]]:
-    """``(params, value)`` of the finished runs of ``experiment`` that have ``metric`` and all of ``names``."""
-    import pyarrow.compute as pc
+def _dominates(a: list[float], b: list[float], goals: list[str]) -> bool:
+    better = False
+    for x, y, goal in zip(a, b, goals):
+        if (x > y) if goal == "min" else (x < y):
+            return False
+        if x != y:
+            better = True
+    return better
 
-    table = store.table()
-    found = column(*metric, table.column_names)
-    if not table.num_rows or found is None:
-        return []
-    table = table.filter(
-        pc.and_(pc.equal(table["experiment"], experiment), pc.equal(table["status"], "finished"))
-    )
-    cols = {n: f"params.{n}" for n in names if f"params.{n}" in table.column_names}
-    out = []
-    for row in table.select([found, *cols.values()]).to_pylist():
-        value = row[found]
-        if (
-            isinstance(value, (int, float))
-            and math.isfinite(value)
-            and all(row[c] is not None for c in cols.values())
-        ):
-            out.append(({n: row[c] for n, c in cols.items()}, float(value)))
-    return out
+
+def pareto_front(points: list[tuple[Any, list[float]]], goals: list[str]) -> list[Any]:
+    """The items whose values no other item dominates (all at least as good, one strictly better)."""
+    return [item for item, values in points if not any(_dominates(v, values, goals) for _, v in points)]
 
 
 @dataclass
@@ -72,10 +64,13 @@ class SweepResult:
     statuses: dict[str, str] = field(default_factory=dict)
     best: Run | None = None
     best_value: float | None = None
+    front: list[Run] = field(default_factory=list)  # several objectives: the Pareto front of finished runs
     interrupted: bool = False
     total: int | None = None  # how many runs the strategy will propose, when it knows
     metric_seen: bool = False  # some finished run reported the objective
     missing_metric: list[str] | None = None  # result names of the first finished run that lacked it
+    pruned: int = 0
+    saved: float = 0.0  # share of the steps the pruned runs did not need
 
     @property
     def blind(self) -> bool:
@@ -89,11 +84,11 @@ class SweepResult:
 
 @dataclass
 class Sweep:
-    """Everything ``gitxp run`` needs to run one command once or over a search space."""
+    """Everything needed to run one command (or a Python objective) once or over a search space."""
 
     store: Store
     version: Version
-    command: Command
+    command: Command | None
     space: Space
     experiment: str | None = None
     strategy: str = "grid"
@@ -104,14 +99,50 @@ class Sweep:
     seed: int | None = None
     fail_fast: bool = False
     tee: bool = True
+    objectives: list[tuple[str, str]] = field(default_factory=list)
+    prune: str | None = None
+    task: Callable[[Run], str] | None = None  # runs one trial in-process (gitxp.optimize); else the command
+    timeout: float | None = None  # seconds after which no new run is started
+    git: bool = True
+    open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
+
+    def __post_init__(self) -> None:
+        if self.metric and not self.objectives:
+            self.objectives = [self.metric]
+        if self.objectives and not self.metric:
+            self.metric = self.objectives[0]
+
+    @property
+    def experiment_name(self) -> str:
+        from gitxp.run import _default_experiment
+
+        return self.experiment or _default_experiment(self.store)
+
+    def history(self) -> History:
+        """The experiment's trials, as the store holds them now."""
+        return load_history(self.store, self.experiment_name, self.space.names, self.objectives)
 
     def _strategy(self) -> Any:
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
-        experiment = self.experiment or _experiment_name(self.store)
-        past = history(self.store, experiment, self.space.names, self.metric) if self.metric else []
-        return factories[self.strategy](self.space, seed=self.seed, n=self.n, objective=self.metric, history=past)
+        history = self.history() if self.objectives else History()
+        strategy = factories[self.strategy](
+            self.space,
+            seed=self.seed,
+            n=self.n,
+            objective=self.metric,
+            objectives=list(self.objectives),
+            history=history,
+        )
+        if strategy.total is None and not self.open_ended:
+            raise UsageError(f"--strategy {self.strategy} needs -n N (how many runs)")
+        return strategy
+
+    def _propose(self, strategy: Any) -> dict[str, Any] | None:
+        if hasattr(strategy, "ask"):
+            return strategy.ask(self.history() if self.objectives else History())  # type: ignore[no-any-return]
+        return strategy.suggest()  # type: ignore[no-any-return]
 
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
         """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
@@ -119,11 +150,35 @@ class Sweep:
         strategy = self._strategy()
         points = []
         while len(points) < limit:
-            point = strategy.suggest()
+            point = strategy.ask(History()) if hasattr(strategy, "ask") else strategy.suggest()
             if point is None:
                 break
             points.append(point)
         return strategy.total, points
+
+    def _pruning(self) -> Any:
+        if not self.prune:
+            return None
+        if not self.metric:
+            raise UsageError("--prune needs --metric NAME:min|max (the curve to judge trials by)")
+        if len(self.objectives) > 1:
+            raise UsageError("--prune judges one curve: give a single --metric")
+        from gitxp.search.pruning import Pruning
+
+        return Pruning(self.prune, self.store, self.experiment_name, self.metric)
+
+    def _submit(self, pool: Any, run: Run, controller: Controller) -> Future[str]:
+        if self.task is not None:
+            return pool.submit(self.task, run)  # type: ignore[no-any-return]
+        assert self.command is not None
+        return pool.submit(  # type: ignore[no-any-return]
+            execute,
+            run,
+            self.command,
+            controller=controller,
+            tee=self.tee,
+            stdin=None if self.jobs == 1 else subprocess.DEVNULL,
+        )
 
     def run(
         self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
@@ -132,21 +187,27 @@ class Sweep:
         runners = executors()
         if self.executor not in runners:
             raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
+        pruning = self._pruning()
         sweep_id = new_run_id()
-        metric = ":".join(self.metric) if self.metric else None
+        metric = ",".join(":".join(o) for o in self.objectives) or None
         result = SweepResult(total=strategy.total)
         if on_event:
             on_event("begin", None, result)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         pool = runners[self.executor](self.jobs)
         running: dict[Future[str], Run] = {}
         stop = False
         try:
             while True:
                 while not stop and len(running) < self.jobs and not controller.interrupted.is_set():
-                    point = strategy.suggest()
+                    if deadline is not None and time.monotonic() > deadline:
+                        stop = True
+                        break
+                    point = self._propose(strategy)
                     if point is None:
                         break
-                    meta = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    meta: dict[str, Any] = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,
                         params=point,
@@ -154,19 +215,17 @@ class Sweep:
                         store=self.store,
                         version=self.version,
                         meta=meta,
+                        git=self.git,
                         attach=False,  # a gitxp run inside a gitxp run records its own runs
                     )
+                    run._pruning = pruning
+                    trial = getattr(strategy, "pending_trial", None)
+                    if trial is not None:  # define-by-run: the run's own sampling asks the sweep's sampler
+                        from gitxp.search.samplers import TrialSampler
+
+                        run._sampler = TrialSampler(trial, run)
                     result.runs.append(run)
-                    running[
-                        pool.submit(
-                            execute,
-                            run,
-                            self.command,
-                            controller=controller,
-                            tee=self.tee,
-                            stdin=None if self.jobs == 1 else subprocess.DEVNULL,
-                        )
-                    ] = run
+                    running[self._submit(pool, run, controller)] = run
                     if on_event:
                         on_event("start", run, result)
                 if not running:
@@ -174,53 +233,66 @@ class Sweep:
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     run = running.pop(future)
-                    try:
-                        status = future.result()
-                    except Exception as error:  # gitxp's own failure around one run: record it, go on
-                        run.meta({"error.type": type(error).__name__, "error.message": str(error)})
-                        run.end("failed")
-                        status = "failed"
-                    result.statuses[run.id] = status
-                    value = _summary(run, self.metric)
-                    if self.metric and status == "finished":
-                        if value is not None:
-                            result.metric_seen = True
-                        elif not result.metric_seen and result.missing_metric is None:
-                            result.missing_metric = sorted(run.results)
-                            if self.strategy not in UNINFORMED and not stop:
-                                stop = True  # an informed search without its objective would only pretend
-                            if on_event:
-                                on_event("metric-missing", run, result)
-                    strategy.observe(dict(run.params), value if status == "finished" else None)
-                    if (
-                        value is not None
-                        and status == "finished"
-                        and _better(value, result.best_value, self.metric)
-                    ):
-                        result.best, result.best_value = run, value
-                    if status == "failed" and self.fail_fast and not stop:
-                        stop = True
-                        controller.stop()
-                    if on_event:
-                        on_event("end", run, result)
+                    stop = self._finished(run, future, strategy, pruning, result, stop, controller, on_event)
                 if controller.interrupted.is_set():
                     stop = True
         finally:
             pool.shutdown(wait=True)
         result.interrupted = controller.interrupted.is_set() and not self.fail_fast
+        if len(self.objectives) > 1:
+            scored = [
+                (r, [lookup(r.results, *o) for o in self.objectives])
+                for r in result.runs
+                if result.statuses.get(r.id) == "finished"
+            ]
+            complete = [(r, [float(v) for v in vs if v is not None]) for r, vs in scored if None not in vs]
+            result.front = pareto_front(complete, [g for _, g in self.objectives])
+        if pruning is not None:
+            result.pruned, result.saved = pruning.saved()
         return result
 
-
-def _experiment_name(store: Store) -> str:
-    from gitxp.run import _default_experiment
-
-    return _default_experiment(store)
-
-
-def _summary(run: Run, metric: tuple[str, str] | None) -> float | None:
-    if metric is None:
-        return None
-    return lookup(run.results, *metric)
+    def _finished(
+        self,
+        run: Run,
+        future: Future[str],
+        strategy: Any,
+        pruning: Any,
+        result: SweepResult,
+        stop: bool,
+        controller: Controller,
+        on_event: Callable[[str, Run | None, SweepResult], None] | None,
+    ) -> bool:
+        """Book one ended run; returns whether the sweep must stop proposing."""
+        try:
+            status = future.result()
+        except Exception as error:  # gitxp's own failure around one run: record it, go on
+            run.meta({"error.type": type(error).__name__, "error.message": str(error)})
+            run.end("failed")
+            status = "failed"
+        result.statuses[run.id] = status
+        if pruning is not None:
+            pruning.ended(run, status)
+        value = lookup(run.results, *self.metric) if self.metric else None
+        if self.metric and status == "finished":
+            if value is not None:
+                result.metric_seen = True
+            elif not result.metric_seen and result.missing_metric is None:
+                result.missing_metric = sorted(run.results)
+                if self.strategy not in UNINFORMED:
+                    stop = True  # an informed search without its objective would only pretend
+                if on_event:
+                    on_event("metric-missing", run, result)
+        if hasattr(strategy, "observe"):
+            strategy.observe(dict(run.params), value if status == "finished" else None)
+        if len(self.objectives) == 1 and value is not None and status == "finished":
+            if _better(value, result.best_value, self.metric):
+                result.best, result.best_value = run, value
+        if status == "failed" and self.fail_fast and not stop:
+            stop = True
+            controller.stop()
+        if on_event:
+            on_event("end", run, result)
+        return stop
 
 
 def _better(value: float, best: float | None, metric: tuple[str, str] | None) -> bool:

@@ -11,6 +11,7 @@ else -> ``failed`` (with the exit code and the tail of stderr in meta).
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import signal
@@ -29,6 +30,7 @@ __all__ = ["Command", "Controller", "execute", "check_command", "GRACE_SECONDS",
 
 GRACE_SECONDS = float(os.environ.get("GITXP_GRACE_SECONDS", 10.0))
 _TAIL_LINES = 30
+PRUNE_GRACE_SECONDS = float(os.environ.get("GITXP_PRUNE_GRACE_SECONDS", 5.0))
 _SIGNALS = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
 
 
@@ -121,6 +123,21 @@ def result_readers() -> dict[str, Callable[[], Any]]:
     return collect_registry(get_plugin_manager().hook.gitxp_result_readers, "result reader")
 
 
+def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the command's process group, SIGKILL if it is still there after ``grace`` seconds."""
+
+    def kill_later() -> None:
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    threading.Thread(target=kill_later, daemon=True).start()
+
+
 def _pump(
     source: IO[bytes],
     sinks: list[IO[bytes]],
@@ -210,12 +227,18 @@ def execute(
     readers = [factory() for factory in result_readers().values()]
     readers += [RegexReader(pattern) for pattern in command.parse]
 
+    pruned = threading.Event()
+    child: list[subprocess.Popen[bytes]] = []
+
     def on_line(text: str) -> None:
         for reader in readers:
             try:
                 reader.line(run, text)
             except Exception as error:  # a malformed line must not kill the run
                 run.meta({"reader_error": f"{type(error).__name__}: {error}"})
+        if run._pruning is not None and child and not pruned.is_set() and run.should_prune():
+            pruned.set()  # the pruner says stop: SIGTERM now, SIGKILL after a grace period
+            _stop_group(child[0], PRUNE_GRACE_SECONDS)
 
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     log_lock = threading.Lock()
@@ -236,6 +259,7 @@ def execute(
             run.meta({"error.type": type(error).__name__, "error.message": str(error)})
             run.end("failed")
             return "failed"
+        child.append(proc)
         with controller.lock:
             controller.procs.add(proc)
         assert proc.stdout is not None and proc.stderr is not None
@@ -259,7 +283,10 @@ def execute(
         with controller.lock:
             controller.procs.discard(proc)
     run.meta(exit_code=code)
-    if code == 0 and not controller.interrupted.is_set():
+    if pruned.is_set():
+        status = "pruned"
+        run._pruning.record_pruned(run)
+    elif code == 0 and not controller.interrupted.is_set():
         status = "finished"
     elif controller.interrupted.is_set() or -code in (signal.SIGINT, signal.SIGTERM) or code == 130:
         status = "interrupted"
@@ -271,7 +298,7 @@ def execute(
             if code > 0
             else f"command killed by {signal.Signals(-code).name}"
         )
-    if status != "finished":
+    if status not in ("finished", "pruned"):
         run.meta(
             {
                 "error.type": "CommandFailed" if status == "failed" else "Interrupted",

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gitxp.builtin.strategies import GridStrategy, RandomStrategy, TPEStrategy
+from gitxp.builtin.strategies import GridStrategy, RandomStrategy
+from gitxp.search.history import History, Trial
+from gitxp.search.samplers import OptunaStrategy
 from gitxp.errors import UsageError
 from gitxp.space import (
     Categorical,
@@ -176,17 +178,21 @@ def _objective(p: dict) -> float:  # a known 2-D function, minimum 0 at (0.7, -1
 
 def _best_after(strategy: object, budget: int) -> float:
     best = float("inf")
-    for _ in range(budget):
-        point = strategy.suggest()  # type: ignore[attr-defined]
+    history = History(objectives=[("f", "min")])
+    for i in range(budget):
+        if hasattr(strategy, "ask"):
+            point = strategy.ask(history)  # type: ignore[attr-defined]
+        else:
+            point = strategy.suggest()  # type: ignore[attr-defined]
         value = _objective(point)
-        strategy.observe(point, value)  # type: ignore[attr-defined]
+        history.trials.append(Trial(str(i), point, "complete", [value]))
         best = min(best, value)
     return best
 
 
 def test_tpe_beats_random_search_on_a_known_function() -> None:
     space = Space(sample={"x": Uniform(-5, 5), "y": Uniform(-5, 5)})
-    tpe = [_best_after(TPEStrategy(space, seed=s, n=60, objective=("f", "min")), 60) for s in range(8)]
+    tpe = [_best_after(OptunaStrategy(space, sampler="tpe", seed=s, n=60, objective=("f", "min")), 60) for s in range(8)]
     rnd = [_best_after(RandomStrategy(space, seed=s, n=60), 60) for s in range(8)]
     assert statistics.median(tpe) < statistics.median(rnd) / 3
 
@@ -195,11 +201,11 @@ def test_tpe_uses_history_and_needs_an_objective() -> None:
     space = Space(sample={"x": Uniform(-5, 5), "y": Uniform(-5, 5)})
     rng = random.Random(1)
     past = [({"x": rng.uniform(-5, 5), "y": rng.uniform(-5, 5)}) for _ in range(40)]
-    history = [(p, _objective(p)) for p in past]
-    informed = TPEStrategy(space, seed=0, n=10, objective=("f", "min"), history=history)
-    points = [informed.suggest() for _ in range(10)]
+    history = History([Trial(str(i), p, "complete", [_objective(p)]) for i, p in enumerate(past)], [("f", "min")])
+    informed = OptunaStrategy(space, sampler="tpe", seed=0, n=10, objective=("f", "min"), history=history)
+    points = [informed.ask(history) for _ in range(10)]
     assert statistics.median(_objective(p) for p in points) < statistics.median(v for _, v in history)
     with pytest.raises(UsageError, match="needs --metric"):
-        TPEStrategy(space, n=5)
+        OptunaStrategy(space, sampler="tpe", n=5)
     with pytest.raises(UsageError, match="needs -n"):
         RandomStrategy(space)

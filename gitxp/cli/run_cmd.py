@@ -64,10 +64,14 @@ def _space(
     return space
 
 
-def _metric(text: str | None) -> tuple[str, str] | None:
+def _objectives(texts: tuple[str, ...]) -> list[tuple[str, str]]:
     from gitxp.objective import parse
 
-    return parse(text) if text else None
+    objectives = [parse(text) for text in texts]
+    names = [name for name, _ in objectives]
+    if len(set(names)) != len(names):
+        raise UsageError(f"--metric {names[0]!r} is given twice")
+    return objectives
 
 
 def _missing_metric_error(sweep: Any, result: Any) -> UsageError:
@@ -120,13 +124,27 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     help="Search space file (YAML/JSON, or HyperTrainer's hpsearch block).",
 )
 @click.option("-n", "n", type=int, help="Runs to draw (random/tpe), or draws per grid point (grid).")
-@click.option("--strategy", default="grid", show_default=True, help="grid, random, tpe, or a plugin's.")
+@click.option(
+    "--strategy",
+    default="grid",
+    show_default=True,
+    help="grid, random, tpe, cmaes, gp, qmc, nsga2 (Optuna's samplers), or a plugin's.",
+)
 @click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Runs at once.")
 @click.option(
     "--executor", default="local", show_default=True, help="Where runs execute (local, or a plugin's)."
 )
 @click.option(
-    "--metric", metavar="NAME:min|max|last", help="The value that summarises a run and that sweeps optimise."
+    "--metric",
+    "metrics",
+    multiple=True,
+    metavar="NAME:min|max|last",
+    help="The value that summarises a run and that sweeps optimise (repeat it for several objectives).",
+)
+@click.option(
+    "--prune",
+    type=click.Choice(["median", "hyperband", "asha"]),
+    help="Stop trials whose curve of the --metric is worse than their peers' (Optuna's pruners).",
 )
 @click.option(
     "--config",
@@ -164,7 +182,8 @@ def run_command(
     strategy: str,
     jobs: int,
     executor: str,
-    metric: str | None,
+    metrics: tuple[str, ...],
+    prune: str | None,
     config: Path | None,
     seed: int | None,
     shell: bool,
@@ -188,7 +207,7 @@ def run_command(
     if jobs < 1:
         raise UsageError("-j must be at least 1")
     space = _space(params, grids, samples, space_file, n)
-    objective = _metric(metric)
+    objectives = _objectives(metrics)
     from gitxp.builtin.readers import compile_parse
 
     for pattern in parse_patterns:
@@ -227,7 +246,8 @@ def run_command(
         n=space.n,
         jobs=jobs,
         executor=executor,
-        metric=objective,
+        objectives=objectives,
+        prune=prune,
         seed=seed,
         fail_fast=fail_fast,
         tee=(not is_sweep) if tee is None else tee,
@@ -400,11 +420,27 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         title = f"top runs by {found[len('results.'):]} ({goal})"
     columns = ["run_id", "status"] + [c for c in table.column_names if c.startswith(("params.", "results."))]
     first = [ranking[0]] if ranking else []
+    if len(sweep.objectives) > 1:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from gitxp.objective import column
+
+        front = pa.array([r.id for r in result.front], pa.string())
+        table = table.filter(pc.is_in(table["run_id"], value_set=front))
+        first = [c for c in (column(*o, table.column_names) for o in sweep.objectives) if c]
+        goals = ", ".join(":".join(o) for o in sweep.objectives)
+        title = f"Pareto front: {table.num_rows} runs no other run beats on every objective ({goals})"
     emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title=title, first=first, fit=True)
     finished = sum(1 for s in result.statuses.values() if s == "finished")
     click.echo(
         f"{finished} finished, {result.failed} failed, "
-        f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted",
+        f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted"
+        + (
+            f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)"
+            if sweep.prune
+            else ""
+        ),
         err=True,
     )
     failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]

@@ -1,0 +1,235 @@
+"""``gitxp.optimize`` and ``gitxp.Sweep``: informed search from Python, every trial a full gitxp run.
+
+    def objective(run):
+        lr = run.log_uniform("lr", 1e-5, 1e-1)            # drawn by the sweep's sampler (define-by-run)
+        depth = run.randint("depth", 2, 8)
+        for epoch in range(20):
+            loss = train_one_epoch(lr, depth)
+            run.log(step=epoch, loss=loss)
+            if run.should_prune():                        # with prune="median": stop a hopeless trial
+                return loss
+        return loss                                       # or a dict of results
+
+    best = gitxp.optimize(objective, n_trials=50, experiment="mlp", metric="loss:min")
+
+Calling it again continues the same search: the history is the store's. ``gitxp.Sweep`` is the ask/tell form for
+loops gitxp does not drive: ``run = sweep.ask()`` is a started run, ``run.result(...)`` and ``run.end()`` tell.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from gitxp.errors import UsageError
+from gitxp.objective import parse
+from gitxp.run import Run
+from gitxp.space import Space
+from gitxp.store import Store
+from gitxp.sweep import Sweep as _Loop
+from gitxp.sweep import SweepResult
+from gitxp.versioning import Version, capture
+
+__all__ = ["optimize", "Sweep"]
+
+
+def _objectives(metric: str | Sequence[str]) -> list[tuple[str, str]]:
+    texts = [metric] if isinstance(metric, str) else list(metric)
+    if not texts:
+        raise UsageError("metric: name at least one objective, e.g. 'loss:min'")
+    objectives = [parse(text, option="metric") for text in texts]
+    if any(goal == "last" for _, goal in objectives):
+        raise UsageError("metric: an objective needs :min or :max")
+    return objectives
+
+
+def _version(store: Store, git: bool) -> Version:
+    return capture(store.repo) if git else Version(None)
+
+
+def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
+    """The objective's return value as results: a number is the (single) objective, a mapping is results."""
+    if isinstance(returned, Mapping):
+        run.result(dict(returned))
+    elif returned is not None:
+        if len(objectives) > 1:
+            raise TypeError(
+                f"the objective returned {returned!r}: with several metrics, return a dict "
+                f"({', '.join(name for name, _ in objectives)})"
+            )
+        try:
+            value = float(returned)
+        except (TypeError, ValueError):
+            raise TypeError(f"the objective must return a number or a dict of results, not {returned!r}") from None
+        run.result({objectives[0][0]: value})
+
+
+def _trial(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> Callable[[Run], str]:
+    def call(run: Run) -> str:
+        with run:
+            returned = objective(run)
+            _record(run, returned, objectives)
+            if run._pruning is not None and run._pruning.should_prune(run):
+                run._pruning.record_pruned(run)
+                run.end("pruned")
+        return run.status
+
+    return call
+
+
+def optimize(
+    objective: Callable[[Run], Any],
+    n_trials: int,
+    *,
+    experiment: str | None = None,
+    metric: str | Sequence[str] = "loss:min",
+    strategy: str = "tpe",
+    n_jobs: int = 1,
+    seed: int | None = None,
+    timeout: float | None = None,
+    prune: str | None = None,
+    space: Space | None = None,
+    executor: str = "local",
+    git: bool = True,
+    path: str | os.PathLike[str] | None = None,
+) -> Run | list[Run]:
+    """Search ``n_trials`` more trials of ``objective(run)``; return the best run (several metrics: the Pareto
+    front, a list of runs).
+
+    ``objective`` samples its params through the run (``run.uniform``, ``run.log_uniform``, ``run.randint``,
+    ``run.categorical``: drawn by the strategy's sampler, conditional params allowed) and returns a number (the
+    single objective) or a dict of results; it may log curves (``run.log``) and ask ``run.should_prune()``. Every
+    trial is an ordinary gitxp run (version, params, curves, status); an exception fails that trial, not the
+    search. ``metric`` is ``"loss:min"`` or a list for several objectives (``["acc:max", "latency:min"]``);
+    ``strategy`` one of grid/random/tpe/cmaes/gp/qmc/nsga2 or a plugin's; ``timeout`` (seconds) stops starting
+    new trials. The history is the store's, so calling it again continues the search.
+    """
+    if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+        raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
+    if n_jobs < 1:
+        raise UsageError("n_jobs must be at least 1")
+    objectives = _objectives(metric)
+    store = Store.open(path, create=not git)
+    loop = _Loop(
+        store=store,
+        version=_version(store, git),
+        command=None,
+        space=space or Space(n=n_trials),
+        experiment=experiment,
+        strategy=strategy,
+        n=n_trials,
+        jobs=n_jobs,
+        executor=executor,
+        seed=seed,
+        objectives=objectives,
+        prune=prune,
+        timeout=timeout,
+        task=_trial(objective, objectives),
+        git=git,
+    )
+    from gitxp.wrapper import Controller
+
+    result = loop.run(Controller())
+    store.flush()
+    return _best(result, objectives)
+
+
+def _best(result: SweepResult, objectives: list[tuple[str, str]]) -> Run | list[Run]:
+    if len(objectives) > 1:
+        return list(result.front)
+    if result.best is None:
+        failed = [r for r in result.runs if result.statuses.get(r.id) not in ("finished", "pruned")]
+        reason = f" ({len(failed)} failed: {failed[0].meta().get('error.message')})" if failed else ""
+        raise UsageError(f"no trial reported {objectives[0][0]!r}{reason}")
+    return result.best
+
+
+class Sweep:
+    """Ask/tell search for loops gitxp does not drive (a notebook, another scheduler).
+
+    ``run = sweep.ask()`` returns a started run whose ``run.uniform(...)``-style calls draw from the sweep's
+    sampler; record ``run.result(...)`` and end it (``run.end()``, or use it as a context manager): that is the
+    tell. The history is rebuilt from the store at every ``ask``, so runs told by other processes count too.
+    """
+
+    def __init__(
+        self,
+        *,
+        experiment: str | None = None,
+        metric: str | Sequence[str] = "loss:min",
+        strategy: str = "tpe",
+        space: Space | None = None,
+        seed: int | None = None,
+        prune: str | None = None,
+        git: bool = True,
+        path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.objectives = _objectives(metric)
+        self.store = Store.open(path, create=not git)
+        self._loop = _Loop(
+            store=self.store,
+            version=_version(self.store, git),
+            command=None,
+            space=space or Space(n=1),
+            experiment=experiment,
+            strategy=strategy,
+            n=None,
+            seed=seed,
+            objectives=self.objectives,
+            prune=prune,
+            git=git,
+            open_ended=True,
+        )
+        self._strategy = self._loop._strategy()
+        self._pruning = self._loop._pruning()
+        self.runs: list[Run] = []
+
+    @property
+    def experiment(self) -> str:
+        return self._loop.experiment_name
+
+    def ask(self) -> Run:
+        """A new started run with the next proposal (its params set, or drawn as the run samples them)."""
+        point = self._loop._propose(self._strategy)
+        if point is None:
+            raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
+        meta = {"strategy": self._loop.strategy, **(getattr(self._strategy, "pending_meta", None) or {})}
+        run = Run(
+            experiment=self._loop.experiment,
+            params=point,
+            metric=",".join(":".join(o) for o in self.objectives),
+            store=self.store,
+            version=self._loop.version,
+            meta=meta,
+            git=self._loop.git,
+            attach=False,
+        )
+        run._pruning = self._pruning
+        trial = getattr(self._strategy, "pending_trial", None)
+        if trial is not None:
+            from gitxp.search.samplers import TrialSampler
+
+            run._sampler = TrialSampler(trial, run)
+        self.runs.append(run)
+        return run
+
+    def best(self) -> Run | list[Run] | None:
+        """The best run of those this sweep asked and that finished (several metrics: the Pareto front)."""
+        from gitxp.objective import lookup
+        from gitxp.sweep import pareto_front
+
+        scored = []
+        for run in self.runs:
+            if run.status != "finished":
+                continue
+            values = [lookup(run.results, *o) for o in self.objectives]
+            if all(v is not None and math.isfinite(v) for v in values):
+                scored.append((run, [float(v) for v in values if v is not None]))
+        if len(self.objectives) > 1:
+            return pareto_front(scored, [g for _, g in self.objectives])
+        if not scored:
+            return None
+        pick = min if self.objectives[0][1] == "min" else max
+        return pick(scored, key=lambda item: item[1][0])[0]
