@@ -16,7 +16,17 @@ from typing import Any
 
 from gitxp.errors import UsageError, unknown_name
 
-__all__ = ["GOALS", "parse", "summary_name", "lookup", "column", "result_names", "check_known", "guess_goal"]
+__all__ = [
+    "GOALS",
+    "parse",
+    "summary_name",
+    "lookup",
+    "column",
+    "result_names",
+    "check_known",
+    "guess_goal",
+    "pareto_front",
+]
 
 GOALS = ("min", "max", "last")
 
@@ -83,3 +93,18 @@ def guess_goal(name: str) -> str | None:
     if words[-1] in _HIGHER or base.endswith(_HIGHER):
         return "max"
     return None
+
+
+def _dominates(a: Sequence[float], b: Sequence[float], goals: Sequence[str]) -> bool:
+    better = False
+    for x, y, goal in zip(a, b, goals):
+        if (x > y) if goal == "min" else (x < y):
+            return False
+        if x != y:
+            better = True
+    return better
+
+
+def pareto_front(points: Sequence[tuple[Any, Sequence[float]]], goals: Sequence[str]) -> list[Any]:
+    """The items whose values no other item dominates (at least as good on every objective, better on one)."""
+    return [item for item, values in points if not any(_dominates(v, values, goals) for _, v in points)]

@@ -276,8 +276,10 @@ def select(
     sort: str | Sequence[str] | None = None,
     limit: int | None = None,
     columns: str | Sequence[str] | None = None,
+    keep_order: bool = False,
 ) -> pa.Table:
-    """Filter, sort, limit and project a run table (the options of ``gitxp ls``); newest first unless sorted."""
+    """Filter, sort, limit and project a run table (the options of ``gitxp ls``); newest first unless sorted
+    (or ``keep_order``)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -308,7 +310,7 @@ def select(
                 if not c.startswith(("params.", "results.", "meta.")) or table[c].null_count < table.num_rows
             ]
         )
-    if not sort and "started" in table.column_names:
+    if not sort and not keep_order and "started" in table.column_names:
         sort = "-started,-run_id"  # newest first, as git log: --limit N keeps the N most recent runs
     if sort:
         keys = []

@@ -241,8 +241,63 @@ _DIST = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$", re.S)
 _KINDS = {"uniform": 2, "loguniform": 2, "log_uniform": 2, "normal": 2, "gaussian": 2, "randint": 2}
 
 
+_STUDIO = re.compile(r"^\s*([^:\s]+):([^:\s]+)(?::(\d+))?:([a-z]*)\s*$")
+
+
+@dataclass(frozen=True)
+class ArrayOf(Distribution):
+    """``len`` independent draws of ``item``, as one list param (Studio.ml's ``a`` flag)."""
+
+    item: Distribution
+    length: int
+
+    def sample(self, rng: random.Random) -> list[Any]:
+        return [self.item.sample(rng) for _ in range(self.length)]
+
+    def spec(self) -> str:
+        return f"{self.length} x {self.item.spec()}"
+
+
+def parse_studio(text: str) -> Distribution:
+    """Studio.ml's optimizer syntax ``min:max[:len]:flags``: ``l`` log scale, ``u`` unbounded, ``r`` random initial
+    point, ``a`` an array of ``len`` values. Informed search needs bounds, so ``u`` widens the range by its own
+    width on each side (log scale: by its own ratio) and says so in the spec; ``r`` is accepted and changes nothing
+    (every strategy's first points are random draws already)."""
+    match = _STUDIO.match(text)
+    if match is None:
+        raise UsageError(f"--sample {text!r}: expected min:max[:len]:flags (flags among l, u, r, a)")
+    low_text, high_text, length_text, flags = match.groups()
+    bad = sorted(set(flags) - set("lura"))
+    if bad:
+        raise UsageError(f"--sample {text!r}: unknown flag {bad[0]!r}; flags are l (log), u, r, a (array)")
+    try:
+        low, high = float(low_text), float(high_text)
+    except ValueError:
+        raise UsageError(f"--sample {text!r}: min and max must be numbers") from None
+    if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+        raise UsageError(f"--sample {text!r}: expected finite numbers with min < max")
+    if "l" in flags and low <= 0:
+        raise UsageError(f"--sample {text!r}: a log scale (l) needs min > 0")
+    if "u" in flags:
+        if "l" in flags:
+            low, high = low * low / high, high * high / low
+        else:
+            low, high = low - (high - low), high + (high - low)
+    item: Distribution = LogUniform(low, high) if "l" in flags else Uniform(low, high)
+    if "a" in flags:
+        length = int(length_text or 0)
+        if not 1 <= length <= 1000:
+            raise UsageError(f"--sample {text!r}: an array (a) needs a length from 1 to 1000: min:max:LEN:a")
+        return ArrayOf(item, length)
+    if length_text:
+        raise UsageError(f"--sample {text!r}: a length is only meaningful with the array flag a")
+    return item
+
+
 def parse_distribution(text: str) -> Distribution:
-    """Parse a DIST string (see the module docstring)."""
+    """Parse a DIST string (see the module docstring), or Studio.ml's ``min:max[:len]:flags``."""
+    if _STUDIO.match(text):
+        return parse_studio(text)
     match = _DIST.match(text)
     expected = "uniform(a,b), loguniform(a,b), normal(mu,sigma), randint(a,b) or categorical(a,b,...)"
     if not match:
@@ -323,7 +378,7 @@ def _from_yaml_value(key: str, value: Any) -> tuple[str, Any]:
     if isinstance(value, list):
         return "grid", value
     if isinstance(value, str):
-        if _DIST.match(value):
+        if _DIST.match(value) or _STUDIO.match(value):
             return "sample", parse_distribution(value)
         if ":" in value or "," in value:
             return "grid", parse_grid(value)

@@ -18,7 +18,7 @@ from typing import Any
 
 from gitxp.errors import UsageError
 from gitxp.ids import new_run_id
-from gitxp.objective import lookup
+from gitxp.objective import lookup, pareto_front
 from gitxp.run import Run
 from gitxp.search.history import History, load_history
 from gitxp.space import Space
@@ -41,21 +41,6 @@ def executors() -> dict[str, Any]:
     from gitxp.plugins import collect_registry, get_plugin_manager
 
     return collect_registry(get_plugin_manager().hook.gitxp_executors, "executor")
-
-
-def _dominates(a: list[float], b: list[float], goals: list[str]) -> bool:
-    better = False
-    for x, y, goal in zip(a, b, goals):
-        if (x > y) if goal == "min" else (x < y):
-            return False
-        if x != y:
-            better = True
-    return better
-
-
-def pareto_front(points: list[tuple[Any, list[float]]], goals: list[str]) -> list[Any]:
-    """The items whose values no other item dominates (all at least as good, one strictly better)."""
-    return [item for item, values in points if not any(_dominates(v, values, goals) for _, v in points)]
 
 
 @dataclass

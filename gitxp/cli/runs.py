@@ -88,9 +88,27 @@ def _selected(
 @click.option(
     "--by", metavar="version|branch|COL", help="Group runs: counts and the summary metric per group."
 )
+@click.option("--pareto", is_flag=True, help="Only the Pareto front of the runs' objectives (their --metric).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, **filters: Any) -> None:
+def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool, **filters: Any) -> None:
     """List runs (newest first), filtered and sorted."""
+    if pareto:
+        from gitxp.cli.search_views import pareto_table
+
+        full = _selected(columns=(), **{**filters, "limit": None})
+        table = pareto_table(full)
+        if columns or filters.get("limit") is not None:
+            from gitxp.query import select
+
+            table = select(
+                None,  # type: ignore[arg-type]  # no --version to resolve here
+                table,
+                limit=filters.get("limit"),
+                columns=list(columns) or None,
+                keep_order=True,
+            )
+        emit_table(table, fmt, columns_given=bool(columns), first=_objective_columns(table), title="Pareto front")
+        return
     table = _selected(columns=columns, **filters)
     if by:
         import pyarrow as pa
@@ -214,19 +232,50 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
 
 
 @click.command("show")
-@click.argument("run")
+@click.argument("run", required=False)
 @click.option("--diff", "show_diff", is_flag=True, help="Print the stored patch of uncommitted changes.")
 @click.option("--metrics", "show_metrics", is_flag=True, help="Print the run's curves.")
 @click.option("--log", "show_log", is_flag=True, help="Print the run's captured output.")
+@click.option("-e", "--experiment", help="With --importance: the experiment (default: the run's).")
+@click.option("--importance", is_flag=True, help="Which params matter most for the experiment's objective.")
+@click.option("--metric", metavar="NAME:min|max", help="With --importance: the objective (default: recorded).")
+@click.option(
+    "--evaluator", type=click.Choice(["fanova", "mdi", "ped-anova"]), default="fanova", show_default=True
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def show_command(run: str, show_diff: bool, show_metrics: bool, show_log: bool, fmt: str) -> None:
-    """Show one run (id or unique prefix): version, params, results, meta, curves."""
+def show_command(
+    run: str | None,
+    show_diff: bool,
+    show_metrics: bool,
+    show_log: bool,
+    experiment: str | None,
+    importance: bool,
+    metric: str | None,
+    evaluator: str,
+    fmt: str,
+) -> None:
+    """Show one run (id or unique prefix): version, params, results, meta, curves; or, with -e EXP
+    --importance, which params matter most for the experiment's objective."""
     import pyarrow.compute as pc
 
     from gitxp.store import Store
 
     store = Store.open()
     table = store.table()
+    if importance:
+        from gitxp.cli.search_views import print_importance
+        from gitxp.query import check_experiments
+
+        if experiment is None and run is None:
+            raise UsageError("--importance needs -e EXP (or a run of the experiment)")
+        if experiment is None:
+            row = table.filter(pc.equal(table["run_id"], store.resolve_run(str(run), table)))
+            experiment = row["experiment"][0].as_py()
+        check_experiments(table, [str(experiment)])
+        print_importance(store, str(experiment), metric, evaluator)
+        return
+    if run is None:
+        raise UsageError("show needs a RUN (an id or a unique prefix; see 'gitxp ls')")
     run_id = store.resolve_run(run, table)
     row = table.filter(pc.equal(table["run_id"], run_id))
     row = row.select([c for c in row.column_names if row[c][0].is_valid])

@@ -217,8 +217,7 @@ class Sweep:
 
     def best(self) -> Run | list[Run] | None:
         """The best run of those this sweep asked and that finished (several metrics: the Pareto front)."""
-        from gitxp.objective import lookup
-        from gitxp.sweep import pareto_front
+        from gitxp.objective import lookup, pareto_front
 
         scored = []
         for run in self.runs:

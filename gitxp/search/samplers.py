@@ -23,7 +23,7 @@ from optuna.trial import TrialState, create_trial
 
 from gitxp.errors import UsageError
 from gitxp.search.history import ATTRS_KEY, DISTS_KEY, History
-from gitxp.space import Categorical, Distribution, LogUniform, Normal, RandInt, Space, Uniform
+from gitxp.space import ArrayOf, Categorical, Distribution, LogUniform, Normal, RandInt, Space, Uniform
 
 __all__ = [
     "SAMPLERS",
@@ -70,8 +70,31 @@ def to_optuna(space: Space) -> dict[str, BaseDistribution]:
     dims: dict[str, BaseDistribution] = {
         k: CategoricalDistribution(list(dict.fromkeys(v))) for k, v in space.grid.items()
     }
-    dims.update({k: distribution_of(k, d) for k, d in space.sample.items()})
+    for name, dist in space.sample.items():
+        if isinstance(dist, ArrayOf):  # one dimension per element: name[0], name[1], ...
+            dims.update({f"{name}[{i}]": distribution_of(name, dist.item) for i in range(dist.length)})
+        else:
+            dims[name] = distribution_of(name, dist)
     return dims
+
+
+def _fold(params: Mapping[str, Any], space: Space) -> dict[str, Any]:
+    """``lr[0]``, ``lr[1]`` back into the list param ``lr`` (Studio's array flag)."""
+    out = {k: v for k, v in params.items() if "[" not in k}
+    for name, dist in space.sample.items():
+        if isinstance(dist, ArrayOf):
+            out[name] = [params.get(f"{name}[{i}]") for i in range(dist.length)]
+    return out
+
+
+def _unfold(params: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, list):
+            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
+        else:
+            out[name] = value
+    return out
 
 
 def make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
@@ -127,7 +150,7 @@ def study_from_history(
                     dists[name] = optuna.distributions.json_to_distribution(text)
                 except (ValueError, KeyError, TypeError):
                     continue
-        params = {k: v for k, v in trial.params.items() if k in dists and _contained(dists[k], v)}
+        params = {k: v for k, v in _unfold(trial.params).items() if k in dists and _contained(dists[k], v)}
         state = _STATES[trial.state]
         values = trial.values if state == TrialState.COMPLETE else None
         if values is not None and (len(values) != len(directions) or not all(map(math.isfinite, values))):
@@ -208,7 +231,7 @@ class OptunaStrategy:
         if self.distributions:
             self.pending_meta[DISTS_KEY] = _dists_json(self.distributions)
         self.count += 1
-        return {**self.space.fixed, **trial.params}
+        return {**self.space.fixed, **_fold(trial.params, self.space)}
 
     # the first strategy protocol, for callers that do not pass a history
     def suggest(self) -> dict[str, Any] | None:
