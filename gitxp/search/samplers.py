@@ -99,6 +99,12 @@ def _unfold(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
     """Optuna's sampler for a strategy name, with the settings gitxp documents (defaults plus a constant liar)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _make_sampler(name, seed, objectives)
+
+
+def _make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
     if name == "cmaes":
