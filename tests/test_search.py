@@ -295,3 +295,35 @@ def test_proposing_the_1000th_trial_is_fast_enough(repo: Path) -> None:
     )
     assert strategy.ask(history) is not None
     assert time.perf_counter() - started < 30  # generous: a sanity bound, the benchmark measures it
+
+
+def test_metric_files_feed_the_pruner_while_the_script_runs(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(
+        repo,
+        "files.py",
+        """
+        import os, sys, time
+        bad = float(sys.argv[1])
+        with open(os.path.join(os.environ["GITXP_OUTPUT_DIR"], "metric_loss.log"), "w") as f:
+            for step in range(40):
+                f.write(f"{step}\\t{bad + 1.0 / (step + 1)}\\n")
+                f.flush()
+                time.sleep(0.05)
+        """,
+    )
+    result = invoke(
+        "run", "-e", "files", "--grid", "bad=0.1,0.2,0.15,9", "--prune", "median", "--metric", "loss:min",
+        "--", sys.executable, "files.py", "{bad}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {r["params.bad"]: r for r in gitxp.load(experiment="files").to_pylist()}
+    assert rows[9.0]["status"] == "pruned" and rows[0.1]["status"] == "finished"
+    assert len(gitxp.metrics(rows[0.1]["run_id"])) == 40  # read live and at the end: no point twice
+
+
+def test_space_file_with_an_informed_strategy(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "quad.py", QUAD)
+    (repo / "space.yaml").write_text("sample:\n  x: uniform(-5,5)\n  y: '-5:5:'\nn: 6\n")
+    result = invoke("run", "-e", "sp", "--space", "space.yaml", "--strategy", "tpe", "--metric", "f:min", *CMD)
+    assert result.exit_code == 0, result.output
+    assert gitxp.load(experiment="sp").num_rows == 6
