@@ -464,7 +464,9 @@ class Store:
 
     # -------------------------------------------------------------- committing
 
-    def _files_for(self, staged: StagedRun, record: Mapping[str, Any]) -> dict[str, bytes]:
+    def _files_for(
+        self, staged: StagedRun, record: Mapping[str, Any], extra: list[pa.Table] | None = None
+    ) -> dict[str, bytes]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -474,6 +476,8 @@ class Store:
         pq.write_table(record_table(record), sink, compression="none")
         files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
         metrics = staged.metrics_table()
+        if extra:
+            metrics = concat_tables([t for t in (metrics, *extra) if t is not None])
         if metrics is not None:
             sink = pa.BufferOutputStream()
             pq.write_table(metrics, sink, compression="zstd")
@@ -496,13 +500,18 @@ class Store:
                 record = item.read_record()
                 if record is None:
                     continue  # already committed by someone else, or never initialised
+                extra: list[pa.Table] = []
                 if item.run_id in crashed:
+                    from gitxp.attached import fold
+
                     ended = item.last_sign_of_life(record["started"])
                     record.update(status="crashed", ended=ended, duration=ended - record["started"])
                     record.setdefault("meta", {})["error"] = (
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
-                files.update(self._files_for(item, record))
+                    # what the wrapped command recorded through the API before its wrapper died
+                    extra = fold(record, item.path / "attached", experiment_given=bool(record.get("experiment_given")), remove=False)
+                files.update(self._files_for(item, record, extra))
                 done.append(record)
             if not done:
                 return
