@@ -121,7 +121,9 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
     template = meta.get("command.template")
     if template:
-        argv = tuple(template)
+        from gitxp.secrets import unmask
+
+        argv = tuple(unmask(template, run["run_id"]))
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
     elif meta.get("entrypoint"):

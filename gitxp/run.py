@@ -140,6 +140,8 @@ class Run:
             if not workdir.startswith(".."):
                 self._record["meta"]["workdir"] = Path(workdir).as_posix()  # where to run again (gitxp rerun)
         self._record["meta"].update(flat_meta)
+        if getattr(self.version, "secrets", ()):
+            self._record["meta"]["version.secrets_skipped"] = list(self.version.secrets)
         if self._metric:
             self._record["meta"]["metric"] = ":".join(self._metric)
         if self.attached:

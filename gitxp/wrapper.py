@@ -265,10 +265,12 @@ def execute(
     argv: list[str] | str = invocation.command
     if command.shell:
         argv = " ".join(invocation.command)
+    from gitxp.secrets import mask_argv, mask_shell
+
     run.meta(
         {
-            "command": invocation.command if not command.shell else [argv],
-            "command.template": list(command.argv),
+            "command": mask_argv(invocation.command) if not command.shell else [mask_shell(str(argv))],
+            "command.template": mask_argv(command.argv),
             "command.shell": command.shell,
             "command.config": str(command.config) if command.config else None,
             "command.parse": list(command.parse) or None,

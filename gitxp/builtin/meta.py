@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
+from gitxp.secrets import mask_argv
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -31,7 +32,7 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "executable": sys.executable,
-        "argv": list(sys.argv),
+        "argv": mask_argv(sys.argv),  # --token X is recorded as --token ***
         "cwd": os.getcwd(),
         "pid": os.getpid(),
     }
