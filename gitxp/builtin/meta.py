@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 _ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ID", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV")
 
 
+def current_user() -> str:
+    """The user name recorded in a run's meta (a uid where there is no passwd entry)."""
+    return _user()
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
