@@ -151,3 +151,48 @@ def last_invocation(store: Store, experiment: str) -> tuple[list[str], str]:
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         raise UsageError(f"experiment {experiment!r}: the recorded sweep command line is not readable")
     return argv, row["run_id"]
+
+
+RESUMABLE = ("crashed", "failed", "interrupted", "cancelled")
+
+
+def check_resumable(run: Mapping[str, Any]) -> None:
+    """A usage error unless ``run`` (a row of the store) ended without finishing."""
+    from gitxp.errors import UsageError
+
+    status = run.get("status")
+    if status in RESUMABLE:
+        return
+    if status == "running":
+        raise UsageError(f"run {run['run_id']} is still running: nothing to resume yet")
+    raise UsageError(
+        f"run {run['run_id']} is {status}: --resume continues a crashed, failed, interrupted or cancelled run "
+        f"(gitxp rerun {str(run['run_id'])[:12]} runs it again from the start)"
+    )
+
+
+def resume_dir(store: Store, run: Mapping[str, Any]) -> str:
+    """The earlier run's output dir (its checkpoints), handed to the new run as ``GITXP_RESUME_DIR``."""
+    recorded = run.get("meta.output_dir")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    return str(store.root / "outputs" / str(run["run_id"]))
+
+
+def carry_curves(store: Store, run_id: str, new: Any) -> int | None:
+    """Copy the curves of ``run_id`` into the run ``new`` (steps and times as recorded); returns the last
+    recorded step (None without curves). The new run's own ``log()`` continues after it."""
+    table = store.metrics(run_id)
+    if not table.num_rows:
+        return None
+    steps = table["step"].to_pylist()
+    names = table["name"].to_pylist()
+    values = table["value"].to_pylist()
+    times = table["time"].to_pylist() if "time" in table.column_names else [None] * len(steps)
+    last = max(steps)
+    for step, name, value, when in zip(steps, names, values, times):
+        new.log({name: value}, step=step)
+        if when is not None:
+            new._times[-1] = float(when)  # keep when the point was first logged
+    new._next_step = last + 1
+    return int(last)

@@ -165,3 +165,47 @@ def test_resume_without_command_errors(repo: Path, invoke) -> None:  # type: ign
     )  # the same single run again
     assert again.exit_code == 0 and "already finished on this version" in again.output
     assert gitxp.load(experiment="single").num_rows == 1
+
+
+CHECKPOINTED = """
+import json, os, sys
+import gitxp
+
+run = gitxp.start()
+start = 0
+resume = os.environ.get("GITXP_RESUME_DIR")
+if resume and os.path.exists(os.path.join(resume, "ckpt.json")):
+    start = json.load(open(os.path.join(resume, "ckpt.json")))["step"] + 1
+for step in range(start, 6):
+    run.log(step=step, loss=1.0 / (step + 1))
+    json.dump({"step": step}, open(os.path.join(os.environ["GITXP_OUTPUT_DIR"], "ckpt.json"), "w"))
+    if step == 2 and os.environ.get("CRASH"):
+        os._exit(9)
+print(f"gitxp: started_at={start}")
+"""
+
+
+def test_rerun_resume_continues_a_crashed_run(repo: Path, invoke, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "ck.py", CHECKPOINTED)
+    monkeypatch.setenv("CRASH", "1")
+    monkeypatch.setenv("GITXP_METRICS_CHUNK", "1")  # every point on disk before the crash
+    first = invoke("run", "-e", "ck", "--", sys.executable, "ck.py")
+    assert first.exit_code == 1
+    crashed = gitxp.load(experiment="ck").to_pylist()[0]
+    assert crashed["status"] in ("crashed", "failed")
+    assert sorted(gitxp.metrics(crashed["run_id"])["step"].to_pylist()) == [0, 1, 2]
+    monkeypatch.delenv("CRASH")
+    result = invoke("rerun", crashed["run_id"][:12], "--resume")
+    assert result.exit_code == 0, result.output
+    assert f"resuming {crashed['run_id']} as" in result.output
+    new = next(r for r in gitxp.load(experiment="ck").to_pylist() if r["run_id"] != crashed["run_id"])
+    assert new["status"] == "finished" and new["results.started_at"] == 3  # went on from its checkpoint
+    assert new["meta.resumed_from"] == crashed["run_id"]
+    curve = gitxp.metrics(new["run_id"]).to_pylist()
+    assert sorted(r["step"] for r in curve) == [0, 1, 2, 3, 4, 5]  # the earlier curve kept, then continued
+    old_times = {r["step"]: r["time"] for r in gitxp.metrics(crashed["run_id"]).to_pylist()}
+    assert all(r["time"] == old_times[r["step"]] for r in curve if r["step"] < 3)
+    again = invoke("rerun", new["run_id"][:12], "--resume")  # a finished run has nothing to resume
+    assert again.exit_code == 2 and "is finished" in again.output
+    bad = invoke("rerun", crashed["run_id"][:12], "--resume", "--set", "x=1")
+    assert bad.exit_code == 2 and "drop --set" in bad.output
