@@ -11,7 +11,6 @@ import contextvars
 import functools
 import inspect
 import os
-import shutil
 import signal
 import sys
 import threading

@@ -346,8 +346,14 @@ def parse_distribution(text: str) -> Distribution:
             weights = tuple(float(w[0]) for w in weighted)
             if any(w < 0 for w in weights) or not 0 < sum(weights) < math.inf:
                 raise UsageError(f"--sample {text!r}: weights must be finite, non-negative and not all zero")
-            return Categorical(tuple(parse_value(w[1]) for w in weighted), weights)
-        return Categorical(tuple(parse_value(a) for a in args))
+            values = tuple(parse_value(w[1]) for w in weighted)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise UsageError(f"--sample {text!r}: categorical values must be finite")
+            return Categorical(values, weights)
+        values = tuple(parse_value(a) for a in args)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise UsageError(f"--sample {text!r}: categorical values must be finite (quote-free text or numbers)")
+        return Categorical(values)
     if kind not in _KINDS:
         raise UsageError(f"--sample {text!r}: unknown distribution {kind!r}; expected {expected}")
     if len(args) != 2:
@@ -436,15 +442,32 @@ def _hypertrainer_param(item: Mapping[str, Any]) -> Distribution:
         return Categorical(tuple(item["values"]))
     if "lo" not in item or "hi" not in item:
         raise UsageError(f"space: param {name!r} needs lo and hi (or values)")
-    lo, hi = float(item["lo"]), float(item["hi"])
+    try:
+        lo, hi = float(item["lo"]), float(item["hi"])
+    except (TypeError, ValueError):
+        raise UsageError(f"space: param {name!r}: lo and hi must be numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise UsageError(f"space: param {name!r}: lo and hi must be finite")
     if lo > hi:
         raise UsageError(f"space: param {name!r}: lo {lo:g} is above hi {hi:g}")
     base = item.get("exponent_base")
     if base is not None:
-        return LogUniform(float(base) ** lo, float(base) ** hi)
+        try:
+            low, high = float(base) ** lo, float(base) ** hi
+        except (OverflowError, TypeError, ValueError):
+            low = high = math.inf
+        if not (math.isfinite(low) and math.isfinite(high)) or low <= 0:
+            raise UsageError(f"space: param {name!r}: {base}**{hi:g} is not a usable number (overflow)")
+        return LogUniform(low, high)
     if str(item.get("type", "")).lower() in ("int", "integer"):
         return RandInt(int(lo), int(hi))
     return Uniform(lo, hi)
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{what}: expected a positive whole number, got {value!r}")
+    return value
 
 
 def load_space_file(path: str | Path) -> Space:
@@ -470,7 +493,7 @@ def load_space_file(path: str | Path) -> Space:
                 raise UsageError(f"--space {path}: every hpsearch.params item needs 'param'")
             space.sample[str(item["param"])] = _hypertrainer_param(item)
         if block.get("n_trials") is not None:
-            space.n = int(block["n_trials"])
+            space.n = _count(block["n_trials"], f"--space {path}: hpsearch.n_trials")
         return space
     for section in ("grid", "sample", "params"):
         body = data.get(section)
@@ -486,7 +509,7 @@ def load_space_file(path: str | Path) -> Space:
         )
     space.fixed.update({str(k): v for k, v in (data.get("params") or {}).items()})
     if data.get("n") is not None:
-        space.n = int(data["n"])
+        space.n = _count(data["n"], f"--space {path}: n")
     for key, value in data.items():
         if key in ("grid", "sample", "params", "n", "strategy", "metric"):
             continue
