@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = (
     "gitxp.builtin.readers",
     "gitxp.builtin.strategies",
     "gitxp.builtin.executors",
+    "gitxp.integrations.tensorboard",
 )
 
 _pm: pluggy.PluginManager | None = None
