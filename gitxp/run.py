@@ -208,6 +208,18 @@ class Run:
         self._update("params", {name: value})
         return value
 
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+        """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
+        from gitxp.artifacts import log_artifact
+
+        return log_artifact(self, path, name)
+
+    def log_artifacts(self, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
+        """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
+        from gitxp.artifacts import log_artifacts
+
+        return log_artifacts(self, folder, prefix)
+
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
         return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]

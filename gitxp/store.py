@@ -481,6 +481,10 @@ class Store:
         for name in ("diff.patch", "stdout.log"):
             if (staged.path / name).exists():
                 files[f"{base}/{name}"] = (staged.path / name).read_bytes()
+        if (staged.path / "artifacts.json").exists():
+            from gitxp.artifacts import committed_files
+
+            files.update(committed_files(staged.path, base))
         return files
 
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> None:
