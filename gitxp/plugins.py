@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = (
     "gitxp.builtin.strategies",
     "gitxp.builtin.executors",
     "gitxp.integrations.tensorboard",
+    "gitxp.integrations.hydra",
 )
 
 _pm: pluggy.PluginManager | None = None

@@ -41,5 +41,5 @@ def parse_args(
         params[name] = value if _recordable(value) else str(value)
     from gitxp.integrations import active_run
 
-    active_run(experiment, params)
+    active_run(experiment, params)  # a run it starts ends when the script exits
     return namespace
