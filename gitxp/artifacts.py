@@ -4,11 +4,11 @@
 ``$GITXP_OUTPUT_DIR/artifacts/``. Each artifact is recorded in the run's ``artifacts.json`` (name, size, sha256,
 where it is stored):
 
-- small files (``gitxp.artifactMaxSize``, default 10 MB, git size suffixes allowed: ``500k``, ``50m``) are stored
+- small files (``gitxp.artifacts.maxSize``, default 10 MB, git size suffixes allowed: ``500k``, ``50m``) are stored
   as git blobs in the run's tree on ``refs/gitxp/runs`` (``runs/.../<id>/artifacts/<name>``): content-addressed by
   git, so identical files are stored once across runs, and they travel with ``gitxp push``/``pull``;
 - larger files are copied, content-addressed (``sha256/<ab>/<hash>``), with fsspec to the artifact location:
-  ``gitxp.artifactLocation`` (any fsspec URL: ``s3://bucket/path``, ``gs://...``, a shared directory), by default
+  ``gitxp.artifacts.location`` (any fsspec URL: ``s3://bucket/path``, ``gs://...``, a shared directory), by default
   ``.git/gitxp/artifacts``. ``$GITXP_ARTIFACT_LOCATION`` / ``$GITXP_ARTIFACT_MAX_SIZE`` override the config.
 
 Blobs stay reachable from the ref, so neither ``gitxp gc`` nor ``git gc`` drops one a run still references.
@@ -58,16 +58,27 @@ def max_size(repo: Repo | None) -> int:
             return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
         except ValueError:
             raise UsageError(f"GITXP_ARTIFACT_MAX_SIZE={raw!r}: expected a size such as 10485760 or 10m") from None
-    value = _config(repo, "gitxp.artifactMaxSize", "int")
+    value = _config(repo, "gitxp.artifacts.maxSize", "int")
     return int(value) if value and int(value) > 0 else DEFAULT_MAX_SIZE
 
 
 def location(store: Store) -> str:
     return (
         os.environ.get("GITXP_ARTIFACT_LOCATION")
-        or _config(store.repo, "gitxp.artifactLocation")
+        or _config(store.repo, "gitxp.artifacts.location")
         or str(store.root / "artifacts")
     )
+
+
+def _fsspec() -> Any:
+    try:
+        import fsspec
+    except ImportError:
+        raise GitxpError(
+            "artifacts above gitxp.artifacts.maxSize go through fsspec, which is not installed: "
+            "pip install 'gitxp[artifacts]'"
+        ) from None
+    return fsspec
 
 
 def _check_name(name: str) -> str:
@@ -102,8 +113,7 @@ def _stage(run: Run, source: Path, name: str) -> dict[str, Any]:
         shutil.copyfile(source, target)
         entry["stored"] = "ref"
     else:
-        import fsspec
-
+        fsspec = _fsspec()
         base = location(run.store)
         fs, root = fsspec.core.url_to_fs(base)
         key = f"{root.rstrip('/')}/{_external_key(sha)}"
@@ -196,8 +206,7 @@ def get_artifact(store: Store, run_id: str, name: str, output: Path) -> dict[str
                 digest.update(data)
                 sink.write(data)
             else:
-                import fsspec
-
+                fsspec = _fsspec()
                 try:
                     with fsspec.open(entry["url"], "rb") as source:
                         while chunk := source.read(_CHUNK):
@@ -206,7 +215,7 @@ def get_artifact(store: Store, run_id: str, name: str, output: Path) -> dict[str
                 except FileNotFoundError:
                     raise GitxpError(
                         f"run {run_id}: artifact {name!r} is not at {entry['url']} (configure "
-                        "gitxp.artifactLocation to where the large artifacts are shared)"
+                        "gitxp.artifacts.location to where the large artifacts are shared)"
                     ) from None
         if digest.hexdigest() != entry["sha256"]:
             raise GitxpError(

@@ -50,7 +50,7 @@ def test_small_artifacts_are_blobs_on_the_ref_deduplicated(repo: Path, tmp_path:
 
 
 def test_large_artifacts_go_to_the_location_and_are_verified(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    git(repo, "config", "gitxp.artifactMaxSize", "1k")
+    git(repo, "config", "gitxp.artifacts.maxSize", "1k")
     big = tmp_path / "model.bin"
     big.write_bytes(os.urandom(5000))
     with gitxp.start() as run:
