@@ -11,6 +11,10 @@ where it is stored):
   ``gitxp.artifacts.location`` (any fsspec URL: ``s3://bucket/path``, ``gs://...``, a shared directory), by default
   ``.git/gitxp/artifacts``. ``$GITXP_ARTIFACT_LOCATION`` / ``$GITXP_ARTIFACT_MAX_SIZE`` override the config.
 
+Inputs (``run.log_input(path)``: a data file, a config outside git) are artifacts named ``inputs/<path in the
+repository>``; ``gitxp rerun`` restores them at that path in the re-run's worktree (hash-verified), as well as any
+file the run's patch kept only by hash when an artifact has that hash.
+
 Blobs stay reachable from the ref, so neither ``gitxp gc`` nor ``git gc`` drops one a run still references.
 """
 
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from gitxp.run import Run
     from gitxp.store import Store
 
-__all__ = ["log_artifact", "log_artifacts", "committed_files", "list_artifacts", "get_artifact", "collect_output"]
+__all__ = ["log_artifact", "log_artifacts", "log_input", "restore_inputs", "committed_files", "list_artifacts", "get_artifact", "collect_output"]
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 MANIFEST = "artifacts.json"
@@ -226,3 +230,41 @@ def get_artifact(store: Store, run_id: str, name: str, output: Path) -> dict[str
     finally:
         partial.unlink(missing_ok=True)
     return entry
+
+
+INPUTS = "inputs/"
+
+
+def log_input(run: Run, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Record a file the run read as an input artifact, restored by ``gitxp rerun`` at the same place."""
+    source = Path(path).resolve()
+    from gitxp.repo import Repo
+
+    try:
+        root = run.store.repo.worktree if run.store is not None else Repo.discover(source.parent).worktree
+    except GitxpError:
+        root = None
+    if root is None or not source.is_relative_to(root.resolve()):
+        raise UsageError(f"log_input: {str(path)!r} is outside the repository; record it with log_artifact")
+    return log_artifact(run, source, INPUTS + source.relative_to(root.resolve()).as_posix())
+
+
+def restore_inputs(store: Store, run_id: str, tree: Path, wanted: Mapping[str, str] | None = None) -> list[str]:
+    """Make a run's inputs available again in ``tree`` (a re-run's worktree): every ``inputs/<path>`` artifact at
+    ``<path>``, and every path of ``wanted`` (path -> sha256: files the patch kept by hash) an artifact has the
+    content of. Existing files are left alone. Returns the paths restored."""
+    entries = list_artifacts(store, run_id)
+    if not entries:
+        return []
+    by_hash = {entry["sha256"]: entry for entry in entries}
+    targets = {e["name"][len(INPUTS):]: e for e in entries if e["name"].startswith(INPUTS)}
+    for path, digest in (wanted or {}).items():
+        if digest in by_hash:
+            targets.setdefault(path, by_hash[digest])
+    restored = []
+    for path, entry in sorted(targets.items()):
+        dest = tree / _check_name(path)
+        if not dest.exists():
+            get_artifact(store, run_id, entry["name"], dest)
+            restored.append(path)
+    return restored

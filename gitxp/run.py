@@ -214,6 +214,12 @@ class Run:
 
         return log_artifact(self, path, name)
 
+    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Record a file the run read (data, a config outside git) so that ``gitxp rerun`` restores it."""
+        from gitxp.artifacts import log_input
+
+        return log_input(self, path)
+
     def log_artifacts(self, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
         """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
         from gitxp.artifacts import log_artifacts

@@ -130,3 +130,26 @@ def test_artifacts_travel_with_push_pull_and_survive_gc(make_repo, tmp_path: Pat
     out = tmp_path / "pulled.npy"
     assert invoke("get", run.id, "weights.npy", "-o", str(out)).exit_code == 0
     assert out.read_bytes() == (tmp_path / "weights.npy").read_bytes()
+
+
+def test_rerun_makes_the_runs_inputs_available_again(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo / ".gitignore").write_text("data/\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("x\n1\n2\n3\n")
+    (repo / "fit.py").write_text(
+        "import gitxp, pathlib\n"
+        "with gitxp.start() as run:\n"
+        "    run.log_input('data/train.csv')\n"
+        "    run.result(rows=len(pathlib.Path('data/train.csv').read_text().split()) - 1)\n"
+    )
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "fit")
+    result = invoke("run", "--", sys.executable, "fit.py")
+    assert result.exit_code == 0, result.output
+    (first,) = gitxp.load().to_pylist()
+    assert first["results.rows"] == 3
+    assert "inputs/data/train.csv" in invoke("artifacts", first["run_id"]).output
+    (repo / "data" / "train.csv").unlink()  # gone from this checkout (and never in git)
+    again = invoke("rerun", first["run_id"])
+    assert again.exit_code == 0, again.output
+    assert sorted(r["results.rows"] for r in gitxp.load().to_pylist()) == [3, 3]
