@@ -35,7 +35,16 @@ if TYPE_CHECKING:
     from gitxp.run import Run
     from gitxp.store import Store
 
-__all__ = ["log_artifact", "log_artifacts", "log_input", "restore_inputs", "committed_files", "list_artifacts", "get_artifact", "collect_output"]
+__all__ = [
+    "log_artifact",
+    "log_artifacts",
+    "log_input",
+    "restore_inputs",
+    "committed_files",
+    "list_artifacts",
+    "get_artifact",
+    "collect_output",
+]
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
 MANIFEST = "artifacts.json"
@@ -46,7 +55,14 @@ _CHUNK = 1 << 20
 def _config(repo: Repo | None, key: str, kind: str | None = None) -> str:
     if repo is None:
         return ""
-    args = ["config", *(["--type", kind] if kind else []), "--default", "0" if kind == "int" else "", "--get", key]
+    args = [
+        "config",
+        *(["--type", kind] if kind else []),
+        "--default",
+        "0" if kind == "int" else "",
+        "--get",
+        key,
+    ]
     try:
         return repo.git(*args).decode().strip()
     except GitxpError as error:
@@ -61,7 +77,9 @@ def max_size(repo: Repo | None) -> int:
         try:
             return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
         except ValueError:
-            raise UsageError(f"GITXP_ARTIFACT_MAX_SIZE={raw!r}: expected a size such as 10485760 or 10m") from None
+            raise UsageError(
+                f"GITXP_ARTIFACT_MAX_SIZE={raw!r}: expected a size such as 10485760 or 10m"
+            ) from None
     value = _config(repo, "gitxp.artifacts.maxSize", "int")
     return int(value) if value and int(value) > 0 else DEFAULT_MAX_SIZE
 
@@ -147,7 +165,9 @@ def log_artifact(run: Run, path: str | os.PathLike[str], name: str | None = None
     if not source.is_file():
         raise UsageError(f"log_artifact: {str(path)!r} is not a file")
     name = _check_name(name if name is not None else source.name)
-    if run.attached:  # under gitxp run: the wrapper collects $GITXP_OUTPUT_DIR/artifacts/ when the command ends
+    if (
+        run.attached
+    ):  # under gitxp run: the wrapper collects $GITXP_OUTPUT_DIR/artifacts/ when the command ends
         target = run.output_dir / "artifacts" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.resolve() != target.resolve():
@@ -156,7 +176,9 @@ def log_artifact(run: Run, path: str | os.PathLike[str], name: str | None = None
     return _stage(run, source, name)
 
 
-def log_artifacts(run: Run, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
+def log_artifacts(
+    run: Run, folder: str | os.PathLike[str], prefix: str | None = None
+) -> list[dict[str, Any]]:
     root = Path(folder)
     if not root.is_dir():
         raise UsageError(f"log_artifacts: {str(folder)!r} is not a directory")
@@ -249,7 +271,9 @@ def log_input(run: Run, path: str | os.PathLike[str]) -> dict[str, Any]:
     return log_artifact(run, source, INPUTS + source.relative_to(root.resolve()).as_posix())
 
 
-def restore_inputs(store: Store, run_id: str, tree: Path, wanted: Mapping[str, str] | None = None) -> list[str]:
+def restore_inputs(
+    store: Store, run_id: str, tree: Path, wanted: Mapping[str, str] | None = None
+) -> list[str]:
     """Make a run's inputs available again in ``tree`` (a re-run's worktree): every ``inputs/<path>`` artifact at
     ``<path>``, and every path of ``wanted`` (path -> sha256: files the patch kept by hash) an artifact has the
     content of. Existing files are left alone. Returns the paths restored."""
@@ -257,7 +281,7 @@ def restore_inputs(store: Store, run_id: str, tree: Path, wanted: Mapping[str, s
     if not entries:
         return []
     by_hash = {entry["sha256"]: entry for entry in entries}
-    targets = {e["name"][len(INPUTS):]: e for e in entries if e["name"].startswith(INPUTS)}
+    targets = {e["name"][len(INPUTS) :]: e for e in entries if e["name"].startswith(INPUTS)}
     for path, digest in (wanted or {}).items():
         if digest in by_hash:
             targets.setdefault(path, by_hash[digest])

@@ -31,14 +31,15 @@ def test_small_artifacts_are_blobs_on_the_ref_deduplicated(repo: Path, tmp_path:
             run.log_artifacts(folder, prefix="preds")
             ids.append(run.id)
     gitxp.load()  # commits are written in the background: wait for them
-    blobs = {
-        git(repo, "rev-parse", f"{REF}:{run_path(run_id)}/artifacts/plot.svg") for run_id in ids
-    }
+    blobs = {git(repo, "rev-parse", f"{REF}:{run_path(run_id)}/artifacts/plot.svg") for run_id in ids}
     assert len(blobs) == 1  # content-addressed: stored once for both runs
     listing = invoke("artifacts", ids[0])
     assert listing.exit_code == 0
     assert [line.split()[0] for line in listing.output.splitlines()] == [
-        "figs/copy.svg", "plot.svg", "preds/a.csv", "preds/sub/b.csv"
+        "figs/copy.svg",
+        "plot.svg",
+        "preds/a.csv",
+        "preds/sub/b.csv",
     ]
     out = tmp_path / "restored.csv"
     got = invoke("get", ids[1], "preds/sub/b.csv", "-o", str(out))
@@ -73,7 +74,9 @@ def test_large_artifacts_go_to_the_location_and_are_verified(repo: Path, tmp_pat
     assert not bad.exists() and not list(tmp_path.glob("bad.bin*"))
 
 
-def test_large_artifacts_through_an_fsspec_memory_location(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_large_artifacts_through_an_fsspec_memory_location(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fsspec = pytest.importorskip("fsspec")
     monkeypatch.setenv("GITXP_ARTIFACT_LOCATION", "memory://gitxp-test/artifacts")
     monkeypatch.setenv("GITXP_ARTIFACT_MAX_SIZE", "100")
@@ -110,7 +113,9 @@ def test_wrapped_command_output_artifacts_and_api_give_one_run(repo: Path, tmp_p
     assert (tmp_path / "r.txt").read_text() == "hello"
 
 
-def test_artifacts_travel_with_push_pull_and_survive_gc(make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # type: ignore[no-untyped-def]
+def test_artifacts_travel_with_push_pull_and_survive_gc(
+    make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke
+) -> None:  # type: ignore[no-untyped-def]
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))
     first = make_repo("first")

@@ -45,7 +45,9 @@ def test_sklearn_estimator_defaults_and_search_children(repo: Path) -> None:
         children = log_search(search)
     rows = {row["run_id"]: row for row in runs()}
     parent = rows[run.id]
-    assert parent["params.C"] == 0.5 and parent["params.max_iter"] == 100 and parent["params.solver"] == "lbfgs"
+    assert (
+        parent["params.C"] == 0.5 and parent["params.max_iter"] == 100 and parent["params.solver"] == "lbfgs"
+    )
     assert parent["params.estimator"] == "LogisticRegression"
     assert parent["results.best_params.C"] == search.best_params_["C"]
     assert parent["results.best_score"] == pytest.approx(search.best_score_)
@@ -69,7 +71,9 @@ def test_lightning_logger_records_params_steps_and_checkpoints(repo: Path, tmp_p
         def __init__(self, lr: float = 0.05, hidden: int = 8) -> None:
             super().__init__()
             self.save_hyperparameters()
-            self.net = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1))
+            self.net = torch.nn.Sequential(
+                torch.nn.Linear(4, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 1)
+            )
 
         def training_step(self, batch, index):  # type: ignore[no-untyped-def]
             x, y = batch
@@ -84,8 +88,13 @@ def test_lightning_logger_records_params_steps_and_checkpoints(repo: Path, tmp_p
     data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randn(32, 1))
     logger = GitxpLogger()
     trainer = L.Trainer(
-        max_epochs=2, logger=logger, log_every_n_steps=1, default_root_dir=str(tmp_path), enable_progress_bar=False,
-        enable_model_summary=False, accelerator="cpu",
+        max_epochs=2,
+        logger=logger,
+        log_every_n_steps=1,
+        default_root_dir=str(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
     )
     trainer.fit(Net(lr=0.02), torch.utils.data.DataLoader(data, batch_size=8))
     (row,) = runs()
@@ -94,7 +103,10 @@ def test_lightning_logger_records_params_steps_and_checkpoints(repo: Path, tmp_p
     loss = curves(row["run_id"])["train_loss"]
     assert [step for step, _ in loss] == list(range(8))
     listing = subprocess.run(
-        [sys.executable, "-m", "gitxp", "artifacts", row["run_id"]], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "gitxp", "artifacts", row["run_id"]],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "checkpoints/epoch=1-step=8.ckpt" in listing
 
@@ -108,8 +120,13 @@ def test_transformers_callback_with_a_tiny_random_model(repo: Path, tmp_path: Pa
 
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16,
-        max_position_embeddings=16, num_labels=2,
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+        num_labels=2,
     )
     model = BertForSequenceClassification(config)
 
@@ -121,8 +138,15 @@ def test_transformers_callback_with_a_tiny_random_model(repo: Path, tmp_path: Pa
             return {"input_ids": torch.tensor([1, 2 + i % 5, 3, 4]), "labels": torch.tensor(i % 2)}
 
     args = TrainingArguments(
-        output_dir=str(tmp_path / "hf"), num_train_epochs=2, per_device_train_batch_size=4, learning_rate=3e-3,
-        logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path / "hf"),
+        num_train_epochs=2,
+        per_device_train_batch_size=4,
+        learning_rate=3e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
     )
     Trainer(model=model, args=args, train_dataset=Data(), callbacks=[GitxpCallback()]).train()
     (row,) = runs()
@@ -141,7 +165,9 @@ def test_keras_callback_with_the_torch_backend(repo: Path) -> None:
     from gitxp.integrations.keras import GitxpCallback
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="mse")
     x, y = np.random.rand(32, 4).astype("float32"), np.random.rand(32, 1).astype("float32")
     model.fit(x, y, epochs=3, batch_size=8, validation_split=0.25, verbose=0, callbacks=[GitxpCallback()])
@@ -182,7 +208,9 @@ HYDRA_APP = """
 def test_hydra_params_as_overrides_composed_config_as_params_and_rerun_set(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("hydra")
     (repo / "conf" / "optimizer").mkdir(parents=True)
-    (repo / "conf" / "config.yaml").write_text("defaults:\n  - optimizer: sgd\n  - _self_\nepochs: 3\nname: demo\n")
+    (repo / "conf" / "config.yaml").write_text(
+        "defaults:\n  - optimizer: sgd\n  - _self_\nepochs: 3\nname: demo\n"
+    )
     (repo / "conf" / "optimizer" / "sgd.yaml").write_text("kind: sgd\nlr: 0.5\nmomentum: 0.9\n")
     (repo / "conf" / "optimizer" / "adam.yaml").write_text("kind: adam\nlr: 0.001\nbetas: [0.9, 0.999]\n")
     (repo / "hyd.py").write_text(textwrap.dedent(HYDRA_APP))
@@ -218,6 +246,8 @@ def test_frameworks_load_only_when_used_and_are_listed(repo: Path) -> None:
         "assert not heavy, heavy\n"
         "print(out)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
     for name in ("hydra", "tensorboard", "lightning", "transformers", "keras", "sklearn"):
         assert f"gitxp.integrations.{name}" in out

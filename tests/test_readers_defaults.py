@@ -48,7 +48,9 @@ def test_argparse_defaults_are_params_and_tell_runs_apart(repo: Path, invoke) ->
     first, second = runs()
     assert first["params.lr"] == 0.1 and first["params.layers"] == [2, 3] and first["results.acc"] == 0.2
     assert "params.name" not in first or first["params.name"] is None
-    assert second["params.lr"] == 0.3 and second["results.acc"] == 0.6  # -p reached argparse: one run, not two
+    assert (
+        second["params.lr"] == 0.3 and second["results.acc"] == 0.6
+    )  # -p reached argparse: one run, not two
     assert len(runs()) == 2
 
 

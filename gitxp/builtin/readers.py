@@ -157,7 +157,7 @@ class MetricFileReader:
 def _read_classwise(run: Run, path: Any, name: str) -> None:
     """``epoch<TAB>c0<TAB>c1...`` -> curves ``name/c0``, ``name/c1``; a header row names the classes."""
     classes: list[str] | None = None
-    for number, raw in enumerate(path.read_text(errors="replace").splitlines()):
+    for raw in path.read_text(errors="replace").splitlines():
         parts = [part.strip() for part in (raw.split("\t") if "\t" in raw else raw.split())]
         if len(parts) < 2 or not parts[0]:
             continue
@@ -168,7 +168,7 @@ def _read_classwise(run: Run, path: Any, name: str) -> None:
             if classes is None:
                 classes = parts[1:]  # the header: epoch, then one name per class
             continue
-        names = classes if classes is not None and len(classes) == len(values) else [str(i) for i in range(len(values))]
+        names = classes if classes and len(classes) == len(values) else [str(i) for i in range(len(values))]
         points = {f"{name}/{label}": value for label, value in zip(names, values) if not math.isnan(value)}
         if points:
             run.log(points, step=step)

@@ -40,7 +40,9 @@ def artifacts_command(run: str) -> None:
 @click.command("get")
 @click.argument("run")
 @click.argument("name")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="where to write it (default: ./NAME's file name)")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="where to write it (default: ./NAME's file name)"
+)
 def get_command(run: str, name: str, output: Path | None) -> None:
     """Restore artifact NAME of RUN, verifying its sha256."""
     from gitxp.artifacts import get_artifact

@@ -25,7 +25,11 @@ INTEGRATIONS = {
     "gitxp.integrations.transformers": ("transformers", "transformers", "GitxpCallback (TrainerCallback)"),
     "gitxp.integrations.keras": ("keras", "keras", "GitxpCallback (Keras callback)"),
     "gitxp.integrations.sklearn": ("scikit-learn", "sklearn", "log_estimator, log_search"),
-    "gitxp.integrations.hydra": ("hydra-core", "hydra", "gitxp_apply_overrides: Hydra overrides + composed config"),
+    "gitxp.integrations.hydra": (
+        "hydra-core",
+        "hydra",
+        "gitxp_apply_overrides: Hydra overrides + composed config",
+    ),
     "gitxp.integrations.tensorboard": ("tbparse", "tbparse", "gitxp_result_readers: TensorBoard event files"),
 }
 
@@ -82,7 +86,9 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         items = [plain(v) for v in value]
-        return items if all(v is None or isinstance(v, (bool, int, float, str)) for v in items) else str(value)
+        return (
+            items if all(v is None or isinstance(v, (bool, int, float, str)) for v in items) else str(value)
+        )
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalars
         return value.item()
     return str(value)

@@ -35,7 +35,9 @@ class GitxpCallback(keras.callbacks.Callback):
         return self._run
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        params: dict[str, Any] = {k: v for k, v in (self.params or {}).items() if k in ("epochs", "steps", "batch_size")}
+        params: dict[str, Any] = {
+            k: v for k, v in (self.params or {}).items() if k in ("epochs", "steps", "batch_size")
+        }
         optimizer = getattr(self.model, "optimizer", None)
         if optimizer is not None:
             config = optimizer.get_config()

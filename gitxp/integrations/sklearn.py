@@ -58,11 +58,7 @@ def log_search(search: Any, *, experiment: str | None = None) -> list[str]:
         raise UsageError("log_search: fit the search first (it has no cv_results_)")
     parent, _ = active_run(experiment, estimator_params(search.estimator))
     results = search.cv_results_
-    columns = [
-        name
-        for name in results
-        if not name.startswith("param") and name != "params"
-    ]
+    columns = [name for name in results if not name.startswith("param") and name != "params"]
     kind = type(search).__name__
     ids = []
     for index, candidate in enumerate(results["params"]):
