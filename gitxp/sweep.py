@@ -111,7 +111,7 @@ class Sweep:
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
-        history = self.history() if self.objectives else History()
+        history = self.history()
         strategy = factories[self.strategy](
             self.space,
             seed=self.seed,
@@ -126,7 +126,7 @@ class Sweep:
 
     def _propose(self, strategy: Any) -> dict[str, Any] | None:
         if hasattr(strategy, "ask"):
-            return strategy.ask(self.history() if self.objectives else History())  # type: ignore[no-any-return]
+            return strategy.ask(self.history())  # type: ignore[no-any-return]
         return strategy.suggest()  # type: ignore[no-any-return]
 
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:

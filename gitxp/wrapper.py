@@ -30,6 +30,7 @@ __all__ = ["Command", "Controller", "execute", "check_command", "GRACE_SECONDS",
 
 GRACE_SECONDS = float(os.environ.get("GITXP_GRACE_SECONDS", 10.0))
 _TAIL_LINES = 30
+POLL_SECONDS = 0.5
 PRUNE_GRACE_SECONDS = float(os.environ.get("GITXP_PRUNE_GRACE_SECONDS", 5.0))
 _SIGNALS = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
 
@@ -277,7 +278,20 @@ def execute(
             thread.start()
         if controller.interrupted.is_set():  # a Ctrl-C arrived while we were starting it
             controller.signal_all(signal.SIGINT)
-        code = proc.wait()
+        pollers = [reader for reader in readers if hasattr(reader, "poll")]
+        while True:  # files the command writes (metric_*.log) are read as it runs: live curves, the pruner
+            try:
+                code = proc.wait(timeout=POLL_SECONDS if pollers else None)
+                break
+            except subprocess.TimeoutExpired:
+                for reader in pollers:
+                    try:
+                        reader.poll(run)
+                    except Exception as error:
+                        run.meta({"reader_error": f"{type(error).__name__}: {error}"})
+                if run._pruning is not None and not pruned.is_set() and run.should_prune():
+                    pruned.set()
+                    _stop_group(proc, PRUNE_GRACE_SECONDS)
         for thread in threads:
             thread.join()
         with controller.lock:

@@ -150,3 +150,13 @@ def test_verify_compares_the_runs_own_results_only(repo: Path, invoke) -> None: 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{") :])
     assert [r["result"] for r in report["results"]] == ["acc"] and report["match"]
+
+
+def test_warnings_are_one_clean_line(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo / "blob.bin").write_bytes(bytes(range(256)) * 4)  # an untracked binary file: kept by hash, with a warning
+    write(repo, "w.py", "print('gitxp: acc=0.5')\n")
+    result = invoke("run", "--", sys.executable, "w.py")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "blob.bin" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: untracked binary file blob.bin")
+    assert "click" not in result.output and "GitxpWarning" not in result.output

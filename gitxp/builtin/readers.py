@@ -119,39 +119,62 @@ def compile_parse(pattern: str) -> re.Pattern[str]:
 
 
 class MetricFileReader:
+    """HyperTrainer's ``metric_<name>.log`` files, read while the command runs (``poll``, every half second:
+    curves show up live and feed a pruner) and once more when it ends; ``progress.log``'s last line as meta."""
+
+    def __init__(self) -> None:
+        self.offsets: dict[str, int] = {}  # file -> bytes consumed (complete lines only)
+        self.counts: dict[str, int] = {}  # file -> lines consumed (the step of a one-column line)
+
     def line(self, run: Run, text: str) -> None:
         pass
 
-    def finish(self, run: Run) -> None:
+    def poll(self, run: Run) -> None:
         folder = run.output_dir
-        for path in sorted(folder.glob("metric_classwise_*.log")):
-            _read_classwise(run, path, path.stem[len("metric_classwise_") :])
         for path in sorted(folder.glob("metric_*.log")):
-            if path.name.startswith("metric_classwise_"):
+            if path.name.startswith(_CLASSWISE):  # read whole when the command ends
                 continue
             name = path.stem[len("metric_") :]
-            points: list[tuple[int, float]] = []
-            for number, raw in enumerate(path.read_text(errors="replace").splitlines()):
-                parts = raw.split("\t") if "\t" in raw else raw.split()
-                if not parts or not parts[0].strip():
-                    continue
-                try:
-                    step, value = (
-                        (int(float(parts[0])), float(parts[1]))
-                        if len(parts) > 1
-                        else (number, float(parts[0]))
-                    )
-                except ValueError:
-                    continue  # a header line
-                if not math.isnan(step):
-                    points.append((step, value))
-            for step, value in points:
-                run.log({name: value}, step=step)
-        progress = folder / "progress.log"
+            try:
+                with open(path, "rb") as handle:
+                    handle.seek(self.offsets.get(name, 0))
+                    data = handle.read()
+            except OSError:
+                continue
+            complete, _, _ = data.rpartition(b"\n")
+            if not complete:
+                continue
+            self.offsets[name] = self.offsets.get(name, 0) + len(complete) + 1
+            for raw in complete.decode(errors="replace").splitlines():
+                number = self.counts.get(name, 0)
+                self.counts[name] = number + 1
+                point = _metric_point(raw, number)
+                if point is not None:
+                    run.log({name: point[1]}, step=point[0])
+
+    def finish(self, run: Run) -> None:
+        self.poll(run)
+        for path in sorted(run.output_dir.glob(_CLASSWISE + "*.log")):
+            _read_classwise(run, path, path.stem[len(_CLASSWISE) :])
+        for path in sorted(run.output_dir.glob("metric_*.log")):  # a last line without a newline
+            if path.name.startswith(_CLASSWISE):
+                continue
+            name = path.stem[len("metric_") :]
+            try:
+                tail = path.read_bytes()[self.offsets.get(name, 0) :].decode(errors="replace").strip()
+            except OSError:
+                continue
+            point = _metric_point(tail, self.counts.get(name, 0)) if tail else None
+            if point is not None:
+                run.log({name: point[1]}, step=point[0])
+        progress = run.output_dir / "progress.log"
         if progress.exists():
             lines = [line for line in progress.read_text(errors="replace").splitlines() if line.strip()]
             if lines:
                 run.meta(progress=lines[-1].strip())
+
+
+_CLASSWISE = "metric_classwise_"
 
 
 def _read_classwise(run: Run, path: Any, name: str) -> None:
@@ -172,6 +195,23 @@ def _read_classwise(run: Run, path: Any, name: str) -> None:
         points = {f"{name}/{label}": value for label, value in zip(names, values) if not math.isnan(value)}
         if points:
             run.log(points, step=step)
+
+
+def _metric_point(raw: str, number: int) -> tuple[int, float] | None:
+    """``epoch<TAB>value`` (or one value: the line number is the step); None for a header or a blank line."""
+    parts = raw.split("\t") if "\t" in raw else raw.split()
+    if not parts or not parts[0].strip():
+        return None
+    try:
+        if len(parts) > 1:
+            step, value = float(parts[0]), float(parts[1])
+        else:
+            step, value = float(number), float(parts[0])
+    except ValueError:
+        return None  # a header line
+    if not math.isfinite(step):
+        return None
+    return int(step), value
 
 
 @hookimpl

@@ -268,7 +268,7 @@ def run_command(
         sys.exit(EXIT_INTERRUPTED)
     if result.blind:
         raise _missing_metric_error(sweep, result)
-    if result.failed or any(s != "finished" for s in result.statuses.values()):
+    if result.failed or any(s not in ("finished", "pruned") for s in result.statuses.values()):
         sys.exit(EXIT_FAILED)
 
 

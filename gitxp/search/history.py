@@ -121,7 +121,7 @@ def load_history(
         values = [objective.lookup(results, name, goal) for name, goal in objectives]
         status = row["status"]
         trial = Trial(row["run_id"], params, "fail")
-        if status == "finished" and objectives and all(v is not None for v in values):
+        if status == "finished" and all(v is not None for v in values):
             trial.state, trial.values = "complete", [float(v) for v in values if v is not None]
         elif status == "running":
             trial.state = "running"

@@ -99,6 +99,12 @@ def _unfold(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
     """Optuna's sampler for a strategy name, with the settings gitxp documents (defaults plus a constant liar)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _make_sampler(name, seed, objectives)
+
+
+def _make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
     if name == "cmaes":
@@ -224,10 +230,8 @@ class OptunaStrategy:
         study = self.study()
         trial = study.ask(dict(self.distributions))
         self.pending_trial = trial if self.define_by_run else None
-        attrs = {
-            k: v for k, v in study._storage.get_trial_system_attrs(trial._trial_id).items() if not k.startswith("tpe:")
-        }
-        self.pending_meta = {ATTRS_KEY: json.dumps(attrs, sort_keys=True)} if attrs else {}
+        attrs = _sampler_state(study, trial._trial_id)
+        self.pending_meta = {ATTRS_KEY: attrs} if attrs else {}
         if self.distributions:
             self.pending_meta[DISTS_KEY] = _dists_json(self.distributions)
         self.count += 1
@@ -240,6 +244,12 @@ class OptunaStrategy:
     def observe(self, params: dict[str, Any], value: float | None) -> None:
         pass
 
+
+
+def _sampler_state(study: optuna.Study, trial_id: int) -> str | None:
+    """The sampler's state kept on a trial (JSON), to be stored with its run; TPE's is only a cache."""
+    attrs = {k: v for k, v in study._storage.get_trial_system_attrs(trial_id).items() if not k.startswith("tpe:")}
+    return json.dumps(attrs, sort_keys=True) if attrs else None
 
 
 def _dists_json(distributions: Mapping[str, BaseDistribution]) -> str:
@@ -274,5 +284,9 @@ class TrialSampler:
                 "or run.log_uniform"
             )
         self.drawn[name] = trial.distributions[name]
-        self.run.meta({DISTS_KEY: _dists_json(self.drawn)})
+        record = {DISTS_KEY: _dists_json(self.drawn)}
+        attrs = _sampler_state(trial.study, trial._trial_id)  # set by the first draw (CMA-ES's generation, ...)
+        if attrs:
+            record[ATTRS_KEY] = attrs
+        self.run.meta(record)
         return value

@@ -32,17 +32,20 @@ class JsonResultReader:
 
 
 class ReverseGrid:
-    """The grid, last point first."""
+    """The grid, last point first, skipping points the experiment already finished (its history, read from
+    the store, is the same object the built-in strategies get: ``gitxp.search.history.History``)."""
 
     def __init__(self, space: Any, **_: Any) -> None:
         self.points = [{**space.fixed, **p} for p in reversed(space.grid_points())]
         self.total = len(self.points)
 
-    def suggest(self) -> dict[str, Any] | None:
-        return self.points.pop(0) if self.points else None
-
-    def observe(self, params: dict[str, Any], value: float | None) -> None:
-        pass
+    def ask(self, history: Any) -> dict[str, Any] | None:
+        done = [trial.params for trial in history.trials if trial.state == "complete"]
+        while self.points:
+            point = self.points.pop(0)
+            if not any(all(params.get(k) == v for k, v in point.items()) for params in done):
+                return point
+        return None
 
 
 @hookimpl

@@ -1,0 +1,204 @@
+"""W7 search quality: gitxp's informed strategies against Optuna's samplers driven directly, side by side.
+
+    python benchmarks/bench_search.py [--seeds 10] [--budgets 30,100] [--quick]
+
+For each test function (2-D Branin, 6-D Hartmann, a mixed log/int/categorical "HPO-like" function; our own
+implementations, known optima) and budget, the median best regret over the seeds of:
+
+- gitxp ``strategy="tpe"`` through ``gitxp.optimize`` (every trial a real run in a real git store), sequential
+  and with ``n_jobs=2``;
+- Optuna's ``TPESampler`` driven directly with the same settings (``multivariate=True, constant_liar=True``, the
+  same seed), ``study.optimize`` sequential and with ``n_jobs=2``;
+- the same for ``cmaes`` against ``CmaEsSampler`` on the continuous functions.
+
+Then the time to propose the 1,000th trial of an experiment (history read from the store + the sampler's ask).
+Lower regret is better; the ratio column is gitxp / Optuna (the target: <= 1.2 sequential, <= 1.5 with -j 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+import gitxp
+
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+# ---------------------------------------------------------------------- test functions (minimised)
+
+
+def branin(x: float, y: float) -> float:
+    a, b, c, r, s, t = 1, 5.1 / (4 * math.pi**2), 5 / math.pi, 6, 10, 1 / (8 * math.pi)
+    return a * (y - b * x**2 + c * x - r) ** 2 + s * (1 - t) * math.cos(x) + s
+
+
+BRANIN_MIN = 0.397887
+
+_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+_P = [
+    [1312, 1696, 5569, 124, 8283, 5886],
+    [2329, 4135, 8307, 3736, 1004, 9991],
+    [2348, 1451, 3522, 2883, 3047, 6650],
+    [4047, 8828, 8732, 5743, 1091, 381],
+]
+_ALPHA = [1.0, 1.2, 3.0, 3.2]
+
+
+def hartmann6(x: list[float]) -> float:
+    total = 0.0
+    for i in range(4):
+        inner = sum(_A[i][j] * (x[j] - _P[i][j] * 1e-4) ** 2 for j in range(6))
+        total -= _ALPHA[i] * math.exp(-inner)
+    return total
+
+
+HARTMANN_MIN = -3.32237
+
+_OPT_PENALTY = {"sgd": 0.3, "adam": 0.0, "rmsprop": 0.1}
+
+
+def mixed(lr: float, layers: int, optimizer: str, dropout: float) -> float:
+    """An HPO-like landscape: minimum 0 at lr=1e-3, 4 layers, adam, dropout 0.2."""
+    return (math.log10(lr) + 3) ** 2 / 4 + (layers - 4) ** 2 / 9 + _OPT_PENALTY[optimizer] + 2 * (dropout - 0.2) ** 2
+
+
+# each: (name, gitxp objective(run) -> value, optuna objective(trial) -> value, optimum, continuous?)
+
+
+def _g_branin(run: Any) -> float:
+    return branin(run.uniform("x", -5, 10), run.uniform("y", 0, 15))
+
+
+def _o_branin(trial: Any) -> float:
+    return branin(trial.suggest_float("x", -5, 10), trial.suggest_float("y", 0, 15))
+
+
+def _g_hartmann(run: Any) -> float:
+    return hartmann6([run.uniform(f"x{i}", 0, 1) for i in range(6)])
+
+
+def _o_hartmann(trial: Any) -> float:
+    return hartmann6([trial.suggest_float(f"x{i}", 0, 1) for i in range(6)])
+
+
+def _g_mixed(run: Any) -> float:
+    return mixed(
+        run.log_uniform("lr", 1e-5, 1.0),
+        run.randint("layers", 1, 8),
+        run.categorical("optimizer", ["sgd", "adam", "rmsprop"]),
+        run.uniform("dropout", 0.0, 0.8),
+    )
+
+
+def _o_mixed(trial: Any) -> float:
+    return mixed(
+        trial.suggest_float("lr", 1e-5, 1.0, log=True),
+        trial.suggest_int("layers", 1, 8),
+        trial.suggest_categorical("optimizer", ["sgd", "adam", "rmsprop"]),
+        trial.suggest_float("dropout", 0.0, 0.8),
+    )
+
+
+FUNCTIONS: list[tuple[str, Callable[[Any], float], Callable[[Any], float], float, bool]] = [
+    ("Branin", _g_branin, _o_branin, BRANIN_MIN, True),
+    ("Hartmann-6", _g_hartmann, _o_hartmann, HARTMANN_MIN, True),
+    ("mixed HPO-like", _g_mixed, _o_mixed, 0.0, False),
+]
+
+
+def _optuna_sampler(strategy: str, seed: int) -> optuna.samplers.BaseSampler:
+    if strategy == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
+    return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+
+
+def optuna_regret(strategy: str, fn: Callable[[Any], float], optimum: float, budget: int, seed: int, jobs: int) -> float:
+    study = optuna.create_study(sampler=_optuna_sampler(strategy, seed))
+    study.optimize(fn, n_trials=budget, n_jobs=jobs)
+    return study.best_value - optimum
+
+
+def gitxp_regret(
+    root: Path, strategy: str, fn: Callable[[Any], float], optimum: float, budget: int, seed: int, jobs: int
+) -> float:
+    repo = Path(tempfile.mkdtemp(dir=root))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "f.py").write_text("# the objective\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=_GIT_ENV)
+    best = gitxp.optimize(
+        fn, n_trials=budget, experiment="bench", metric="f:min", strategy=strategy, seed=seed, n_jobs=jobs, path=repo
+    )
+    assert isinstance(best, gitxp.Run)
+    return best.results["f"] - optimum
+
+
+_GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+
+
+def propose_1000th(root: Path) -> tuple[float, float]:
+    """(seconds to read the history of 999 runs, seconds for the sampler's ask) for the 1,000th proposal."""
+    repo = Path(tempfile.mkdtemp(dir=root))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "f.py").write_text("x\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=_GIT_ENV)
+    gitxp.optimize(_g_branin, n_trials=999, experiment="big", metric="f:min", strategy="random", seed=0, path=repo)
+    from gitxp.search.history import load_history
+    from gitxp.search.samplers import OptunaStrategy
+    from gitxp.space import Space
+
+    store = gitxp.Store.open(repo)
+    store.table()  # the read cache is warm, as it is for a sweep's every proposal after the first
+    start = time.perf_counter()
+    history = load_history(store, "big", [], [("f", "min")])
+    loaded = time.perf_counter() - start
+    strategy = OptunaStrategy(Space(), sampler="tpe", n=1, objective=("f", "min"), history=history, seed=0)
+    start = time.perf_counter()
+    strategy.ask(history)
+    trial = strategy.pending_trial
+    assert trial is not None
+    trial.suggest_float("x", -5, 10)
+    trial.suggest_float("y", 0, 15)
+    asked = time.perf_counter() - start
+    return loaded, asked
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budgets", default="30,100")
+    parser.add_argument("--quick", action="store_true", help="3 seeds, budget 30, no -j 2 (a smoke run)")
+    args = parser.parse_args()
+    seeds = 3 if args.quick else args.seeds
+    budgets = [30] if args.quick else [int(b) for b in args.budgets.split(",")]
+    jobs_list = [1] if args.quick else [1, 2]
+    print(f"W7 median best regret over {seeds} seeds (lower is better); ratio = gitxp / Optuna")
+    print(f"{'function, budget':28} {'strategy':9} {'-j':>2} {'gitxp':>10} {'Optuna':>10} {'ratio':>6}")
+    with tempfile.TemporaryDirectory(prefix="gitxp-bench-search-") as tmp:
+        root = Path(tmp)
+        for name, g_fn, o_fn, optimum, continuous in FUNCTIONS:
+            for budget in budgets:
+                for strategy in ("tpe", "cmaes") if continuous else ("tpe",):
+                    for jobs in jobs_list if strategy == "tpe" else [1]:
+                        ours = [gitxp_regret(root, strategy, g_fn, optimum, budget, s, jobs) for s in range(seeds)]
+                        theirs = [optuna_regret(strategy, o_fn, optimum, budget, s, jobs) for s in range(seeds)]
+                        a, b = statistics.median(ours), statistics.median(theirs)
+                        ratio = a / b if b > 0 else float("nan")
+                        print(f"{name + ', ' + str(budget):28} {strategy:9} {jobs:>2} {a:>10.4g} {b:>10.4g} {ratio:>6.2f}", flush=True)
+        loaded, asked = propose_1000th(root)
+        print(f"proposing the 1,000th trial: history from the store {loaded:.3f}s + TPE ask {asked:.3f}s = {loaded + asked:.3f}s")
+
+
+if __name__ == "__main__":
+    main()
