@@ -143,7 +143,8 @@ def test_transformers_callback_with_a_tiny_random_model(repo: Path, tmp_path: Pa
         per_device_train_batch_size=4,
         learning_rate=3e-3,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=8,
         report_to=[],
         use_cpu=True,
         disable_tqdm=True,
@@ -154,6 +155,11 @@ def test_transformers_callback_with_a_tiny_random_model(repo: Path, tmp_path: Pa
     assert row["params.num_train_epochs"] == 2 and row["params.model.hidden_size"] == 16
     loss = curves(row["run_id"])["loss"]
     assert [step for step, _ in loss] == list(range(1, 9))
+    from gitxp.artifacts import list_artifacts
+    from gitxp.store import Store
+
+    names = {entry["name"] for entry in list_artifacts(Store.open(), row["run_id"])}
+    assert "checkpoint-8/model.safetensors" in names and "checkpoint-8/trainer_state.json" in names
 
 
 def test_keras_callback_with_the_torch_backend(repo: Path) -> None:
