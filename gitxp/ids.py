@@ -10,7 +10,7 @@ import os
 import threading
 import time
 
-__all__ = ["new_run_id"]
+__all__ = ["new_run_id", "is_run_id"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _lock = threading.Lock()
@@ -36,3 +36,8 @@ def new_run_id() -> str:
             rand = int.from_bytes(os.urandom(10), "big")
         _last[0], _last[1] = ms, rand
     return _encode(ms, 10) + _encode(rand, 16)
+
+
+def is_run_id(text: str) -> bool:
+    """Whether ``text`` is a well-formed run id: 26 characters of the (lower-case) ULID alphabet."""
+    return len(text) == 26 and all(ch in _ALPHABET for ch in text)

@@ -93,6 +93,13 @@ def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
     return (sys.executable, "-c", code)
 
 
+def _check_inside(run_id: str, what: str, path: str) -> None:
+    """A recorded path must stay inside the checkout: a pulled run cannot point a rerun elsewhere."""
+    parts = Path(path).parts
+    if Path(path).is_absolute() or ".." in parts:
+        raise UsageError(f"run {run_id}'s recorded {what} {path!r} is outside the repository: refusing to run it")
+
+
 def _check_rerunnable(run_id: str, entrypoint: str) -> None:
     """Refuse, before anything runs, a function defined in a notebook, a REPL or ``python -`` (``<stdin>:f``,
     ``__main__:f`` without a file): no file holds its code, so no version can bring it back."""
@@ -121,7 +128,9 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
     template = meta.get("command.template")
     if template:
-        argv = tuple(template)
+        from gitxp.secrets import unmask
+
+        argv = tuple(unmask(template, run["run_id"]))
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
     elif meta.get("entrypoint"):
@@ -134,6 +143,11 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         commit = require_commit(store.repo, commit, f"run {run['run_id']}")
     patch = store.run_file(run["run_id"], "diff.patch") or b""
     workdir = meta.get("workdir") or "."
+    _check_inside(run["run_id"], "working directory", workdir)
+    if meta.get("entrypoint") and not template:
+        target = str(meta["entrypoint"]).rpartition(":")[0]
+        if target.endswith(".py"):  # relative to the working directory, which is relative to the root
+            _check_inside(run["run_id"], "entry point", os.path.normpath(os.path.join(workdir, target)))
     unknown = [k for k in overrides if k not in params and not template]
     if unknown:
         raise UsageError(

@@ -38,21 +38,6 @@ HEARTBEAT_SECONDS = 10.0
 END_STATUSES = ("finished", "failed", "interrupted", "pruned", "cancelled")
 _TRACEBACK_LINES = 30
 
-_WRAPPER_META = {
-    "pid",
-    "argv",
-    "cwd",
-    "metric",
-    "command",
-    "output_dir",
-    "exit_code",
-    "workdir",
-    "command.template",
-    "command.shell",
-    "command.config",
-    "rerun_of",
-    "rerun.overrides",
-}
 _active: contextvars.ContextVar[tuple[Run, ...]] = contextvars.ContextVar("gitxp_active", default=())
 _open_runs: dict[str, Run] = {}
 
@@ -155,6 +140,8 @@ class Run:
             if not workdir.startswith(".."):
                 self._record["meta"]["workdir"] = Path(workdir).as_posix()  # where to run again (gitxp rerun)
         self._record["meta"].update(flat_meta)
+        if getattr(self.version, "secrets", ()):
+            self._record["meta"]["version.secrets_skipped"] = list(self.version.secrets)
         if self._metric:
             self._record["meta"]["metric"] = ":".join(self._metric)
         if self.attached:
@@ -364,28 +351,14 @@ class Run:
 
     def merge_attached(self) -> None:
         """Fold in what the wrapped command recorded through the gitxp API (its runs attach to this one)."""
-        folder = self._staged.path / "attached"
-        if not folder.is_dir():
-            return
-        for child in sorted(folder.iterdir()):
-            staged = StagedRun(child)
-            record = staged.read_record()
-            if record is not None:
-                if record.get("experiment_given") and not self.experiment_given:
-                    # the script names its experiment (@gitxp.experiment(name=...)) and gitxp run -e did not
-                    self.experiment = self._record["experiment"] = record["experiment"]
-                self._record["params"].update(record.get("params") or {})
-                self._record["results"].update(record.get("results") or {})
-                meta = {k: v for k, v in (record.get("meta") or {}).items() if k not in _WRAPPER_META}
-                self._record["meta"].update(meta)
-            table = staged.metrics_table()
-            if table is not None:
-                with self._lock:
-                    self._flush()
-                    self._write_batches(table.to_batches())
-            shutil.rmtree(child, ignore_errors=True)
-        shutil.rmtree(folder, ignore_errors=True)
+        from gitxp.attached import fold
+
         with self._lock:
+            tables = fold(self._record, self._staged.path / "attached", experiment_given=self.experiment_given)
+            self.experiment = self._record["experiment"]
+            self._flush()
+            for table in tables:
+                self._write_batches(table.to_batches())
             self._staged.write_record(self._record)
 
     # -------------------------------------------------------------- ending

@@ -28,11 +28,13 @@ import atexit
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
+from gitxp.ids import is_run_id
 from gitxp.repo import Repo
 
 if TYPE_CHECKING:
@@ -67,6 +70,33 @@ FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed", "pruned", "can
 STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
 LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
 HOST = socket.gethostname()
+
+
+_RUN_FILES = {"run.parquet", "metrics.parquet", "diff.patch", "stdout.log"}
+
+
+def valid_path(path: str) -> bool:
+    """Whether a path on the ref is one gitxp writes: ``runs/<c>/<b>/<run id>/<file>``, ``packs/<hex>.parquet``,
+    ``gitxp.json`` (a run id is 26 characters of the ULID alphabet, and ``c``, ``b`` its last two)."""
+    parts = path.split("/")
+    if parts == ["gitxp.json"]:
+        return True
+    if len(parts) == 2 and parts[0] == "packs":
+        return bool(re.fullmatch(r"[0-9a-f]{8,64}\.parquet", parts[1]))
+    if len(parts) == 5 and parts[0] == "runs":
+        run_id = parts[3]
+        return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and parts[4] in _RUN_FILES
+    return parts[0] not in ("runs", "packs") and ".." not in parts and not path.startswith("/")
+
+
+def check_incoming(entries: Iterable[tuple[str, str, str]]) -> None:
+    """Refuse a store to merge (e.g. pulled from a clone) that holds a path gitxp would never write."""
+    for _kind, _sha, path in entries:
+        if not valid_path(path):
+            raise StoreError(
+                f"refusing to merge: the incoming store holds {path!r}, which is not a gitxp run file "
+                "(run ids are 26 characters of 0-9a-z without i, l, o, u); nothing was merged"
+            )
 
 
 def run_path(run_id: str) -> str:
@@ -464,7 +494,9 @@ class Store:
 
     # -------------------------------------------------------------- committing
 
-    def _files_for(self, staged: StagedRun, record: Mapping[str, Any]) -> dict[str, bytes]:
+    def _files_for(
+        self, staged: StagedRun, record: Mapping[str, Any], extra: list[pa.Table] | None = None
+    ) -> dict[str, bytes]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -474,6 +506,8 @@ class Store:
         pq.write_table(record_table(record), sink, compression="none")
         files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
         metrics = staged.metrics_table()
+        if extra:
+            metrics = concat_tables([t for t in (metrics, *extra) if t is not None])
         if metrics is not None:
             sink = pa.BufferOutputStream()
             pq.write_table(metrics, sink, compression="zstd")
@@ -500,13 +534,18 @@ class Store:
                 record = item.read_record()
                 if record is None:
                     continue  # already committed by someone else, or never initialised
+                extra: list[pa.Table] = []
                 if item.run_id in crashed:
+                    from gitxp.attached import fold
+
                     ended = item.last_sign_of_life(record["started"])
                     record.update(status="crashed", ended=ended, duration=ended - record["started"])
                     record.setdefault("meta", {})["error"] = (
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
-                files.update(self._files_for(item, record))
+                    # what the wrapped command recorded through the API before its wrapper died
+                    extra = fold(record, item.path / "attached", experiment_given=bool(record.get("experiment_given")), remove=False)
+                files.update(self._files_for(item, record, extra))
                 done.append(record)
             if not done:
                 return
@@ -564,6 +603,7 @@ class Store:
         Runs only the other side has are added; runs both sides have keep our copy. Returns the number added.
         """
         self.flush()
+        check_incoming(self.repo.ls_tree(other))
         ours = self.head()
         if ours is None:
             self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
@@ -587,7 +627,20 @@ class Store:
     def committed_table(self) -> pa.Table:
         """All committed runs as one wide table, from the incrementally maintained cache."""
         table = self._indexed_table()
-        return table.drop_columns([BLOB]) if BLOB in table.column_names else table
+        table = table.drop_columns([BLOB]) if BLOB in table.column_names else table
+        if table.num_rows and "run_id" in table.column_names:
+            import pyarrow.compute as pc
+
+            valid = pc.fill_null(pc.match_substring_regex(table["run_id"], r"^[0-9a-hjkmnp-tv-z]{26}$"), False)
+            if not pc.all(valid).as_py():
+                bad = table.filter(pc.invert(valid))["run_id"].to_pylist()
+                warnings.warn(
+                    f"gitxp: ignoring {len(bad)} run(s) with a malformed run id in {REF} (e.g. {bad[0]!r})",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
+                table = table.filter(valid)
+        return table
 
     def _parse_runs(self, entries: list[tuple[str, str]]) -> list[pa.Table]:
         """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob."""

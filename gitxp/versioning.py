@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gitxp.errors import GitxpWarning
 from gitxp.repo import Repo
+from gitxp.secrets import is_secret_file
 
 __all__ = [
     "Version",
@@ -52,6 +53,7 @@ class Version:
     branch: str | None = None
     patch: bytes = b""
     skipped: tuple[SkippedFile, ...] = field(default=())
+    secrets: tuple[str, ...] = field(default=())  # untracked secret-looking files left out (gitxp.secrets)
 
     @property
     def dirty(self) -> bool:
@@ -115,6 +117,19 @@ def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, lis
 
 
 IGNORE_FILE = ".gitxpignore"
+_warned: set[str] = set()
+
+
+def _warn_secrets(paths: list[str]) -> None:
+    new = [p for p in paths if p not in _warned]
+    if new:
+        _warned.update(new)
+        warnings.warn(
+            f"gitxp: untracked file(s) that look secret are not recorded: {', '.join(new)} "
+            "(listed in the run's meta as version.secrets_skipped)",
+            GitxpWarning,
+            stacklevel=3,
+        )
 
 
 def _without_gitxpignored(repo: Repo, untracked: list[str]) -> list[str]:
@@ -151,7 +166,11 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         return Version(commit, branch)
     include: list[str] = []
     skipped: list[SkippedFile] = []
+    secrets = [rel for rel in untracked if is_secret_file(rel)]
+    _warn_secrets(secrets)
     for rel in untracked:
+        if rel in secrets:
+            continue
         path = repo.worktree / rel
         if not path.is_file():
             continue
@@ -199,7 +218,7 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-    return Version(commit, branch, patch, tuple(skipped))
+    return Version(commit, branch, patch, tuple(skipped), tuple(secrets))
 
 
 # ---------------------------------------------------------------------- materializing a version

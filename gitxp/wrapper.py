@@ -124,6 +124,58 @@ def result_readers() -> dict[str, Callable[[], Any]]:
     return collect_registry(get_plugin_manager().hook.gitxp_result_readers, "result reader")
 
 
+_WATCHDOG = """
+pgs=""
+while IFS= read -r line; do
+  case "$line" in
+    +*) pgs="$pgs ${line#+}" ;;
+    -*) keep=""; for p in $pgs; do [ "$p" = "${line#-}" ] || keep="$keep $p"; done; pgs=$keep ;;
+  esac
+done
+[ -n "$pgs" ] || exit 0
+for p in $pgs; do kill -s TERM -- "-$p" 2>/dev/null; done
+sleep "$1"
+for p in $pgs; do kill -s KILL -- "-$p" 2>/dev/null; done
+"""
+
+
+class _Watchdog:
+    """Children never outlive a dead gitxp as orphans doing unrecorded work. A tiny ``sh`` process, in a session
+    of its own, reads the process groups of the running commands from a pipe; when gitxp dies, however it dies
+    (kill -9 included), the pipe closes and the watchdog sends those groups SIGTERM, then SIGKILL after the
+    grace period. Their runs are then recovered as ``crashed`` with everything they had recorded."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _send(self, line: str) -> None:
+        with self.lock:
+            try:
+                if self.proc is None or self.proc.poll() is not None:
+                    self.proc = subprocess.Popen(
+                        ["sh", "-c", _WATCHDOG, "gitxp-watchdog", str(GRACE_SECONDS)],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(line.encode() + b"\n")
+                self.proc.stdin.flush()
+            except OSError:
+                pass  # no watchdog (no sh): children then rely on the run's liveness lock alone
+
+    def watch(self, pgid: int) -> None:
+        self._send(f"+{pgid}")
+
+    def release(self, pgid: int) -> None:
+        self._send(f"-{pgid}")
+
+
+_watchdog = _Watchdog()
+
+
 def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     """SIGTERM to the command's process group, SIGKILL if it is still there after ``grace`` seconds."""
 
@@ -213,10 +265,12 @@ def execute(
     argv: list[str] | str = invocation.command
     if command.shell:
         argv = " ".join(invocation.command)
+    from gitxp.secrets import mask_argv, mask_shell
+
     run.meta(
         {
-            "command": invocation.command if not command.shell else [argv],
-            "command.template": list(command.argv),
+            "command": mask_argv(invocation.command) if not command.shell else [mask_shell(str(argv))],
+            "command.template": mask_argv(command.argv),
             "command.shell": command.shell,
             "command.config": str(command.config) if command.config else None,
             "command.parse": list(command.parse) or None,
@@ -261,6 +315,7 @@ def execute(
             run.end("failed")
             return "failed"
         child.append(proc)
+        _watchdog.watch(proc.pid)  # start_new_session: its process group id is its pid
         with controller.lock:
             controller.procs.add(proc)
         assert proc.stdout is not None and proc.stderr is not None
@@ -294,6 +349,7 @@ def execute(
                     _stop_group(proc, PRUNE_GRACE_SECONDS)
         for thread in threads:
             thread.join()
+        _watchdog.release(proc.pid)
         with controller.lock:
             controller.procs.discard(proc)
     run.meta(exit_code=code)

@@ -9,11 +9,17 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
+from gitxp.secrets import mask_argv
 
 if TYPE_CHECKING:
     from gitxp.run import Run
 
 _ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ID", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV")
+
+
+def current_user() -> str:
+    """The user name recorded in a run's meta (a uid where there is no passwd entry)."""
+    return _user()
 
 
 def _user() -> str:
@@ -31,7 +37,7 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "executable": sys.executable,
-        "argv": list(sys.argv),
+        "argv": mask_argv(sys.argv),  # --token X is recorded as --token ***
         "cwd": os.getcwd(),
         "pid": os.getpid(),
     }

@@ -193,9 +193,9 @@ def render_rich(
         hidden = len(names) - len(keep)
         names = [order[i] for i in keep]
         cells = [[row[i] for i in keep] for row in ordered]
+    if title:  # a line of its own: a table title would wrap to the table's width
+        click.echo(title)
     view = Table(
-        title=title,
-        title_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD if width else None,
         pad_edge=False,

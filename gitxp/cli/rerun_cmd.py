@@ -24,6 +24,7 @@ __all__ = ["COMMANDS"]
 )
 @click.option("--rtol", type=float, default=1e-6, show_default=True, help="Relative tolerance of --verify.")
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance of --verify.")
+@click.option("--yes", is_flag=True, help="Run a command recorded by someone else without asking.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def rerun_command(
     run: str,
@@ -34,6 +35,7 @@ def rerun_command(
     verify: bool,
     rtol: float,
     atol: float,
+    yes: bool,
     fmt: str,
 ) -> None:
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
@@ -62,6 +64,7 @@ def rerun_command(
     if dry_run:
         _print_plan(plan.describe(), fmt)
         return
+    _confirm_foreign(original, plan, yes)
     tree = prepare_tree(store, plan)
     status = "failed"
     controller = Controller()
@@ -130,6 +133,30 @@ def rerun_command(
         sys.exit(0 if ok else 1)
     if status != "finished":
         sys.exit(1)
+
+
+def _confirm_foreign(original: dict[str, Any], plan: Any, yes: bool) -> None:
+    """A command recorded by another user or on another machine (a pulled run) is shown and confirmed before it
+    runs: ``--yes`` skips the question; without a terminal to ask on, it is refused."""
+    import shlex
+    import sys
+
+    from gitxp.builtin.meta import current_user
+    from gitxp.store import HOST
+
+    host, user = original.get("meta.host"), original.get("meta.user")
+    if (host in (None, HOST) and user in (None, current_user())) or yes:
+        return
+    command = shlex.join(plan.command.argv)
+    where = f"recorded by {user or '?'} on {host or '?'}"
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"run {original['run_id']} was {where}; gitxp will not run its command without a yes: {command} "
+            "(review it, then pass --yes)"
+        )
+    click.echo(f"run {original['run_id']} was {where}. Its command:\n  {command}", err=True)
+    if not click.confirm("Run it?", default=False, err=True):
+        raise UsageError("not confirmed: nothing was run")
 
 
 def _print_plan(plan: dict[str, Any], fmt: str) -> None:

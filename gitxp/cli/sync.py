@@ -12,7 +12,14 @@ PACK_AFTER = 1000  # runs not yet in a pack before `gitxp push` packs the store
 
 
 def _remote_ref(remote: str) -> str:
-    return f"refs/gitxp/remotes/{remote}/runs"
+    """Where a remote's runs are fetched to: ``refs/gitxp/remotes/<name>/runs`` for a named remote, and a name
+    derived from the location for a path or URL (``gitxp pull ../other-clone``), which may hold any character."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", remote) and ".." not in remote and not remote.endswith(".lock"):
+        return f"refs/gitxp/remotes/{remote}/runs"
+    return f"refs/gitxp/remotes/url-{hashlib.sha256(remote.encode()).hexdigest()[:16]}/runs"
 
 
 def _fetch(store: object, remote: str) -> str | None:
