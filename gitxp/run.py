@@ -84,6 +84,10 @@ class Run:
         version: Version | None = None,
         attach: bool = True,
     ) -> None:
+        if experiment is not None and not isinstance(experiment, str):
+            raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping of names to values, not {type(params).__name__}")
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
@@ -289,6 +293,11 @@ class Run:
             step = self._next_step
         elif type(step) is not int:
             step = int(step)
+        if not -(2**63) <= step < 2**63 - 1:
+            raise ValueError(f"run.log: step {step} does not fit in 64 bits")
+        if any(not isinstance(name, str) for name in metrics):
+            bad = next(name for name in metrics if not isinstance(name, str))
+            raise TypeError(f"run.log: metric names must be strings, got {bad!r} ({type(bad).__name__})")
         self._next_step = step + 1
         now = time.time()
         floats = {k: v if type(v) is float else to_float(v, key=k) for k, v in metrics.items()}
