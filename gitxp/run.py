@@ -198,6 +198,24 @@ class Run:
         self._update("params", {name: value})
         return value
 
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+        """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
+        from gitxp.artifacts import log_artifact
+
+        return log_artifact(self, path, name)
+
+    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Record a file the run read (data, a config outside git) so that ``gitxp rerun`` restores it."""
+        from gitxp.artifacts import log_input
+
+        return log_input(self, path)
+
+    def log_artifacts(self, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
+        """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
+        from gitxp.artifacts import log_artifacts
+
+        return log_artifacts(self, folder, prefix)
+
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
         return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]

@@ -72,7 +72,7 @@ LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
 HOST = socket.gethostname()
 
 
-_RUN_FILES = {"run.parquet", "metrics.parquet", "diff.patch", "stdout.log"}
+_RUN_FILES = {"run.parquet", "metrics.parquet", "diff.patch", "stdout.log", "artifacts.json"}
 
 
 def valid_path(path: str) -> bool:
@@ -86,6 +86,10 @@ def valid_path(path: str) -> bool:
     if len(parts) == 5 and parts[0] == "runs":
         run_id = parts[3]
         return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and parts[4] in _RUN_FILES
+    if len(parts) > 5 and parts[0] == "runs" and parts[4] == "artifacts":  # gitxp.artifacts: .../artifacts/<name>
+        run_id = parts[3]
+        names_ok = all(p not in ("", ".", "..") for p in parts[5:])
+        return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and names_ok
     return parts[0] not in ("runs", "packs") and ".." not in parts and not path.startswith("/")
 
 
@@ -574,6 +578,10 @@ class Store:
         for name in ("diff.patch", "stdout.log"):
             if (staged.path / name).exists():
                 files[f"{base}/{name}"] = (staged.path / name).read_bytes()
+        if (staged.path / "artifacts.json").exists():
+            from gitxp.artifacts import committed_files
+
+            files.update(committed_files(staged.path, base))
         return files
 
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> None:
