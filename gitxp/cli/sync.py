@@ -112,10 +112,15 @@ def init_command(hooks: bool) -> None:
 @click.command("gc")
 def gc_command() -> None:
     """Pack every run into one Parquet file on the ref: fresh clones then read the store in one go."""
+    from gitxp.rerun import prune_stale_worktrees
     from gitxp.store import Store
 
-    count = Store.open().pack()
+    store = Store.open()
+    count = store.pack()
     click.echo(f"packed {count} runs" if count else "nothing to pack")
+    removed = prune_stale_worktrees(store)
+    if removed:
+        click.echo(f"removed {len(removed)} worktree(s) left by interrupted reruns")
 
 
 @click.command("plugins")
@@ -128,6 +133,10 @@ def plugins_command() -> None:
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         dist = next((d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin), "built-in")
         click.echo(f"{name} ({dist}): {', '.join(hooks)}")
+    from gitxp.integrations import describe
+
+    for line in describe():
+        click.echo(line)
 
 
 COMMANDS = [init_command, pull_command, push_command, gc_command, plugins_command]
