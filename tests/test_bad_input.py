@@ -262,3 +262,19 @@ def test_export_into_a_missing_directory(repo: Path, invoke) -> None:  # type: i
     result = invoke("export", "-o", "out/nested/runs.csv")
     assert result.exit_code == 0 and (repo / "out" / "nested" / "runs.csv").exists()
     write(repo, "x.py", "pass\n")
+
+
+def test_a_damaged_repository_is_one_line(repo: Path) -> None:
+    _three_runs()
+    gitxp.load()  # every run committed
+    git(repo, "-c", "gc.auto=0", "repack", "-adq")
+    for pack in (repo / ".git" / "objects" / "pack").glob("*.pack"):
+        pack.chmod(0o644)
+        with open(pack, "r+b") as handle:
+            handle.truncate(200)
+    import shutil
+
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    proc = subprocess.run([sys.executable, "-m", "gitxp", "ls"], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "objects are damaged" in proc.stderr
