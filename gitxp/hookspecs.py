@@ -6,19 +6,66 @@ third-party plugin can do anything the core does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import pluggy
 
-if TYPE_CHECKING:
-    from gitxp.builtin.overrides import Invocation
-    from gitxp.run import Run
-
-__all__ = ["hookspec", "hookimpl"]
+__all__ = ["hookspec", "hookimpl", "Invocation", "Run"]
 
 hookspec = pluggy.HookspecMarker("gitxp")
 hookimpl = pluggy.HookimplMarker("gitxp")
+
+
+class Run(Protocol):
+    """A run as hooks see it (a :class:`gitxp.Run`). Declared here, not imported, so that the hook
+    specifications sit below everything that calls them (no import cycle with :mod:`gitxp.run`)."""
+
+    id: str
+    experiment: str
+    status: str
+    attached: bool
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    @property
+    def results(self) -> Mapping[str, Any]: ...
+
+    @property
+    def commit(self) -> str | None: ...
+
+    @property
+    def output_dir(self) -> Path: ...
+
+    def meta(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> dict[str, Any]: ...
+
+    def result(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> None: ...
+
+    def log(
+        self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any
+    ) -> None: ...
+
+
+@dataclass
+class Invocation:
+    """A command being prepared (``gitxp_apply_overrides``): argv, extra environment, the params delivered so far.
+
+    ``output_dir`` is where files for the command may be written (rendered configs); it is None in a dry run.
+    """
+
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    consumed: set[str] = field(default_factory=set)
+    config: Path | None = None
+    output_dir: Path | None = None
+    run_id: str = ""
+
+    @property
+    def dry_run(self) -> bool:
+        return self.output_dir is None
 
 
 # ---------------------------------------------------------------------- run lifecycle

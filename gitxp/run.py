@@ -26,7 +26,7 @@ from gitxp.ids import new_run_id
 from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store, _pid_start
 from gitxp.values import flatten, to_float
-from gitxp.versioning import Version, capture
+from gitxp.versioning import Version
 
 __all__ = ["Run", "start", "experiment", "current", "RunInterrupted"]
 
@@ -485,7 +485,9 @@ def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Versio
         raise NotARepositoryError(
             "not inside a git working tree (pass --no-git / git=False to record without a version)"
         )
-    return store, capture(store.repo)
+    from gitxp.versioncache import capture_cached
+
+    return store, capture_cached(store.repo)
 
 
 def _default_experiment(store: Store | None) -> str:

@@ -55,6 +55,9 @@ class SweepResult:
     metric_seen: bool = False  # some finished run reported the objective
     missing_metric: list[str] | None = None  # result names of the first finished run that lacked it
     pruned: int = 0
+    resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
+    skipped: int = 0  # --resume: proposals that had already finished (not run again)
+    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is a run of an earlier session
     saved: float = 0.0  # share of the steps the pruned runs did not need
 
     @property
@@ -90,6 +93,8 @@ class Sweep:
     timeout: float | None = None  # seconds after which no new run is started
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
+    resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
+    invocation: list[str] | None = None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -173,9 +178,10 @@ class Sweep:
         if self.executor not in runners:
             raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
         pruning = self._pruning()
+        finished = self._finished_points(strategy)
         sweep_id = new_run_id()
         metric = ",".join(":".join(o) for o in self.objectives) or None
-        result = SweepResult(total=strategy.total)
+        result = SweepResult(total=strategy.total, resume_found=None if finished is None else finished.total)
         if on_event:
             on_event("begin", None, result)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
@@ -191,7 +197,19 @@ class Sweep:
                     point = self._propose(strategy)
                     if point is None:
                         break
+                    if finished is not None and finished.take(point):
+                        result.skipped += 1
+                        if on_event:
+                            on_event("skip", None, result)
+                        continue
                     meta: dict[str, Any] = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    if self.invocation is not None and self.space.is_sweep:
+                        import json
+
+                        from gitxp.resume import INVOCATION_KEY
+                        from gitxp.secrets import mask_argv
+
+                        meta[INVOCATION_KEY] = json.dumps(mask_argv(self.invocation))
                     meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,
@@ -234,7 +252,22 @@ class Sweep:
             result.front = pareto_front(complete, [g for _, g in self.objectives])
         if pruning is not None:
             result.pruned, result.saved = pruning.saved()
+        if finished is not None and len(self.objectives) == 1:
+            for run_id, params, value in finished.taken:
+                if value is not None and _better(value, result.best_value, self.metric):
+                    result.best, result.best_value, result.best_earlier = None, value, (run_id, params)
         return result
+
+    def _finished_points(self, strategy: Any) -> Any:
+        """With ``resume``: the points that already finished on this version (uninformed strategies only:
+        informed ones read the whole history anyway and would propose around it)."""
+        if not self.resume:
+            return None
+        if self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial"):
+            return None
+        from gitxp.resume import Finished
+
+        return Finished.load(self.store, self.experiment_name, self.version.id, self.space.names, self.metric)
 
     def _finished(
         self,

@@ -248,7 +248,7 @@ def execute(
 
     hooks = get_plugin_manager().hook
     run.config_file = command.config  # type: ignore[attr-defined]
-    from gitxp.builtin.overrides import Invocation
+    from gitxp.hookspecs import Invocation
 
     invocation = Invocation(
         list(command.argv), config=command.config, output_dir=run.output_dir, run_id=run.id

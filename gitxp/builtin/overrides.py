@@ -24,38 +24,15 @@ import copy
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitxp.errors import UsageError
-from gitxp.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from gitxp.run import Run
+from gitxp.hookspecs import Invocation, Run, hookimpl
 
 __all__ = ["Invocation", "delivered_params", "format_value", "load_config", "PLUGINS"]
 
 _TEMPLATE = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
-
-
-@dataclass
-class Invocation:
-    """A command being prepared: argv, extra environment, and the params delivered so far.
-
-    ``output_dir`` is where files for the command may be written (rendered configs); it is None in a dry run.
-    """
-
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    consumed: set[str] = field(default_factory=set)
-    config: Path | None = None
-    output_dir: Path | None = None
-    run_id: str = ""
-
-    @property
-    def dry_run(self) -> bool:
-        return self.output_dir is None
 
 
 def format_value(value: Any) -> str:

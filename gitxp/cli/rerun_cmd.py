@@ -25,6 +25,11 @@ __all__ = ["COMMANDS"]
 @click.option("--rtol", type=float, default=1e-6, show_default=True, help="Relative tolerance of --verify.")
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance of --verify.")
 @click.option("--yes", is_flag=True, help="Run a command recorded by someone else without asking.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue a crashed/failed/interrupted run: its output dir as $GITXP_RESUME_DIR, its curves kept.",
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def rerun_command(
     run: str,
@@ -36,6 +41,7 @@ def rerun_command(
     rtol: float,
     atol: float,
     yes: bool,
+    resume: bool,
     fmt: str,
 ) -> None:
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
@@ -52,6 +58,8 @@ def rerun_command(
 
     if verify and sets:
         raise UsageError("--verify reruns without overrides: drop --set")
+    if resume and (sets or verify):
+        raise UsageError(f"--resume continues the same run: drop {'--set' if sets else '--verify'}")
     overrides = {}
     for item in sets:
         key, value = parse_assignment(item, "--set")
@@ -60,6 +68,10 @@ def rerun_command(
     table = store.table()
     run_id = store.resolve_run(run, table)
     original = table.filter(pc.equal(table["run_id"], run_id)).to_pylist()[0]
+    if resume:
+        from gitxp.resume import check_resumable
+
+        check_resumable(original)
     plan = plan_rerun(store, original, overrides, here=here)
     if dry_run:
         _print_plan(plan.describe(), fmt)
@@ -100,15 +112,28 @@ def rerun_command(
             store=store,
             version=version,
             attach=False,
-            meta={"rerun_of": run_id, "rerun.overrides": overrides or None, "workdir": plan.workdir},
+            meta={
+                "rerun_of": run_id,
+                "rerun.overrides": overrides or None,
+                "workdir": plan.workdir,
+                "resumed_from": run_id if resume else None,
+            },
         )
+        extra_env = env_for(plan)
+        if resume:
+            from gitxp.resume import carry_curves, resume_dir
+
+            extra_env["GITXP_RESUME_DIR"] = resume_dir(store, original)
+            last = carry_curves(store, run_id, new)
+            if last is not None:
+                extra_env["GITXP_RESUME_STEP"] = str(last)
         click.echo(
-            f"gitxp: rerun of {run_id} as {new.id} (version {version.id}"
+            f"gitxp: {'resuming' if resume else 'rerun of'} {run_id} as {new.id} (version {version.id}"
             + (f", in {tree}" if tree is not None and keep else "")
             + ")",
             err=True,
         )
-        status = execute(new, command, controller=controller, tee=True, extra_env=env_for(plan))
+        status = execute(new, command, controller=controller, tee=True, extra_env=extra_env)
     finally:
         controller.restore()
         if tree is not None and not keep:

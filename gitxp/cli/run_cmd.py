@@ -101,7 +101,19 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     return f"{message}{hint}; {then}"
 
 
-@click.command("run", context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False})
+class _RunCommand(click.Command):
+    """Keeps the raw arguments (``ctx.meta["gitxp.argv"]``): a sweep records them so that --resume finds them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["gitxp.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.command(
+    "run",
+    cls=_RunCommand,
+    context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False},
+)
 @click.option("-e", "--experiment", help="Experiment name (default: the repository's directory name).")
 @click.option(
     "-p", "--param", "params", multiple=True, metavar="K=V", help="A param (typed: int, float, bool, str)."
@@ -177,6 +189,12 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
 )
 @click.option("--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing.")
 @click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the sweep: skip points already finished on this version, re-run failed/crashed/interrupted "
+    "ones. Without COMMAND, -e EXP resumes that experiment's latest sweep.",
+)
+@click.option(
     "--max-runs",
     type=click.IntRange(min=1),
     default=100_000,
@@ -205,6 +223,7 @@ def run_command(
     no_git: bool,
     parse_patterns: tuple[str, ...],
     dry_run: bool,
+    resume: bool,
     max_runs: int,
     command: tuple[str, ...],
 ) -> None:
@@ -217,6 +236,9 @@ def run_command(
     from gitxp.builtin.overrides import delivered_params
     from gitxp.wrapper import Command, check_command
 
+    if resume and not command:
+        _resume_experiment(experiment, dry_run)
+        return
     if jobs < 1:
         raise UsageError("-j must be at least 1")
     import gitxp.space as space_module
@@ -270,6 +292,8 @@ def run_command(
         seed=seed,
         fail_fast=fail_fast,
         tee=(not is_sweep) if tee is None else tee,
+        resume=resume,
+        invocation=click.get_current_context().meta.get("gitxp.argv"),
     )
     if dry_run:
         _print_plan(sweep)
@@ -289,6 +313,34 @@ def run_command(
         raise _missing_metric_error(sweep, result)
     if result.failed or any(s not in ("finished", "pruned") for s in result.statuses.values()):
         sys.exit(EXIT_FAILED)
+
+
+def _resume_experiment(experiment: str | None, dry_run: bool) -> None:
+    """``gitxp run --resume -e EXP``: run the latest sweep of EXP again, with --resume."""
+    if not experiment:
+        raise UsageError("--resume without a command needs -e EXP (the experiment whose sweep to continue)")
+    from gitxp.resume import last_invocation
+    from gitxp.secrets import unmask
+    from gitxp.store import Store
+
+    argv, run_id = last_invocation(Store.open(), experiment)
+    args = unmask(argv, run_id)
+    if "--resume" not in args[: args.index("--") if "--" in args else len(args)]:
+        args = ["--resume"] + args
+    if dry_run and "--dry-run" not in args:
+        args = ["--dry-run"] + args
+    click.echo("gitxp: resuming: gitxp run " + " ".join(mask_quote(a) for a in args), err=True)
+    ctx = run_command.make_context("run", args, parent=click.get_current_context().parent)
+    with ctx:
+        run_command.invoke(ctx)
+
+
+def mask_quote(arg: str) -> str:
+    import shlex
+
+    from gitxp.secrets import mask_argv
+
+    return shlex.quote(mask_argv([arg])[0])
 
 
 def _print_plan(sweep: Any, shown: int = 5) -> None:
@@ -311,6 +363,9 @@ def _print_plan(sweep: Any, shown: int = 5) -> None:
 
 
 def _single_event(event: str, run: Any, result: Any) -> None:
+    if event == "skip":
+        click.echo("gitxp: this run already finished on this version (--resume): nothing to run", err=True)
+        return
     if event in ("begin", "metric-missing"):  # a single run's missing metric is the final error
         return
     if event == "start":
@@ -372,7 +427,16 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
                 f"({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
                 err=True,
             )
+            if result.resume_found is not None:
+                click.echo(
+                    f"gitxp: resuming: {result.resume_found} finished run"
+                    f"{'' if result.resume_found == 1 else 's'} of this version found; matching points are skipped",
+                    err=True,
+                )
             progress.update(task, total=result.total)
+            return
+        if event == "skip":
+            progress.advance(task)
             return
         if event == "metric-missing":
             text = _missing_metric_warning(sweep, run, result)
@@ -427,6 +491,8 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
 
     rows = [dict(r._record, status=result.statuses.get(r.id, r.status)) for r in result.runs]
     if not rows:
+        if result.skipped:
+            click.echo(f"gitxp: all {result.skipped} points already finished on this version: nothing to run", err=True)
         return
     table = concat_tables([record_table(r) for r in rows])
     ranking = _ranking(sweep.metric, table.column_names, rows)
@@ -455,6 +521,7 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     click.echo(
         f"{finished} finished, {result.failed} failed, "
         f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted"
+        + (f", {result.skipped} already finished (skipped)" if result.skipped else "")
         + (
             f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)"
             if sweep.prune
@@ -478,6 +545,10 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         best = result.best
         params = " ".join(f"{k}={v}" for k, v in best.params.items())
         click.echo(f"best: run {best.id} {sweep.metric[0]}={result.best_value:.6g} with {params}")
+    elif result.best_earlier is not None:
+        run_id, earlier = result.best_earlier
+        params = " ".join(f"{k}={v}" for k, v in earlier.items())
+        click.echo(f"best: run {run_id} (earlier) {sweep.metric[0]}={result.best_value:.6g} with {params}")
 
 
 COMMANDS = [run_command]

@@ -17,23 +17,25 @@ def _remote_ref(remote: str) -> str:
     import hashlib
     import re
 
-    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", remote) and ".." not in remote and not remote.endswith(".lock"):
+    if (
+        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", remote)
+        and ".." not in remote
+        and not remote.endswith(".lock")
+    ):
         return f"refs/gitxp/remotes/{remote}/runs"
     return f"refs/gitxp/remotes/url-{hashlib.sha256(remote.encode()).hexdigest()[:16]}/runs"
 
 
-def _fetch(store: object, remote: str) -> str | None:
+def _fetch(store: object, remote: str, action: str = "pull") -> str | None:
     from gitxp.store import REF, Store
 
     assert isinstance(store, Store)
-    proc = store.repo.run(["fetch", "--quiet", remote, f"+{REF}:{_remote_ref(remote)}"], check=False)
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip()
-        if "couldn't find remote ref" in message:
-            return None
-        raise UsageError(
-            f"git fetch {remote} failed: {message.splitlines()[-1] if message else proc.returncode}"
-        )
+    from gitxp.porcelain import fetch_ref
+
+    if not fetch_ref(
+        store.repo.worktree or store.repo.git_dir, remote, f"+{REF}:{_remote_ref(remote)}", action
+    ):
+        return None
     return store.repo.read_ref(_remote_ref(remote))
 
 
@@ -62,16 +64,13 @@ def push_command(remote: str) -> None:
     store.flush()
     if store.head() is None:
         raise UsageError("no runs recorded yet: nothing to push")
-    theirs = _fetch(store, remote)
+    theirs = _fetch(store, remote, "push")
     if theirs is not None:
         store.merge(theirs)
     store.pack(min_new=PACK_AFTER)  # so that clones read the store from a few files, not one per run
-    proc = store.repo.run(["push", "--quiet", "--no-verify", remote, f"{REF}:{REF}"], check=False)
-    if proc.returncode != 0:
-        message = proc.stderr.decode(errors="replace").strip()
-        raise UsageError(
-            f"git push {remote} failed: {message.splitlines()[-1] if message else proc.returncode}"
-        )
+    from gitxp.porcelain import push_ref
+
+    push_ref(store.repo.worktree or store.repo.git_dir, remote, f"{REF}:{REF}")
     click.echo(f"pushed {REF} to {remote}")
 
 
