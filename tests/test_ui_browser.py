@@ -208,8 +208,8 @@ def test_compare_and_sweep_pages(served: tuple[str, Path, Path], page: Any) -> N
 
     first, second = git(repo, "rev-list", "--reverse", "HEAD").split()[:2]
     page.goto(url + f"/#/compare?a={first[:7]}&b={second[:7]}")
-    page.wait_for_selector("#compare-table tbody tr")
-    text = page.inner_text("#compare-table")
+    page.wait_for_selector(".compare-table tbody tr")
+    text = page.inner_text(".compare-table")
     assert "valid_acc" in text and "[" in text  # the bootstrap CI
     assert "a better model" in page.inner_text("#code-diff")
     page.screenshot(path=str(artifacts / "compare.png"), full_page=True)

@@ -75,7 +75,10 @@ def ui_command(
         threading.Thread(target=wait, daemon=True).start()
 
     announce()
-    server.run()
+    try:
+        server.run()  # uvicorn shuts down cleanly on Ctrl-C, then re-raises it
+    except KeyboardInterrupt:
+        pass
     if not server.started:
         raise GitxpError(f"could not serve on {host}:{port} (is the port in use?)")
     click.echo("gitxp ui: stopped")

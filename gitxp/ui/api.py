@@ -333,19 +333,22 @@ class Dashboard:
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""
-        from gitxp.compare import code_diff, compare_groups, resolve_groups
+        from gitxp.compare import by_experiment, code_diff, compare_groups, resolve_groups
 
         a, b = (query.get("a") or "").strip(), (query.get("b") or "").strip()
         if not a or not b:
             raise BadRequest("compare needs a= and b= (run ids, versions, branches or commits)")
         metric = query.get("metric") or None
         groups = resolve_groups(self.store, self.table(), [a, b])
-        report = compare_groups(groups, metric)
+        blocks = [(name, parts) for name, parts in by_experiment(groups) if len(parts) == len(groups)]
+        reports = [{"experiment": name, **_clean(compare_groups(parts, metric))} for name, parts in blocks]
         try:
             diff = code_diff(self.store, groups[0], groups[1], full=True)
         except UsageError as error:
             diff = f"(no code diff: {error})"
-        return {"report": _clean(report), "diff": diff}
+        groups_info = [{"label": g.label, "kind": g.kind, "runs": g.table.num_rows,
+                        "versions": sorted(set(g.table["version"].to_pylist()))} for g in groups]
+        return {"groups": groups_info, "reports": reports, "diff": diff}
 
 
 def _castable(kind: Any) -> bool:

@@ -1,5 +1,5 @@
 /* gitxp dashboard: hand-written vanilla JS. Every value from the store is put in the page with textContent
-   (never innerHTML), so a param value like <script>...</script> is shown as text. Charts: uPlot (curves),
+   (never innerHTML), so a param value like a script tag is shown as text. Charts: uPlot (curves),
    ECharts (parallel coordinates, scatter). Works against the live server (/api/...) or, in an exported report,
    against window.GITXP_DATA. */
 "use strict";
@@ -46,6 +46,7 @@ async function api(path, params) {
 function fmt(v, col) {
   if (v === null || v === undefined) return "";
   if (col === "run_id") return String(v).slice(0, 12);
+  if (col === "commit") return String(v).slice(0, 10);
   if (col === "duration" && typeof v === "number") return v < 120 ? v.toFixed(1) + "s" : (v / 60).toFixed(1) + "m";
   if (col === "started" || col === "ended") return String(v).replace("T", " ").slice(0, 19);
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString();
@@ -379,7 +380,7 @@ async function sweepPage(main, experiment, params) {
   main.append(top, el("div", { class: "panel" }, el("h2", {}, "Parallel coordinates"), parBox), el("div", { class: "panel" }, el("h2", {}, `Each param against ${data.metric}`), scatter));
   const best = echart(bestBox);
   best.setOption({
-    backgroundColor: "transparent", tooltip: { trigger: "axis" }, legend: { data: ["trial", "best so far"] },
+    animation: false, backgroundColor: "transparent", tooltip: { trigger: "axis" }, legend: { data: ["trial", "best so far"] },
     grid: { left: 50, right: 20, top: 30, bottom: 30 },
     xAxis: { type: "value", name: "trial" }, yAxis: { type: "value", scale: true },
     series: [{ name: "trial", type: "scatter", symbolSize: 6, data: data.trials.filter((t) => t.value !== null).map((t) => [t.trial, t.value]) },
@@ -396,11 +397,11 @@ async function sweepPage(main, experiment, params) {
     const numeric = vals.every((v) => typeof v === "number" || v === null);
     return numeric ? { dim: i, name: p } : { dim: i, name: p, type: "category", data: [...new Set(vals.map(String))] };
   });
-  dims.push({ dim: data.params.length, name: data.metric });
+  dims.push({ dim: data.params.length, name: data.metric, scale: true });
   const par = echart(parBox);
   const values = trials.map((t) => t.value);
   par.setOption({
-    backgroundColor: "transparent",
+    animation: false, backgroundColor: "transparent",
     parallelAxis: dims, parallel: { left: 60, right: 80, top: 30, bottom: 30 },
     visualMap: { show: true, min: Math.min(...values), max: Math.max(...values), dimension: data.params.length, right: 0, top: "middle",
       inRange: { color: data.goal === "min" ? ["#2b8a3e", "#fab005", "#e03131"] : ["#e03131", "#fab005", "#2b8a3e"] } },
@@ -413,7 +414,7 @@ async function sweepPage(main, experiment, params) {
     const numeric = trials.every((t) => typeof t.params[p] === "number" || t.params[p] === null);
     const c = echart(box);
     c.setOption({
-      backgroundColor: "transparent", tooltip: { trigger: "item" }, grid: { left: 50, right: 10, top: 10, bottom: 30 },
+      animation: false, backgroundColor: "transparent", tooltip: { trigger: "item" }, grid: { left: 50, right: 10, top: 10, bottom: 30 },
       xAxis: numeric ? { type: "value", scale: true } : { type: "category", data: [...new Set(trials.map((t) => String(t.params[p])))] },
       yAxis: { type: "value", scale: true },
       series: [{ type: "scatter", symbolSize: 7, data: trials.map((t) => [numeric ? t.params[p] : String(t.params[p]), t.value]) }],
@@ -431,29 +432,35 @@ async function comparePage(main, params) {
     location.hash = `#/compare?a=${encodeURIComponent(a.value)}&b=${encodeURIComponent(b.value)}${metric.value ? "&metric=" + encodeURIComponent(metric.value) : ""}`;
   } }, "Compare");
   main.append(el("div", { class: "toolbar" }, el("h1", { style: "margin:0 12px 0 0" }, "Compare"), a, el("span", { class: "muted" }, "vs"), b, metric, go));
+  if (STATIC && !params.get("a")) {
+    try { const g = (await api("compare", {})).groups; params.set("a", g[0].label); params.set("b", g[1].label); a.value = g[0].label; b.value = g[1].label; } catch (e) { /* nothing to compare */ }
+  }
   if (!params.get("a") || !params.get("b")) { main.append(el("div", { class: "empty" }, "pick two runs, versions, branches or commits (or select two rows on the Runs page)")); return; }
   const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "" });
-  const rep = data.report;
+  const groups = data.groups;
   main.append(el("div", { class: "panel" }, el("h2", {}, "Groups"), el("table", { class: "runs" },
     el("thead", {}, el("tr", {}, ["group", "kind", "runs", "versions"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, rep.groups.map((g) => el("tr", {}, el("td", { class: "mono" }, g.label), el("td", {}, g.kind), el("td", { class: "num" }, g.runs), el("td", { class: "mono" }, g.versions.join(", "))))))));
-  const rows = [];
-  for (const m of rep.metrics) {
-    const d = m.differences[0] || {};
-    const verdict = d.verdict || "";
-    rows.push(el("tr", {}, el("td", {}, `${m.name} (${m.goal})`),
-      m.groups.map((g) => el("td", { class: "num" }, g.mean === null ? "–" : `${fmt(g.mean)}${g.std !== null ? " ± " + fmt(g.std) : ""} (n=${g.runs})`)),
-      el("td", { class: "num" }, d.mean_diff === undefined ? "–" : fmt(d.mean_diff)),
-      el("td", { class: "num" }, d.ci95 ? `[${fmt(d.ci95[0])}, ${fmt(d.ci95[1])}]` : "–"),
-      el("td", { class: verdict.includes("better") ? "better" : verdict.includes("worse") ? "worse" : "muted" }, verdict)));
-  }
-  main.append(el("div", { class: "panel" }, el("h2", {}, "Results"), el("table", { class: "runs", id: "compare-table" },
-    el("thead", {}, el("tr", {}, el("th", {}, "metric"), rep.groups.map((g) => el("th", {}, `mean ${g.label}`)), el("th", {}, "difference"), el("th", {}, "95% CI (bootstrap)"), el("th", {}, "verdict"))),
-    el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "empty" }, "no numeric results in common"))))));
-  if (rep.params.length) {
-    main.append(el("div", { class: "panel" }, el("h2", {}, "Params that differ"), el("table", { class: "runs" },
-      el("thead", {}, el("tr", {}, el("th", {}, "param"), rep.groups.map((g) => el("th", {}, g.label)))),
-      el("tbody", {}, rep.params.map((p) => el("tr", {}, el("td", {}, p.name), rep.groups.map((g) => el("td", { class: "mono" }, (p.values[g.label] || []).join(", ")))))))));
+    el("tbody", {}, groups.map((g) => el("tr", {}, el("td", { class: "mono" }, g.label), el("td", {}, g.kind), el("td", { class: "num" }, g.runs), el("td", { class: "mono" }, g.versions.join(", "))))))));
+  if (!data.reports.length) main.append(el("div", { class: "panel empty" }, "no experiment has runs in both groups"));
+  for (const rep of data.reports) {
+    const rows = [];
+    for (const m of rep.metrics) {
+      const d = m.differences[0] || {};
+      const verdict = d.verdict || "";
+      rows.push(el("tr", {}, el("td", {}, `${m.name} (${m.goal})`),
+        m.groups.map((g) => el("td", { class: "num" }, g.mean === null ? "–" : `${fmt(g.mean)}${g.std !== null ? " ± " + fmt(g.std) : ""} (n=${g.runs})`)),
+        el("td", { class: "num" }, d.mean_diff === undefined ? "–" : fmt(d.mean_diff)),
+        el("td", { class: "num" }, d.ci95 ? `[${fmt(d.ci95[0])}, ${fmt(d.ci95[1])}]` : "–"),
+        el("td", { class: verdict.includes("better") ? "better" : verdict.includes("worse") ? "worse" : "muted" }, verdict)));
+    }
+    main.append(el("div", { class: "panel" }, el("h2", {}, `Results — experiment ${rep.experiment}`), el("table", { class: "runs compare-table" },
+      el("thead", {}, el("tr", {}, el("th", {}, "metric"), rep.groups.map((g) => el("th", {}, `mean ${g.label}`)), el("th", {}, "difference"), el("th", {}, "95% CI (bootstrap)"), el("th", {}, "verdict"))),
+      el("tbody", {}, rows.length ? rows : el("tr", {}, el("td", { colspan: 6, class: "empty" }, "no numeric results in common"))))));
+    if (rep.params.length) {
+      main.append(el("div", { class: "panel" }, el("h2", {}, `Params that differ — ${rep.experiment}`), el("table", { class: "runs" },
+        el("thead", {}, el("tr", {}, el("th", {}, "param"), rep.groups.map((g) => el("th", {}, g.label)))),
+        el("tbody", {}, rep.params.map((p) => el("tr", {}, el("td", {}, p.name), rep.groups.map((g) => el("td", { class: "mono" }, (p.values[g.label] || []).join(", ")))))))));
+    }
   }
   main.append(el("div", { class: "panel" }, el("h2", {}, "Code diff"), el("div", { id: "code-diff" }, diffView(data.diff))));
 }
