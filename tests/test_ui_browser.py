@@ -220,3 +220,31 @@ def test_compare_and_sweep_pages(served: tuple[str, Path, Path], page: Any) -> N
     page.wait_for_timeout(300)
     page.screenshot(path=str(artifacts / "sweep.png"), full_page=True)
     assert not page.errors and not page.dialogs
+
+
+def test_exported_report_opens_from_disk(served: tuple[str, Path, Path], page: Any) -> None:
+    import subprocess
+    import sys
+
+    url, repo, artifacts = served
+    out = artifacts / "report.html"
+    subprocess.run([sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"], cwd=repo, check=True)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(out.as_uri())
+    page.wait_for_selector("#runs-table tbody tr[data-run]")
+    assert len(_rows(page)) == 8
+    page.click("th[data-col='results.valid_acc']")
+    page.wait_for_timeout(300)
+    values = [float(v) for v in _column(page, "results.valid_acc") if v]
+    assert values == sorted(values, reverse=True)
+    for box in page.query_selector_all("#runs-table tbody tr[data-run] input[type=checkbox]")[:2]:
+        box.check()
+    page.wait_for_function("document.querySelector('#curves-chart')?.dataset.series === '2'")
+    page.goto(out.as_uri() + "#/compare")
+    page.wait_for_selector(".compare-table tbody tr")
+    page.goto(out.as_uri() + "#/sweep/sweep")
+    page.wait_for_selector("#parallel canvas")
+    page.screenshot(path=str(artifacts / "report.png"))
+    assert all(u.startswith("file://") for u in requests), requests
+    assert not page.errors
