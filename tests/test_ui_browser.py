@@ -248,3 +248,19 @@ def test_exported_report_opens_from_disk(served: tuple[str, Path, Path], page: A
     page.screenshot(path=str(artifacts / "report.png"))
     assert all(u.startswith("file://") for u in requests), requests
     assert not page.errors
+
+
+def test_dark_mode_follows_the_system(served: tuple[str, Path, Path], browser: Any) -> None:
+    url, repo, artifacts = served
+    colours = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme, bypass_csp=True)
+        pg = context.new_page()
+        pg.goto(url + "/#/sweep/sweep")
+        pg.wait_for_selector("#parallel canvas")
+        colours[scheme] = pg.evaluate("getComputedStyle(document.body).backgroundColor")
+        pg.screenshot(path=str(artifacts / f"sweep-{scheme}.png"))
+        context.close()
+    assert colours["light"] != colours["dark"]
+    dark = [int(x) for x in colours["dark"].strip("rgb()").split(",")]
+    assert sum(dark) < 150
