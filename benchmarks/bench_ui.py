@@ -65,19 +65,26 @@ def main() -> None:
                 time.sleep(1.1)
                 wheres.append(get(f"{url}/api/runs?limit=100&where=valid_acc%20%3E%200.5&sort=params.f0")[0])
             cached = statistics.median(
-                get(f"{url}/api/runs?limit=100&offset=500&sort=-results.valid_acc")[0] for _ in range(args.repeat)
+                get(f"{url}/api/runs?limit=100&offset=500&sort=-results.valid_acc")[0]
+                for _ in range(args.repeat)
             )
         finally:
             stop(proc)
         ls = []
         for _ in range(args.repeat):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "gitxp", "ls", "--limit", "100"], cwd=repo, check=True,
-                           capture_output=True)
+            subprocess.run(
+                [sys.executable, "-m", "gitxp", "ls", "--limit", "100"],
+                cwd=repo,
+                check=True,
+                capture_output=True,
+            )
             ls.append(time.perf_counter() - start)
     print(f"runs in store                     {args.runs}")
     print(f"first page, first request         {first_cold * 1000:8.0f} ms   (target < 1000 ms)")
-    print(f"first page (store re-read)        {statistics.median(firsts) * 1000:8.0f} ms   (target < 1000 ms)")
+    print(
+        f"first page (store re-read)        {statistics.median(firsts) * 1000:8.0f} ms   (target < 1000 ms)"
+    )
     print(f"sort by a result (store re-read)  {statistics.median(sorts) * 1000:8.0f} ms   (target < 500 ms)")
     print(f"where + sort (store re-read)      {statistics.median(wheres) * 1000:8.0f} ms")
     print(f"sort, next page (cached table)    {cached * 1000:8.0f} ms")

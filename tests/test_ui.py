@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import HOSTILE, build_repo, git, start_ui, stop
+from ui_helpers import HOSTILE, build_repo, git, start_ui
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
@@ -175,7 +175,9 @@ def test_compare_uses_gitxp_compare(client: TestClient, demo: Path) -> None:
     assert "+    # a better model" in data["diff"]
     cli = subprocess.run(
         [sys.executable, "-m", "gitxp", "compare", first[:7], second[:7], "--format", "json"],
-        cwd=demo, capture_output=True, text=True,
+        cwd=demo,
+        capture_output=True,
+        text=True,
     )
     if cli.returncode == 0:
         report: Any = json.loads(cli.stdout)
@@ -195,15 +197,21 @@ def test_sweep_view(client: TestClient) -> None:
 def test_export_report_cli(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     proc = subprocess.run(
-        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"], cwd=demo,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     html = out.read_text()
     assert "uPlot" in html and 'id="gitxp-data"' in html and "/static/" not in html
     assert "src=" not in html.split("<main")[1].split("gitxp-data")[0]
-    bad = subprocess.run([sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "swep"], cwd=demo,
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "swep"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2 and "did you mean sweep" in bad.stderr
 
 

@@ -101,7 +101,9 @@ def _rows(page: Any) -> list[str]:
 
 
 def _column(page: Any, col: str) -> list[str]:
-    index = page.eval_on_selector_all("#runs-table thead th", f"hs => hs.findIndex(h => h.dataset.col === {col!r})")
+    index = page.eval_on_selector_all(
+        "#runs-table thead th", f"hs => hs.findIndex(h => h.dataset.col === {col!r})"
+    )
     return page.eval_on_selector_all(
         "#runs-table tbody tr[data-run]", f"rs => rs.map(r => r.children[{index}].textContent)"
     )
@@ -182,8 +184,11 @@ def test_run_page_diff_and_log(served: tuple[str, Path, Path], page: Any) -> Non
     (repo / "train.py").write_text("def model(x):\n    return x * 4  # uncommitted tweak\n")
     from ui_helpers import python
 
-    python(repo, "import gitxp\nwith gitxp.start(experiment='dirty', params={'p': 1}) as run:\n"
-                 "    print('hello from the dirty run')\n    run.result(valid_acc=0.1)\n")
+    python(
+        repo,
+        "import gitxp\nwith gitxp.start(experiment='dirty', params={'p': 1}) as run:\n"
+        "    print('hello from the dirty run')\n    run.result(valid_acc=0.1)\n",
+    )
     page.goto(url + "/#/runs")
     _only(page, "dirty")
     page.click("#runs-table tbody tr[data-run] td.id a")
@@ -228,7 +233,9 @@ def test_exported_report_opens_from_disk(served: tuple[str, Path, Path], page: A
 
     url, repo, artifacts = served
     out = artifacts / "report.html"
-    subprocess.run([sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"], cwd=repo, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"], cwd=repo, check=True
+    )
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(out.as_uri())
@@ -254,7 +261,9 @@ def test_dark_mode_follows_the_system(served: tuple[str, Path, Path], browser: A
     url, repo, artifacts = served
     colours = {}
     for scheme in ("light", "dark"):
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme, bypass_csp=True)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 800}, color_scheme=scheme, bypass_csp=True
+        )
         pg = context.new_page()
         pg.goto(url + "/#/sweep/sweep")
         pg.wait_for_selector("#parallel canvas")

@@ -38,7 +38,9 @@ def git(repo: Path, *args: str) -> str:
 
 
 def python(repo: Path, code: str) -> None:
-    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True, timeout=120
+    )
 
 
 def build_repo(repo: Path) -> Path:
@@ -66,14 +68,32 @@ def build_repo(repo: Path) -> Path:
 def start_live(repo: Path) -> subprocess.Popen[bytes]:
     """A run that keeps logging (a real background process) until killed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gitxp", "run", "-e", "live", "-p", "lr=0.05", "--allow-unused", "--",
-         sys.executable, "live.py"],
-        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gitxp",
+            "run",
+            "-e",
+            "live",
+            "-p",
+            "lr=0.05",
+            "--allow-unused",
+            "--",
+            sys.executable,
+            "live.py",
+        ],
+        cwd=repo,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         out = subprocess.run(
             [sys.executable, "-m", "gitxp", "ls", "--status", "running", "--format", "csv"],
-            cwd=repo, capture_output=True, text=True,
+            cwd=repo,
+            capture_output=True,
+            text=True,
         ).stdout
         if "live" in out:
             return proc
@@ -87,7 +107,10 @@ def start_ui(repo: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "gitxp", "ui", "--port", "0", "--no-open", "-C", str(repo), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

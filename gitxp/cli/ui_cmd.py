@@ -13,16 +13,30 @@ __all__ = ["COMMANDS"]
 
 
 @click.command("ui")
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port"
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to bind (no authentication!)")
 @click.option("--open/--no-open", "open_browser", default=True, help="open a browser tab")
-@click.option("-C", "path", type=click.Path(file_okay=False, path_type=Path), default=None, help="serve this repo")
-@click.option("--export", "export", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="write a self-contained HTML report instead of serving")
+@click.option(
+    "-C", "path", type=click.Path(file_okay=False, path_type=Path), default=None, help="serve this repo"
+)
+@click.option(
+    "--export",
+    "export",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write a self-contained HTML report instead of serving",
+)
 @click.option("-e", "--experiment", "experiment", default=None, help="experiment of the --export report")
 @click.option("--metric", default=None, help="objective of the report (NAME:min|max)")
 def ui_command(
-    port: int, host: str, open_browser: bool, path: Path | None, export: Path | None, experiment: str | None,
+    port: int,
+    host: str,
+    open_browser: bool,
+    path: Path | None,
+    export: Path | None,
+    experiment: str | None,
     metric: str | None,
 ) -> None:
     """Start the local web dashboard (runs, curves, sweeps, comparisons); Ctrl-C stops it."""
@@ -48,8 +62,11 @@ def ui_command(
 
         raise GitxpError(f"{INSTALL_HINT} ({error})") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
-        click.echo(f"warning: serving on {host}: the dashboard has no authentication; anyone who can reach "
-                   "this address can read your runs", err=True)
+        click.echo(
+            f"warning: serving on {host}: the dashboard has no authentication; anyone who can reach "
+            "this address can read your runs",
+            err=True,
+        )
     config = uvicorn.Config(create_app(store), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
 
@@ -65,7 +82,9 @@ def ui_command(
             sock = server.servers[0].sockets[0].getsockname()
             shown = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
             url = f"http://{shown}:{sock[1]}/"
-            click.echo(f"gitxp ui: serving {store.repo.worktree or store.repo.git_dir} at {url} (Ctrl-C stops)")
+            click.echo(
+                f"gitxp ui: serving {store.repo.worktree or store.repo.git_dir} at {url} (Ctrl-C stops)"
+            )
             sys.stdout.flush()
             if open_browser:
                 import webbrowser

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import UsageError
@@ -169,7 +169,9 @@ class Dashboard:
         groups = []
         if group and table.num_rows:
             counts = pc.value_counts(table[group]).to_pylist()
-            groups = sorted(({"value": g["values"], "runs": g["counts"]} for g in counts), key=lambda g: str(g["value"]))
+            groups = sorted(
+                ({"value": g["values"], "runs": g["counts"]} for g in counts), key=lambda g: str(g["value"])
+            )
         page = table.slice(offset, limit).select(columns)
         rows = [{k: json_value(v) for k, v in row.items()} for row in page.to_pylist()]
         return {
@@ -279,19 +281,29 @@ class Dashboard:
         runs = table.filter(pc.equal(table["experiment"], experiment))
         runs = runs.take(pc.sort_indices(runs, sort_keys=[("started", "ascending")]))
         results = sorted(
-            c[8:] for c in runs.column_names if c.startswith("results.") and runs[c].null_count < runs.num_rows
+            c[8:]
+            for c in runs.column_names
+            if c.startswith("results.") and runs[c].null_count < runs.num_rows
         )
         metric = query.get("metric") or ""
         if not metric:
-            recorded = [m for m in runs["meta.metric"].to_pylist() if m] if "meta.metric" in runs.column_names else []
+            recorded = (
+                [m for m in runs["meta.metric"].to_pylist() if m]
+                if "meta.metric" in runs.column_names
+                else []
+            )
             metric = recorded[0].split(",")[0] if recorded else (f"{results[0]}:max" if results else "")
         if not metric:
             return {"experiment": experiment, "metric": None, "trials": [], "params": [], "results": results}
         name, goal = objective.parse(metric)
         column = objective.column(name, goal, runs.column_names)
         if column is None:
-            raise BadRequest(f"metric {name!r}: no run of {experiment!r} reports it (results: {', '.join(results)})")
-        params = [c for c in runs.column_names if c.startswith("params.") and runs[c].null_count < runs.num_rows]
+            raise BadRequest(
+                f"metric {name!r}: no run of {experiment!r} reports it (results: {', '.join(results)})"
+            )
+        params = [
+            c for c in runs.column_names if c.startswith("params.") and runs[c].null_count < runs.num_rows
+        ]
         trials = []
         best: float | None = None
         for i, row in enumerate(runs.to_pylist()):
@@ -346,8 +358,15 @@ class Dashboard:
             diff = code_diff(self.store, groups[0], groups[1], full=True)
         except UsageError as error:
             diff = f"(no code diff: {error})"
-        groups_info = [{"label": g.label, "kind": g.kind, "runs": g.table.num_rows,
-                        "versions": sorted(set(g.table["version"].to_pylist()))} for g in groups]
+        groups_info = [
+            {
+                "label": g.label,
+                "kind": g.kind,
+                "runs": g.table.num_rows,
+                "versions": sorted(set(g.table["version"].to_pylist())),
+            }
+            for g in groups
+        ]
         return {"groups": groups_info, "reports": reports, "diff": diff}
 
 
@@ -370,6 +389,3 @@ def _clean(data: Any) -> Any:
         return [_clean(v) for v in data]
     return json_value(data)
 
-
-def split_ids(text: str) -> Sequence[str]:
-    return [t for t in text.split(",") if t]

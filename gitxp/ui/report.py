@@ -115,7 +115,9 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     }
 
 
-def write_report(store: Store, path: str | os.PathLike[str], experiment: str, metric: str | None = None) -> int:
+def write_report(
+    store: Store, path: str | os.PathLike[str], experiment: str, metric: str | None = None
+) -> int:
     """Write the self-contained report; returns the number of runs in it."""
     snapshot = build_snapshot(store, experiment, metric)
     css = (STATIC / "app.css").read_text() + (STATIC / "vendor" / "uPlot.min.css").read_text()
@@ -130,7 +132,7 @@ def write_report(store: Store, path: str | os.PathLike[str], experiment: str, me
             raise UsageError("a bundled script contains '</script': re-vendor the assets")
     title = snapshot["title"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     html = [
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">',
         f"<title>{title}</title><style>{css}</style></head><body>",
         '<header class="top"><a class="brand" href="#/runs">gitxp</a><nav><a href="#/runs" data-page="runs">Runs</a>',

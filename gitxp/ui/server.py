@@ -79,7 +79,10 @@ def create_app(store: Store) -> Starlette:
         "/api/curves": lambda b, r: b.curves(r.query_params),
         "/api/sweep": lambda b, r: b.sweep(r.query_params),
         "/api/compare": lambda b, r: b.compare(r.query_params),
-        "/api/info": lambda b, r: {"repo": str(store.repo.worktree or store.repo.git_dir), "errors": b.errors},
+        "/api/info": lambda b, r: {
+            "repo": str(store.repo.worktree or store.repo.git_dir),
+            "errors": b.errors,
+        },
     }
     routes: list[Any] = [Route(path, _view(fn, board)) for path, fn in views.items()]
     routes += [
