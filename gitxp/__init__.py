@@ -18,6 +18,7 @@ from gitxp.errors import GitxpError
 from gitxp.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from gitxp.integrations.args import parse_args
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
@@ -29,6 +30,7 @@ __all__ = [
     "start",
     "experiment",
     "current",
+    "parse_args",
     "load",
     "metrics",
     "Run",
@@ -44,6 +46,7 @@ _LAZY = {
     "start": "gitxp.run",
     "experiment": "gitxp.run",
     "current": "gitxp.run",
+    "parse_args": "gitxp.integrations.args",
     "Run": "gitxp.run",
     "load": "gitxp.query",
     "metrics": "gitxp.query",

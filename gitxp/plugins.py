@@ -21,6 +21,8 @@ DEFAULT_PLUGINS = (
     "gitxp.builtin.readers",
     "gitxp.builtin.strategies",
     "gitxp.builtin.executors",
+    "gitxp.integrations.tensorboard",
+    "gitxp.integrations.hydra",
 )
 
 _pm: pluggy.PluginManager | None = None

@@ -9,6 +9,7 @@ to move the ref unless the new commit descends from its current value, which mak
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,12 @@ class GitFailed(StoreError):
     def __init__(self, args: list[str], returncode: int, stderr: str) -> None:
         self.returncode = returncode
         self.stderr = stderr.strip()
-        first = self.stderr.splitlines()[-1] if self.stderr else f"exit code {returncode}"
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        key = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        first = "; ".join(key[:2]) if key else lines[-1] if lines else f"exit code {returncode}"
+        lock = re.search(r"'([^']+\.lock)'", self.stderr)
+        if lock:
+            first += f" (if no other git process is running, delete {lock.group(1)})"
         super().__init__(f"git {' '.join(args[:2])} failed: {first}")
 
 

@@ -188,6 +188,10 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
                 (dest / path).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(source, dest / path)
                 restored.append(path)
+    # the run's input artifacts, and files the patch kept by hash when an artifact holds them
+    from gitxp.artifacts import restore_inputs
+
+    restored += restore_inputs(store, plan.run["run_id"], dest, dict(_patch_skipped(plan.patch)))
     plan.missing_files = [p for p in plan.missing_files if p not in restored]
     return dest
 

@@ -11,7 +11,6 @@ import contextvars
 import functools
 import inspect
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -84,6 +83,10 @@ class Run:
         version: Version | None = None,
         attach: bool = True,
     ) -> None:
+        if experiment is not None and not isinstance(experiment, str):
+            raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping of names to values, not {type(params).__name__}")
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
@@ -195,6 +198,24 @@ class Run:
         self._update("params", {name: value})
         return value
 
+    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
+        """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
+        from gitxp.artifacts import log_artifact
+
+        return log_artifact(self, path, name)
+
+    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+        """Record a file the run read (data, a config outside git) so that ``gitxp rerun`` restores it."""
+        from gitxp.artifacts import log_input
+
+        return log_input(self, path)
+
+    def log_artifacts(self, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
+        """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
+        from gitxp.artifacts import log_artifacts
+
+        return log_artifacts(self, folder, prefix)
+
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
         return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]
@@ -271,6 +292,11 @@ class Run:
             step = self._next_step
         elif type(step) is not int:
             step = int(step)
+        if not -(2**63) <= step < 2**63 - 1:
+            raise ValueError(f"run.log: step {step} does not fit in 64 bits")
+        if any(not isinstance(name, str) for name in metrics):
+            bad = next(name for name in metrics if not isinstance(name, str))
+            raise TypeError(f"run.log: metric names must be strings, got {bad!r} ({type(bad).__name__})")
         self._next_step = step + 1
         now = time.time()
         floats = {k: v if type(v) is float else to_float(v, key=k) for k, v in metrics.items()}

@@ -72,11 +72,24 @@ def parse_assignment(text: str, option: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------- grid
 
 
+MAX_RUNS = 100_000  # a sweep larger than this is refused before anything is allocated (--max-runs)
+
+
 def _number(text: str, spec: str, what: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise UsageError(f"--grid {spec!r}: {what} {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--grid {spec!r}: {what} {text!r} is not a finite number")
+    return value
+
+
+def check_size(count: float, what: str, limit: int | None = None) -> None:
+    """Refuse a sweep of more than ``limit`` (default MAX_RUNS) runs before building it."""
+    limit = MAX_RUNS if limit is None else limit
+    if not count <= limit:
+        raise UsageError(f"{what}: {count:.3g} runs is more than --max-runs {limit}; raise --max-runs if you mean it")
 
 
 def _tidy(values: list[float], integral: bool) -> list[Any]:
@@ -92,6 +105,14 @@ def parse_grid(spec: str) -> list[Any]:
         raise UsageError(
             "--grid: empty SPEC; expected start:step:end, start:lN:end, start:uN:end, a:b, a,b,c or a value"
         )
+    if text.startswith("[") and text.endswith("]"):  # a JSON-style list: [1,2] is the list 1,2
+        text = text[1:-1].strip()
+        if not text:
+            raise UsageError(f"--grid {spec!r}: empty list")
+        if "," not in text:
+            return [parse_value(text)]
+    if any(ch in text for ch in "[](){}"):
+        raise UsageError(f"--grid {spec!r}: brackets inside a list; give plain values: a,b,c")
     if "," in text:
         values = [parse_value(part) for part in text.split(",")]
         if any(isinstance(v, str) and not v.strip() for v in values):
@@ -118,6 +139,7 @@ def parse_grid(spec: str) -> list[Any]:
                 f"--grid {spec!r}: expected a count after '{middle[0]}', e.g. {parts[0]}:{middle[0]}5:{parts[2]}"
             )
         count = int(count_text)
+        check_size(count, f"--grid {spec!r}")
         if middle[0] == "l":
             if start <= 0 or end <= 0:
                 raise UsageError(f"--grid {spec!r}: log spacing needs positive start and end")
@@ -127,6 +149,7 @@ def parse_grid(spec: str) -> list[Any]:
     if start == end:
         return [parse_value(parts[0])]
     if re.fullmatch(r"\d+", middle) and step > abs(end - start):
+        check_size(step, f"--grid {spec!r}")
         return _tidy(
             _spaced(start, end, int(step)), False
         )  # Studio: an integer larger than the range is a count
@@ -152,9 +175,11 @@ def _steps(start: float, step: float, end: float, spec: str) -> list[float]:
         raise UsageError(f"--grid {spec!r}: step must not be 0")
     if (end - start) * step < 0:
         raise UsageError(f"--grid {spec!r}: step {step:g} never reaches {end:g} from {start:g}")
-    count = int(math.floor((end - start) / step + 1e-9)) + 1
-    if count > 1_000_000:
-        raise UsageError(f"--grid {spec!r}: {count} values is too many")
+    ratio = (end - start) / step
+    if not math.isfinite(ratio):
+        raise UsageError(f"--grid {spec!r}: the range is too large for its step")
+    check_size(ratio + 1, f"--grid {spec!r}")
+    count = int(math.floor(ratio + 1e-9)) + 1
     return [start + i * step for i in range(count)]
 
 
@@ -309,13 +334,26 @@ def parse_distribution(text: str) -> Distribution:
             raise UsageError(
                 f"--sample {text!r}: categorical needs at least one value, e.g. categorical(adam,sgd)"
             )
+        if any(ch in a for a in args for ch in "()[]{}"):
+            raise UsageError(f"--sample {text!r}: categorical takes plain values, e.g. categorical(adam,sgd)")
         weighted = [a.split(":", 1) for a in args]
-        if all(len(w) == 2 and _NUMBER.match(w[0].strip()) for w in weighted):
+        has_weight = [len(w) == 2 and bool(_NUMBER.match(w[0].strip())) for w in weighted]
+        if any(has_weight) and not all(has_weight):
+            raise UsageError(
+                f"--sample {text!r}: give every value a weight (0.8:adam,0.2:sgd) or none (adam,sgd)"
+            )
+        if all(has_weight):
             weights = tuple(float(w[0]) for w in weighted)
-            if any(w < 0 for w in weights) or not sum(weights) > 0:
-                raise UsageError(f"--sample {text!r}: weights must be non-negative and not all zero")
-            return Categorical(tuple(parse_value(w[1]) for w in weighted), weights)
-        return Categorical(tuple(parse_value(a) for a in args))
+            if any(w < 0 for w in weights) or not 0 < sum(weights) < math.inf:
+                raise UsageError(f"--sample {text!r}: weights must be finite, non-negative and not all zero")
+            values = tuple(parse_value(w[1]) for w in weighted)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise UsageError(f"--sample {text!r}: categorical values must be finite")
+            return Categorical(values, weights)
+        values = tuple(parse_value(a) for a in args)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+            raise UsageError(f"--sample {text!r}: categorical values must be finite (quote-free text or numbers)")
+        return Categorical(values)
     if kind not in _KINDS:
         raise UsageError(f"--sample {text!r}: unknown distribution {kind!r}; expected {expected}")
     if len(args) != 2:
@@ -324,8 +362,12 @@ def parse_distribution(text: str) -> Distribution:
         a, b = (float(x) for x in args)
     except ValueError:
         raise UsageError(f"--sample {text!r}: {kind} takes numbers") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise UsageError(f"--sample {text!r}: {kind} takes finite numbers")
     if kind in ("uniform", "loguniform", "log_uniform", "randint") and a > b:
         raise UsageError(f"--sample {text!r}: low {a:g} is above high {b:g}")
+    if not math.isfinite(b - a):
+        raise UsageError(f"--sample {text!r}: the range is too large to sample")
     if kind == "uniform":
         return Uniform(a, b)
     if kind in ("loguniform", "log_uniform"):
@@ -359,7 +401,12 @@ class Space:
     def is_sweep(self) -> bool:
         return bool(self.grid or self.sample) or (self.n or 1) > 1
 
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.grid.values())
+
     def grid_points(self) -> list[dict[str, Any]]:
+        check_size(self.grid_size, "the grid")
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
 
@@ -395,15 +442,32 @@ def _hypertrainer_param(item: Mapping[str, Any]) -> Distribution:
         return Categorical(tuple(item["values"]))
     if "lo" not in item or "hi" not in item:
         raise UsageError(f"space: param {name!r} needs lo and hi (or values)")
-    lo, hi = float(item["lo"]), float(item["hi"])
+    try:
+        lo, hi = float(item["lo"]), float(item["hi"])
+    except (TypeError, ValueError):
+        raise UsageError(f"space: param {name!r}: lo and hi must be numbers") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise UsageError(f"space: param {name!r}: lo and hi must be finite")
     if lo > hi:
         raise UsageError(f"space: param {name!r}: lo {lo:g} is above hi {hi:g}")
     base = item.get("exponent_base")
     if base is not None:
-        return LogUniform(float(base) ** lo, float(base) ** hi)
+        try:
+            low, high = float(base) ** lo, float(base) ** hi
+        except (OverflowError, TypeError, ValueError):
+            low = high = math.inf
+        if not (math.isfinite(low) and math.isfinite(high)) or low <= 0:
+            raise UsageError(f"space: param {name!r}: {base}**{hi:g} is not a usable number (overflow)")
+        return LogUniform(low, high)
     if str(item.get("type", "")).lower() in ("int", "integer"):
         return RandInt(int(lo), int(hi))
     return Uniform(lo, hi)
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{what}: expected a positive whole number, got {value!r}")
+    return value
 
 
 def load_space_file(path: str | Path) -> Space:
@@ -429,7 +493,7 @@ def load_space_file(path: str | Path) -> Space:
                 raise UsageError(f"--space {path}: every hpsearch.params item needs 'param'")
             space.sample[str(item["param"])] = _hypertrainer_param(item)
         if block.get("n_trials") is not None:
-            space.n = int(block["n_trials"])
+            space.n = _count(block["n_trials"], f"--space {path}: hpsearch.n_trials")
         return space
     for section in ("grid", "sample", "params"):
         body = data.get(section)
@@ -445,7 +509,7 @@ def load_space_file(path: str | Path) -> Space:
         )
     space.fixed.update({str(k): v for k, v in (data.get("params") or {}).items()})
     if data.get("n") is not None:
-        space.n = int(data["n"])
+        space.n = _count(data["n"], f"--space {path}: n")
     for key, value in data.items():
         if key in ("grid", "sample", "params", "n", "strategy", "metric"):
             continue

@@ -72,7 +72,7 @@ LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
 HOST = socket.gethostname()
 
 
-_RUN_FILES = {"run.parquet", "metrics.parquet", "diff.patch", "stdout.log"}
+_RUN_FILES = {"run.parquet", "metrics.parquet", "diff.patch", "stdout.log", "artifacts.json"}
 
 
 def valid_path(path: str) -> bool:
@@ -86,6 +86,10 @@ def valid_path(path: str) -> bool:
     if len(parts) == 5 and parts[0] == "runs":
         run_id = parts[3]
         return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and parts[4] in _RUN_FILES
+    if len(parts) > 5 and parts[0] == "runs" and parts[4] == "artifacts":  # gitxp.artifacts: .../artifacts/<name>
+        run_id = parts[3]
+        names_ok = all(p not in ("", ".", "..") for p in parts[5:])
+        return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and names_ok
     return parts[0] not in ("runs", "packs") and ".." not in parts and not path.startswith("/")
 
 
@@ -232,6 +236,25 @@ def empty_table() -> pa.Table:
 # ---------------------------------------------------------------------- staged runs
 
 
+class CorruptRecord(ValueError):
+    """A staging entry that is not a record gitxp wrote (it is quarantined, never allowed to block reads)."""
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"record.json holds a {type(record).__name__}, not an object"
+    if not isinstance(record.get("run_id"), str) or not isinstance(record.get("started"), (int, float)):
+        return "record.json lacks its run_id or started time"
+    for group in GROUPS:
+        if not isinstance(record.get(group, {}), dict):
+            return f"record.json's {group} is not an object"
+    if record.get("pid") is not None and not isinstance(record["pid"], int):
+        return "record.json's pid is not a number"
+    if not isinstance(record.get("experiment"), str):
+        return "record.json's experiment is not a string"
+    return None
+
+
 @dataclass
 class StagedRun:
     """A run's staging directory: the durable state of a live (or dead, not yet committed) run.
@@ -263,10 +286,17 @@ class StagedRun:
         return self.path.name
 
     def read_record(self) -> dict[str, Any] | None:
+        """The staged record; None when there is none (yet); ``CorruptRecord`` when it is not one gitxp wrote."""
         try:
-            return json.loads((self.path / "record.json").read_text())
-        except (FileNotFoundError, ValueError):
+            record = json.loads((self.path / "record.json").read_text())
+        except FileNotFoundError:
             return None
+        except (ValueError, OSError, UnicodeDecodeError) as error:
+            raise CorruptRecord(f"unreadable record.json: {error}") from None
+        problem = _record_problem(record)
+        if problem:
+            raise CorruptRecord(problem)
+        return record  # type: ignore[no-any-return]
 
     def write_record(self, record: Mapping[str, Any]) -> None:
         _write_json(self.path / "record.json", record)
@@ -488,9 +518,42 @@ class Store:
     def staged_runs(self) -> list[StagedRun]:
         try:
             names = sorted(os.listdir(self.staging))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return [StagedRun(self.staging / n) for n in names if not n.startswith(".")]
+        out = []
+        for name in names:
+            if name.startswith("."):
+                continue
+            if not (self.staging / name).is_dir():
+                self.quarantine(self.staging / name, "not a staging directory")
+                continue
+            out.append(StagedRun(self.staging / name))
+        return out
+
+    def quarantine(self, path: Path, why: str) -> None:
+        """Move a bad staging entry aside to ``staging/.corrupt/`` (nothing is deleted) and say so once."""
+        target = self.staging / ".corrupt" / path.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target = target.with_name(f"{path.name}.{time.time_ns()}")
+            path.rename(target)
+        except OSError:
+            return
+        warnings.warn(
+            f"gitxp: moved the staging entry {path.name} aside to {target} ({why}); the other runs are unaffected",
+            GitxpWarning,
+            stacklevel=3,
+        )
+
+    def _record_or_quarantine(self, item: StagedRun) -> dict[str, Any] | None:
+        try:
+            return item.read_record()
+        except CorruptRecord as error:
+            if liveness.is_held(item.path):
+                return None  # its owner is alive and writing: not ours to judge
+            self.quarantine(item.path, str(error))
+            return None
 
     # -------------------------------------------------------------- committing
 
@@ -515,6 +578,10 @@ class Store:
         for name in ("diff.patch", "stdout.log"):
             if (staged.path / name).exists():
                 files[f"{base}/{name}"] = (staged.path / name).read_bytes()
+        if (staged.path / "artifacts.json").exists():
+            from gitxp.artifacts import committed_files
+
+            files.update(committed_files(staged.path, base))
         return files
 
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> None:
@@ -527,7 +594,11 @@ class Store:
             files: dict[str, bytes] = {}
             done = []
             for item in staged:
-                record = item.read_record()
+                try:
+                    record = item.read_record()
+                except CorruptRecord as error:
+                    self.quarantine(item.path, str(error))
+                    continue
                 if record is None:
                     continue  # already committed by someone else, or never initialised
                 extra: list[pa.Table] = []
@@ -541,7 +612,11 @@ class Store:
                     )
                     # what the wrapped command recorded through the API before its wrapper died
                     extra = fold(record, item.path / "attached", experiment_given=bool(record.get("experiment_given")), remove=False)
-                files.update(self._files_for(item, record, extra))
+                try:
+                    files.update(self._files_for(item, record, extra))
+                except Exception as error:  # a value no Parquet file can hold: never block the other runs
+                    self.quarantine(item.path, f"cannot be stored: {type(error).__name__}: {error}")
+                    continue
                 done.append(record)
             if not done:
                 return
@@ -577,7 +652,7 @@ class Store:
         """Commit staged runs whose process is gone (as ``crashed``) or which ended but were not committed."""
         dead, finished = [], []
         for item in self.staged_runs():
-            record = item.read_record()
+            record = self._record_or_quarantine(item)
             if record is None:
                 if time.time() - item.heartbeat() > STALE_AFTER and not liveness.is_held(item.path):
                     shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
@@ -673,8 +748,20 @@ class Store:
         packs = [s for k, s, p in entries if p.startswith("packs/") and p.endswith(".parquet")]
         parts: list[pa.Table] = []
         covered: set[str] = set()
+        readable = []
         if packs:
-            packed = concat_tables([pq.read_table(pa.BufferReader(b)) for b in self.repo.read_blobs(packs)])
+            for sha, blob in zip(packs, self.repo.read_blobs(packs)):
+                try:
+                    readable.append(pq.read_table(pa.BufferReader(blob)))
+                except (pa.ArrowInvalid, OSError) as error:
+                    warnings.warn(
+                        f"gitxp: pack {sha[:12]} on {REF} is damaged ({str(error).splitlines()[0]}); its runs are "
+                        "read from their own files instead. 'gitxp gc' writes a new pack",
+                        GitxpWarning,
+                        stacklevel=2,
+                    )
+        if packs and readable:
+            packed = concat_tables(readable)
             current = pa.array([f"{rid}:{sha}" for rid, (sha, _p) in runs.items()], pa.string())
             key = pc.binary_join_element_wise(packed["run_id"], packed[BLOB], ":")
             packed = packed.filter(pc.is_in(key, value_set=current))
@@ -687,6 +774,16 @@ class Store:
         parts += self._parse_runs([entry for rid, entry in runs.items() if rid not in covered])
         return parts
 
+    def _check_store(self, head: str) -> None:
+        """Say so when the ref holds something that is not a gitxp store (instead of listing "no runs")."""
+        if not self.repo.ls_tree(head, "gitxp.json"):
+            warnings.warn(
+                f"gitxp: {REF} points at commit {head[:12]}, which is not a gitxp store (no gitxp.json in its "
+                f"tree); repair it with 'git update-ref {REF} <a store commit from git reflog {REF}>' or delete it",
+                GitxpWarning,
+                stacklevel=3,
+            )
+
     def _indexed_table(self) -> pa.Table:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -695,10 +792,16 @@ class Store:
         if head is None:
             return empty_table()
         cache_file = self.cache_dir / "runs.parquet"
+        if not cache_file.exists():  # a cold read: check once that the ref is a store at all
+            self._check_store(head)
         state_file = self.cache_dir / "state.json"
+        if self.cache_dir.exists() and not self.cache_dir.is_dir():
+            self.cache_dir.unlink()  # derived data only: rebuilt below
         try:
             state = json.loads(state_file.read_text())
-        except (FileNotFoundError, ValueError):
+        except (FileNotFoundError, NotADirectoryError, ValueError, OSError):
+            state = {}
+        if not isinstance(state, dict) or not all(isinstance(state.get(k, ""), (str, int)) for k in ("ref", "cache")):
             state = {}
         cached = None
         if state.get("cache") == CACHE_VERSION and cache_file.exists():
@@ -777,14 +880,21 @@ class Store:
 
     def live_table(self) -> pa.Table:
         """Runs still in staging (running, or dead and about to be recovered)."""
-        records = [r for r in (s.read_record() for s in self.staged_runs()) if r is not None]
+        records = [r for r in (self._record_or_quarantine(s) for s in self.staged_runs()) if r is not None]
         return concat_tables([record_table(r) for r in records]) if records else empty_table()
 
     def table(self, *, recover: bool = True) -> pa.Table:
         """Every run: committed ones plus live ones, after committing the runs of dead processes."""
         self.flush()
         if recover:
-            self.recover()
+            try:
+                self.recover()
+            except StoreError as error:  # e.g. a leftover lock file: reading must still work
+                warnings.warn(
+                    f"gitxp: could not record the runs of dead processes ({error}); they are listed as staged",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
         live = self.live_table()
         committed = self.committed_table()
         if not live.num_rows:

@@ -19,8 +19,16 @@ MAX_ARRAY_SIZE = 10_000
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def flatten(values: Mapping[str, Any], *, what: str = "value", prefix: str = "") -> dict[str, Scalar]:
-    """Flatten nested mappings with dots and normalize every leaf (see module docstring)."""
+MAX_DEPTH = 32  # nesting deeper than this is a mistake (or a cycle), not a config
+
+
+def flatten(
+    values: Mapping[str, Any], *, what: str = "value", prefix: str = "", depth: int = 0
+) -> dict[str, Scalar]:
+    """Flatten nested mappings with dots and normalize every leaf (see module docstring). Two spellings of one
+    name (``{"a.b": 1, "a": {"b": 2}}``) are an error, not a silent choice."""
+    if depth > MAX_DEPTH:
+        raise TypeError(f"{what} {prefix.rstrip('.')!r}: nested too deep (more than {MAX_DEPTH} levels)")
     out: dict[str, Scalar] = {}
     for key, value in values.items():
         if not isinstance(key, str):
@@ -31,9 +39,13 @@ def flatten(values: Mapping[str, Any], *, what: str = "value", prefix: str = "")
         if isinstance(value, Mapping):
             if not value:
                 continue
-            out.update(flatten(value, what=what, prefix=f"{full}."))
+            items = flatten(value, what=what, prefix=f"{full}.", depth=depth + 1)
         else:
-            out[full] = normalize(value, key=full, what=what)
+            items = {full: normalize(value, key=full, what=what)}
+        for name, item in items.items():
+            if name in out:
+                raise TypeError(f"{what} {name!r} is given twice (as a dotted name and as a nested one)")
+            out[name] = item
     return out
 
 
@@ -44,8 +56,10 @@ def _is_array_like(value: Any) -> bool:
 
 def normalize(value: Any, *, key: str = "?", what: str = "value") -> Scalar:
     """Return ``value`` as a plain Python scalar or (nested) list, or raise ``TypeError`` naming ``key``."""
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return clean_text(value)
     if isinstance(value, int):
         if not _INT64[0] <= value <= _INT64[1]:
             raise TypeError(f"{what} {key!r}: integer {value} does not fit in 64 bits; pass it as a string")
@@ -110,3 +124,22 @@ def to_float(value: Any, *, key: str) -> float:
         except (ValueError, RuntimeError) as error:
             raise TypeError(f"metric {key!r}: expected a single number, got an array") from error
     raise TypeError(f"metric {key!r}: expected a number, got {type(value).__name__}")
+
+
+def clean_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (a non-UTF-8 byte in argv or a path, decoded with
+    surrogateescape, or a ``'\\ud800'`` in a param) become visible escapes such as ``\\xff`` instead of making
+    the run impossible to store."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        fixed = []
+        for ch in text:
+            if 0xDC80 <= ord(ch) <= 0xDCFF:  # surrogateescape of byte 0x80..0xff
+                fixed.append(f"\\x{ord(ch) - 0xDC00:02x}")
+            elif 0xD800 <= ord(ch) <= 0xDFFF:
+                fixed.append(f"\\u{ord(ch):04x}")
+            else:
+                fixed.append(ch)
+        return "".join(fixed)

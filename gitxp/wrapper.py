@@ -383,5 +383,8 @@ def execute(
             reader.finish(run)
         except Exception as error:
             run.meta({"reader_error": f"{type(error).__name__}: {error}"})
+    from gitxp.artifacts import collect_output
+
+    collect_output(run)
     run.end(status)
     return status

@@ -3,7 +3,10 @@
 - ``stdout``: lines ``gitxp: name=value [name=value ...]`` are results; with ``step=N`` they are curve points
   instead. Studio.ml's ``fitness: X`` is the result ``fitness``.
 - ``metric_files``: HyperTrainer-style files in ``$GITXP_OUTPUT_DIR``: ``metric_<name>.log`` (TSV
-  ``epoch<TAB>value``) becomes the curve ``name``; the last line of ``progress.log`` becomes ``meta.progress``.
+  ``epoch<TAB>value``) becomes the curve ``name``; ``metric_classwise_<name>.log`` (``epoch`` then one column per
+  class, with an optional header naming the classes) becomes one curve per class, ``name/<class>``; the last
+  line of ``progress.log`` becomes ``meta.progress``.
+- ``tensorboard`` (gitxp.integrations.tensorboard): scalars in TensorBoard event files under the output dir.
 
 A reader is created per run; ``line(run, text)`` sees every stdout line as it arrives and ``finish(run)`` runs
 after the command exits.
@@ -129,6 +132,8 @@ class MetricFileReader:
     def poll(self, run: Run) -> None:
         folder = run.output_dir
         for path in sorted(folder.glob("metric_*.log")):
+            if path.name.startswith(_CLASSWISE):  # read whole when the command ends
+                continue
             name = path.stem[len("metric_") :]
             try:
                 with open(path, "rb") as handle:
@@ -149,7 +154,11 @@ class MetricFileReader:
 
     def finish(self, run: Run) -> None:
         self.poll(run)
+        for path in sorted(run.output_dir.glob(_CLASSWISE + "*.log")):
+            _read_classwise(run, path, path.stem[len(_CLASSWISE) :])
         for path in sorted(run.output_dir.glob("metric_*.log")):  # a last line without a newline
+            if path.name.startswith(_CLASSWISE):
+                continue
             name = path.stem[len("metric_") :]
             try:
                 tail = path.read_bytes()[self.offsets.get(name, 0) :].decode(errors="replace").strip()
@@ -163,6 +172,29 @@ class MetricFileReader:
             lines = [line for line in progress.read_text(errors="replace").splitlines() if line.strip()]
             if lines:
                 run.meta(progress=lines[-1].strip())
+
+
+_CLASSWISE = "metric_classwise_"
+
+
+def _read_classwise(run: Run, path: Any, name: str) -> None:
+    """``epoch<TAB>c0<TAB>c1...`` -> curves ``name/c0``, ``name/c1``; a header row names the classes."""
+    classes: list[str] | None = None
+    for raw in path.read_text(errors="replace").splitlines():
+        parts = [part.strip() for part in (raw.split("\t") if "\t" in raw else raw.split())]
+        if len(parts) < 2 or not parts[0]:
+            continue
+        try:
+            step = int(float(parts[0]))
+            values = [float(part) if part else math.nan for part in parts[1:]]
+        except ValueError:
+            if classes is None:
+                classes = parts[1:]  # the header: epoch, then one name per class
+            continue
+        names = classes if classes and len(classes) == len(values) else [str(i) for i in range(len(values))]
+        points = {f"{name}/{label}": value for label, value in zip(names, values) if not math.isnan(value)}
+        if points:
+            run.log(points, step=step)
 
 
 def _metric_point(raw: str, number: int) -> tuple[int, float] | None:

@@ -61,6 +61,9 @@ def _space(
         if n < 1:
             raise UsageError("-n must be at least 1")
         space.n = n
+    from gitxp.space import check_size
+
+    check_size((n or 1) * space.grid_size, "this sweep")
     return space
 
 
@@ -123,7 +126,9 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Search space file (YAML/JSON, or HyperTrainer's hpsearch block).",
 )
-@click.option("-n", "n", type=int, help="Runs to draw (random/tpe), or draws per grid point (grid).")
+@click.option(
+    "-n", "n", type=click.IntRange(min=1, max=10**12), help="Runs to draw (random/tpe), or draws per grid point (grid)."
+)
 @click.option(
     "--strategy",
     default="grid",
@@ -171,6 +176,13 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     help="Read output lines matching REGEX: named groups are metrics, (?P<step>...) the step.",
 )
 @click.option("--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing.")
+@click.option(
+    "--max-runs",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Refuse a sweep of more runs than this before building it.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     experiment: str | None,
@@ -193,6 +205,7 @@ def run_command(
     no_git: bool,
     parse_patterns: tuple[str, ...],
     dry_run: bool,
+    max_runs: int,
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a recorded run (or a sweep of runs): gitxp run [OPTIONS] -- COMMAND [ARGS]...
@@ -206,7 +219,13 @@ def run_command(
 
     if jobs < 1:
         raise UsageError("-j must be at least 1")
-    space = _space(params, grids, samples, space_file, n)
+    import gitxp.space as space_module
+
+    space_module.MAX_RUNS, saved = max_runs, space_module.MAX_RUNS
+    try:
+        space = _space(params, grids, samples, space_file, n)
+    finally:
+        space_module.MAX_RUNS = saved
     objectives = _objectives(metrics)
     from gitxp.builtin.readers import compile_parse
 

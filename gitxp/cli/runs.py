@@ -152,6 +152,8 @@ def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> No
     """Write runs to a Parquet, CSV or JSON file that pandas, polars and DuckDB read directly."""
     table = _selected(columns=columns, **filters)
     suffix = output.suffix.lower()
+    if str(output) != "-" and suffix in (".parquet", ".csv", ".json"):
+        output.parent.mkdir(parents=True, exist_ok=True)
     if str(output) == "-":
         click.echo(json_dumps(records(table)))
         return

@@ -129,6 +129,10 @@ def plugins_command() -> None:
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
         dist = next((d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin), "built-in")
         click.echo(f"{name} ({dist}): {', '.join(hooks)}")
+    from gitxp.integrations import describe
+
+    for line in describe():
+        click.echo(line)
 
 
 COMMANDS = [init_command, pull_command, push_command, gc_command, plugins_command]

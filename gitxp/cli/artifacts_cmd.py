@@ -1,0 +1,60 @@
+"""``gitxp artifacts RUN`` (list a run's artifacts) and ``gitxp get RUN NAME [-o PATH]`` (restore one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["COMMANDS"]
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+@click.command("artifacts")
+@click.argument("run")
+def artifacts_command(run: str) -> None:
+    """List the files RUN recorded (name, size, sha256, where stored)."""
+    from gitxp.artifacts import list_artifacts
+    from gitxp.store import Store
+
+    store = Store.open()
+    run_id = store.resolve_run(run)
+    entries = list_artifacts(store, run_id)
+    if not entries:
+        click.echo(f"run {run_id} has no artifacts")
+        return
+    width = max(len(e["name"]) for e in entries)
+    for entry in entries:
+        where = "ref" if entry.get("stored") == "ref" else entry.get("url", "")
+        click.echo(f"{entry['name']:<{width}}  {_size(entry['size']):>9}  {entry['sha256'][:12]}  {where}")
+
+
+@click.command("get")
+@click.argument("run")
+@click.argument("name")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="where to write it (default: ./NAME's file name)"
+)
+def get_command(run: str, name: str, output: Path | None) -> None:
+    """Restore artifact NAME of RUN, verifying its sha256."""
+    from gitxp.artifacts import get_artifact
+    from gitxp.store import Store
+
+    store = Store.open()
+    run_id = store.resolve_run(run)
+    target = output if output is not None else Path(Path(name).name)
+    if target.is_dir():
+        target = target / Path(name).name
+    entry = get_artifact(store, run_id, name, target)
+    click.echo(f"{target} ({_size(entry['size'])}, sha256 verified)")
+
+
+COMMANDS = [artifacts_command, get_command]

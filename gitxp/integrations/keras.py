@@ -1,0 +1,61 @@
+"""Keras 3 (any backend): ``GitxpCallback``, a ``keras.callbacks.Callback``.
+
+>>> model.fit(x, y, epochs=5, callbacks=[GitxpCallback()])   # doctest: +SKIP
+
+``fit``'s settings (``epochs``, ``steps``) and the optimizer's config (under ``optimizer.``) become params, every
+epoch's logs (``loss``, ``val_loss``, metrics) curve points at the epoch. It records into the current gitxp run, or
+starts one and ends it after ``fit``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from gitxp.integrations import active_run, add_params, end_run
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+__all__ = ["GitxpCallback"]
+
+
+class GitxpCallback(keras.callbacks.Callback):
+    def __init__(self, experiment: str | None = None) -> None:
+        super().__init__()
+        self._experiment_name = experiment
+        self._run: Run | None = None
+        self._owns_run = False
+
+    @property
+    def run(self) -> Run:
+        if self._run is None:
+            self._run, self._owns_run = active_run(self._experiment_name)
+        return self._run
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        params: dict[str, Any] = {
+            k: v for k, v in (self.params or {}).items() if k in ("epochs", "steps", "batch_size")
+        }
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None:
+            config = optimizer.get_config()
+            params["optimizer"] = {
+                k: v for k, v in config.items() if isinstance(v, (bool, int, float, str)) and k != "name"
+            } | {"name": type(optimizer).__name__}
+        add_params(self.run, params)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        values = {}
+        for key, value in (logs or {}).items():
+            try:
+                values[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        if values:
+            self.run.log(values, step=epoch)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._run is not None and self._owns_run:
+            end_run(self._run)

@@ -1,0 +1,71 @@
+"""Hugging Face ``transformers``: ``GitxpCallback``, a ``TrainerCallback``.
+
+>>> Trainer(model, args, train_dataset=ds, callbacks=[GitxpCallback()])   # doctest: +SKIP
+
+The ``TrainingArguments`` (``learning_rate``, ``num_train_epochs``, ...) and the model's config (under ``model.``)
+become params, every ``on_log`` a curve point at the global step, saved checkpoints artifacts
+(``checkpoint-<step>/...``). It records into the current gitxp run, or starts one and ends it after training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from transformers import TrainerCallback
+
+from gitxp.integrations import active_run, add_params, end_run
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+__all__ = ["GitxpCallback"]
+
+_SKIP_ARGS = {"logging_dir", "output_dir", "hub_token", "push_to_hub_token", "report_to"}
+
+
+class GitxpCallback(TrainerCallback):
+    def __init__(self, experiment: str | None = None, *, log_checkpoints: bool = True) -> None:
+        self._experiment_name = experiment
+        self._log_checkpoints = log_checkpoints
+        self._run: Run | None = None
+        self._owns_run = False
+
+    @property
+    def run(self) -> Run:
+        if self._run is None:
+            self._run, self._owns_run = active_run(self._experiment_name)
+        return self._run
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        params = {k: v for k, v in args.to_sanitized_dict().items() if k not in _SKIP_ARGS}
+        config = getattr(model, "config", None)
+        if config is not None:
+            params["model"] = {
+                k: v for k, v in config.to_diff_dict().items() if isinstance(v, (bool, int, float, str))
+            }
+        add_params(self.run, params)
+
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        if not state.is_world_process_zero or not logs:
+            return
+        values = {
+            k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        if values:
+            self.run.log(values, step=state.global_step)
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not self._log_checkpoints or not state.is_world_process_zero:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            self.run.log_artifacts(folder, prefix=folder.name)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self._run is not None and self._owns_run and state.is_world_process_zero:
+            end_run(self._run)

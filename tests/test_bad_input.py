@@ -1,0 +1,264 @@
+"""Issue 9, bad input and corrupt state: every malformed input ends in one line and exit 2 (CLI) or a clear
+TypeError/ValueError (API), the store intact; corrupt local state never stops `ls`."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import git
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_wrapper import write
+
+import gitxp
+from gitxp.errors import UsageError
+from gitxp.space import parse_distribution, parse_grid
+
+SPECS = [
+    "nan:1:5", "1:1:inf", "-1e308:1e308:1e308", "1:1e-320:1.000001", "1:u99999999:2", "1e-5:l99999999:1",
+    "0.001:0.01:0.003", "5:1:1", "1:2:3:4",
+]  # fmt: skip
+DISTS = [
+    "randint(nan,5)", "randint(1,inf)", "categorical(1e308:a,1e308:b)", "uniform(nan,1)", "uniform(-inf,inf)",
+    "normal(0,nan)", "loguniform(nan,1)", "categorical((a,b))", "categorical(1:a,b)", "uniform(-1e308,1e308)",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_bad_grid_spec_is_exit_2(repo: Path, invoke, spec: str) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("run", "--grid", f"x={spec}", "--allow-unused", "--", sys.executable, "-c", "pass")
+    assert result.exit_code == 2 and spec in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize("dist", DISTS)
+def test_bad_sample_spec_is_exit_2(repo: Path, invoke, dist: str) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("run", "--sample", f"x={dist}", "-n", "2", "--allow-unused", "--", sys.executable, "-c", "pass")
+    assert result.exit_code == 2 and dist in result.output and result.output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-n", "99999999999999999999", "--sample", "x=uniform(0,1)"],
+        ["-n", "200000", "--sample", "x=uniform(0,1)"],
+        ["--grid", "x=0:999", "--grid", "y=0:999", "--grid", "z=0:999"],
+    ],
+)
+def test_huge_sweeps_are_refused_before_allocating(repo: Path, invoke, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    result = invoke("run", *args, "--allow-unused", "--", sys.executable, "-c", "pass")
+    assert result.exit_code == 2 and gitxp.load().num_rows == 0
+
+
+def test_lists_parse_as_lists(repo: Path) -> None:
+    assert parse_grid("[1,2]") == [1, 2]
+    with pytest.raises(UsageError):
+        parse_grid("[1,[2]]")
+
+
+def test_space_file_mistakes(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    for text in ("hpsearch:\n  n_trials: abc\n  params: []\n", "params: 5\n", "hpsearch:\n  params:\n  - {param: x, exponent_base: 10, lo: 1, hi: 400}\n"):
+        (repo / "space.yaml").write_text(text)
+        result = invoke("run", "--space", "space.yaml", "--allow-unused", "--dry-run", "--", sys.executable, "-c", "pass")
+        assert result.exit_code == 2, (text, result.output)
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=40))
+def test_any_grid_spec_parses_or_is_a_usage_error(text: str) -> None:
+    try:
+        values = parse_grid(text)
+    except UsageError:
+        return
+    assert isinstance(values, list) and len(values) <= 100_000
+    assert all(not (isinstance(v, float) and math.isnan(v)) for v in values if not isinstance(v, str)) or "nan" in text.lower()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["uniform", "loguniform", "normal", "randint", "categorical"]),
+    st.lists(st.one_of(st.floats(), st.integers(), st.text(max_size=5)), max_size=4),
+)
+def test_any_distribution_parses_to_finite_draws_or_is_a_usage_error(kind: str, args: list[object]) -> None:
+    import random
+
+    text = f"{kind}({','.join(str(a) for a in args)})"
+    try:
+        dist = parse_distribution(text)
+    except UsageError:
+        return
+    value = dist.sample(random.Random(0))
+    assert not isinstance(value, float) or math.isfinite(value), (text, value)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=30))
+def test_any_where_expression_is_a_result_or_a_usage_error(repo: Path, text: str) -> None:
+    from gitxp.query import select
+
+    table = _table()
+    try:
+        select(None, table, where=text)  # type: ignore[arg-type]
+    except UsageError:
+        pass
+
+
+_CACHE: list[object] = []
+
+
+def _table() -> object:
+    if not _CACHE:
+        import pyarrow as pa
+
+        _CACHE.append(pa.table({"run_id": ["a", "b"], "started": [1.0, 2.0], "results.acc": [0.5, None], "params.opt": ["adam", "sgd"]}))
+    return _CACHE[0]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+        max_leaves=8,
+    )
+)
+def test_any_params_are_recorded_or_a_clear_error(repo: Path, value: object) -> None:
+    try:
+        run = gitxp.start(params={"p": value})
+    except (TypeError, ValueError):
+        return
+    run.end()
+    assert gitxp.load(limit=1).num_rows == 1  # and the store keeps reading
+
+
+def test_api_mistakes_are_clear_errors(repo: Path) -> None:
+    deep: dict[str, object] = {}
+    cursor = deep
+    for _ in range(1000):
+        cursor["a"] = {}
+        cursor = cursor["a"]  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="nested too deep"):
+        gitxp.start(params=deep)
+    for bad in ([1, 2], "abc"):
+        with pytest.raises(TypeError, match="must be a mapping"):
+            gitxp.start(params=bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="experiment must be a string"):
+        gitxp.start(experiment=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="given twice"):
+        gitxp.start(params={"a.b": 1, "a": {"b": 2}})
+    with gitxp.start() as run:
+        with pytest.raises(ValueError, match="64 bits"):
+            run.log(step=2**63, x=1.0)
+        with pytest.raises(TypeError, match="must be strings"):
+            run.log({1: 0.5})  # type: ignore[dict-item]
+        with pytest.raises(ValueError, match="status must be one of"):
+            run.end("bogus")
+    assert gitxp.load()["status"].to_pylist() == ["finished"]
+
+
+def test_values_that_cannot_be_encoded_are_repaired(repo: Path) -> None:
+    with gitxp.start(params={"x": "\ud800", "path": "data_\udcff.csv"}):
+        pass
+    code = "import gitxp\nwith gitxp.start(): pass\n"
+    subprocess.run([sys.executable, "-c", code, b"data_\xff.csv".decode("utf-8", "surrogateescape")], cwd=repo, check=True)
+    rows = gitxp.load(sort="started").to_pylist()
+    assert rows[0]["params.x"] == "\\ud800" and rows[0]["params.path"] == "data_\\xff.csv"
+    assert "data_\\xff.csv" in rows[1]["meta.argv"][-1]
+
+
+# ---------------------------------------------------------------------- corrupt local state
+
+
+def _three_runs() -> None:
+    for i in range(3):
+        with gitxp.start(params={"i": i}) as run:
+            run.log(step=0, loss=1.0)
+
+
+def _staging(repo: Path) -> Path:
+    return repo / ".git" / "gitxp" / "staging"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: (d / "01m88jzzzzzzzzzzzzzzzzzzzz").mkdir() or (d / "01m88jzzzzzzzzzzzzzzzzzzzz" / "record.json").write_text("[1, 2]"),
+        lambda d: (d / "01m88jzzzzzzzzzzzzzzzzzzzy").mkdir() or (d / "01m88jzzzzzzzzzzzzzzzzzzzy" / "record.json").write_text(json.dumps({"run_id": "01m88jzzzzzzzzzzzzzzzzzzzy", "pid": "x", "params": [1]})),
+        lambda d: (d / "plainfile").write_text("hi"),
+    ],
+)  # fmt: skip
+def test_bad_staging_entries_are_quarantined(repo: Path, invoke, damage) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    staging = _staging(repo)
+    staging.mkdir(parents=True, exist_ok=True)
+    damage(staging)
+    result = invoke("ls", "--format", "json")
+    assert result.exit_code == 0
+    assert "moved the staging entry" in result.output
+    assert len(json.loads(result.output[result.output.index("[") :])) == 3
+    assert list((staging / ".corrupt").iterdir())  # kept aside, not deleted
+
+
+@pytest.mark.parametrize("damage", ["state-list", "cache-file"])
+def test_a_broken_read_cache_is_rebuilt(repo: Path, invoke, damage: str) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    gitxp.load()
+    cache = repo / ".git" / "gitxp" / "cache"
+    if damage == "state-list":
+        (cache / "state.json").write_text("[1]")
+    else:
+        import shutil
+
+        shutil.rmtree(cache)
+        cache.write_text("not a directory")
+    result = invoke("ls", "--format", "json")
+    assert result.exit_code == 0 and len(json.loads(result.output)) == 3
+
+
+def test_damaged_pack_and_foreign_ref_are_reported(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+
+    from gitxp.store import REF
+
+    _three_runs()
+    assert invoke("gc").exit_code == 0
+    pack = next(p for p in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if p.startswith("packs/"))
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True).stdout.decode().strip()
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
+    subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{pack}"], cwd=repo, check=True, env=env)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env).stdout.strip()
+    git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "damaged"))
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    result = invoke("ls", "--format", "json")
+    assert result.exit_code == 0 and "is damaged" in result.output
+    assert len(json.loads(result.output[result.output.index("[") :])) == 3  # read from the run files
+    git(repo, "update-ref", REF, git(repo, "rev-parse", "HEAD"))  # a ref that is not a store at all
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    foreign = invoke("ls")
+    assert foreign.exit_code == 0 and "is not a gitxp store" in foreign.output
+
+
+def test_leftover_ref_lock_does_not_stop_reading(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    lock = repo / ".git" / "refs" / "gitxp" / "runs.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text("")
+    code = "import gitxp, os\nrun = gitxp.start(params={'i': 9})\nos._exit(0)\n"  # dies without ending
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
+    result = invoke("ls", "--format", "json")
+    assert result.exit_code == 0 and "runs.lock" in result.output
+    assert len(json.loads(result.output[result.output.index("[") :])) == 4
+
+
+def test_export_into_a_missing_directory(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    result = invoke("export", "-o", "out/nested/runs.csv")
+    assert result.exit_code == 0 and (repo / "out" / "nested" / "runs.csv").exists()
+    write(repo, "x.py", "pass\n")
