@@ -8,7 +8,7 @@ const STATIC = window.GITXP_DATA || null;
 const state = {
   selected: new Set(JSON.parse(sessionStorage.getItem("gitxp.selected") || "[]")),
   query: { q: "", where: "", experiment: "", status: "", sort: "", group: "", offset: 0, limit: 100 },
-  hidden: new Set(JSON.parse(localStorage.getItem("gitxp.hidden") || "[]")),
+  hidden: localStorage.getItem("gitxp.hidden") ? new Set(JSON.parse(localStorage.getItem("gitxp.hidden"))) : null,
   hideConstant: localStorage.getItem("gitxp.hideConstant") === "1",
   timers: [],
   charts: [],
@@ -53,6 +53,14 @@ function fmt(v, col) {
   if (Array.isArray(v)) return v.join(", ");
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
+}
+
+/* Columns a first look needs; commit, ended and meta.* start hidden (the column chooser shows them). */
+function isHidden(c) { return state.hidden ? state.hidden.has(c) : c === "commit" || c === "ended" || c.startsWith("meta."); }
+function orderColumns(cols) {
+  const rank = (c) => ["run_id", "experiment", "status", "version", "branch", "started", "duration"].includes(c) ? 0
+    : c.startsWith("results.") ? 1 : c.startsWith("params.") ? 2 : c.startsWith("meta.") ? 4 : 3;
+  return cols.map((c, i) => [rank(c), i, c]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
 }
 
 function status(s) { return el("span", { class: `st st-${s}` }, s || ""); }
@@ -232,7 +240,7 @@ async function runsPage(main) {
 
   function render(data) {
     last = data;
-    const cols = data.columns.filter((c) => !state.hidden.has(c) && !(state.hideConstant && data.constant.includes(c)));
+    const cols = orderColumns(data.columns).filter((c) => !isHidden(c) && !(state.hideConstant && data.constant.includes(c)));
     const [sortKey, desc] = q.sort ? [q.sort.replace(/^-/, ""), q.sort.startsWith("-")] : ["", false];
     const head = el("tr", {}, el("th", {}, el("input", { type: "checkbox", title: "select page", onchange: (ev) => {
       for (const r of data.rows) ev.target.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id);
@@ -300,7 +308,8 @@ async function runsPage(main) {
   colsBtn.addEventListener("click", (ev) => {
     const existing = document.querySelector(".chooser"); if (existing) { existing.remove(); return; }
     if (!last) return;
-    const box = el("div", { class: "chooser" }, last.columns.map((c) => el("label", {}, el("input", { type: "checkbox", checked: !state.hidden.has(c), onchange: (e) => {
+    const box = el("div", { class: "chooser" }, orderColumns(last.columns).map((c) => el("label", {}, el("input", { type: "checkbox", checked: !isHidden(c), onchange: (e) => {
+      if (!state.hidden) state.hidden = new Set(last.columns.filter(isHidden));
       e.target.checked ? state.hidden.delete(c) : state.hidden.add(c); localStorage.setItem("gitxp.hidden", JSON.stringify([...state.hidden])); render(last);
     } }), " ", c)));
     const r = ev.target.getBoundingClientRect();
