@@ -32,7 +32,10 @@ class GitFailed(StoreError):
         self.stderr = stderr.strip()
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
         key = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        key = list(dict.fromkeys(key))
         first = "; ".join(key[:2]) if key else lines[-1] if lines else f"exit code {returncode}"
+        if re.search(r"does not match index|bad object|corrupt|unable to read|inflate", self.stderr):
+            first += " (the repository's objects are damaged: 'git fsck' says which; fetch them again from a clone)"
         lock = re.search(r"'([^']+\.lock)'", self.stderr)
         if lock:
             first += f" (if no other git process is running, delete {lock.group(1)})"

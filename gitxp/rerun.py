@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitxp import liveness
 from gitxp.errors import UsageError
 from gitxp.store import Store
 from gitxp.versioning import materialize, remove_worktree, require_commit
@@ -91,6 +92,10 @@ def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
         + "obj()\n"
     )
     return (sys.executable, "-c", code)
+
+
+_PREFIX = "gitxp-rerun-"
+_held: list[Any] = []  # the locks of this process's rerun worktrees (released when it exits)
 
 
 def _check_inside(run_id: str, what: str, path: str) -> None:
@@ -172,7 +177,13 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
     if plan.here:
         return None
     assert plan.commit is not None
-    dest = keep_dir or Path(tempfile.mkdtemp(prefix=f"gitxp-rerun-{plan.run['run_id'][:10]}-"))
+    prune_stale_worktrees(store)
+    if keep_dir is not None:
+        dest = keep_dir
+    else:  # <tmp>/gitxp-rerun-<id>-xxxx/{lock,tree}: the lock says whether the rerun that made it is alive
+        home = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{plan.run['run_id'][:10]}-"))
+        _held.append(liveness.hold(home))
+        dest = home / "tree"
     if dest.exists():
         shutil.rmtree(dest)
     materialize(store.repo, plan.commit, plan.patch, dest)
@@ -199,6 +210,35 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
 def cleanup(store: Store, tree: Path | None) -> None:
     if tree is not None:
         remove_worktree(store.repo, tree)
+        if tree.name == "tree" and tree.parent.name.startswith(_PREFIX):
+            shutil.rmtree(tree.parent, ignore_errors=True)
+
+
+def keep(tree: Path) -> None:
+    """Mark a rerun's worktree as kept on purpose (``--keep``): stale-worktree cleaning leaves it alone."""
+    if tree.name == "tree" and tree.parent.name.startswith(_PREFIX):
+        (tree.parent / "keep").touch()
+
+
+def prune_stale_worktrees(store: Store) -> list[Path]:
+    """Remove the temporary worktrees of reruns that died (kill -9) and let git forget them: a worktree of
+    gitxp's whose lock is free and that was not ``--keep``-ed. Called by every rerun and by ``gitxp gc``."""
+    removed = []
+    listing = store.repo.run(["worktree", "list", "--porcelain"], check=False).stdout.decode(errors="replace")
+    for line in listing.splitlines():
+        if not line.startswith("worktree "):
+            continue
+        path = Path(line[len("worktree ") :])
+        home = path.parent
+        if path.name != "tree" or not home.name.startswith(_PREFIX) or (home / "keep").exists():
+            continue
+        if liveness.is_held(home):
+            continue  # a rerun still running
+        remove_worktree(store.repo, path)
+        shutil.rmtree(home, ignore_errors=True)
+        removed.append(path)
+    store.repo.run(["worktree", "prune"], check=False)
+    return removed
 
 
 def compare_results(

@@ -956,7 +956,13 @@ class Store:
                     "time": pa.array([], pa.float64()),
                 }
             )
-        return pq.read_table(pa.BufferReader(data))
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (pa.ArrowInvalid, OSError) as error:
+            raise StoreError(
+                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "
+                f"({str(error).splitlines()[0]}); its params and results are still listed"
+            ) from None
 
 
 ZERO = "0" * 40

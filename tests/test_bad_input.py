@@ -262,3 +262,40 @@ def test_export_into_a_missing_directory(repo: Path, invoke) -> None:  # type: i
     result = invoke("export", "-o", "out/nested/runs.csv")
     assert result.exit_code == 0 and (repo / "out" / "nested" / "runs.csv").exists()
     write(repo, "x.py", "pass\n")
+
+
+def test_a_damaged_repository_is_one_line(repo: Path) -> None:
+    _three_runs()
+    gitxp.load()  # every run committed
+    git(repo, "-c", "gc.auto=0", "repack", "-adq")
+    for pack in (repo / ".git" / "objects" / "pack").glob("*.pack"):
+        pack.chmod(0o644)
+        with open(pack, "r+b") as handle:
+            handle.truncate(200)
+    import shutil
+
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    proc = subprocess.run([sys.executable, "-m", "gitxp", "ls"], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1 and "objects are damaged" in proc.stderr
+
+
+def test_a_damaged_metrics_file_is_reported_for_that_run_only(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from gitxp.store import REF, run_path
+
+    _three_runs()
+    gitxp.load()
+    target = gitxp.load(sort="started")["run_id"][0].as_py()
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True).stdout.decode().strip()
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
+    subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
+    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{run_path(target)}/metrics.parquet"], cwd=repo, check=True, env=env)
+    tree = subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env).stdout.strip()
+    git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "damaged"))
+    shown = invoke("show", target)
+    assert shown.exit_code == 1 and f"run {target} is damaged" in shown.output and shown.output.count("\n") == 1
+    assert invoke("ls", "--format", "json").exit_code == 0
+    other = gitxp.load(sort="started")["run_id"][1].as_py()
+    assert invoke("show", other).exit_code == 0

@@ -75,3 +75,29 @@ def test_stdout_results_reach_staging_while_the_command_runs(repo: Path) -> None
     row = gitxp.load().to_pylist()[0]
     assert row["status"] == "crashed" and row["results.best"] > 20
     assert gitxp.metrics(row["run_id"]).num_rows > 20
+
+
+def test_kill_9_of_rerun_leaves_nothing_behind_after_the_next_gc(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    from conftest import git
+
+    write(repo, "slow.py", "import sys, time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    marker = f"gitxp-rerun-kill-{os.getpid()}"
+    with gitxp.start(params={}) as recorded:
+        recorded.meta({"command.template": [sys.executable, "slow.py", marker], "command.shell": False})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitxp", "rerun", recorded.id], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"started")
+    worktrees = git(repo, "worktree", "list")
+    assert "gitxp-rerun-" in worktrees
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and _alive(marker):
+        time.sleep(0.2)
+    assert _alive(marker) == []  # the re-run command stopped with it
+    result = invoke("gc")
+    assert "removed 1 worktree" in result.output
+    assert "gitxp-rerun-" not in git(repo, "worktree", "list")
+    leftover = [line.split()[0] for line in worktrees.splitlines() if "gitxp-rerun-" in line]
+    assert leftover and not Path(leftover[0]).exists()

@@ -114,6 +114,9 @@ def rerun_command(
         if tree is not None and not keep:
             cleanup(store, tree)
         elif tree is not None:
+            from gitxp.rerun import keep as keep_tree
+
+            keep_tree(tree)
             click.echo(
                 f"gitxp: worktree kept at {tree} (remove with: git worktree remove --force {tree})", err=True
             )

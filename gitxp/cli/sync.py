@@ -113,10 +113,15 @@ def init_command(hooks: bool) -> None:
 @click.command("gc")
 def gc_command() -> None:
     """Pack every run into one Parquet file on the ref: fresh clones then read the store in one go."""
+    from gitxp.rerun import prune_stale_worktrees
     from gitxp.store import Store
 
-    count = Store.open().pack()
+    store = Store.open()
+    count = store.pack()
     click.echo(f"packed {count} runs" if count else "nothing to pack")
+    removed = prune_stale_worktrees(store)
+    if removed:
+        click.echo(f"removed {len(removed)} worktree(s) left by interrupted reruns")
 
 
 @click.command("plugins")
