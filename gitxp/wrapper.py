@@ -217,6 +217,7 @@ def _pump(
                 pass
         with log_lock:
             log.write(chunk)
+            log.flush()  # the dashboard tails the log while the run runs
         if on_line is not None or tail is not None:
             pending += chunk
             *lines, pending = pending.split(b"\n")

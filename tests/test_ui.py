@@ -1,0 +1,242 @@
+"""The dashboard's server without a browser: JSON views, escaping, path traversal, 400s, a corrupt run, the
+static report, the CLI, and that other commands never import the web stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ui_helpers import HOSTILE, build_repo, git, start_ui
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from gitxp.store import REF, Store, run_path  # noqa: E402
+from gitxp.ui.server import create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import os
+
+    base = tmp_path_factory.mktemp("uidemo")
+    os.environ.setdefault("GIT_AUTHOR_NAME", "Test User")
+    (base / ".gitconfig").write_text("[user]\n\tname = Test User\n\temail = test@example.com\n")
+    old = {k: os.environ.get(k) for k in ("HOME", "GIT_CONFIG_GLOBAL")}
+    os.environ.update(HOME=str(base), GIT_CONFIG_GLOBAL=str(base / ".gitconfig"))
+    try:
+        return build_repo(base / "repo")
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def client(demo: Path) -> TestClient:
+    return TestClient(create_app(Store.open(demo)), raise_server_exceptions=False)
+
+
+def test_runs_page_sort_filter_group_constant(client: TestClient) -> None:
+    data = client.get("/api/runs").json()
+    assert data["total"] == 9 and len(data["rows"]) == 9
+    values = [r["results.valid_acc"] for r in client.get("/api/runs?sort=-results.valid_acc").json()["rows"]]
+    assert values == sorted(values, reverse=True)
+    data = client.get("/api/runs", params={"where": "layers >= 3 and valid_acc > 0.9"}).json()
+    assert data["total"] == 5 and all(r["params.layers"] >= 3 for r in data["rows"])
+    assert client.get("/api/runs?q=ALERT").json()["total"] == 1
+    data = client.get("/api/runs?experiment=sweep&group=version").json()
+    assert sorted(g["runs"] for g in data["groups"]) == [2, 6]
+    assert "params.optim" in data["constant"] and "params.lr" not in data["constant"]
+    page = client.get("/api/runs?limit=4&offset=4").json()
+    assert len(page["rows"]) == 4 and page["offset"] == 4
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ("limit=abc", "limit='abc': expected an integer"),
+        ("limit=0", "limit=0: expected 1..1000"),
+        ("offset=-1", "offset=-1"),
+        ("where=nosuch%3E1", "unknown column 'nosuch'"),
+        ("where=(((", "invalid expression"),
+        ("sort=-nosuch", "unknown column"),
+        ("group=colour", "group='colour'"),
+        ("status=done", "--status 'done'"),
+    ],
+)
+def test_malformed_params_are_400_with_a_reason(client: TestClient, query: str, message: str) -> None:
+    resp = client.get(f"/api/runs?{query}")
+    assert resp.status_code == 400
+    assert message in resp.json()["reason"]
+    assert "Traceback" not in resp.text
+
+
+def test_other_views_400_404(client: TestClient) -> None:
+    assert client.get("/api/curves").status_code == 400
+    assert client.get("/api/curves?runs=x&width=huge").status_code == 400
+    assert client.get("/api/run/zzzz").status_code == 404
+    assert client.get("/api/sweep?experiment=swep").json()["reason"].endswith("(did you mean sweep?)")
+    assert client.get("/api/compare?a=main").status_code == 400
+    assert client.get("/api/nothing").status_code == 404
+
+
+def test_hostile_value_is_escaped_everywhere(client: TestClient, demo: Path, tmp_path: Path) -> None:
+    rows = client.get("/api/runs?q=alert").json()["rows"]
+    assert rows[0]["params.note"] == HOSTILE  # data as JSON; the page puts it in with textContent
+    page = client.get("/")
+    assert page.status_code == 200 and HOSTILE not in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    js = client.get("/static/app.js").text
+    assert "innerHTML" not in js.replace("(never innerHTML)", "")
+    from gitxp.ui.report import write_report
+
+    out = tmp_path / "report.html"
+    write_report(Store.open(demo), out, "notes")
+    html = out.read_text()
+    assert HOSTILE not in html and "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in html
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../server.py",
+        "/static/%2e%2e/server.py",
+        "/static/..%2fserver.py",
+        "/static/vendor/../../api.py",
+        "/static/%2e%2e/%2e%2e/store.py",
+        "/static//etc/passwd",
+        "/static/....//....//etc/passwd",
+    ],
+)
+def test_static_route_cannot_leave_the_static_dir(client: TestClient, path: str) -> None:
+    resp = client.get(path)
+    assert resp.status_code == 404
+    assert "def create_app" not in resp.text and "root:" not in resp.text
+
+
+def test_static_assets_are_vendored_and_small() -> None:
+    static = Path(__file__).parent.parent / "gitxp" / "ui" / "static"
+    versions = (static / "vendor" / "VERSIONS").read_text()
+    assert "uplot 1.6" in versions and "echarts 5" in versions
+    total = sum(p.stat().st_size for p in static.rglob("*") if p.is_file())
+    assert total < 2 * 1024 * 1024
+    html = (static / "index.html").read_text()
+    assert "http://" not in html and "https://" not in html  # nothing fetched from the internet
+
+
+def test_corrupt_run_is_an_error_row(demo: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(demo), str(clone))
+    git(clone, "fetch", "-q", "origin", f"+{REF}:{REF}")
+    store = Store.open(clone)
+    bad_id = "01m80000000000000000000000"
+    store.repo.commit_files(REF, store.head(), {f"{run_path(bad_id)}/run.parquet": b"not parquet"}, "corrupt")
+    client = TestClient(create_app(Store.open(clone)), raise_server_exceptions=False)
+    data = client.get("/api/runs").json()
+    assert data["total"] == 9
+    assert any("unreadable run file" in e and bad_id in e for e in data["errors"])
+    assert client.get("/api/sweep?experiment=sweep").status_code == 200
+
+
+def test_curves_downsampled_and_incremental(client: TestClient) -> None:
+    rows = client.get("/api/runs?experiment=sweep&sort=started").json()["rows"]
+    rid = rows[0]["run_id"]
+    full = client.get(f"/api/curves?runs={rid}&width=1000").json()["series"][0]
+    assert full["points"] == 300 and len(full["steps"]) == 300
+    small = client.get(f"/api/curves?runs={rid}&width=20").json()["series"][0]
+    assert len(small["steps"]) <= 40 and max(small["values"]) == max(full["values"])
+    assert min(small["values"]) == min(full["values"])
+    after = client.get(f"/api/curves?runs={rid}&after=289").json()["series"][0]
+    assert after["steps"] == [float(s) for s in range(290, 300)]
+
+
+def test_run_view_has_version_diff_and_log(client: TestClient) -> None:
+    rid = client.get("/api/runs?experiment=sweep&sort=started").json()["rows"][0]["run_id"]
+    data = client.get(f"/api/run/{rid[:10]}").json()
+    assert data["record"]["run_id"] == rid and "first model" in data["commit_message"]
+    assert data["metrics"] == ["loss"]
+
+
+def test_compare_uses_gitxp_compare(client: TestClient, demo: Path) -> None:
+    first, second = git(demo, "rev-list", "--reverse", "HEAD").split()[:2]
+    data = client.get(f"/api/compare?a={first[:7]}&b={second[:7]}").json()
+    assert [r["experiment"] for r in data["reports"]] == ["sweep"]
+    metric = data["reports"][0]["metrics"][0]
+    assert metric["name"] == "valid_acc" and metric["differences"][0]["ci95"] is not None
+    assert "+    # a better model" in data["diff"]
+    cli = subprocess.run(
+        [sys.executable, "-m", "gitxp", "compare", first[:7], second[:7], "--format", "json"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+    )
+    if cli.returncode == 0:
+        report: Any = json.loads(cli.stdout)
+        text = json.dumps(report)
+        assert f"{metric['groups'][0]['mean']}"[:8] in text
+
+
+def test_sweep_view(client: TestClient) -> None:
+    data = client.get("/api/sweep?experiment=sweep").json()
+    assert data["metric"] == "valid_acc" and data["goal"] == "max" and len(data["trials"]) == 8
+    bests = [t["best"] for t in data["trials"]]
+    assert bests == sorted(bests)
+    assert set(data["params"]) == {"layers", "lr", "optim"}
+    assert "values" in data["importance"] or "error" in data["importance"]
+
+
+def test_export_report_cli(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "sweep"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    html = out.read_text()
+    assert "uPlot" in html and 'id="gitxp-data"' in html and "/static/" not in html
+    assert "src=" not in html.split("<main")[1].split("gitxp-data")[0]
+    bad = subprocess.run(
+        [sys.executable, "-m", "gitxp", "ui", "--export", str(out), "-e", "swep"],
+        cwd=demo,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "did you mean sweep" in bad.stderr
+
+
+def test_cli_serves_warns_and_stops(demo: Path) -> None:
+    proc, url = start_ui(demo, "--host", "0.0.0.0")
+    try:
+        import urllib.request
+
+        port = url.rsplit(":", 1)[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs?limit=1") as resp:
+            assert json.loads(resp.read())["total"] == 9
+    finally:
+        proc.send_signal(2)  # Ctrl-C
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err
+    assert "no authentication" in err
+    assert "stopped" in out
+
+
+def test_ls_and_import_do_not_load_the_web_stack(demo: Path) -> None:
+    code = (
+        "import sys\nfrom gitxp.cli import main\n"
+        "try:\n    main(['ls'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('starlette', 'uvicorn', 'gitxp.ui', 'gitxp.ui.server') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=demo, capture_output=True, text=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
