@@ -23,6 +23,7 @@ __all__ = [
     "short_id",
     "shorten",
     "terminal_width",
+    "max_rows",
 ]
 
 FORMATS = ("table", "csv", "json")
@@ -245,6 +246,25 @@ def default_columns(table: pa.Table) -> list[str]:
     ]
 
 
+PIPED_ROWS = (
+    100  # rows of a table whose output goes to a pipe or file (no height known): use csv/json for all
+)
+
+
+def max_rows() -> int:
+    """How many rows a table shows: what fits the terminal's height ($LINES when set) below its header and above
+    the prompt, at least 10; ``PIPED_ROWS`` when the height is unknown (piped output)."""
+    import os
+    import shutil
+    import sys
+
+    lines = os.environ.get("LINES", "")
+    height = int(lines) if lines.isdigit() and int(lines) > 0 else None
+    if height is None and sys.stdout.isatty():
+        height = shutil.get_terminal_size().lines
+    return max(10, height - 5) if height else PIPED_ROWS
+
+
 def emit_table(
     table: pa.Table,
     fmt: str,
@@ -253,8 +273,13 @@ def emit_table(
     title: str | None = None,
     first: list[str] | None = None,
     fit: bool | None = None,
+    all_rows: bool = False,
+    what: str = "rows",
 ) -> None:
-    """Print a run table in ``fmt``: table (rich), csv, or json (a list of run objects)."""
+    """Print a run table in ``fmt``: table (rich), csv, or json (a list of run objects).
+
+    A table shows as many rows as fit (see ``max_rows``; all of them with ``all_rows``, e.g. after ``--limit``)
+    and says on stderr how many ``what`` it left out and how to see them; csv and json hold every row."""
     if fmt == "json":
         click.echo(json_dumps(records(table)))
     elif fmt == "csv":
@@ -267,4 +292,10 @@ def emit_table(
         if table.num_rows == 0:
             click.echo("no runs", err=True)
             return
-        render_rich(table, title, fit=not columns_given if fit is None else fit, first=first)
+        total, shown = table.num_rows, table.num_rows if all_rows else min(table.num_rows, max_rows())
+        render_rich(table.slice(0, shown), title, fit=not columns_given if fit is None else fit, first=first)
+        if shown < total:
+            click.echo(
+                f"({total - shown:,} more {what} not shown: --limit N shows N, --format csv or json shows all)",
+                err=True,
+            )

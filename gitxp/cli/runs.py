@@ -107,7 +107,15 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool,
                 columns=list(columns) or None,
                 keep_order=True,
             )
-        emit_table(table, fmt, columns_given=bool(columns), first=_objective_columns(table), title="Pareto front")
+        emit_table(
+            table,
+            fmt,
+            columns_given=bool(columns),
+            first=_objective_columns(table),
+            title="Pareto front",
+            all_rows=filters.get("limit") is not None,
+            what="runs",
+        )
         return
     table = _selected(columns=columns, **filters)
     if by:
@@ -120,7 +128,14 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool,
         grouped = pa.Table.from_pylist(rows) if rows else pa.table({by: pa.array([], pa.string())})
         emit_table(grouped, fmt, columns_given=True)
         return
-    emit_table(table, fmt, columns_given=bool(columns), first=_objective_columns(table))
+    emit_table(
+        table,
+        fmt,
+        columns_given=bool(columns),
+        first=_objective_columns(table),
+        all_rows=filters.get("limit") is not None,
+        what="runs",
+    )
 
 
 def _objective_columns(table: Any) -> list[str]:

@@ -20,7 +20,7 @@ class _Committer:
     before this process reads the store. If the process dies first, the next reader commits the staged runs.
     """
 
-    def __init__(self, commit: Callable[[list[StagedRun]], None]) -> None:
+    def __init__(self, commit: Callable[[list[StagedRun]], object]) -> None:
         self.commit = commit
         self.pending: list[StagedRun] = []
         self.busy = False

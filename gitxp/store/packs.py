@@ -1,25 +1,81 @@
-"""Packs: every committed run in one ``packs/<hash>.parquet`` on the ref, so a fresh clone reads a few files."""
+"""Packs: committed runs gathered into ``packs/<hash>.parquet`` on the ref, so a read needs a few files, not one
+per run; and packing automatically as the store grows, as git's ``gc --auto`` does.
+
+A pack row is used only while its run file is unchanged (the row carries the run file's blob), so run files stay
+the source of truth and a pack can never hide a newer record. ``pack()`` (``gitxp gc``, ``gitxp push``) writes every
+run into one pack, replacing the others. The automatic packing keeps a count of the runs committed since the last
+pack (``.git/gitxp/unpacked``, derived data); when it passes ``GITXP_AUTO_PACK`` (default 1000, 0 turns it off) the
+writer that crossed it packs the runs no pack holds yet into one more pack (all into one when there would be more
+than ``MAX_PACKS``) and then runs ``git gc --auto``, which packs the loose objects gitxp wrote under git's own
+thresholds and settings (``gc.auto``; ``gc.auto=0`` turns it off).
+"""
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from gitxp.errors import GitxpWarning
 from gitxp.store.cache import ReadCache
-from gitxp.store.schema import FINAL_STATUSES
+from gitxp.store.schema import BLOB, FINAL_STATUSES
+from gitxp.store.staging import StagedRun
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+AUTO_PACK = int(os.environ.get("GITXP_AUTO_PACK", 1000))
+MAX_PACKS = 8
 
 
 class Packs(ReadCache):
     """Writing packs (reading them is part of the read cache's cold read)."""
 
-    # -------------------------------------------------------------- packs
+    # -------------------------------------------------------------- writing a pack
+
+    def _write_pack(self, table: pa.Table, *, delete: Iterable[str] = ()) -> str:
+        """Commit ``table`` (rows of the read cache, with their ``_blob``) as one pack; returns its path."""
+        import hashlib
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        data = sink.getvalue().to_pybytes()
+        name = f"packs/{hashlib.sha256(data).hexdigest()[:16]}.parquet"
+        self._commit_files({name: data}, f"gitxp: pack {table.num_rows} runs", delete=list(delete))
+        return name
+
+    def _final_runs(self) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = self._indexed_table()
+        return table.filter(pc.is_in(table["status"], value_set=pa.array(list(FINAL_STATUSES))))
+
+    def _packed_keys(self, shas: list[str]) -> pa.Array:
+        """``run_id:blob`` of every row of the packs ``shas`` (the rows a cold read can take from them)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        keys = []
+        for blob in self.repo.read_blobs(shas):
+            try:
+                part = pq.read_table(pa.BufferReader(blob), columns=["run_id", BLOB])
+            except (pa.ArrowInvalid, OSError, KeyError):
+                continue  # a damaged pack covers nothing: its runs are packed again
+            keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
+        return pa.chunked_array(keys, pa.string()).combine_chunks() if keys else pa.array([], pa.string())
 
     def pack(self, *, min_new: int = 0) -> int:
         """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
         source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
         packed (0 when fewer than ``min_new`` runs are not packed yet)."""
-        import hashlib
-
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         self.flush()
@@ -29,20 +85,89 @@ class Packs(ReadCache):
         with self.lock():
             head = self.head()
             assert head is not None
-            table = self._indexed_table()
-            table = table.filter(pc.is_in(table["status"], value_set=pa.array(list(FINAL_STATUSES))))
-            old = [p for _k, _s, p in self.repo.ls_tree(head, "packs")]
-            packed_rows = 0
-            if old:
-                packed_rows = sum(
-                    pq.read_metadata(pa.BufferReader(b)).num_rows
-                    for b in self.repo.read_blobs(s for _k, s, _p in self.repo.ls_tree(head, "packs"))
-                )
+            table = self._final_runs()
+            old = self.repo.ls_tree(head, "packs")
+            packed_rows = sum(
+                pq.read_metadata(pa.BufferReader(b)).num_rows
+                for b in self.repo.read_blobs(s for _k, s, _p in old)
+            )
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
                 return 0
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            data = sink.getvalue().to_pybytes()
-            name = f"packs/{hashlib.sha256(data).hexdigest()[:16]}.parquet"
-            self._commit_files({name: data}, f"gitxp: pack {table.num_rows} runs", delete=old)
+            self._write_pack(table, delete=[p for _k, _s, p in old])
+        self._set_unpacked(0)
         return int(table.num_rows)
+
+    def pack_new(self) -> int:
+        """Pack the committed runs that no pack holds yet (their run file is new or changed) into one more pack;
+        into one pack for all when there would be more than ``MAX_PACKS``. Returns the number of runs packed."""
+        import pyarrow.compute as pc
+
+        if self.head() is None:
+            return 0
+        with self.lock():
+            head = self.head()
+            assert head is not None
+            table = self._final_runs()
+            old = self.repo.ls_tree(head, "packs")
+            if table.num_rows == 0:
+                return 0
+            key = pc.binary_join_element_wise(table["run_id"], table[BLOB], ":")
+            new = table.filter(
+                pc.invert(pc.is_in(key, value_set=self._packed_keys([s for _k, s, _p in old])))
+            )
+            if new.num_rows == 0:
+                return 0
+            if len(old) + 1 > MAX_PACKS:
+                self._write_pack(table, delete=[p for _k, _s, p in old])
+            else:
+                self._write_pack(new)
+        return int(new.num_rows)
+
+    # -------------------------------------------------------------- packing automatically
+
+    def _get_unpacked(self) -> int:
+        try:
+            return max(0, int((self.root / "unpacked").read_text()))
+        except (OSError, ValueError):
+            return 0
+
+    def _set_unpacked(self, count: int) -> None:
+        path = self.root / "unpacked"
+        tmp = path.with_name(f".unpacked.{os.getpid()}.tmp")
+        try:
+            tmp.write_text(str(count))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # derived data: a lost count only delays the next automatic pack
+
+    def _added(self, count: int) -> None:
+        """``count`` runs were committed: pack once the runs not packed since the last pack pass ``AUTO_PACK``."""
+        if count <= 0 or AUTO_PACK <= 0:
+            return
+        total = self._get_unpacked() + count
+        if total < AUTO_PACK:
+            self._set_unpacked(total)
+            return
+        try:
+            self.pack_new()
+        except (
+            Exception
+        ) as error:  # never fails a recording: the runs are committed; packing is retried later
+            self._set_unpacked(total)
+            warnings.warn(
+                f"gitxp: could not pack the store ({error}); retried later", GitxpWarning, stacklevel=2
+            )
+            return
+        self._set_unpacked(0)
+        # the loose objects the commits wrote, packed under git's own thresholds (gc.auto) and settings
+        self.repo.run(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], check=False)
+
+    def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> int:
+        count = super().commit(staged, crashed=crashed)
+        self._added(count)
+        return count
+
+    def merge(self, other: str) -> int:
+        count = super().merge(other)
+        self._added(count)
+        return count

@@ -92,7 +92,7 @@ class RefWriter(StagingArea):
             files.update(committed_files(staged.path, base))
         return files
 
-    def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> None:
+    def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> int:
         """Commit staged runs to the ref in one commit and remove their staging directories.
 
         Runs named in ``crashed`` are recorded with status ``crashed`` (their process died mid-run).
@@ -132,7 +132,7 @@ class RefWriter(StagingArea):
                     continue
                 done.append(record)
             if not done:
-                return
+                return 0
             what = done[0]["run_id"] if len(done) == 1 else f"{len(done)} runs"
             message = f"gitxp: record {what}\n\n" + "".join(
                 f"{r['run_id']} {r.get('experiment')} {r.get('status')} {r.get('version')}\n" for r in done
@@ -140,6 +140,7 @@ class RefWriter(StagingArea):
             self._commit_files(files, message)
             for item in staged:
                 shutil.rmtree(item.path, ignore_errors=True)
+        return len(done)
 
     def _commit_files(
         self,
