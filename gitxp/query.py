@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from gitxp.ancestry import since_filter
 from gitxp.errors import UsageError, did_you_mean, unknown_name
 from gitxp.store import Store
 
@@ -156,7 +157,10 @@ class _WhereCompiler:
 
         left, right = self.operand(left_node, right_node), self.operand(right_node, left_node)
         for node, value in ((left_node, left), (right_node, right)):
-            if not isinstance(value, (pc.Expression, str, bool, int, float, list, tuple, set)) and value is not None:
+            if (
+                not isinstance(value, (pc.Expression, str, bool, int, float, list, tuple, set))
+                and value is not None
+            ):
                 raise UsageError(
                     f"--where: cannot compare with {ast.unparse(node)}: use a number, a quoted text or a list"
                 )
@@ -168,7 +172,11 @@ class _WhereCompiler:
                 (a, ka), (b, kb) = kinds  # type: ignore[misc]
                 raise UsageError(
                     f"--where: cannot compare {a} ({ka}) with {b} ({kb})"
-                    + (f"; quote the value to compare as text: '{b}'" if ka == "text" and kb == "number" else "")
+                    + (
+                        f"; quote the value to compare as text: '{b}'"
+                        if ka == "text" and kb == "number"
+                        else ""
+                    )
                 )
         if isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right, (list, tuple, set)):
@@ -233,23 +241,6 @@ def where_expression(text: str, columns: Sequence[str], kinds: dict[str, str] | 
 
 
 # ---------------------------------------------------------------------- selection
-
-
-def since_filter(store: Store, table: pa.Table, rev: str) -> pa.Table:
-    """Runs whose commit is ``rev`` or descends from it (hypero's "versions v1 and above")."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    base = store.repo.resolve(rev)
-    if base is None:
-        raise UsageError(f"--since {rev!r}: not a commit, branch or tag")
-    commits = sorted({c for c in table["commit"].to_pylist() if c and store.repo.has_object(c)})
-    if not commits:
-        return table.slice(0, 0)
-    out = store.repo.run(["rev-list", "--ancestry-path", f"^{base}", *commits], check=False).stdout.decode()
-    keep = set(out.split()) | {base}
-    return table.filter(pc.is_in(table["commit"], value_set=pa.array(sorted(keep))))
-
 
 
 def _match_version(store: Store, table: pa.Table, rev: str) -> pc.Expression:

@@ -189,6 +189,17 @@ class Repo:
     def has_object(self, sha: str) -> bool:
         return self.run(["cat-file", "-e", sha], check=False).returncode == 0
 
+    def existing(self, shas: Iterable[str]) -> list[str]:
+        """The objects among ``shas`` that this repository has, asked in one ``git cat-file --batch-check``."""
+        shas = list(dict.fromkeys(shas))
+        if not shas:
+            return []
+        out = self.git(
+            "cat-file", "--batch-check=%(objectname) %(objecttype)", input=("\n".join(shas) + "\n").encode()
+        )
+        lines = out.decode().splitlines()
+        return [sha for sha, line in zip(shas, lines) if not line.endswith(" missing")]
+
     def ls_tree(self, treeish: str, *paths: str) -> list[tuple[str, str, str]]:
         """Return ``(type, sha, path)`` for every file under ``paths`` in ``treeish`` (recursive)."""
         out = self.git("ls-tree", "-r", "-z", "--full-tree", treeish, "--", *paths)

@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     args = argv if argv is not None else sys.argv[1:]
     if "pandas" not in sys.modules:
         sys.meta_path.insert(0, _NoPandasForPyarrow())
+    if args[:1] and args[0] in _NO_NUMPY and "numpy" not in sys.modules:
+        sys.meta_path.insert(0, _NoNumpyForPyarrow())
     cli.main(args=args, prog_name="gitxp")
+
+
+_NO_NUMPY = ("ls", "show", "export", "compare")  # commands that never hand pyarrow a numpy array, nor take one
 
 
 class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):
@@ -98,4 +103,24 @@ class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):
         caller = frame.f_globals.get("__name__", "") if frame is not None else ""
         if caller == "gitxp" or caller.startswith(("gitxp.", "pyarrow")):
             raise ModuleNotFoundError("No module named 'pandas' (not needed by gitxp's commands)", name=name)
+        return None
+
+
+class _NoNumpyForPyarrow(importlib.abc.MetaPathFinder):
+    """pyarrow imports numpy (50-150 ms, more than the rest of a listing's start-up) when it loads, only to
+    convert arrays to and from numpy, which the listing commands (``_NO_NUMPY``) never do. For them, numpy is
+    reported missing to pyarrow's own import of it (pyarrow then works without numpy); anyone else importing
+    numpy (e.g. compare's bootstrap, which builds its arrays from Python lists) gets it as usual."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name != "numpy":
+            return None
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_globals.get("__name__", "").startswith(
+            ("importlib", "_frozen_importlib")
+        ):
+            frame = frame.f_back  # type: ignore[assignment]
+        caller = frame.f_globals.get("__name__", "") if frame is not None else ""
+        if caller == "pyarrow" or caller.startswith("pyarrow."):
+            raise ModuleNotFoundError("No module named 'numpy' (not needed by this gitxp command)", name=name)
         return None

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -177,10 +178,6 @@ def render_rich(
     """Print a table. With ``fit`` and a known width (a terminal, or $COLUMNS), choose the columns that fit
     (id, status, ``first``, params, results, then the rest), cut long cells with an ellipsis and say how many
     columns were left out; cells never wrap. Piped output keeps every column, unwrapped."""
-    import pyarrow.types as pat
-    from rich import box
-    from rich.table import Table
-
     width = terminal_width()
     names = table.column_names
     rows = table.to_pylist()
@@ -196,21 +193,103 @@ def render_rich(
         cells = [[row[i] for i in keep] for row in ordered]
     if title:  # a line of its own: a table title would wrap to the table's width
         click.echo(title)
+    numeric = [_is_numeric(table.schema.field(name).type) for name in names]
+    headers = [_header(name, names) if fit and width else name for name in names]
+    plain = _plain_table(
+        headers, cells, numeric, boxed=bool(width), max_width=MAX_CELL if fit and width else None
+    )
+    if plain is not None:
+        click.echo(plain, nl=False)
+    else:
+        _rich_table(
+            headers, cells, numeric, names, boxed=bool(width), max_width=MAX_CELL if fit and width else None
+        )
+    if hidden:
+        plural = "s" if hidden > 1 else ""
+        click.echo(f"({hidden} more column{plural} not shown: gitxp ls --columns or --format csv)", err=True)
+
+
+def _is_numeric(kind: Any) -> bool:
+    import pyarrow.types as pat
+
+    return bool(pat.is_integer(kind) or pat.is_floating(kind))
+
+
+_PLAIN_TEXT = re.compile(r"[ -Z\\\]-~]*")  # printable ASCII without '[' (which rich would read as markup)
+_EMOJI = re.compile(r"(?=:([a-z0-9_+-]+):)")  # rich replaces :name: codes it knows (overlapping matches)
+
+
+def _has_emoji(text: str) -> bool:
+    names = _EMOJI.findall(text)
+    if not names:
+        return False
+    from rich._emoji_codes import EMOJI
+
+    return any(name in EMOJI for name in names)
+
+
+def _plain_table(
+    headers: list[str], cells: list[list[str]], numeric: list[bool], *, boxed: bool, max_width: int | None
+) -> str | None:
+    """The table exactly as rich draws it (``_rich_table``), built directly: rich takes ~1 ms a row. None when
+    rich is needed: a terminal (colours), text other than printable ASCII, or a table wider than the screen."""
+    import sys
+
+    if sys.stdout.isatty() or not headers:
+        return None
+    for text in (*headers, *(c for row in cells for c in row)):
+        if not _PLAIN_TEXT.fullmatch(text) or (":" in text and _has_emoji(text)):
+            return None
+    widths = [max(len(headers[i]), *(len(row[i]) for row in cells)) for i in range(len(headers))]
+    if max_width is not None:
+        widths = [min(w, max_width) for w in widths]
+    gap = "   " if boxed else "  "
+    total = sum(widths) + len(gap) * (len(widths) - 1)
+    if total > (terminal_width() or 10_000):
+        return None  # rich would shrink columns
+
+    def line(row: list[str]) -> str:
+        out = []
+        for text, w, right in zip(row, widths, numeric):
+            if right:
+                text = text.rstrip()  # as rich justifies right
+            if len(text) > w:
+                text = text[: w - 1] + "…"
+            out.append(text.rjust(w) if right else text.ljust(w))
+        return gap.join(out)
+
+    lines = [line(headers)]
+    if boxed:
+        lines.append("─" * total)
+    lines += [line(row) for row in cells]
+    return "\n".join(lines) + "\n"
+
+
+def _rich_table(
+    headers: list[str],
+    cells: list[list[str]],
+    numeric: list[bool],
+    names: list[str],
+    *,
+    boxed: bool,
+    max_width: int | None,
+) -> None:
+    from rich import box
+    from rich.table import Table
+
     view = Table(
         header_style="bold",
-        box=box.SIMPLE_HEAD if width else None,
+        box=box.SIMPLE_HEAD if boxed else None,
         pad_edge=False,
         show_edge=False,
     )
-    for name in names:
-        kind = table.schema.field(name).type
-        numeric = pat.is_integer(kind) or pat.is_floating(kind)
+    for header, right in zip(headers, numeric):
         view.add_column(
-            _header(name, names) if fit and width else name,
-            justify="right" if numeric else "left",
+            header,
+            justify="right" if right else "left",
             no_wrap=True,
             overflow="ellipsis",
-            max_width=MAX_CELL if fit and width else None,
+            max_width=max_width,
         )
     for row in cells:
         if "status" in names:
@@ -219,9 +298,6 @@ def render_rich(
             row = [*row[:i], f"[{style}]{row[i]}[/]" if style else row[i], *row[i + 1 :]]
         view.add_row(*row)
     console().print(view)
-    if hidden:
-        plural = "s" if hidden > 1 else ""
-        click.echo(f"({hidden} more column{plural} not shown: gitxp ls --columns or --format csv)", err=True)
 
 
 def write_csv(table: pa.Table, handle: Any) -> None:

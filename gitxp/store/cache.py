@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
 from gitxp.store.staging import StagedRun, _write_json
-from gitxp.store.tables import concat_tables, empty_table
+from gitxp.store.tables import concat_tables, empty_table, read_parquet
 from gitxp.store.writer import RefWriter
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ class ReadCache(RefWriter):
         the run files no pack covers."""
         import pyarrow as pa
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         entries = self.repo.ls_tree(head, "runs", "packs")
         runs = {
@@ -83,7 +82,7 @@ class ReadCache(RefWriter):
         if packs:
             for sha, blob in zip(packs, self.repo.read_blobs(packs)):
                 try:
-                    readable.append(pq.read_table(pa.BufferReader(blob)))
+                    readable.append(read_parquet(pa.BufferReader(blob)))
                 except (pa.ArrowInvalid, OSError) as error:
                     warnings.warn(
                         f"gitxp: pack {sha[:12]} on {REF} is damaged ({str(error).splitlines()[0]}); its runs are "
@@ -140,12 +139,12 @@ class ReadCache(RefWriter):
         if state.get("cache") == CACHE_VERSION and cache_file.exists():
             if state.get("ref") == head:
                 try:
-                    return pq.read_table(cache_file)
+                    return read_parquet(cache_file)
                 except (OSError, pa.ArrowInvalid):
                     pass
             elif state.get("ref") and self.repo.has_object(state["ref"]):
                 try:
-                    cached = pq.read_table(cache_file)
+                    cached = read_parquet(cache_file)
                 except (OSError, pa.ArrowInvalid):
                     cached = None
         if cached is not None:
@@ -234,7 +233,6 @@ class ReadCache(RefWriter):
     def metrics(self, run_id: str) -> pa.Table:
         """The curves of one run: columns step, name, value, time."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         data = self.run_file(run_id, "metrics.parquet")
         if data is None:
@@ -247,7 +245,7 @@ class ReadCache(RefWriter):
                 }
             )
         try:
-            return pq.read_table(pa.BufferReader(data))
+            return read_parquet(pa.BufferReader(data))
         except (pa.ArrowInvalid, OSError) as error:
             raise StoreError(
                 f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "

@@ -6,8 +6,8 @@ the source of truth and a pack can never hide a newer record. ``pack()`` (``gitx
 run into one pack, replacing the others. The automatic packing keeps a count of the runs committed since the last
 pack (``.git/gitxp/unpacked``, derived data); when it passes ``GITXP_AUTO_PACK`` (default 1000, 0 turns it off) the
 writer that crossed it packs the runs no pack holds yet into one more pack (all into one when there would be more
-than ``MAX_PACKS``) and then runs ``git gc --auto``, which packs the loose objects gitxp wrote under git's own
-thresholds and settings (``gc.auto``; ``gc.auto=0`` turns it off).
+than ``MAX_PACKS``), then packs the loose objects its commits wrote (``git repack -d``) and runs ``git gc --auto``,
+which gathers packs under git's own thresholds (``gc.auto=0`` turns both off).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from gitxp.errors import GitxpWarning
 from gitxp.store.cache import ReadCache
 from gitxp.store.schema import BLOB, FINAL_STATUSES
 from gitxp.store.staging import StagedRun
+from gitxp.store.tables import read_parquet
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -59,12 +60,11 @@ class Packs(ReadCache):
         """``run_id:blob`` of every row of the packs ``shas`` (the rows a cold read can take from them)."""
         import pyarrow as pa
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
         keys = []
         for blob in self.repo.read_blobs(shas):
             try:
-                part = pq.read_table(pa.BufferReader(blob), columns=["run_id", BLOB])
+                part = read_parquet(pa.BufferReader(blob), columns=["run_id", BLOB])
             except (pa.ArrowInvalid, OSError, KeyError):
                 continue  # a damaged pack covers nothing: its runs are packed again
             keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
@@ -159,7 +159,14 @@ class Packs(ReadCache):
             )
             return
         self._set_unpacked(0)
-        # the loose objects the commits wrote, packed under git's own thresholds (gc.auto) and settings
+        self.repack()
+
+    def repack(self) -> None:
+        """Pack the loose objects gitxp's commits wrote (``git repack -d``: only objects not in a pack yet), then
+        let ``git gc --auto`` gather the packs under git's own thresholds. ``gc.auto=0`` turns both off."""
+        if self.repo.run(["config", "--get", "gc.auto"], check=False).stdout.strip() == b"0":
+            return
+        self.repo.run(["repack", "-d", "-q"], check=False)
         self.repo.run(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], check=False)
 
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> int:
