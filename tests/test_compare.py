@@ -133,3 +133,22 @@ def test_bootstrap_interval() -> None:
     assert bootstrap_ci([1.0], [2.0, 3.0]) is None
     low, high = bootstrap_ci([0.0, 0.1, -0.1, 0.05] * 5, [1.0, 1.1, 0.9, 1.05] * 5)
     assert 0.8 < low < 1.0 < high < 1.2
+
+
+def test_bootstrap_of_large_groups_agrees_with_resampling_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above BOOTSTRAP_EXACT values a side's resampled means come from their normal limit: the interval is
+    the one resampling every value gives, within the Monte-Carlo error of the bootstrap itself."""
+    import random
+
+    import gitxp.compare as compare
+
+    rng = random.Random(5)
+    a = [rng.expovariate(1.0) for _ in range(12_000)]  # skewed, as accuracies near a bound are
+    b = [rng.expovariate(1.0) + 0.08 for _ in range(15_000)]
+    limit = compare.bootstrap_ci(a, b, samples=2000)
+    monkeypatch.setattr(compare, "BOOTSTRAP_EXACT", 10**9)
+    exact = compare.bootstrap_ci(a, b, samples=2000)
+    assert limit is not None and exact is not None
+    width = exact[1] - exact[0]
+    assert abs(limit[0] - exact[0]) < 0.1 * width and abs(limit[1] - exact[1]) < 0.1 * width
+    assert limit[0] > 0 and exact[0] > 0  # both see the 0.08 shift
