@@ -44,7 +44,12 @@ def branin(x: float, y: float) -> float:
 
 BRANIN_MIN = 0.397887
 
-_A = [[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]]
+_A = [
+    [10, 3, 17, 3.5, 1.7, 8],
+    [0.05, 10, 17, 0.1, 8, 14],
+    [3, 3.5, 1.7, 10, 17, 8],
+    [17, 8, 0.05, 10, 0.1, 14],
+]
 _P = [
     [1312, 1696, 5569, 124, 8283, 5886],
     [2329, 4135, 8307, 3736, 1004, 9991],
@@ -69,7 +74,12 @@ _OPT_PENALTY = {"sgd": 0.3, "adam": 0.0, "rmsprop": 0.1}
 
 def mixed(lr: float, layers: int, optimizer: str, dropout: float) -> float:
     """An HPO-like landscape: minimum 0 at lr=1e-3, 4 layers, adam, dropout 0.2."""
-    return (math.log10(lr) + 3) ** 2 / 4 + (layers - 4) ** 2 / 9 + _OPT_PENALTY[optimizer] + 2 * (dropout - 0.2) ** 2
+    return (
+        (math.log10(lr) + 3) ** 2 / 4
+        + (layers - 4) ** 2 / 9
+        + _OPT_PENALTY[optimizer]
+        + 2 * (dropout - 0.2) ** 2
+    )
 
 
 # each: (name, gitxp objective(run) -> value, optuna objective(trial) -> value, optimum, continuous?)
@@ -122,7 +132,9 @@ def _optuna_sampler(strategy: str, seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
 
 
-def optuna_regret(strategy: str, fn: Callable[[Any], float], optimum: float, budget: int, seed: int, jobs: int) -> float:
+def optuna_regret(
+    strategy: str, fn: Callable[[Any], float], optimum: float, budget: int, seed: int, jobs: int
+) -> float:
     study = optuna.create_study(sampler=_optuna_sampler(strategy, seed))
     study.optimize(fn, n_trials=budget, n_jobs=jobs)
     return study.best_value - optimum
@@ -137,13 +149,26 @@ def gitxp_regret(
     subprocess.run(["git", "add", "."], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=_GIT_ENV)
     best = gitxp.optimize(
-        fn, n_trials=budget, experiment="bench", metric="f:min", strategy=strategy, seed=seed, n_jobs=jobs, path=repo
+        fn,
+        n_trials=budget,
+        experiment="bench",
+        metric="f:min",
+        strategy=strategy,
+        seed=seed,
+        n_jobs=jobs,
+        path=repo,
     )
     assert isinstance(best, gitxp.Run)
     return best.results["f"] - optimum
 
 
-_GIT_ENV = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+_GIT_ENV = {
+    **os.environ,
+    "GIT_AUTHOR_NAME": "b",
+    "GIT_AUTHOR_EMAIL": "b@b",
+    "GIT_COMMITTER_NAME": "b",
+    "GIT_COMMITTER_EMAIL": "b@b",
+}
 
 
 def propose_1000th(root: Path) -> tuple[float, float]:
@@ -153,7 +178,9 @@ def propose_1000th(root: Path) -> tuple[float, float]:
     (repo / "f.py").write_text("x\n")
     subprocess.run(["git", "add", "."], cwd=repo, check=True)
     subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=_GIT_ENV)
-    gitxp.optimize(_g_branin, n_trials=999, experiment="big", metric="f:min", strategy="random", seed=0, path=repo)
+    gitxp.optimize(
+        _g_branin, n_trials=999, experiment="big", metric="f:min", strategy="random", seed=0, path=repo
+    )
     from gitxp.search.history import load_history
     from gitxp.search.samplers import OptunaStrategy
     from gitxp.space import Space
@@ -191,13 +218,22 @@ def main() -> None:
             for budget in budgets:
                 for strategy in ("tpe", "cmaes") if continuous else ("tpe",):
                     for jobs in jobs_list if strategy == "tpe" else [1]:
-                        ours = [gitxp_regret(root, strategy, g_fn, optimum, budget, s, jobs) for s in range(seeds)]
-                        theirs = [optuna_regret(strategy, o_fn, optimum, budget, s, jobs) for s in range(seeds)]
+                        ours = [
+                            gitxp_regret(root, strategy, g_fn, optimum, budget, s, jobs) for s in range(seeds)
+                        ]
+                        theirs = [
+                            optuna_regret(strategy, o_fn, optimum, budget, s, jobs) for s in range(seeds)
+                        ]
                         a, b = statistics.median(ours), statistics.median(theirs)
                         ratio = a / b if b > 0 else float("nan")
-                        print(f"{name + ', ' + str(budget):28} {strategy:9} {jobs:>2} {a:>10.4g} {b:>10.4g} {ratio:>6.2f}", flush=True)
+                        print(
+                            f"{name + ', ' + str(budget):28} {strategy:9} {jobs:>2} {a:>10.4g} {b:>10.4g} {ratio:>6.2f}",
+                            flush=True,
+                        )
         loaded, asked = propose_1000th(root)
-        print(f"proposing the 1,000th trial: history from the store {loaded:.3f}s + TPE ask {asked:.3f}s = {loaded + asked:.3f}s")
+        print(
+            f"proposing the 1,000th trial: history from the store {loaded:.3f}s + TPE ask {asked:.3f}s = {loaded + asked:.3f}s"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Store benchmarks W1, W2, W3, W5 of shared/BENCHMARKS.md: gitxp side by side with its floor, in one run.
 
-    python benchmarks/bench_store.py            # full sizes (W3 at 1,000 and 100,000 runs)
-    python benchmarks/bench_store.py --quick    # smaller sizes, a smoke test
+    python benchmarks/bench_store.py            # full sizes (W3/W5/W6/W7 on a 100,000-run store)
+    python benchmarks/bench_store.py --quick    # 10,000 runs, a smoke test
+    python benchmarks/bench_store.py --only W5,W7 --repeat 3
+
+W3 load/query, W5 ``gitxp ls`` forms, W6 first read and automatic packing, W7 compare run on a store built by
+``store_fixture.build_store`` (the real format, written directly: recording 100,000 runs takes minutes).
 
 Every figure is the median of ``--repeat`` repetitions; the ratio is gitxp / floor measured in the same run.
 MLflow and Optuna columns are filled when those packages are installed (``pip install -e '.[bench]'``).
@@ -28,7 +32,10 @@ import pyarrow.parquet as pq
 
 import gitxp
 from gitxp.ids import new_run_id
-from gitxp.store import Store, flush_all, record_table, run_path
+from gitxp.store import Store, flush_all
+
+sys.path.insert(0, str(Path(__file__).parent))
+from store_fixture import build_store, fresh_repo  # noqa: E402
 
 
 def median_time(fn: Callable[[], object], repeat: int) -> float:
@@ -38,23 +45,6 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def fresh_repo(root: Path, name: str) -> Path:
-    repo = root / name
-    repo.mkdir()
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "b",
-        "GIT_AUTHOR_EMAIL": "b@b",
-        "GIT_COMMITTER_NAME": "b",
-        "GIT_COMMITTER_EMAIL": "b@b",
-    }
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    (repo / "t.py").write_text("print(1)\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=repo, check=True, env=env)
-    return repo
 
 
 def params_of(i: int) -> dict[str, object]:
@@ -132,53 +122,22 @@ def w2(root: Path, steps: int, repeat: int) -> dict[str, float]:
     return {"gitxp": median_time(gitxp_log, repeat), "floor": median_time(floor, repeat)}
 
 
-# ---------------------------------------------------------------------- W3 / W5
+# ---------------------------------------------------------------------- W3 / W5 / W6 / W7
 
 
-def synthetic_store(root: Path, name: str, n: int, batch: int = 5000) -> Path:
-    """A store of ``n`` finished runs in the real format, ``batch`` runs per commit (staging skipped for speed)."""
-    repo = fresh_repo(root, name)
+def cold_read(repo: Path) -> float:
+    """Seconds of the first read of the store: no read cache yet (a fresh clone, or after recording)."""
     store = Store.open(repo)
-    commit = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
-    ).stdout.strip()
-    for first in range(0, n, batch):
-        files: dict[str, bytes | str] = {}
-        for i in range(first, min(n, first + batch)):
-            now = time.time()
-            record = {
-                "run_id": new_run_id(),
-                "experiment": "w3",
-                "version": commit[:7],
-                "commit": commit,
-                "branch": "main",
-                "status": "finished",
-                "started": now,
-                "ended": now,
-                "duration": 1.0,
-                "params": {**params_of(i), "version": f"v{i % 5}"},
-                "meta": {"host": "bench"},
-                "results": {"valid_acc": random.random()},
-            }
-            sink = pa.BufferOutputStream()
-            pq.write_table(record_table(record), sink, compression="none")
-            files[f"{run_path(record['run_id'])}/run.parquet"] = sink.getvalue().to_pybytes()
-        store._commit_files(files, f"bench: {len(files)} runs")
-    return repo
+    shutil.rmtree(store.cache_dir, ignore_errors=True)
+    start = time.perf_counter()
+    store.table()
+    return time.perf_counter() - start
 
 
-def w3(root: Path, n: int, repeat: int) -> dict[str, float]:
-    repo = synthetic_store(root, f"w3-{n}", n)
-    store = Store.open(repo)
-    start = time.perf_counter()
-    table = store.table()  # cold: builds the cache from the ref
-    cold = time.perf_counter() - start
-    store.pack()
-    shutil.rmtree(store.cache_dir)
-    start = time.perf_counter()
-    store.table()  # cold again, as in a fresh clone of a packed store (gitxp push packs it)
-    cold_packed = time.perf_counter() - start
-    consolidated = root / f"w3-{n}.parquet"
+def w3(repo: Path, root: Path, repeat: int) -> dict[str, float]:
+    """Loading and querying a large store through the API, side by side with one consolidated Parquet file."""
+    table = Store.open(repo).table()
+    consolidated = root / f"{repo.name}.parquet"
     pq.write_table(table, consolidated)
 
     def gitxp_load() -> object:
@@ -197,8 +156,6 @@ def w3(root: Path, n: int, repeat: int) -> dict[str, float]:
 
     assert gitxp_query().num_rows == 10  # type: ignore[attr-defined]
     return {
-        "cold_build": cold,
-        "cold_packed": cold_packed,
         "gitxp_load": median_time(gitxp_load, repeat),
         "floor_load": median_time(floor_load, repeat),
         "gitxp_query": median_time(gitxp_query, repeat),
@@ -206,66 +163,175 @@ def w3(root: Path, n: int, repeat: int) -> dict[str, float]:
     }
 
 
-def w5(root: Path, sizes: list[int], repeat: int) -> dict[int, float]:
+LS_FORMS = {
+    "table": ["ls"],
+    "json": ["ls", "--format", "json"],
+    "since": ["ls", "--since", "v2"],
+    "where": ["ls", "--where", "valid_acc > 0.5", "--sort", "-valid_acc"],
+}
+
+
+def w5(repo: Path, repeat: int, forms: list[str]) -> dict[str, float]:
+    """Wall time of ``gitxp ls`` forms (a fresh process each, as a user types it), with the floor: a fresh
+    Python process that reads the store's whole cache file with pyarrow and prints 100 rows."""
     gitxp_bin = str(Path(sys.executable).with_name("gitxp"))
-    out = {}
-    for k in sizes:
-        repo = synthetic_store(root, f"w5-{k}", k)
-        subprocess.run(
-            [gitxp_bin, "ls", "--format", "json"], cwd=repo, check=True, capture_output=True
-        )  # warm cache
-
-        def ls(repo: Path = repo) -> None:
-            subprocess.run([gitxp_bin, "ls", "--format", "json"], cwd=repo, check=True, capture_output=True)
-
-        out[k] = median_time(ls, repeat)
+    cache = Store.open(repo).cache_dir / "runs.parquet"
+    env = {**os.environ, "COLUMNS": "120"}
+    subprocess.run([gitxp_bin, "ls"], cwd=repo, check=True, capture_output=True)  # the read cache is built
+    floor = (
+        "import pyarrow.parquet as pq, sys; t = pq.ParquetFile(sys.argv[1]).read(); "
+        "print(t.slice(0, 100).to_pylist())"
+    )
+    out = {
+        "floor": median_time(
+            lambda: subprocess.run([sys.executable, "-c", floor, str(cache)], capture_output=True), repeat
+        )
+    }
+    for form in forms:
+        args = LS_FORMS[form]
+        out[form] = median_time(
+            lambda args=args: subprocess.run(
+                [gitxp_bin, *args], cwd=repo, env=env, check=True, capture_output=True
+            ),
+            repeat,
+        )
     return out
+
+
+def loose_and_packed(repo: Path) -> tuple[int, int]:
+    counts = dict(
+        line.split(": ")
+        for line in subprocess.run(
+            ["git", "count-objects", "-v"], cwd=repo, capture_output=True, text=True
+        ).stdout.splitlines()
+    )
+    return int(counts["size"]) * 1024, int(counts["size-pack"]) * 1024
+
+
+def w6(repo: Path, runs: int, auto_pack: int) -> dict[str, float]:
+    """Runs recorded one by one (a commit each) onto a large store, with automatic packing every ``auto_pack``
+    runs: the slowest single recording (the one that packs), the first read afterwards, and disk use against
+    the same objects packed by ``git gc``."""
+    import gitxp.store.packs as packs
+
+    packs.AUTO_PACK, saved = auto_pack, packs.AUTO_PACK
+    store = Store.open(repo)
+    times = []
+    try:
+        for i in range(runs):
+            start = time.perf_counter()
+            with gitxp.start(params=params_of(i), path=repo) as run:
+                run.result(valid_acc=random.random())
+            store.flush()
+            times.append(time.perf_counter() - start)
+    finally:
+        packs.AUTO_PACK = saved
+    loose, packed = loose_and_packed(repo)
+    first_read = cold_read(repo)
+    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)
+    _, gc_packed = loose_and_packed(repo)
+    return {
+        "median_record": statistics.median(times),
+        "slowest_record": max(times),
+        "first_read": first_read,
+        "disk": loose + packed,
+        "disk_after_gc": gc_packed,
+    }
+
+
+def w7(repo: Path, repeat: int) -> dict[str, float]:
+    """``gitxp compare v1 v2`` between two versions of half the runs each."""
+    gitxp_bin = str(Path(sys.executable).with_name("gitxp"))
+    return {
+        "compare": median_time(
+            lambda: subprocess.run(
+                [gitxp_bin, "compare", "v1", "v2"], cwd=repo, check=True, capture_output=True
+            ),
+            repeat,
+        )
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--quick", action="store_true", help="10,000 runs instead of 100,000; fewer runs in W1"
+    )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated: W1,W2,W3,W5,W6,W7 (default: all)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     random.seed(0)
+    only = set((args.only or "W1,W2,W3,W5,W6,W7").upper().split(","))
     n1 = 100 if args.quick else 1000
     steps = 2000 if args.quick else 20_000
-    w3_sizes = [1000] if args.quick else [1000, 100_000]
-    w5_sizes = [20, 200] if args.quick else [20, 200, 10_000]
+    big = 10_000 if args.quick else 100_000
     figures: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="gitxp-bench-") as tmp:
         root = Path(tmp)
-        r1 = w1(root, n1, max(1, args.repeat // 2))
-        figures["W1"] = r1
-        print(
-            f"W1 record {n1} runs: gitxp {r1['gitxp']:.2f}s ({n1 / r1['gitxp']:.0f} runs/s) | "
-            f"floor {r1['floor']:.2f}s | ratio {r1['gitxp'] / r1['floor']:.1f}x"
-            + (
-                f" | mlflow {r1['mlflow']:.2f}s (gitxp {r1['mlflow'] / r1['gitxp']:.1f}x faster)"
-                if "mlflow" in r1
-                else ""
-            )
-        )
-        r2 = w2(root, steps, args.repeat)
-        figures["W2"] = r2
-        points = 3 * steps
-        print(
-            f"W2 log {points} points: gitxp {r2['gitxp']:.3f}s ({points / r2['gitxp'] / 1e6:.2f} M points/s) | "
-            f"floor {r2['floor']:.3f}s | ratio {r2['gitxp'] / r2['floor']:.1f}x"
-        )
-        for n in w3_sizes:
-            r3 = w3(root, n, args.repeat)
-            figures[f"W3-{n}"] = r3
+        if "W1" in only:
+            r1 = w1(root, n1, max(1, args.repeat // 2))
+            figures["W1"] = r1
             print(
-                f"W3 {n} runs: (a) load gitxp {r3['gitxp_load'] * 1000:.1f}ms vs floor {r3['floor_load'] * 1000:.1f}ms "
-                f"({r3['gitxp_load'] / r3['floor_load']:.1f}x) | (b) query gitxp {r3['gitxp_query'] * 1000:.1f}ms vs "
-                f"floor {r3['floor_query'] * 1000:.1f}ms ({r3['gitxp_query'] / r3['floor_query']:.1f}x) | "
-                f"first read (cache build) {r3['cold_build']:.2f}s, from a packed store {r3['cold_packed']:.2f}s"
+                f"W1 record {n1} runs: gitxp {r1['gitxp']:.2f}s ({n1 / r1['gitxp']:.0f} runs/s) | "
+                f"floor {r1['floor']:.2f}s | ratio {r1['gitxp'] / r1['floor']:.1f}x"
+                + (
+                    f" | mlflow {r1['mlflow']:.2f}s (gitxp {r1['mlflow'] / r1['gitxp']:.1f}x faster)"
+                    if "mlflow" in r1
+                    else ""
+                )
             )
-        r5 = w5(root, w5_sizes, args.repeat)
-        figures["W5"] = r5
-        print("W5 gitxp ls --format json: " + " | ".join(f"K={k}: {t * 1000:.0f}ms" for k, t in r5.items()))
+        if "W2" in only:
+            r2 = w2(root, steps, args.repeat)
+            figures["W2"] = r2
+            points = 3 * steps
+            print(
+                f"W2 log {points} points: gitxp {r2['gitxp']:.3f}s ({points / r2['gitxp'] / 1e6:.2f} M points/s) | "
+                f"floor {r2['floor']:.3f}s | ratio {r2['gitxp'] / r2['floor']:.1f}x"
+            )
+        if not only & {"W3", "W5", "W6", "W7"}:
+            return
+        start = time.perf_counter()
+        repo = build_store(root, f"store-{big}", big, unpacked=999, versions=2)
+        print(
+            f"(fixture: {big:,} runs over 2 versions, the last 999 not packed, built in {time.perf_counter() - start:.1f}s)"
+        )
+        first = cold_read(repo)
+        figures["first_read"] = first
+        print(f"W6 first read of {big:,} runs (packs + 999 unpacked run files, no read cache): {first:.2f}s")
+        if "W3" in only:
+            r3 = w3(repo, root, args.repeat)
+            figures[f"W3-{big}"] = r3
+            print(
+                f"W3 {big:,} runs: load gitxp {r3['gitxp_load'] * 1000:.0f}ms vs floor {r3['floor_load'] * 1000:.0f}ms "
+                f"({r3['gitxp_load'] / r3['floor_load']:.1f}x) | query gitxp {r3['gitxp_query'] * 1000:.0f}ms vs "
+                f"floor {r3['floor_query'] * 1000:.0f}ms ({r3['gitxp_query'] / r3['floor_query']:.1f}x)"
+            )
+        if "W5" in only:
+            small = build_store(root, "store-20", 20, versions=2)
+            for name, where, forms in (("20", small, ["table"]), (f"{big:,}", repo, list(LS_FORMS))):
+                r5 = w5(where, args.repeat, forms)
+                figures[f"W5-{name}"] = r5
+                print(
+                    f"W5 gitxp ls, {name} runs: "
+                    + " | ".join(
+                        f"{f} {r5[f] * 1000:.0f}ms ({r5[f] / r5['floor']:.1f}x floor)" for f in forms
+                    )
+                    + f" | floor {r5['floor'] * 1000:.0f}ms"
+                )
+        if "W7" in only:
+            r7 = w7(repo, max(1, args.repeat // 2))
+            figures[f"W7-{big}"] = r7
+            print(f"W7 gitxp compare v1 v2 ({big // 2:,} runs each): {r7['compare']:.2f}s")
+        if "W6" in only:
+            r6 = w6(repo, 300, 250)
+            figures[f"W6-{big}"] = r6
+            print(
+                f"W6 300 more runs recorded one by one (auto-pack every 250): median {r6['median_record'] * 1000:.0f}ms, "
+                f"slowest (packs) {r6['slowest_record']:.2f}s | first read after {r6['first_read']:.2f}s | "
+                f"disk {r6['disk'] / 1e6:.1f}MB vs {r6['disk_after_gc'] / 1e6:.1f}MB after git gc "
+                f"({r6['disk'] / r6['disk_after_gc']:.2f}x)"
+            )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -141,7 +141,6 @@ def build_store(
         store._commit_files({p: files[p] for p in paths[first : first + batch]}, "bench: runs")
     if n - unpacked > 0:
         store._write_pack(table.slice(0, n - unpacked))
-    subprocess.run(["git", "gc", "--quiet"], cwd=repo, check=True)
     return repo
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
-from gitxp.run_curves import Curves
+from gitxp.run_curves import FLUSH_SECONDS, HEART, Curves
 from gitxp.run_setup import (
     END_STATUSES,
     _attach_target,
@@ -33,7 +33,8 @@ from gitxp.run_setup import (
     _raise_interrupted,
 )
 from gitxp.space import Sampler
-from gitxp.store import HOST, StagedRun, Store, _pid_start
+from gitxp.store import HOST, StagedRun, Store
+from gitxp.store.staging import own_pid_start
 from gitxp.values import flatten
 from gitxp.versioning import Version
 
@@ -116,7 +117,7 @@ class Run(Curves):
             "results": {},
             "host": HOST,
             "pid": os.getpid(),
-            "pid_start": _pid_start(os.getpid()),
+            "pid_start": own_pid_start(),
         }
         from gitxp.plugins import get_plugin_manager
 
@@ -148,7 +149,8 @@ class Run(Curves):
         self._values: list[float] = []
         self._times: list[float] = []
         self._next_step = 0
-        self._last_flush = time.monotonic()
+        self._last_flush = self._record_written = time.monotonic()
+        self._record_dirty = False
         self._writer: Any = None
         self._sink: Any = None
         self._log_hook = (
@@ -156,9 +158,8 @@ class Run(Curves):
         )
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._beat = threading.Thread(target=self._heartbeat, name=f"gitxp-heartbeat-{self.id}", daemon=True)
         if not self.attached:
-            self._beat.start()
+            HEART.add(self)
         self._token: contextvars.Token[tuple[Run, ...]] | None = None
         self._old_sigterm: Any = None
         _open_runs[self.id + str(id(self))] = self
@@ -263,8 +264,12 @@ class Run(Curves):
         flat = flatten(values, what=group.rstrip("s") if group != "meta" else "meta")
         with self._lock:
             self._record[group].update(flat)
-            if self.status == "running":
-                self._staged.write_record(self._record)
+            if self.status != "running":
+                return
+            if self.attached or time.monotonic() - self._record_written >= FLUSH_SECONDS / 2:
+                self._write_record()
+            else:  # written by the heartbeat thread within FLUSH_SECONDS / 2, or at the end: a run that
+                self._record_dirty = True  # reports results and ends at once writes its record twice, not 3x
 
     # -------------------------------------------------------------- runs of a wrapped command
 

@@ -34,6 +34,10 @@ class Curves:
     _sink: Any
     _log_hook: Any
     _pruning: Any
+    _record_written: float
+    _record_dirty: bool
+    _beat_at: float
+    status: str
 
     def log(
         self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any
@@ -99,18 +103,24 @@ class Curves:
             self._writer.write_batch(batch)
         self._sink.flush()
 
-    def _heartbeat(self) -> None:
-        """Touch the heartbeat every HEARTBEAT_SECONDS, and flush logged points so that none stays only in
-        memory for more than about FLUSH_SECONDS, even while the script is idle (a kill -9 then loses little)."""
-        tick = min(HEARTBEAT_SECONDS, max(0.1, FLUSH_SECONDS / 2))
-        beat = time.monotonic()
-        while not self._stop.wait(tick):
-            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
-                self._staged.touch()
-                beat = time.monotonic()
-            with self._lock:
-                if self._steps and time.monotonic() - self._last_flush >= FLUSH_SECONDS / 2:
-                    self._flush()
+    def _beat(self, now: float) -> None:
+        """One tick of the heartbeat (see ``_Heart``): touch the heartbeat file when due, and flush logged points
+        and results so that none stays only in memory for more than about FLUSH_SECONDS, even while the script
+        is idle (a kill -9 then loses little)."""
+        if now - self._beat_at >= HEARTBEAT_SECONDS:
+            self._staged.touch()
+            self._beat_at = now
+        with self._lock:
+            if self._steps and now - self._last_flush >= FLUSH_SECONDS / 2:
+                self._flush()
+            if self._record_dirty and self.status == "running":
+                self._write_record()
+
+    def _write_record(self) -> None:
+        """Stage the record as it stands (the caller holds ``_lock``)."""
+        self._staged.write_record(self._record)
+        self._record_written = time.monotonic()
+        self._record_dirty = False
 
     def _summarise(self, name: str, mode: str) -> None:
         """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.objective), unless reported."""
@@ -131,3 +141,45 @@ class Curves:
                 "max": lambda: pc.max(values).as_py(),
             }[mode]()
             self._record["results"][summary_name(name, mode)] = summary
+
+
+class _Heart:
+    """One daemon thread beats for every live run of the process (a thread per run cost ~1 ms to start when
+    other threads hold the GIL: most of the cost of a short run). A run leaves when its ``_stop`` is set."""
+
+    def __init__(self) -> None:
+        self.runs: set[Curves] = set()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, run: Curves) -> None:
+        run._beat_at = time.monotonic()
+        with self.lock:
+            self.runs.add(run)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="gitxp-heartbeat", daemon=True)
+                self.thread.start()
+
+    def _loop(self) -> None:
+        tick = min(HEARTBEAT_SECONDS, max(0.1, FLUSH_SECONDS / 2))
+        while True:
+            time.sleep(tick)
+            with self.lock:
+                runs = [r for r in self.runs if not r._stop.is_set()]
+                self.runs = set(runs)
+            now = time.monotonic()
+            for run in runs:
+                try:
+                    run._beat(now)
+                except Exception:  # a run's staging dir gone, a full disk: the others still beat
+                    continue
+
+    def forget(self) -> None:  # a forked child has none of its parent's threads
+        self.runs = set()
+        self.thread = None
+        self.lock = threading.Lock()
+
+
+HEART = _Heart()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=HEART.forget)

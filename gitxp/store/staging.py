@@ -30,6 +30,17 @@ def _pid_start(pid: int) -> str | None:
         return None
 
 
+_OWN_START: dict[int, str | None] = {}
+
+
+def own_pid_start() -> str | None:
+    """``_pid_start`` of this process, read once per process (a forked child has its own pid, hence the key)."""
+    pid = os.getpid()
+    if pid not in _OWN_START:
+        _OWN_START[pid] = _pid_start(pid)
+    return _OWN_START[pid]
+
+
 def _alive(pid: int, start: str | None) -> bool:
     try:
         os.kill(pid, 0)
