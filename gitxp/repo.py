@@ -98,22 +98,29 @@ class Repo:
 
     @classmethod
     def _discover(cls, cwd: Path) -> Repo:
+        # one process: --show-toplevel fails (after printing the rest) where there is no work tree
         proc = run_git(
-            ["rev-parse", "--is-bare-repository", "--absolute-git-dir", "--git-common-dir"],
+            [
+                "rev-parse",
+                "--is-bare-repository",
+                "--absolute-git-dir",
+                "--git-common-dir",
+                "--show-toplevel",
+            ],
             cwd=cwd,
             check=False,
         )
-        if proc.returncode != 0:
+        lines = proc.stdout.decode().splitlines()
+        no_worktree = proc.returncode != 0 and b"must be run in a work tree" in proc.stderr
+        if (proc.returncode != 0 and not no_worktree) or len(lines) < 3:
             raise NotARepositoryError(
                 f"not a git repository: {cwd} (run 'git init' and commit, or pass --no-git / git=False)"
             )
-        bare, git_dir, common = proc.stdout.decode().splitlines()[:3]
+        bare, git_dir, common = lines[:3]
         common_dir = Path(common) if os.path.isabs(common) else (cwd / common)
         worktree = None
-        if bare != "true":
-            top = run_git(["rev-parse", "--show-toplevel"], cwd=cwd, check=False)
-            if top.returncode == 0 and top.stdout.strip():
-                worktree = Path(top.stdout.decode().strip())
+        if bare != "true" and not no_worktree and len(lines) > 3 and lines[3].strip():
+            worktree = Path(lines[3].strip())
         return cls(worktree, Path(git_dir), common_dir.resolve())
 
     @classmethod

@@ -57,7 +57,9 @@ class SweepResult:
     pruned: int = 0
     resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
     skipped: int = 0  # --resume: proposals that had already finished (not run again)
-    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is a run of an earlier session
+    best_earlier: tuple[str, dict[str, Any]] | None = (
+        None  # --resume: the best is a run of an earlier session
+    )
     saved: float = 0.0  # share of the steps the pruned runs did not need
 
     @property
@@ -94,7 +96,9 @@ class Sweep:
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
     resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
-    invocation: list[str] | None = None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
+    invocation: list[str] | None = (
+        None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
+    )
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -116,7 +120,10 @@ class Sweep:
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
-        history = self.history()
+        # grid and random never look at results: a single run or a grid does not read the store to start
+        history = (
+            self.history() if self.strategy not in UNINFORMED else History(objectives=list(self.objectives))
+        )
         strategy = factories[self.strategy](
             self.space,
             seed=self.seed,
@@ -202,7 +209,9 @@ class Sweep:
                         if on_event:
                             on_event("skip", None, result)
                         continue
-                    meta: dict[str, Any] = {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    meta: dict[str, Any] = (
+                        {"sweep": sweep_id, "strategy": self.strategy} if self.space.is_sweep else {}
+                    )
                     if self.invocation is not None and self.space.is_sweep:
                         import json
 

@@ -261,3 +261,25 @@ def test_example_plugin_is_found_through_its_entry_point(repo: Path, example_plu
     assert [r["params.x"] for r in rows] == [3, 2, 1]
     assert all(r["meta.example.plugin"] == "loaded" and r["results.auc"] == 0.9 for r in rows)
     assert all(r["results.example_status_seen"] == "finished" for r in rows)
+
+
+def test_entry_points_are_cached_until_an_install_changes_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan of installed distributions is kept between processes, and done again when a directory of
+    sys.path changes (a distribution installed or removed)."""
+    import shutil
+
+    from gitxp.plugins import _cache_dir, entry_points
+
+    site = tmp_path / "site"
+    info = site / "gitxp_fake-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gitxp-fake\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[gitxp]\nfake = json:dumps\n")
+    monkeypatch.syspath_prepend(str(site))
+    assert ("fake", "json:dumps", "gitxp-fake") in entry_points("gitxp")
+    assert list(_cache_dir().glob("entry-points-*.json"))  # kept for the next process
+    assert ("fake", "json:dumps", "gitxp-fake") in entry_points("gitxp")  # from the cache
+    shutil.rmtree(info)  # uninstalled: the directory's time changes
+    assert all(name != "fake" for name, _v, _d in entry_points("gitxp"))

@@ -126,12 +126,12 @@ def gc_command() -> None:
 @click.command("plugins")
 def plugins_command() -> None:
     """List loaded plugins (built-in and installed) and the hooks each implements."""
-    from gitxp.plugins import get_plugin_manager
+    from gitxp.plugins import DISTRIBUTIONS, get_plugin_manager
 
     pm = get_plugin_manager()
     for name, plugin in pm.list_name_plugin():
         hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        dist = next((d.project_name for p, d in pm.list_plugin_distinfo() if p is plugin), "built-in")
+        dist = DISTRIBUTIONS.get(name, "built-in")
         click.echo(f"{name} ({dist}): {', '.join(hooks)}")
     from gitxp.integrations import describe
 
