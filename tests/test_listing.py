@@ -195,3 +195,36 @@ def test_automatic_packing_can_be_turned_off(repo: Path, monkeypatch) -> None:  
     loose = git(repo, "count-objects")
     store.repack()
     assert git(repo, "count-objects") == loose
+
+
+def test_json_records_column_by_column_equal_the_row_by_row_conversion() -> None:
+    import math
+
+    import pyarrow as pa
+
+    micros = [0, 1_700_000_000_123456, 1_700_000_000_000000, None, 1_764_570_000_000001]
+    table = pa.table(
+        {
+            "run_id": ["a", "b", "c", "d", "e"],
+            "started": pa.array(micros, pa.timestamp("us", tz="UTC")),
+            "duration": [1.5, math.nan, math.inf, None, -math.inf],
+            "params.lr": [0.1, None, 0.3, None, 1e-05],
+            "params.layers": pa.array([[1, 2], None, [3], [], None], pa.list_(pa.int64())),
+            "params.on": [True, False, None, True, None],
+            "results.n": pa.array([1, 2, None, 4, 2**40], pa.int64()),
+            "meta.note": ["x", None, "naïve", "", "z"],
+        }
+    )
+    reference = []
+    for row in table.to_pylist():  # the conversion records() did before, cell by cell
+        item: dict[str, object] = {}
+        for name, value in row.items():
+            group, _, key = name.partition(".")
+            if group in ("params", "results", "meta") and key:
+                if value is not None:
+                    item.setdefault(group, {})[key] = output.to_json_value(value)  # type: ignore[union-attr]
+            else:
+                item[name] = output.to_json_value(value)
+        reference.append(item)
+    assert output.records(table) == reference
+    assert output.json_dumps(output.records(table)) == output.json_dumps(reference)

@@ -49,19 +49,43 @@ def to_json_value(value: Any) -> Any:
 
 def records(table: pa.Table, *, nested: bool = True) -> list[dict[str, Any]]:
     """Rows as dicts; with ``nested``, ``params.lr`` becomes ``{"params": {"lr": ...}}``. Null cells are left out
-    of the groups (a run has only the params it was given)."""
+    of the groups (a run has only the params it was given). Converted column by column (timestamps to ISO 8601 by
+    Arrow): building a datetime per cell made ``ls --format json`` of 100,000 runs take seconds."""
+    columns = [(name, *name.partition(".")[::2], _json_column(table[name])) for name in table.column_names]
     out = []
-    for row in table.to_pylist():
+    for i in range(table.num_rows):
         item: dict[str, Any] = {}
-        for name, value in row.items():
-            group, _, key = name.partition(".")
-            if nested and group in _GROUPS and key:
+        for name, group, key, values in columns:
+            value = values[i]
+            if nested and key and group in _GROUPS:
                 if value is not None:
-                    item.setdefault(group, {})[key] = to_json_value(value)
+                    item.setdefault(group, {})[key] = value
             else:
-                item[name] = to_json_value(value)
+                item[name] = value
         out.append(item)
     return out
+
+
+def _json_column(column: Any) -> list[Any]:
+    """A column's cells as ``to_json_value`` makes them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if pa.types.is_timestamp(kind) and kind.tz in ("UTC", "+00:00") and kind.unit == "us":
+        text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")  # 2026-12-01T06:31:05.123456
+        text = pc.replace_substring_regex(
+            text, pattern=r"\.000000$", replacement=""
+        )  # as isoformat() drops it
+        return pc.binary_join_element_wise(text, "+00:00", "").to_pylist()  # type: ignore[no-any-return]
+    values = column.to_pylist()
+    if pa.types.is_floating(kind):
+        if pc.all(pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py() is False:
+            return [to_json_value(v) for v in values]
+        return values
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_string(kind):
+        return values
+    return [to_json_value(v) for v in values]
 
 
 def json_dumps(data: Any) -> str:
