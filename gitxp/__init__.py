@@ -18,6 +18,7 @@ from gitxp.errors import GitxpError
 from gitxp.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from gitxp.bisection import bisect
     from gitxp.integrations.args import parse_args
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
@@ -40,6 +41,7 @@ __all__ = [
     "Store",
     "hookimpl",
     "GitxpError",
+    "bisect",
 ]
 
 _LAZY = {
@@ -54,6 +56,7 @@ _LAZY = {
     "Sampler": "gitxp.space",
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
+    "bisect": "gitxp.bisection",
 }
 
 
