@@ -172,9 +172,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     )
 
 
-def temporary_tree(
-    store: Store, commit: str, patch: bytes, label: str, keep_dir: Path | None = None
-) -> Path:
+def temporary_tree(store: Store, commit: str, patch: bytes, label: str, keep_dir: Path | None = None) -> Path:
     """Check ``commit`` (plus ``patch``) out in a new temporary detached worktree and return its path. The
     user's working tree, index, stash and branches are not touched. Remove it with :func:`cleanup`; if this
     process dies first, the next rerun or bisect (or ``gitxp gc``) removes it (:func:`prune_stale_worktrees`)."""

@@ -52,7 +52,12 @@ def history(root: Path, n: int, *, drop_at: int, broken_at: int | None = None) -
 
 def gitxp_cli(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*GITXP, *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300
+        [*GITXP, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
     )
 
 
@@ -128,7 +133,9 @@ def test_bisect_finds_the_commit_in_log2_steps_and_touches_nothing(tmp_path: Pat
 def test_a_commit_that_does_not_run_is_skipped_and_a_recorded_run_is_measured(tmp_path: Path) -> None:
     repo = tmp_path / "project"
     shas = history(repo, 8, drop_at=6, broken_at=4)
-    recorded = gitxp_cli(repo, "run", "-e", "train", "-p", "scale=1.0", "--allow-unused", "--", sys.executable, "train.py")
+    recorded = gitxp_cli(
+        repo, "run", "-e", "train", "-p", "scale=1.0", "--allow-unused", "--", sys.executable, "train.py"
+    )
     assert recorded.returncode == 0, recorded.stderr
     run_id = gitxp.load("train", path=str(repo)).to_pylist()[0]["run_id"]
 

@@ -56,7 +56,9 @@ def _history(store: Store, good: str, bad: str) -> list[str]:
     commits = listing.split()
     first_parent = store.repo.git("rev-parse", f"{commits[0]}^1").decode().strip() if commits else ""
     if first_parent != good_sha:
-        raise UsageError(f"--good {good} is not on the first-parent history of --bad {bad} (a merged branch?)")
+        raise UsageError(
+            f"--good {good} is not on the first-parent history of --bad {bad} (a merged branch?)"
+        )
     return [good_sha, *commits]
 
 
@@ -95,7 +97,9 @@ def prepare(
         if not command:
             raise UsageError("no command given: gitxp bisect ... -- COMMAND [ARGS]...")
         spec = spec_from_command(store, list(command), dict(params or {}), shell)
-    return State(new_run_id()[:12], commits[0], commits[-1], commits, name, goal, repeat, threshold, jobs, spec)
+    return State(
+        new_run_id()[:12], commits[0], commits[-1], commits, name, goal, repeat, threshold, jobs, spec
+    )
 
 
 def plan(store: Store, state: State) -> dict[str, Any]:
@@ -130,9 +134,13 @@ def _subject(store: Store, sha: str) -> str:
 
 
 def _describe(store: Store, sha: str) -> dict[str, Any]:
-    fields = store.repo.git("show", "-s", "--format=%H%x00%s%x00%an <%ae>%x00%aI", sha).decode(errors="replace")
+    fields = store.repo.git("show", "-s", "--format=%H%x00%s%x00%an <%ae>%x00%aI", sha).decode(
+        errors="replace"
+    )
     full, subject, author, date = fields.strip().split("\0")
-    stat = store.repo.git("diff", "--stat", "--no-color", "--no-ext-diff", f"{sha}^1", sha).decode(errors="replace")
+    stat = store.repo.git("diff", "--stat", "--no-color", "--no-ext-diff", f"{sha}^1", sha).decode(
+        errors="replace"
+    )
     return {"sha": full, "subject": subject, "author": author, "date": date, "diffstat": stat.rstrip()}
 
 

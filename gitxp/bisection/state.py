@@ -88,5 +88,7 @@ def load_current(root: Path) -> State:
         bisect_id = (folder / "current").read_text().strip()
         data = json.loads((folder / f"{bisect_id}.json").read_text())
     except (OSError, ValueError):
-        raise UsageError("no bisect to resume in this repository (start one with gitxp bisect --good ...)") from None
+        raise UsageError(
+            "no bisect to resume in this repository (start one with gitxp bisect --good ...)"
+        ) from None
     return State.from_json(data)

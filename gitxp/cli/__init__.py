@@ -75,7 +75,8 @@ def _register() -> None:
         ui_cmd,
     )
 
-    for module in (run_cmd, runs, compare_cmd, rerun_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd):
+    commands = (run_cmd, runs, compare_cmd, rerun_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd)
+    for module in commands:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -164,7 +164,16 @@ def _print(result: dict[str, Any], fmt: str) -> None:
         title=f"bisect {result['id']}: {result['metric']}", title_justify="left", box=box.SIMPLE_HEAD,
         show_edge=False,
     )  # fmt: skip
-    for header in ("commit", "subject", "runs", "mean", "95% CI", "diff vs good", "95% CI of diff", "verdict"):
+    for header in (
+        "commit",
+        "subject",
+        "runs",
+        "mean",
+        "95% CI",
+        "diff vs good",
+        "95% CI of diff",
+        "verdict",
+    ):
         view.add_column(header, overflow="fold")
     for row in result["tested"]:
         ci, dci = row["ci95"], row["diff_ci95"]
@@ -194,7 +203,9 @@ def _print(result: dict[str, Any], fmt: str) -> None:
             + ", ".join(c[:7] for c in result["candidates"])
         )
     else:
-        click.echo(f"\nno regression: the bad end {result['bad'][:7]} is not worse than the good end beyond noise")
+        click.echo(
+            f"\nno regression: the bad end {result['bad'][:7]} is not worse than the good end beyond noise"
+        )
 
 
 COMMANDS = [bisect_command]
