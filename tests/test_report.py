@@ -13,6 +13,7 @@ from test_wrapper import GITXP
 
 from gitxp.report import BLOCKS, mark, sparkline
 
+ROOT = Path(__file__).parent.parent
 TRAIN = """\
 import json, os, random
 level = float(open("level.txt").read())
@@ -115,3 +116,59 @@ def test_sparkline_and_mark() -> None:
     assert sparkline([5, 5], 5, 5) == "▁▁"
     assert mark([0.1, 0.2], "max") == "better" and mark([0.1, 0.2], "min") == "worse"
     assert mark([-0.1, 0.2], "max") == "same" and mark(None, "max") is None
+
+
+def test_ci_recipe_reports_a_pull_request_against_the_pulled_runs(tmp_path: Path) -> None:
+    """examples/ci/pr-report.sh as a CI job runs it: a fresh clone on the PR head (detached, no local main),
+    the base's runs only on the remote."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gitxp").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gitxp "$@"\n')
+    (bin_dir / "gitxp").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    dev = tmp_path / "dev"
+    dev.mkdir()
+    git(dev, "init", "-q")
+    (dev / "train.py").write_text(TRAIN.replace('["seed"]', '.get("seed", 0)'))
+    (dev / "level.txt").write_text("0.9\n")
+    git(dev, "add", ".")
+    git(dev, "commit", "-qm", "start")
+    assert cli(dev, "run", "-e", "train", "--grid", "seed=0,1,2", "--allow-unused", "--", sys.executable,
+               "train.py").returncode == 0  # fmt: skip
+    git(dev, "remote", "add", "origin", str(remote))
+    git(dev, "push", "-q", "origin", "main")
+    assert cli(dev, "push", "origin").returncode == 0
+
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", str(remote), str(ci))
+    (ci / "level.txt").write_text("0.8\n")
+    git(ci, "commit", "-qam", "pr: lower acc")
+    git(ci, "checkout", "-q", "--detach")
+    git(ci, "branch", "-D", "main")
+    proc = subprocess.run(
+        ["bash", str(ROOT / "examples" / "ci" / "pr-report.sh"), "train", "--", sys.executable, "train.py"],
+        cwd=ci,
+        env={**env, "BASE": "main", "FAIL_ON_WORSE": "1", "LINK_BASE": "https://example.invalid/o/r"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # --fail-on-worse: the PR lowers acc
+    assert "merged 3 new runs from origin" in proc.stdout
+    text = (ci / "gitxp-report.md").read_text()
+    assert "🔴 worse" in text and "| 3 → 3 |" in text
+    assert f"https://example.invalid/o/r/commit/{git(ci, 'rev-parse', 'HEAD')}" in text
+
+
+def test_github_actions_example_is_a_workflow_doing_the_recipe() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / "examples" / "github-actions" / "gitxp-report.yml").read_text())
+    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    steps = workflow["jobs"]["report"]["steps"]
+    script = "\n".join(step.get("run", "") for step in steps)
+    for needed in ("gitxp pull origin", "gitxp run -e train", "gitxp report --base", "gh pr comment"):
+        assert needed in script
+    assert any(step.get("uses", "").startswith("actions/checkout") for step in steps)
