@@ -244,7 +244,42 @@ def test_resume_without_a_bisect_and_the_python_api(tmp_path: Path, monkeypatch:
     assert proc.returncode == 2 and "no bisect to resume" in proc.stderr
     monkeypatch.chdir(repo)
     lines: list[str] = []
-    out = gitxp.bisect(shas[0], shas[-1], "acc:max", command=[sys.executable, "train.py"], repeat=2,
+    out = gitxp.bisect(shas[0], shas[-1], "acc:max", command=[sys.executable, "train.py"], repeat=2, jobs=2,
                        say=lines.append)  # fmt: skip
     assert out["result"] == "found" and out["first_bad"]["sha"] == shas[2]
     assert any("bad" in line for line in lines)
+    runs = runs_of(repo, out["experiment"])  # -j 2: both repeats of a commit at once, seeds 0 and 1
+    assert len(runs) == out["new_runs"] and sorted({r["meta.bisect.repeat"] for r in runs}) == [0, 1]
+
+
+def _simulate(n: int, first_bad: int, skipped: set[int] = frozenset()) -> tuple[object, list[int]]:  # type: ignore[assignment]
+    from gitxp.bisection.search import next_step
+
+    verdicts: dict[int, str] = {}
+    tested = []
+    while (step := next_step(n, verdicts)).kind == "test":
+        assert step.at is not None and step.at not in verdicts
+        tested.append(step.at)
+        verdicts[step.at] = "skip" if step.at in skipped else "bad" if step.at >= first_bad else "good"
+    return step, tested
+
+
+def test_search_finds_every_first_bad_position_in_log2_steps() -> None:
+    from gitxp.bisection.search import expected_steps
+
+    for n in range(1, 41):
+        for first_bad in range(1, n + 1):
+            step, tested = _simulate(n, first_bad)
+            assert step.kind == "found" and step.at == first_bad
+            # the good end + ceil(log2 n); +1 only when the answer is the bad end itself (then it is confirmed)
+            assert len(tested) <= expected_steps(n) + (first_bad == n), (n, first_bad, tested)
+    assert expected_steps(19) == 6 and expected_steps(20) == 6
+
+
+def test_search_steps_around_skipped_commits() -> None:
+    step, tested = _simulate(19, 12, skipped={9, 10, 14})
+    assert step.kind == "found" and step.at == 12 and {9, 10} <= set(tested)  # tried, skipped, stepped around
+    step, _ = _simulate(19, 12, skipped={11})  # a skipped commit right before the first bad one
+    assert step.kind == "ambiguous" and step.among == (11, 12)
+    step, _ = _simulate(5, 99)  # nothing got worse: the bad end is measured and found fine
+    assert step.kind == "no-regression"

@@ -93,6 +93,17 @@ def prepare(
     if run is not None:
         spec, row = spec_from_run(store, run, dict(params or {}))
         objective.check_known(name, goal, [k for k, v in row.items() if v is not None])
+        if "+d." in str(row.get("version")):
+            import warnings
+
+            from gitxp.errors import GitxpWarning
+
+            warnings.warn(
+                f"gitxp: run {spec.source_run} had uncommitted changes; bisect measures each commit's committed "
+                "code (the run's command and params, not its patch)",
+                GitxpWarning,
+                stacklevel=2,
+            )
     else:
         if not command:
             raise UsageError("no command given: gitxp bisect ... -- COMMAND [ARGS]...")

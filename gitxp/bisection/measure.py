@@ -103,20 +103,15 @@ def stored_values(store: Store, table: Any, state: State, sha: str) -> list[tupl
     return out
 
 
-def _one_run(store: Store, state: State, sha: str, tree: Path, repeat: int, controller: Controller) -> Any:
+def _new_run(store: Store, state: State, tree: Path, repeat: int) -> Any:
+    """A run of the spec at the worktree's commit (created in the calling thread; executed by :func:`_execute`)."""
     from gitxp.repo import Repo
     from gitxp.run import Run
     from gitxp.versioning import capture
-    from gitxp.wrapper import execute
 
-    spec = state.spec
-    cwd = tree / spec.workdir
-    config = Path(spec.config) if spec.config else None
-    if config is not None and not config.is_absolute():
-        config = cwd / config
-    run = Run(
+    return Run(
         experiment=state.experiment,
-        params=spec.params,
+        params=state.spec.params,
         metric=f"{state.metric}:{state.goal}",
         store=store,
         version=capture(Repo.discover(tree)),
@@ -124,11 +119,21 @@ def _one_run(store: Store, state: State, sha: str, tree: Path, repeat: int, cont
         meta={
             "bisect.id": state.id,
             "bisect.repeat": repeat,
-            "workdir": spec.workdir,
-            "entrypoint": spec.entrypoint,
-            "bisect.source_run": spec.source_run,
+            "workdir": state.spec.workdir,
+            "entrypoint": state.spec.entrypoint,
+            "bisect.source_run": state.spec.source_run,
         },
     )
+
+
+def _execute(run: Any, state: State, tree: Path, repeat: int, controller: Controller) -> Any:
+    from gitxp.wrapper import execute
+
+    spec = state.spec
+    cwd = tree / spec.workdir
+    config = Path(spec.config) if spec.config else None
+    if config is not None and not config.is_absolute():
+        config = cwd / config
     command = Command(tuple(spec.argv), shell=spec.shell, config=config, cwd=cwd, parse=tuple(spec.parse))
     execute(run, command, controller=controller, tee=False, extra_env={"GITXP_SEED": str(repeat)})
     return run
@@ -171,7 +176,10 @@ def measure_commit(
             with ThreadPoolExecutor(max_workers=state.jobs) as pool:
                 while needed > 0 and not controller.interrupted.is_set():
                     wave = list(range(repeat, repeat + min(state.jobs, needed)))
-                    done = list(pool.map(lambda i: _one_run(store, state, sha, tree, i, controller), wave))
+                    wave_runs = [(_new_run(store, state, tree, i), i) for i in wave]
+                    done = list(
+                        pool.map(lambda item: _execute(item[0], state, tree, item[1], controller), wave_runs)
+                    )
                     repeat += len(wave)
                     needed -= len(wave)
                     for run in done:
