@@ -171,7 +171,8 @@ def test_no_regression_when_the_bad_end_is_not_worse(tmp_path: Path) -> None:
     assert "no regression" in proc.stdout
 
 
-def test_interrupted_bisect_resumes_where_it_stopped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_bisect_resumes_where_it_stopped(tmp_path: Path, sig: int) -> None:
     repo = tmp_path / "project"
     shas = history(repo, 19, drop_at=5)
     before = user_state(repo)
@@ -190,13 +191,16 @@ def test_interrupted_bisect_resumes_where_it_stopped(tmp_path: Path) -> None:
             state = json.loads((folder / f"{current.read_text().strip()}.json").read_text())
             measured = len(state["measured"])
     time.sleep(0.5)  # into the third commit's runs
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "gitxp bisect --resume" in err
     state = json.loads((folder / f"{(folder / 'current').read_text().strip()}.json").read_text())
     assert not state["done"] and len(state["measured"]) >= 2
-    assert user_state(repo) == before  # the temporary worktree went away with the interruption
+    if sig == signal.SIGINT:  # Ctrl-C: stopped cleanly, the temporary worktree removed at once
+        assert proc.returncode == 130, err
+        assert "gitxp bisect --resume" in err
+        assert user_state(repo) == before
+    else:  # kill -9: the state saved after each commit is all there is; its worktree is left for the resume
+        assert proc.returncode == -signal.SIGKILL
 
     resumed = gitxp_cli(repo, "bisect", "--resume", "--format", "json")
     assert resumed.returncode == 0, resumed.stderr
