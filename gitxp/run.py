@@ -378,6 +378,8 @@ class Run:
         if self.status != "running":
             return
         ended = time.time()
+        if status != "finished" and (self._staged.path / "cancel").exists():
+            status = "cancelled"  # stopped by gitxp cancel (gitxp.lifecycle.cancel)
         self.status = status
         self._hooks.gitxp_run_end(run=self, status=status)
         self._stop.set()

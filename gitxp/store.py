@@ -607,6 +607,8 @@ class Store:
 
                     ended = item.last_sign_of_life(record["started"])
                     record.update(status="crashed", ended=ended, duration=ended - record["started"])
+                    if (item.path / "cancel").exists():  # killed by gitxp cancel (gitxp.lifecycle.cancel)
+                        record["status"] = "cancelled"
                     record.setdefault("meta", {})["error"] = (
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
@@ -681,14 +683,14 @@ class Store:
             return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
             return 0
-        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs")}
-        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs")}
+        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events")}
+        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs", "events")}
         new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
         files = {
             p: s
             for p, s in theirs.items()
-            if p.rsplit("/", 1)[0] in new_runs or (p.startswith("packs/") and p not in mine)
-        }
+            if p.rsplit("/", 1)[0] in new_runs or (p.startswith(("packs/", "events/")) and p not in mine)
+        }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch, merged as a union
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return len(new_runs)
@@ -842,7 +844,7 @@ class Store:
 
     # -------------------------------------------------------------- packs
 
-    def pack(self, *, min_new: int = 0) -> int:
+    def pack(self, *, min_new: int = 0, force: bool = False) -> int:
         """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
         source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
@@ -870,6 +872,10 @@ class Store:
                     for b in self.repo.read_blobs(s for _k, s, _p in self.repo.ls_tree(head, "packs"))
                 )
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
+                if not (force and old):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
+                    return 0
+            if table.num_rows == 0:  # force, and no run left: drop the old packs
+                self._commit_files({}, "gitxp: drop packs", delete=old)
                 return 0
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, compression="zstd")
@@ -883,8 +889,21 @@ class Store:
         records = [r for r in (self._record_or_quarantine(s) for s in self.staged_runs()) if r is not None]
         return concat_tables([record_table(r) for r in records]) if records else empty_table()
 
-    def table(self, *, recover: bool = True) -> pa.Table:
-        """Every run: committed ones plus live ones, after committing the runs of dead processes."""
+    def table(self, *, recover: bool = True, show: str = "visible") -> pa.Table:
+        """Every run: committed ones plus live ones, after committing the runs of dead processes.
+
+        ``show``: "visible" leaves out archived and removed runs, "archived" leaves out removed ones only, "all"
+        none
+        (see gitxp.lifecycle)."""
+        return self.lifecycle_view(self._all_runs(recover), show)
+
+    def lifecycle_view(self, table: pa.Table, show: str = "visible") -> pa.Table:
+        """``table`` with the life-cycle applied (issue 10: gitxp tag/note/archive/rm, folded from events/)."""
+        from gitxp.lifecycle.events import load_state, overlay
+
+        return overlay(table, load_state(self.repo, self.head(), self.cache_dir), show)
+
+    def _all_runs(self, recover: bool) -> pa.Table:
         self.flush()
         if recover:
             try:

@@ -237,7 +237,7 @@ def write_csv(table: pa.Table, handle: Any) -> None:
 
 def default_columns(table: pa.Table) -> list[str]:
     """Columns shown by ``ls`` in a terminal: identity, status, params and results (meta on request)."""
-    base = ["run_id", "experiment", "version", "status", "started", "duration"]
+    base = ["run_id", "experiment", "version", "status", "started", "duration", "tags", "archived"]
     return [
         c
         for c in table.column_names
