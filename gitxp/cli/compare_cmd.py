@@ -132,7 +132,19 @@ def compare_command(
     if since:
         table = since_filter(store, table, since)
     table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
-    groups = resolve_groups(store, table, list(selectors))
+    from gitxp.errors import UsageError
+
+    try:
+        groups = resolve_groups(store, table, list(selectors))
+    except UsageError:
+        from gitxp.lifecycle.events import load_state, why_hidden
+
+        state = load_state(store.repo, store.head(), store.cache_dir)
+        for text in selectors:  # an archived or removed run: say so, and how to see it
+            reason = why_hidden(state, text, "--archived")
+            if reason:
+                raise UsageError(reason) from None
+        raise
     single = all(g.kind == "run" for g in groups)
     if metric and not single:
         check_metric(groups, metric)

@@ -19,7 +19,7 @@ from gitxp.cli.output import (
     to_json_value,
     write_csv,
 )
-from gitxp.errors import UsageError
+from gitxp.errors import GitxpError, UsageError
 
 __all__ = ["COMMANDS"]
 
@@ -288,7 +288,15 @@ def show_command(
         return
     if run is None:
         raise UsageError("show needs a RUN (an id or a unique prefix; see 'gitxp ls')")
-    run_id = store.resolve_run(run, table)
+    try:
+        run_id = store.resolve_run(run, table)
+    except GitxpError as error:  # a removed run (gitxp rm): say so
+        from gitxp.lifecycle.events import load_state, why_hidden
+
+        reason = why_hidden(load_state(store.repo, store.head(), store.cache_dir), run)
+        if reason is None:
+            raise
+        raise UsageError(reason) from None
     row = table.filter(pc.equal(table["run_id"], run_id))
     row = row.select([c for c in row.column_names if row[c][0].is_valid])
     if show_diff or show_log:

@@ -71,8 +71,8 @@ def select_live(store: Store, targets: Sequence[str], experiment: Sequence[str] 
         ids = table["run_id"].to_pylist() if table.num_rows else []
         known = [r for r in ids if text and r.startswith(text)]
         if known:
-            status = table.filter(table["run_id"] == known[0])  # type: ignore[arg-type]
-            raise UsageError(f"run {known[0]} is not running (it is {status['status'][0].as_py()}): nothing to cancel")
+            status = table["status"][ids.index(known[0])].as_py()
+            raise UsageError(f"run {known[0]} is not running (it is {status}): nothing to cancel")
         recorded = {e for e in (table["experiment"].to_pylist() if table.num_rows else []) if e}
         if target in recorded:
             raise UsageError(f"experiment {target!r} has no running run: nothing to cancel")

@@ -269,3 +269,18 @@ def filter_table(table: pa.Table, tags: Iterable[str] = (), note: str | None = N
         for cell, n in zip(tag_cells, notes)
     ]
     return table.filter(pa.array(mask, pa.bool_()))
+
+
+def why_hidden(state: State, prefix: str, flag: str = "--all") -> str | None:
+    """Why ``prefix`` names no listed run, when it is an archived or removed run's id: one line that says how to
+    see it (``flag``) or bring it back."""
+    text = prefix.strip().lower()
+    if len(text) < 4:
+        return None
+    for run in sorted(state.removed()):
+        if run.startswith(text):
+            return f"run {run} was removed (bring it back with 'gitxp rm --undo {run[:12]}')"
+    for run in sorted(state.archived()):
+        if run.startswith(text):
+            return f"run {run} is archived: add {flag} to include it (or 'gitxp unarchive {run[:12]}')"
+    return None
