@@ -131,7 +131,9 @@ def test_archive_hides_from_ls_compare_history_and_dashboard(repo: Path, invoke)
 
 
 def test_rm_undo_and_gc_after_the_grace_period(
-    repo: Path, invoke, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    repo: Path,
+    invoke,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     a, b, c = make_runs()
     out = invoke("rm", a, b, "--yes")
@@ -219,7 +221,10 @@ def _gitxp(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ops_travel_with_push_and_pull_and_merge_without_loss(
-    repo: Path, tmp_path: Path, invoke, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    repo: Path,
+    tmp_path: Path,
+    invoke,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     bare = tmp_path / "shared.git"
     git(tmp_path, "init", "-q", "--bare", str(bare))

@@ -38,7 +38,9 @@ def selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("-e", "--experiment", multiple=True, help="Runs of this experiment (repeatable)."),
         click.option("--status", metavar="S[,S]", help="Only runs with this status."),
         click.option("--where", metavar="EXPR", help="Only runs matching EXPR (as gitxp ls --where)."),
-        click.option("--tag", "tags", metavar="NAME", multiple=True, help="Only runs tagged NAME (repeatable)."),
+        click.option(
+            "--tag", "tags", metavar="NAME", multiple=True, help="Only runs tagged NAME (repeatable)."
+        ),
         click.option("--dry-run", is_flag=True, help="Say which runs would change; change nothing."),
         click.option("-y", "--yes", is_flag=True, help="Do not ask before changing more than one run."),
     ]
@@ -52,7 +54,9 @@ def _short(ids: list[str], limit: int = 8) -> str:
     return shown + (f" ... (+{len(ids) - limit})" if len(ids) > limit else "")
 
 
-def _run(action: str, runs: tuple[str, ...] | list[str], value: Any, opts: dict[str, Any], what: str = "") -> None:
+def _run(
+    action: str, runs: tuple[str, ...] | list[str], value: Any, opts: dict[str, Any], what: str = ""
+) -> None:
     from gitxp.lifecycle.ops import plan, record, select_runs
     from gitxp.store import Store
 
@@ -74,7 +78,9 @@ def _run(action: str, runs: tuple[str, ...] | list[str], value: Any, opts: dict[
     same = f" ({len(the_plan.unchanged)} {_SAME[action]})" if the_plan.unchanged else ""
     plural = "run" if len(changed) == 1 else "runs"
     if opts["dry_run"]:
-        click.echo(f"would {verb} {len(changed)} {plural}{what}{same}" + (f": {_short(changed)}" if changed else ""))
+        click.echo(
+            f"would {verb} {len(changed)} {plural}{what}{same}" + (f": {_short(changed)}" if changed else "")
+        )
         return
     if not changed:
         click.echo(f"nothing to do: {len(ids)} {'run' if len(ids) == 1 else 'runs'} {_SAME[action]}")
@@ -159,7 +165,11 @@ def rm_command(runs: tuple[str, ...], undo: bool, **opts: Any) -> None:
 @click.argument("targets", nargs=-1, metavar="RUN|EXP...")
 @click.option("-e", "--experiment", multiple=True, help="Every running run of this experiment (repeatable).")
 @click.option(
-    "--grace", type=float, default=None, metavar="SECONDS", help="Wait this long after SIGTERM before SIGKILL."
+    "--grace",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Wait this long after SIGTERM before SIGKILL.",
 )
 @click.option("--dry-run", is_flag=True, help="Say which runs would be stopped; stop nothing.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before stopping more than one run.")

@@ -290,7 +290,7 @@ def show_command(
         raise UsageError("show needs a RUN (an id or a unique prefix; see 'gitxp ls')")
     try:
         run_id = store.resolve_run(run, table)
-    except GitxpError as error:  # a removed run (gitxp rm): say so
+    except GitxpError:  # a removed run (gitxp rm): say so
         from gitxp.lifecycle.events import load_state, why_hidden
 
         reason = why_hidden(load_state(store.repo, store.head(), store.cache_dir), run)

@@ -44,7 +44,9 @@ def live_runs(store: Store) -> list[tuple[StagedRun, dict[str, Any]]]:
     return out
 
 
-def select_live(store: Store, targets: Sequence[str], experiment: Sequence[str] = ()) -> list[tuple[StagedRun, dict[str, Any]]]:
+def select_live(
+    store: Store, targets: Sequence[str], experiment: Sequence[str] = ()
+) -> list[tuple[StagedRun, dict[str, Any]]]:
     """The live runs named by ``targets`` (run ids/prefixes or experiment names) and ``experiment``."""
     if not targets and not experiment:
         raise UsageError("cancel needs a RUN (id or prefix) or an experiment (-e EXP)")
@@ -54,7 +56,9 @@ def select_live(store: Store, targets: Sequence[str], experiment: Sequence[str] 
     experiments = {record.get("experiment") for _s, record in live}
     for name in experiment:
         if name not in experiments:
-            raise UsageError(f"experiment {name!r} has no running run{did_you_mean(name, experiments - {None})}")
+            raise UsageError(
+                f"experiment {name!r} has no running run{did_you_mean(name, experiments - {None})}"
+            )
     names = list(experiment)
     for target in targets:
         if target in experiments:
@@ -63,7 +67,9 @@ def select_live(store: Store, targets: Sequence[str], experiment: Sequence[str] 
         text = target.strip().lower()
         found = [r for r in by_id if text and r.startswith(text)]
         if len(found) > 1:
-            raise RunNotFoundError(f"run id {target!r} is ambiguous: {len(found)} running runs match; type more")
+            raise RunNotFoundError(
+                f"run id {target!r} is ambiguous: {len(found)} running runs match; type more"
+            )
         if found:
             chosen[found[0]] = by_id[found[0]]
             continue
@@ -119,12 +125,16 @@ def _signal(pid: int, sig: int) -> None:
 
 def _mark(staged: StagedRun) -> None:
     try:
-        (staged.path / "cancel").write_text(json.dumps({"by": os.getpid(), "host": HOST, "time": time.time()}))
+        (staged.path / "cancel").write_text(
+            json.dumps({"by": os.getpid(), "host": HOST, "time": time.time()})
+        )
     except OSError:
         pass  # the run ended and its directory is gone
 
 
-def cancel(store: Store, chosen: Sequence[tuple[StagedRun, dict[str, Any]]], *, grace: float | None = None) -> dict[str, str]:
+def cancel(
+    store: Store, chosen: Sequence[tuple[StagedRun, dict[str, Any]]], *, grace: float | None = None
+) -> dict[str, str]:
     """Stop the runs in ``chosen`` (see the module docstring); returns each run's recorded status."""
     grace = CANCEL_GRACE if grace is None else grace
     owners: dict[int, str | None] = {}
@@ -133,7 +143,9 @@ def cancel(store: Store, chosen: Sequence[tuple[StagedRun, dict[str, Any]]], *, 
         pid = record.get("pid")
         if isinstance(pid, int) and pid > 0:
             if pid == os.getpid():
-                raise UsageError(f"run {record['run_id']} belongs to this process: end it with run.end('cancelled')")
+                raise UsageError(
+                    f"run {record['run_id']} belongs to this process: end it with run.end('cancelled')"
+                )
             owners[pid] = record.get("pid_start") or _pid_start(pid)
     for pid in owners:
         _signal(pid, signal.SIGTERM)

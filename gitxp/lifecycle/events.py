@@ -120,7 +120,9 @@ class State:
             if not isinstance(stamp, int) or isinstance(stamp, bool):
                 raise ValueError("its time is not a number")
         except (ValueError, UnicodeDecodeError) as error:
-            warnings.warn(f"gitxp: skipping the damaged event file {path}: {error}", GitxpWarning, stacklevel=3)
+            warnings.warn(
+                f"gitxp: skipping the damaged event file {path}: {error}", GitxpWarning, stacklevel=3
+            )
             return
         self.clock = max(self.clock, stamp)
         for index, op in enumerate(body["ops"]):
@@ -137,7 +139,9 @@ class State:
         return default if slot is None else slot[1]
 
     def tags(self, run: str) -> list[str]:
-        return sorted(k[4:] for k, (_key, v) in self.fields.get(run, {}).items() if k.startswith("tag:") and v)
+        return sorted(
+            k[4:] for k, (_key, v) in self.fields.get(run, {}).items() if k.startswith("tag:") and v
+        )
 
     def removed(self) -> dict[str, float]:
         """Removed runs and when (seconds since the epoch)."""
@@ -148,7 +152,11 @@ class State:
 
 
 def _from_cache(data: Any) -> tuple[str, State] | None:
-    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or not isinstance(data.get("ref"), str):
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != CACHE_FORMAT
+        or not isinstance(data.get("ref"), str)
+    ):
         return None
     fields, clock = data.get("fields"), data.get("clock")
     if not isinstance(fields, dict) or not isinstance(clock, int):
@@ -203,7 +211,9 @@ def overlay(table: pa.Table, state: State, show: str = "visible") -> pa.Table:
     if show == "visible":
         hidden |= state.archived()
     if hidden:
-        table = table.filter(pc.invert(pc.is_in(table["run_id"], value_set=pa.array(sorted(hidden), pa.string()))))
+        table = table.filter(
+            pc.invert(pc.is_in(table["run_id"], value_set=pa.array(sorted(hidden), pa.string())))
+        )
     ids = table["run_id"].to_pylist()
     columns: dict[str, list[Any]] = {"tags": [None] * len(ids), "note": [None] * len(ids)}
     if show != "visible":

@@ -15,7 +15,16 @@ from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
 from gitxp.lifecycle.events import State, clone_id, event_file, load_state, now_us, valid_tag
 from gitxp.store import Store
 
-__all__ = ["Plan", "select_runs", "plan", "record", "prune_removed", "grace_seconds", "parse_duration", "ACTIONS"]
+__all__ = [
+    "Plan",
+    "select_runs",
+    "plan",
+    "record",
+    "prune_removed",
+    "grace_seconds",
+    "parse_duration",
+    "ACTIONS",
+]
 
 ACTIONS = ("tag", "untag", "note", "archive", "unarchive", "rm", "undo")
 DEFAULT_GRACE = "14d"
@@ -41,7 +50,9 @@ def grace_seconds(store: Store) -> float:
     return parse_duration(text or DEFAULT_GRACE, where)
 
 
-def _resolve(prefix: str, pool: Sequence[str], other: Sequence[str], scope: str, pruned: Sequence[str] = ()) -> str:
+def _resolve(
+    prefix: str, pool: Sequence[str], other: Sequence[str], scope: str, pruned: Sequence[str] = ()
+) -> str:
     """The one id in ``pool`` starting with ``prefix``; a clear error otherwise (``other``: the runs of the other
     scope, to say "was removed" rather than "no such run")."""
     text = prefix.strip().lower()
@@ -52,11 +63,15 @@ def _resolve(prefix: str, pool: Sequence[str], other: Sequence[str], scope: str,
         return found[0]
     if len(found) > 1:
         shown = ", ".join(found[:5]) + (" ..." if len(found) > 5 else "")
-        raise RunNotFoundError(f"run id {prefix!r} is ambiguous: {len(found)} runs match ({shown}); type more")
+        raise RunNotFoundError(
+            f"run id {prefix!r} is ambiguous: {len(found)} runs match ({shown}); type more"
+        )
     elsewhere = [i for i in other if i.startswith(text)]
     gone = [i for i in pruned if i.startswith(text)]
     if gone and not elsewhere:
-        raise RunNotFoundError(f"run {gone[0]} was removed and its data pruned by 'gitxp gc': it cannot come back")
+        raise RunNotFoundError(
+            f"run {gone[0]} was removed and its data pruned by 'gitxp gc': it cannot come back"
+        )
     if elsewhere and scope == "removed":
         raise RunNotFoundError(f"run {elsewhere[0]} is not removed: nothing to undo")
     if elsewhere:
@@ -94,9 +109,15 @@ def select_runs(
     if is_removed is None:
         pool_table, other = table, []
     elif scope == "removed":
-        pool_table, other = table.filter(is_removed), table.filter(pc.invert(is_removed))["run_id"].to_pylist()
+        pool_table, other = (
+            table.filter(is_removed),
+            table.filter(pc.invert(is_removed))["run_id"].to_pylist(),
+        )
     else:
-        pool_table, other = table.filter(pc.invert(is_removed)), table.filter(is_removed)["run_id"].to_pylist()
+        pool_table, other = (
+            table.filter(pc.invert(is_removed)),
+            table.filter(is_removed)["run_id"].to_pylist(),
+        )
     pool = pool_table["run_id"].to_pylist() if pool_table.num_rows else []
     pruned = sorted(set(removed_ids) - set(pool) - set(other))
     named = [_resolve(r, pool, other, scope, pruned) for r in runs]
@@ -107,8 +128,12 @@ def select_runs(
     if tags:
         for tag in tags:
             check_tag(tag)
-        have = {t for ts in (pool_table["tags"].to_pylist() if "tags" in pool_table.column_names else []) if ts
-                for t in ts.split(",")}
+        have = {
+            t
+            for ts in (pool_table["tags"].to_pylist() if "tags" in pool_table.column_names else [])
+            if ts
+            for t in ts.split(",")
+        }
         for tag in tags:
             if tag not in have:
                 raise UsageError(f"--tag {tag!r}: no run has this tag{did_you_mean(tag, have)}")
@@ -132,7 +157,9 @@ def select_runs(
 
 def check_tag(name: str) -> None:
     if not valid_tag(name):
-        raise UsageError(f"tag {name!r}: a tag is one word of at most 100 characters, without spaces or commas")
+        raise UsageError(
+            f"tag {name!r}: a tag is one word of at most 100 characters, without spaces or commas"
+        )
 
 
 @dataclass
@@ -149,7 +176,9 @@ class Plan:
         return list(dict.fromkeys(op[0] for op in self.ops))
 
 
-def plan(store: Store, action: str, runs: Sequence[str], value: Any = None, *, state: State | None = None) -> Plan:
+def plan(
+    store: Store, action: str, runs: Sequence[str], value: Any = None, *, state: State | None = None
+) -> Plan:
     """The ops that ``action`` (one of ``ACTIONS``) on ``runs`` records: only real changes."""
     if action not in ACTIONS:
         raise ValueError(f"unknown life-cycle action {action!r}")
@@ -198,7 +227,9 @@ def record(store: Store, the_plan: Plan) -> str | None:
     store.flush()
     with store.lock():
         state = load_state(store.repo, store.head(), store.cache_dir)
-        stamp = max(now_us(), state.clock + 1)  # after every op this clone has seen (see events: hybrid clock)
+        stamp = max(
+            now_us(), state.clock + 1
+        )  # after every op this clone has seen (see events: hybrid clock)
         path, data = event_file(clone_id(store.root), stamp, the_plan.ops)
         runs = the_plan.changed
         what = runs[0] if len(runs) == 1 else f"{len(runs)} runs"
@@ -206,7 +237,9 @@ def record(store: Store, the_plan: Plan) -> str | None:
     return path
 
 
-def prune_removed(store: Store, *, grace: float | None = None, now: float | None = None, dry_run: bool = False) -> list[str]:
+def prune_removed(
+    store: Store, *, grace: float | None = None, now: float | None = None, dry_run: bool = False
+) -> list[str]:
     """Delete from the ref the files of runs removed more than ``grace`` seconds ago (default
     :func:`grace_seconds`) and rewrite the pack without them; returns the pruned run ids. Their events stay, so
     they stay removed even if a pull brings their files back from a clone that has not pruned them yet (the
