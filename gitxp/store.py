@@ -899,9 +899,9 @@ class Store:
 
     def lifecycle_view(self, table: pa.Table, show: str = "visible") -> pa.Table:
         """``table`` with the life-cycle applied (issue 10: gitxp tag/note/archive/rm, folded from events/)."""
-        from gitxp.lifecycle.events import load_state, overlay
+        from gitxp.lifecycle.events import load_view, overlay
 
-        return overlay(table, load_state(self.repo, self.head(), self.cache_dir), show)
+        return overlay(table, load_view(self.repo, self.head(), self.cache_dir), show)
 
     def _all_runs(self, recover: bool) -> pa.Table:
         self.flush()
@@ -930,7 +930,7 @@ class Store:
         prefix = prefix.strip().lower()
         if not prefix:
             raise RunNotFoundError("empty run id")
-        table = self.table() if table is None else table
+        table = self.table(show="archived") if table is None else table  # an archived run is still there by id
         ids = table.filter(pc.starts_with(table["run_id"], prefix))["run_id"].to_pylist()
         if not ids:
             raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")

@@ -201,6 +201,10 @@ def test_python_api(repo: Path) -> None:
     assert gitxp.untag(b, "best") == [b]
     rows = listed()
     assert set(rows) == {b, c} and rows[b].get("tags") is None and rows[c]["note"] == "check the data"
+    assert gitxp.load(note="CHECK")["run_id"].to_pylist() == [c]
+    assert gitxp.archive(c) == [c] and gitxp.load()["run_id"].to_pylist() == [b]
+    assert gitxp.load(archived=True)["run_id"].to_pylist() == [c, b]
+    assert gitxp.metrics(c).num_rows == 0  # an archived run is still there by its id
     with pytest.raises(gitxp.GitxpError, match="did you mean"):
         gitxp.tag(a[:6] + "!", "x")
 

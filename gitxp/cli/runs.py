@@ -291,9 +291,9 @@ def show_command(
     try:
         run_id = store.resolve_run(run, table)
     except GitxpError:  # a removed run (gitxp rm): say so
-        from gitxp.lifecycle.events import load_state, why_hidden
+        from gitxp.lifecycle.events import load_view, why_hidden
 
-        reason = why_hidden(load_state(store.repo, store.head(), store.cache_dir), run)
+        reason = why_hidden(load_view(store.repo, store.head(), store.cache_dir), run)
         if reason is None:
             raise
         raise UsageError(reason) from None

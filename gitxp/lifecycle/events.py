@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from gitxp.repo import Repo
 
-__all__ = ["State", "load_state", "event_file", "clone_id", "overlay", "SHOW", "FORMAT"]
+__all__ = ["State", "View", "load_state", "load_view", "event_file", "clone_id", "overlay", "SHOW", "FORMAT"]
 
 FORMAT = 1
 CACHE_FORMAT = 1
@@ -150,6 +150,59 @@ class State:
     def archived(self) -> set[str]:
         return {r for r, f in self.fields.items() if f.get("archived", [0, False])[1]}
 
+    def view(self) -> View:
+        tags = {r: ",".join(t) for r in self.fields if (t := self.tags(r))}
+        notes = {r: n for r in self.fields if (n := self.value(r, "note"))}
+        return View(tags=tags, notes=notes, archived_ids=sorted(self.archived()), removed_at=self.removed())
+
+
+@dataclass
+class View:
+    """What listings need of the fold: each run's tags (joined by commas), note, archived and removed state."""
+
+    tags: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    archived_ids: list[str] = field(default_factory=list)
+    removed_at: dict[str, float] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.tags or self.notes or self.archived_ids or self.removed_at)
+
+    def removed(self) -> dict[str, float]:
+        return self.removed_at
+
+    def archived(self) -> set[str]:
+        return set(self.archived_ids)
+
+
+def load_view(repo: Repo, head: str | None, cache_dir: Path) -> View:
+    """The :class:`View` of commit ``head``, from its own small cache (``lifecycle-view.json``) when it is current:
+    a listing never parses the whole fold."""
+    if head is None:
+        return View()
+    cache = cache_dir / "lifecycle-view.json"
+    try:
+        data = json.loads(cache.read_text())
+        if isinstance(data, dict) and data.get("format") == CACHE_FORMAT and data.get("ref") == head:
+            view = View(data["tags"], data["notes"], data["archived"], data["removed"])
+            if all(
+                isinstance(x, (dict, list))
+                for x in (view.tags, view.notes, view.archived_ids, view.removed_at)
+            ):
+                return view
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    view = load_state(repo, head, cache_dir).view()
+    body = {"format": CACHE_FORMAT, "ref": head, "tags": view.tags, "notes": view.notes}
+    body.update(archived=view.archived_ids, removed=view.removed_at)
+    try:
+        tmp = cache.with_name(f".lifecycle-view.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(body))
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return view
+
 
 def _from_cache(data: Any) -> tuple[str, State] | None:
     if (
@@ -196,64 +249,41 @@ def load_state(repo: Repo, head: str | None, cache_dir: Path) -> State:
     return state
 
 
-def overlay(table: pa.Table, state: State, show: str = "visible") -> pa.Table:
+def overlay(table: pa.Table, view: View, show: str = "visible") -> pa.Table:
     """``table`` as the life-cycle says: removed runs left out (unless ``show="all"``), archived ones too (unless
     ``show`` is ``"archived"`` or ``"all"``), and ``tags``/``note`` columns when any run has them (``archived``
     and ``removed`` columns too when such runs are shown)."""
     if show not in SHOW:
         raise ValueError(f"show={show!r}: expected one of {', '.join(SHOW)}")
-    if not state.fields or not table.num_rows or "run_id" not in table.column_names:
+    if not view or not table.num_rows or "run_id" not in table.column_names:
         return table
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    hidden = set(state.removed()) if show != "all" else set()
+    hidden = set(view.removed_at) if show != "all" else set()
     if show == "visible":
-        hidden |= state.archived()
+        hidden.update(view.archived_ids)
     if hidden:
-        table = table.filter(
-            pc.invert(pc.is_in(table["run_id"], value_set=pa.array(sorted(hidden), pa.string())))
-        )
+        keep = pc.invert(pc.is_in(table["run_id"], value_set=pa.array(sorted(hidden), pa.string())))
+        table = table.filter(keep)
     ids = table["run_id"].to_pylist()
-    columns: dict[str, list[Any]] = {"tags": [None] * len(ids), "note": [None] * len(ids)}
-    if show != "visible":
-        columns["archived"] = [None] * len(ids)
-    if show == "all":
-        columns["removed"] = [None] * len(ids)
-    for i, run in enumerate(ids):
-        if run not in state.fields:
+    columns: dict[str, tuple[pa.DataType, list[Any]]] = {
+        "tags": (pa.string(), [view.tags.get(r) for r in ids] if view.tags else []),
+        "note": (pa.string(), [view.notes.get(r) for r in ids] if view.notes else []),
+    }
+    if show != "visible" and view.archived_ids:
+        archived = set(view.archived_ids)
+        columns["archived"] = (pa.bool_(), [True if r in archived else None for r in ids])
+    if show == "all" and view.removed_at:
+        removed = {r: round(float(t) * 1_000_000) for r, t in view.removed_at.items()}
+        columns["removed"] = (pa.timestamp("us", tz="UTC"), [removed.get(r) for r in ids])
+    for name, (kind, values) in columns.items():
+        if not values or all(v is None for v in values):
             continue
-        tags = state.tags(run)
-        columns["tags"][i] = ",".join(tags) if tags else None
-        columns["note"][i] = state.value(run, "note") or None
-        if "archived" in columns:
-            columns["archived"][i] = True if state.value(run, "archived") else None
-        if "removed" in columns:
-            removed = state.value(run, "removed")
-            columns["removed"][i] = None if not removed else round(float(removed) * 1_000_000)
-    for name, values in columns.items():
-        if all(v is None for v in values):
-            continue
-        kind = pa.string() if name in ("tags", "note") else pa.bool_()
-        if name == "removed":
-            kind = pa.timestamp("us", tz="UTC")
         if name in table.column_names:
             table = table.drop_columns([name])
         table = table.append_column(name, pa.array(values, kind))
     return table
-
-
-def matching_runs(state: State, *, tags: Iterable[str] = (), note: str | None = None) -> set[str]:
-    """Runs carrying every tag in ``tags`` and (case-insensitively) ``note`` in their note."""
-    tags = list(tags)
-    out = set()
-    for run in state.fields:
-        if tags and not set(tags) <= set(state.tags(run)):
-            continue
-        if note is not None and note.lower() not in (state.value(run, "note") or "").lower():
-            continue
-        out.add(run)
-    return out
 
 
 def filter_table(table: pa.Table, tags: Iterable[str] = (), note: str | None = None) -> pa.Table:
@@ -281,7 +311,7 @@ def filter_table(table: pa.Table, tags: Iterable[str] = (), note: str | None = N
     return table.filter(pa.array(mask, pa.bool_()))
 
 
-def why_hidden(state: State, prefix: str, flag: str = "--all") -> str | None:
+def why_hidden(state: State | View, prefix: str, flag: str = "--all") -> str | None:
     """Why ``prefix`` names no listed run, when it is an archived or removed run's id: one line that says how to
     see it (``flag``) or bring it back."""
     text = prefix.strip().lower()
