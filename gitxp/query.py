@@ -370,7 +370,7 @@ def load(
     store = Store.open(path)
     table = store.table(show="archived" if archived else "visible")
     if tag or note is not None:
-        from gitxp.lifecycle.events import filter_table
+        from gitxp.store.lifecycle import filter_table
 
         table = filter_table(table, [tag] if isinstance(tag, str) else list(tag or ()), note)
     if since:

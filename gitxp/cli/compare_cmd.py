@@ -137,7 +137,7 @@ def compare_command(
     try:
         groups = resolve_groups(store, table, list(selectors))
     except UsageError:
-        from gitxp.lifecycle.events import load_view, why_hidden
+        from gitxp.store.lifecycle import load_view, why_hidden
 
         state = load_view(store.repo, store.head(), store.cache_dir)
         for text in selectors:  # an archived or removed run: say so, and how to see it

@@ -69,7 +69,7 @@ def _selected(
     store = Store.open()
     table = store.table(show="archived" if show_all else "visible")
     if tags or note is not None:  # gitxp tag / gitxp note (gitxp.lifecycle)
-        from gitxp.lifecycle.events import filter_table
+        from gitxp.store.lifecycle import filter_table
 
         table = filter_table(table, tags, note)
     if experiment and table.num_rows:
@@ -291,7 +291,7 @@ def show_command(
     try:
         run_id = store.resolve_run(run, table)
     except GitxpError:  # a removed run (gitxp rm): say so
-        from gitxp.lifecycle.events import load_view, why_hidden
+        from gitxp.store.lifecycle import load_view, why_hidden
 
         reason = why_hidden(load_view(store.repo, store.head(), store.cache_dir), run)
         if reason is None:

@@ -1,5 +1,5 @@
 """Life-cycle operations: select the runs (ids, prefixes, filters), work out what actually changes, record it as
-one event file on the ref (see :mod:`gitxp.lifecycle.events`); and prune the data of removed runs (``gitxp gc``).
+one event file on the ref (see :mod:`gitxp.store.lifecycle`); and prune the data of removed runs (``gitxp gc``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
-from gitxp.lifecycle.events import State, clone_id, event_file, load_state, now_us, valid_tag
 from gitxp.store import Store
+from gitxp.store.lifecycle import State, clone_id, event_file, load_state, now_us, valid_tag
 
 __all__ = [
     "Plan",

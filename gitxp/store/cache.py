@@ -182,7 +182,7 @@ class ReadCache(RefWriter):
 
     def lifecycle_view(self, table: pa.Table, show: str = "visible") -> pa.Table:
         """``table`` with the life-cycle applied (gitxp tag/note/archive/rm, folded from events/ on the ref)."""
-        from gitxp.lifecycle.events import load_view, overlay
+        from gitxp.store.lifecycle import load_view, overlay
 
         return overlay(table, load_view(self.repo, self.head(), self.cache_dir), show)
 

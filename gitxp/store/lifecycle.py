@@ -1,4 +1,5 @@
-"""Life-cycle events on the ref, and their folding into each run's tags, note, archived and removed state.
+"""Life-cycle events on the ref (``gitxp tag``/``note``/``archive``/``rm``, see gitxp.lifecycle), and their
+folding into each run's tags, note, archived and removed state.
 
 Every ``gitxp tag``/``note``/``archive``/``rm`` (and their undo) appends one file to the store's ref::
 
