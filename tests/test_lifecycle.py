@@ -209,6 +209,17 @@ def test_python_api(repo: Path) -> None:
         gitxp.tag(a[:6] + "!", "x")
 
 
+def test_methods_on_run_objects(repo: Path) -> None:
+    with gitxp.start("e", params={"x": 1}) as run:
+        assert run.tag("live") is True  # a live run can be tagged already
+    assert run.tag("live") is False and run.note("checked") is True
+    assert listed()[run.id]["tags"] == "live" and listed()[run.id]["note"] == "checked"
+    assert run.archive() is True and run.id not in listed()
+    assert run.unarchive() is True and run.remove() is True and run.id not in listed("archived")
+    assert run.restore() is True and run.untag("live") is True
+    assert listed()[run.id].get("tags") is None
+
+
 def test_import_gitxp_stays_light() -> None:
     code = "import sys, gitxp; gitxp.tag; print(sorted(m for m in ('pyarrow', 'git', 'rich') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

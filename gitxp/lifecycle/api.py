@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel"]
+__all__ = ["tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel", "RunLifecycle"]
 
 Runs = str | Sequence[str] | None
 PathLike = str | os.PathLike[str] | None
@@ -30,11 +30,12 @@ def _apply(
     tag: str | Sequence[str] | None = None,
     path: PathLike = None,
     dry_run: bool = False,
+    store: Any = None,
 ) -> list[str]:
     from gitxp.lifecycle.ops import plan, record, select_runs
     from gitxp.store import Store
 
-    store = Store.open(path)
+    store = store if store is not None else Store.open(path)
     ids = select_runs(
         store,
         [runs] if isinstance(runs, str) else list(runs or ()),
@@ -110,3 +111,41 @@ def cancel(
     if dry_run:
         return {record["run_id"]: "running" for _s, record in chosen}
     return stop(store, chosen, grace=grace)
+
+
+class RunLifecycle:
+    """The life-cycle operations as methods of a :class:`gitxp.Run` (mixed into it): ``run.tag("best")``,
+    ``run.untag(...)``, ``run.note("...")``, ``run.archive()``, ``run.unarchive()``, ``run.remove()``,
+    ``run.restore()``; each returns whether it changed anything."""
+
+    id: str
+    store: Any
+
+    def _lifecycle(self, action: str, value: Any = None) -> bool:
+        return bool(_apply(action, self.id, value, store=self.store))
+
+    def tag(self, name: str) -> bool:
+        """Add the tag ``name`` to this run."""
+        return self._lifecycle("tag", name)
+
+    def untag(self, name: str) -> bool:
+        """Take the tag ``name`` off this run."""
+        return self._lifecycle("untag", name)
+
+    def note(self, text: str | None) -> bool:
+        """Set this run's note ("" or None clears it)."""
+        return self._lifecycle("note", text)
+
+    def archive(self) -> bool:
+        """Hide this run from listings, comparisons and search histories."""
+        return self._lifecycle("archive")
+
+    def unarchive(self) -> bool:
+        return self._lifecycle("unarchive")
+
+    def remove(self) -> bool:
+        """Remove this (ended) run from every listing; ``restore()`` until ``gitxp gc`` prunes it."""
+        return self._lifecycle("rm")
+
+    def restore(self) -> bool:
+        return self._lifecycle("undo")
