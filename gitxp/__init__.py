@@ -20,6 +20,7 @@ from gitxp.hookspecs import hookimpl
 if TYPE_CHECKING:
     from gitxp.bisection import bisect
     from gitxp.integrations.args import parse_args
+    from gitxp.lifecycle.api import archive, cancel, note, remove, restore, tag, unarchive, untag
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
@@ -42,6 +43,14 @@ __all__ = [
     "hookimpl",
     "GitxpError",
     "bisect",
+    "tag",
+    "untag",
+    "note",
+    "archive",
+    "unarchive",
+    "remove",
+    "restore",
+    "cancel",
 ]
 
 _LAZY = {
@@ -57,6 +66,7 @@ _LAZY = {
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
     "bisect": "gitxp.bisection",
+    **{name: "gitxp.lifecycle.api" for name in ("tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel")},
 }
 
 

@@ -67,6 +67,7 @@ def _register() -> None:
         artifacts_cmd,
         bisect_cmd,
         compare_cmd,
+        lifecycle_cmd,
         report_cmd,
         rerun_cmd,
         run_cmd,
@@ -75,7 +76,7 @@ def _register() -> None:
         ui_cmd,
     )
 
-    commands = (run_cmd, runs, compare_cmd, rerun_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd)
+    commands = (run_cmd, runs, compare_cmd, rerun_cmd, lifecycle_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd)
     for module in commands:
         for command in module.COMMANDS:
             cli.add_command(command)
