@@ -70,7 +70,7 @@ class Packs(ReadCache):
             keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
         return pa.chunked_array(keys, pa.string()).combine_chunks() if keys else pa.array([], pa.string())
 
-    def pack(self, *, min_new: int = 0) -> int:
+    def pack(self, *, min_new: int = 0, force: bool = False) -> int:
         """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
         source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
@@ -92,6 +92,10 @@ class Packs(ReadCache):
                 for b in self.repo.read_blobs(s for _k, s, _p in old)
             )
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
+                if not (force and old):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
+                    return 0
+            if table.num_rows == 0:  # force, and no run left: drop the old packs
+                self._commit_files({}, "gitxp: drop packs", delete=[p for _k, _s, p in old])
                 return 0
             self._write_pack(table, delete=[p for _k, _s, p in old])
         self._set_unpacked(0)
