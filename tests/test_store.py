@@ -279,3 +279,55 @@ def test_packs_serve_fresh_clones_and_yield_to_newer_run_files(repo: Path, tmp_p
     assert len(after) == 5 and after[target]["results.v"] == -1 and after[target]["status"] == "failed"
     assert "_blob" not in gitxp.load().column_names
     assert [after[r["run_id"]]["results.v"] for r in before[1:]] == [1, 2, 3, 4]
+
+
+def test_run_files_built_in_a_batch_are_byte_for_byte_those_built_one_by_one() -> None:
+    """The committer builds the run tables of a batch together (gitxp.store.tables.record_tables): the
+    run.parquet files must be exactly what record_table makes for each record alone, whatever the values."""
+    import math
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gitxp.store.tables import record_table, record_tables
+
+    rng = random.Random(0)
+
+    def value(kind: str) -> object:
+        return {
+            "i": lambda: rng.choice([rng.randint(-5, 10**12), 2**63 - 1, -(2**63)]),
+            "f": lambda: rng.choice([rng.random(), math.nan, -0.0, math.inf]),
+            "s": lambda: rng.choice(["", "x", "naïve", "a,b"]),
+            "b": lambda: rng.random() < 0.5,
+            "n": lambda: None,
+            "l": lambda: rng.choice([[], [1, 2], [0.5], ["a"]]),
+        }[kind]()
+
+    records = []
+    for i in range(300):
+        kinds = rng.choice(["ifs", "ifsb", "ifsn", "ifl", "b"])
+        records.append(
+            {
+                "run_id": f"{i:026d}",
+                "experiment": rng.choice(["e", None]),
+                "version": "v",
+                "status": "finished",
+                "started": rng.random() * 1e9,
+                "ended": rng.choice([None, 1.5e9]),
+                "duration": rng.choice([None, 2.0]),
+                "params": {f"p{k}": value(k) for k in kinds},
+                "results": {"acc": value("f")},
+                "meta": {"m": value("s")},
+            }
+        )
+
+    def data(table: pa.Table) -> bytes:
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="none")
+        return sink.getvalue().to_pybytes()
+
+    batched = record_tables(records)
+    assert len(batched) == len(records)
+    for table, record in zip(batched, records):
+        assert data(table) == data(record_table(record)), record

@@ -212,7 +212,9 @@ class ReadCache(RefWriter):
         prefix = prefix.strip().lower()
         if not prefix:
             raise RunNotFoundError("empty run id")
-        table = self.table(show="archived") if table is None else table  # an archived run is still there by id
+        table = (
+            self.table(show="archived") if table is None else table
+        )  # an archived run is still there by id
         ids = table.filter(pc.starts_with(table["run_id"], prefix))["run_id"].to_pylist()
         if not ids:
             raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")

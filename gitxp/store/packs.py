@@ -92,7 +92,9 @@ class Packs(ReadCache):
                 for b in self.repo.read_blobs(s for _k, s, _p in old)
             )
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
-                if not (force and old):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
+                if not (
+                    force and old
+                ):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
                     return 0
             if table.num_rows == 0:  # force, and no run left: drop the old packs
                 self._commit_files({}, "gitxp: drop packs", delete=[p for _k, _s, p in old])

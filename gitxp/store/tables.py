@@ -113,3 +113,47 @@ def read_parquet(source: Any, columns: list[str] | None = None) -> pa.Table:
 
     with pq.ParquetFile(source) as handle:
         return handle.read(columns=columns)
+
+
+_SIMPLE = (bool, str, float, type(None))
+
+
+def _batchable(value: Any) -> bool:
+    t = type(value)
+    return t in _SIMPLE or (t is int and -(2**63) <= value < 2**63)
+
+
+def record_tables(records: list[Mapping[str, Any]]) -> list[pa.Table]:
+    """``record_table`` of each record, the same tables; records whose params, results and meta have the same
+    keys with the same scalar types are built as one table and sliced (a table per record cost ~0.3 ms in
+    building ~20 one-element arrays: half of the time of committing a short run)."""
+    import pyarrow as pa
+
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    out: list[pa.Table | None] = [None] * len(records)
+    for i, record in enumerate(records):
+        items = [(g, k, record[g][k]) for g in GROUPS for k in sorted(record.get(g) or {})]
+        if len(records) > 1 and all(_batchable(v) for _g, _k, v in items):
+            groups.setdefault(tuple((g, k, type(v)) for g, k, v in items), []).append(i)
+        else:
+            out[i] = record_table(record)
+    for signature, rows in groups.items():
+        if len(rows) == 1:
+            out[rows[0]] = record_table(records[rows[0]])
+            continue
+        chosen = [records[i] for i in rows]
+        columns: dict[str, pa.Array] = {}
+        for name in BASE_COLUMNS:
+            values = [r.get(name) for r in chosen]
+            if name in ("started", "ended"):
+                columns[name] = _ts_array(values)
+            elif name == "duration":
+                columns[name] = pa.array(values, pa.float64())
+            else:
+                columns[name] = pa.array(values, pa.string())
+        for group, key, _type in signature:
+            columns[f"{group}.{key}"] = pa.array([r[group][key] for r in chosen])
+        table = pa.table(columns, metadata={"gitxp.schema": str(SCHEMA_VERSION)})
+        for j, i in enumerate(rows):
+            out[i] = table.slice(j, 1)
+    return [t for t in out if t is not None]

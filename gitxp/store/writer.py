@@ -18,7 +18,7 @@ from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
 from gitxp.store.schema import FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
 from gitxp.store.staging import CorruptRecord, StagedRun
-from gitxp.store.tables import concat_tables, record_table
+from gitxp.store.tables import concat_tables, record_table, record_tables
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,7 +66,11 @@ class RefWriter(StagingArea):
     # -------------------------------------------------------------- committing
 
     def _files_for(
-        self, staged: StagedRun, record: Mapping[str, Any], extra: list[pa.Table] | None = None
+        self,
+        staged: StagedRun,
+        record: Mapping[str, Any],
+        extra: list[pa.Table] | None = None,
+        table: pa.Table | None = None,
     ) -> dict[str, bytes]:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -74,7 +78,7 @@ class RefWriter(StagingArea):
         base = run_path(record["run_id"])
         sink = pa.BufferOutputStream()
         # Uncompressed: a one-row file gains nothing from compression and parses 3x faster without it.
-        pq.write_table(record_table(record), sink, compression="none")
+        pq.write_table(record_table(record) if table is None else table, sink, compression="none")
         files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
         metrics = staged.metrics_table()
         if extra:
@@ -101,6 +105,7 @@ class RefWriter(StagingArea):
         with self.lock():
             files: dict[str, bytes] = {}
             done = []
+            prepared: list[tuple[StagedRun, dict[str, Any], list[pa.Table]]] = []
             for item in staged:
                 try:
                     record = item.read_record()
@@ -127,8 +132,14 @@ class RefWriter(StagingArea):
                         experiment_given=bool(record.get("experiment_given")),
                         remove=False,
                     )
+                prepared.append((item, record, extra))
+            try:  # the batch's run tables built together (the same tables as one by one)
+                tables: list[pa.Table | None] = list(record_tables([r for _i, r, _e in prepared]))
+            except Exception:  # a value no Parquet file can hold: found run by run below
+                tables = [None] * len(prepared)
+            for (item, record, extra), table in zip(prepared, tables):
                 try:
-                    files.update(self._files_for(item, record, extra))
+                    files.update(self._files_for(item, record, extra, table))
                 except Exception as error:  # a value no Parquet file can hold: never block the other runs
                     self.quarantine(item.path, f"cannot be stored: {type(error).__name__}: {error}")
                     continue
