@@ -292,6 +292,7 @@ def main() -> None:
                 f"floor {r2['floor']:.3f}s | ratio {r2['gitxp'] / r2['floor']:.1f}x"
             )
         if not only & {"W3", "W5", "W6", "W7"}:
+            flush_all()  # the last runs' commits, before their repositories go
             return
         start = time.perf_counter()
         repo = build_store(root, f"store-{big}", big, unpacked=999, versions=2)
@@ -334,6 +335,7 @@ def main() -> None:
                 f"disk {r6['disk'] / 1e6:.1f}MB vs {r6['disk_after_gc'] / 1e6:.1f}MB after git gc "
                 f"({r6['disk'] / r6['disk_after_gc']:.2f}x)"
             )
+        flush_all()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 
