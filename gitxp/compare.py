@@ -154,7 +154,47 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     mean_a = _resampled_means(va, samples, rng)
-    return _percentiles(_resampled_means(vb, samples, rng) - mean_a, samples)
+    low, high = _percentiles(_resampled_means(vb, samples, rng) - mean_a, samples)
+    t_low, t_high = welch_interval(va, vb)
+    return min(low, t_low), max(high, t_high)
+
+
+def welch_interval(va: Any, vb: Any) -> tuple[float, float]:
+    """Welch's 95% t interval of mean(b) - mean(a) (unequal variances, Welch-Satterthwaite degrees of freedom).
+
+    ``bootstrap_ci`` never reports less than this: a percentile bootstrap of a handful of runs is too narrow (with
+    3 runs a side it calls an unchanged metric significantly different about 19% of the time instead of 5%,
+    because it uses the spread of 3 values as if it were known), and ``gitxp bisect`` and ``gitxp report`` decide on
+    3-5 runs. With many runs the two intervals agree and the bootstrap's is kept."""
+    va_n, vb_n = len(va), len(vb)
+    var_a, var_b = float(va.var(ddof=1)) / va_n, float(vb.var(ddof=1)) / vb_n
+    centre = float(vb.mean() - va.mean())
+    se = math.sqrt(var_a + var_b)
+    if se == 0.0:
+        return centre, centre
+    bottom = var_a**2 / (va_n - 1) + var_b**2 / (vb_n - 1)
+    df = (var_a + var_b) ** 2 / bottom if bottom > 0 else math.inf
+    half = t_quantile_975(df) * se
+    return centre - half, centre + half
+
+
+def t_quantile_975(df: float) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom, rounded down to whole degrees (so never
+    smaller than the exact one): exact for 1 and 2, the Cornish-Fisher series (Abramowitz & Stegun 26.7.5,
+    error below 0.15% from 3 on) above."""
+    z = 1.959963984540054
+    if not math.isfinite(df) or df > 1e6:
+        return z
+    k = max(1, math.floor(df))
+    if k == 1:
+        return math.tan(math.pi * 0.475)
+    if k == 2:
+        return 0.95 / math.sqrt(2 * 0.975 * 0.025)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / k + g2 / k**2 + g3 / k**3 + g4 / k**4
 
 
 def _resampled_means(values: Any, samples: int, rng: Any) -> Any:
