@@ -82,6 +82,7 @@ class Run:
         store: Store | None = None,
         version: Version | None = None,
         attach: bool = True,
+        run_id: str | None = None,
     ) -> None:
         if experiment is not None and not isinstance(experiment, str):
             raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
@@ -104,7 +105,7 @@ class Run:
                 store, version = _open(path, git)
             self.store = store
             self.version = version
-            self.id = new_run_id()
+            self.id = run_id or new_run_id()  # given: a remote executor records the client's run
         self.experiment_given = bool(experiment)
         self.experiment = (
             experiment
@@ -210,7 +211,9 @@ class Run:
 
         return log_input(self, path)
 
-    def log_artifacts(self, folder: str | os.PathLike[str], prefix: str | None = None) -> list[dict[str, Any]]:
+    def log_artifacts(
+        self, folder: str | os.PathLike[str], prefix: str | None = None
+    ) -> list[dict[str, Any]]:
         """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
         from gitxp.artifacts import log_artifacts
 
@@ -362,7 +365,9 @@ class Run:
         from gitxp.attached import fold
 
         with self._lock:
-            tables = fold(self._record, self._staged.path / "attached", experiment_given=self.experiment_given)
+            tables = fold(
+                self._record, self._staged.path / "attached", experiment_given=self.experiment_given
+            )
             self.experiment = self._record["experiment"]
             self._flush()
             for table in tables:
@@ -375,6 +380,10 @@ class Run:
         """End the run with ``status`` and commit it to the store (idempotent)."""
         if status not in END_STATUSES:
             raise ValueError(f"run.end({status!r}): the status must be one of {', '.join(END_STATUSES)}")
+        self._finish(status, error)
+
+    def _finish(self, status: str, error: BaseException | None = None) -> None:
+        """End the run with any final status (``crashed`` included: a remote executor lost its worker)."""
         if self.status != "running":
             return
         ended = time.time()

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from gitxp.cli.cluster_opts import executor_options
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -139,7 +140,10 @@ class _RunCommand(click.Command):
     help="Search space file (YAML/JSON, or HyperTrainer's hpsearch block).",
 )
 @click.option(
-    "-n", "n", type=click.IntRange(min=1, max=10**12), help="Runs to draw (random/tpe), or draws per grid point (grid)."
+    "-n",
+    "n",
+    type=click.IntRange(min=1, max=10**12),
+    help="Runs to draw (random/tpe), or draws per grid point (grid).",
 )
 @click.option(
     "--strategy",
@@ -147,9 +151,12 @@ class _RunCommand(click.Command):
     show_default=True,
     help="grid, random, tpe, cmaes, gp, qmc, nsga2 (Optuna's samplers), or a plugin's.",
 )
-@click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Runs at once.")
+@click.option("-j", "--jobs", type=int, help="Runs at once (default: 1 locally, every worker slot on Dask).")
 @click.option(
-    "--executor", default="local", show_default=True, help="Where runs execute (local, or a plugin's)."
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where runs execute: local, dask, slurm, or a plugin's (see 'Scaling out').",
 )
 @click.option(
     "--metric",
@@ -187,7 +194,9 @@ class _RunCommand(click.Command):
     metavar="REGEX",
     help="Read output lines matching REGEX: named groups are metrics, (?P<step>...) the step.",
 )
-@click.option("--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="Print the planned runs (count, first param sets); run nothing."
+)
 @click.option(
     "--resume",
     is_flag=True,
@@ -201,6 +210,7 @@ class _RunCommand(click.Command):
     show_default=True,
     help="Refuse a sweep of more runs than this before building it.",
 )
+@executor_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     experiment: str | None,
@@ -210,7 +220,7 @@ def run_command(
     space_file: Path | None,
     n: int | None,
     strategy: str,
-    jobs: int,
+    jobs: int | None,
     executor: str,
     metrics: tuple[str, ...],
     prune: str | None,
@@ -226,6 +236,7 @@ def run_command(
     resume: bool,
     max_runs: int,
     command: tuple[str, ...],
+    cluster: Any = None,
 ) -> None:
     """Run COMMAND as a recorded run (or a sweep of runs): gitxp run [OPTIONS] -- COMMAND [ARGS]...
 
@@ -239,7 +250,7 @@ def run_command(
     if resume and not command:
         _resume_experiment(experiment, dry_run)
         return
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise UsageError("-j must be at least 1")
     import gitxp.space as space_module
 
@@ -285,8 +296,9 @@ def run_command(
         experiment=experiment,
         strategy=strategy,
         n=space.n,
-        jobs=jobs,
+        jobs=jobs or 1,
         executor=executor,
+        executor_options=cluster,
         objectives=objectives,
         prune=prune,
         seed=seed,
@@ -307,6 +319,12 @@ def run_command(
             result = sweep.run(controller, on_event=_single_event)
     finally:
         controller.restore()
+    if result.error:
+        from gitxp.errors import GitxpError
+
+        error = GitxpError(result.error)
+        error.exit_code = EXIT_FAILED
+        raise error
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if result.blind:
@@ -411,6 +429,7 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         TextColumn("[bold]sweep"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("queued {task.fields[queued]}"),
         TextColumn("running {task.fields[running]}"),
         TextColumn("failed {task.fields[failed]}"),
         TextColumn("best {task.fields[best]}"),
@@ -418,13 +437,15 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         console=err,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("sweep", total=None, running=0, failed=0, best="-")
+    task = progress.add_task("sweep", total=None, queued=0, running=0, failed=0, best="-")
 
     def on_event(event: str, run: Any, result: Any) -> None:
         if event == "begin":  # the strategy knows how many runs it will propose (None: open-ended)
             click.echo(
                 f"gitxp: sweep of {result.total if result.total is not None else 'open-ended'} runs "
-                f"({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
+                f"({sweep.strategy}, "
+                + (f"-j {sweep.jobs}" if sweep.executor == "local" else f"--executor {sweep.executor}")
+                + f"), version {sweep.version.id}",
                 err=True,
             )
             if result.resume_found is not None:
@@ -453,7 +474,14 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
             width = None if err.is_terminal else terminal_width()
             err.print(shorten(line, width) if width else line, soft_wrap=True, markup=False, highlight=False)
         best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
-        progress.update(task, running=counts["running"], failed=counts["failed"], best=best)
+        live = sweep.live.counts() if sweep.live is not None else {"running": counts["running"]}
+        progress.update(
+            task,
+            queued=live.get("queued", 0),
+            running=live.get("running", 0),
+            failed=counts["failed"],
+            best=best,
+        )
 
     with progress:
         result = sweep.run(controller, on_event=on_event)
@@ -492,7 +520,10 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     rows = [dict(r._record, status=result.statuses.get(r.id, r.status)) for r in result.runs]
     if not rows:
         if result.skipped:
-            click.echo(f"gitxp: all {result.skipped} points already finished on this version: nothing to run", err=True)
+            click.echo(
+                f"gitxp: all {result.skipped} points already finished on this version: nothing to run",
+                err=True,
+            )
         return
     table = concat_tables([record_table(r) for r in rows])
     ranking = _ranking(sweep.metric, table.column_names, rows)
@@ -502,7 +533,7 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
 
         found, goal = ranking
         table = select(sweep.store, table, sort=f"{'' if goal == 'min' else '-'}{found}")
-        title = f"top runs by {found[len('results.'):]} ({goal})"
+        title = f"top runs by {found[len('results.') :]} ({goal})"
     columns = ["run_id", "status"] + [c for c in table.column_names if c.startswith(("params.", "results."))]
     first = [ranking[0]] if ranking else []
     if len(sweep.objectives) > 1:
@@ -516,17 +547,15 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         first = [c for c in (column(*o, table.column_names) for o in sweep.objectives) if c]
         goals = ", ".join(":".join(o) for o in sweep.objectives)
         title = f"Pareto front: {table.num_rows} runs no other run beats on every objective ({goals})"
-    emit_table(table.select(columns).slice(0, 10), "table", columns_given=True, title=title, first=first, fit=True)
+    emit_table(
+        table.select(columns).slice(0, 10), "table", columns_given=True, title=title, first=first, fit=True
+    )
     finished = sum(1 for s in result.statuses.values() if s == "finished")
     click.echo(
         f"{finished} finished, {result.failed} failed, "
         f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted"
         + (f", {result.skipped} already finished (skipped)" if result.skipped else "")
-        + (
-            f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)"
-            if sweep.prune
-            else ""
-        ),
+        + (f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)" if sweep.prune else ""),
         err=True,
     )
     failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]
