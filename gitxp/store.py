@@ -85,8 +85,12 @@ def valid_path(path: str) -> bool:
         return bool(re.fullmatch(r"[0-9a-f]{8,64}\.parquet", parts[1]))
     if len(parts) == 5 and parts[0] == "runs":
         run_id = parts[3]
-        return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and parts[4] in _RUN_FILES
-    if len(parts) > 5 and parts[0] == "runs" and parts[4] == "artifacts":  # gitxp.artifacts: .../artifacts/<name>
+        return (
+            is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and parts[4] in _RUN_FILES
+        )
+    if (
+        len(parts) > 5 and parts[0] == "runs" and parts[4] == "artifacts"
+    ):  # gitxp.artifacts: .../artifacts/<name>
         run_id = parts[3]
         names_ok = all(p not in ("", ".", "..") for p in parts[5:])
         return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and names_ok
@@ -611,7 +615,12 @@ class Store:
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
                     # what the wrapped command recorded through the API before its wrapper died
-                    extra = fold(record, item.path / "attached", experiment_given=bool(record.get("experiment_given")), remove=False)
+                    extra = fold(
+                        record,
+                        item.path / "attached",
+                        experiment_given=bool(record.get("experiment_given")),
+                        remove=False,
+                    )
                 try:
                     files.update(self._files_for(item, record, extra))
                 except Exception as error:  # a value no Parquet file can hold: never block the other runs
@@ -702,7 +711,9 @@ class Store:
         if table.num_rows and "run_id" in table.column_names:
             import pyarrow.compute as pc
 
-            valid = pc.fill_null(pc.match_substring_regex(table["run_id"], r"^[0-9a-hjkmnp-tv-z]{26}$"), False)
+            valid = pc.fill_null(
+                pc.match_substring_regex(table["run_id"], r"^[0-9a-hjkmnp-tv-z]{26}$"), False
+            )
             if not pc.all(valid).as_py():
                 bad = table.filter(pc.invert(valid))["run_id"].to_pylist()
                 warnings.warn(
@@ -726,7 +737,9 @@ class Store:
                 import warnings
 
                 warnings.warn(
-                    f"gitxp: skipping unreadable run file {path} in {REF}: {error}", GitxpWarning, stacklevel=2
+                    f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
+                    GitxpWarning,
+                    stacklevel=2,
                 )
                 continue
             out.append(table.append_column(BLOB, pa.array([sha] * table.num_rows, pa.string())))
@@ -801,7 +814,9 @@ class Store:
             state = json.loads(state_file.read_text())
         except (FileNotFoundError, NotADirectoryError, ValueError, OSError):
             state = {}
-        if not isinstance(state, dict) or not all(isinstance(state.get(k, ""), (str, int)) for k in ("ref", "cache")):
+        if not isinstance(state, dict) or not all(
+            isinstance(state.get(k, ""), (str, int)) for k in ("ref", "cache")
+        ):
             state = {}
         cached = None
         if state.get("cache") == CACHE_VERSION and cache_file.exists():

@@ -88,7 +88,9 @@ def _selected(
 @click.option(
     "--by", metavar="version|branch|COL", help="Group runs: counts and the summary metric per group."
 )
-@click.option("--pareto", is_flag=True, help="Only the Pareto front of the runs' objectives (their --metric).")
+@click.option(
+    "--pareto", is_flag=True, help="Only the Pareto front of the runs' objectives (their --metric)."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool, **filters: Any) -> None:
     """List runs (newest first), filtered and sorted."""
@@ -107,7 +109,9 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool,
                 columns=list(columns) or None,
                 keep_order=True,
             )
-        emit_table(table, fmt, columns_given=bool(columns), first=_objective_columns(table), title="Pareto front")
+        emit_table(
+            table, fmt, columns_given=bool(columns), first=_objective_columns(table), title="Pareto front"
+        )
         return
     table = _selected(columns=columns, **filters)
     if by:
@@ -240,7 +244,9 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
 @click.option("--log", "show_log", is_flag=True, help="Print the run's captured output.")
 @click.option("-e", "--experiment", help="With --importance: the experiment (default: the run's).")
 @click.option("--importance", is_flag=True, help="Which params matter most for the experiment's objective.")
-@click.option("--metric", metavar="NAME:min|max", help="With --importance: the objective (default: recorded).")
+@click.option(
+    "--metric", metavar="NAME:min|max", help="With --importance: the objective (default: recorded)."
+)
 @click.option(
     "--evaluator", type=click.Choice(["fanova", "mdi", "ped-anova"]), default="fanova", show_default=True
 )

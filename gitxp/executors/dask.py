@@ -57,10 +57,10 @@ class _Trial:
 
 def _task(spec: Any, bundle: bytes | None, stop_name: str) -> Outcome:
     """Runs on a Dask worker."""
-    from distributed import Event, get_worker
+    from distributed import Event, get_client, get_worker
 
     worker = get_worker()
-    stop = Event(stop_name)
+    stop = Event(stop_name, client=get_client())  # polled from the trial's watcher thread: bind it now
     checked = [0.0, False]
 
     def should_stop() -> bool:
@@ -119,7 +119,7 @@ class DaskExecutor:
                     n_workers=workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.ERROR,
                 )
             self.client = distributed.Client(self.cluster)
@@ -214,6 +214,7 @@ class DaskExecutor:
     def shutdown(self, cancel: bool = False) -> None:
         if cancel:
             self._cancel_all("interrupted", "the sweep was stopped")
+        self._bundle = None  # released before the workers go, so that Dask does not try to keep it
         try:
             if self._topic:
                 self.client.unsubscribe_topic(self._topic)

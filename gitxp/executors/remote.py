@@ -138,12 +138,18 @@ def run_trial(
         workdir = root / (spec.workdir or ".")
     else:
         workdir = Path(os.getcwd())
+    store = _scratch_store()
+    import shutil
+
+    shutil.rmtree(
+        store.staging / spec.run_id, ignore_errors=True
+    )  # an earlier attempt that died on this machine
     run = Run(
         experiment=spec.experiment,
         params=spec.params,
         meta={**spec.meta, "executor": spec.executor, "code_dir": str(workdir)},
         metric=spec.metric,
-        store=_scratch_store(),
+        store=store,
         version=spec.version,
         attach=False,
         run_id=spec.run_id,

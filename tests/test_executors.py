@@ -1,0 +1,308 @@
+"""Executors on real engines: a Dask LocalCluster, a `dask scheduler` with `dask worker` processes on 127.0.0.1
+(working outside the repository), a worker killed mid-trial, Ctrl-C, informed search on Dask."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import git
+from test_wrapper import GITXP, write
+
+import gitxp
+
+pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Cluster:
+    """A `dask scheduler` and `dask worker` processes started for one test, all in ``cwd`` (outside the repo)."""
+
+    def __init__(self, cwd: Path, workers: int) -> None:
+        self.cwd = cwd
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.file = cwd / "scheduler.json"
+        env = {**os.environ, "GITXP_CODE_CACHE": str(cwd / "cache")}
+        self.env = env
+        self.scheduler = self._start(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(self.file),
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                self.address = json.loads(self.file.read_text())["address"]
+                break
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.05)
+        self.workers = [self.add_worker() for _ in range(workers)]
+        self.wait_workers(workers)
+
+    def _start(self, *args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dask", *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        return self._start(
+            "worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"
+        )
+
+    def wait_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[int], Cluster]]:
+    made: list[Cluster] = []
+
+    def make(workers: int = 2) -> Cluster:
+        made.append(Cluster(tmp_path_factory.mktemp("cluster"), workers))
+        return made[-1]
+
+    yield make
+    for item in made:
+        item.close()
+
+
+def gitxp_run(repo: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*GITXP, "run", *args], cwd=repo, capture_output=True, text=True, timeout=timeout)
+
+
+TRAIN = (
+    "import sys, time\n"
+    "x = float(sys.argv[1])\n"
+    "for step in range(3):\n"
+    "    print(f'gitxp: step={step} loss={(x - 0.3) ** 2 + 0.1 * (3 - step)}', flush=True)\n"
+    "print(f'gitxp: loss={(x - 0.3) ** 2}')\n"
+)
+
+
+def test_localcluster_sweep_records_every_trial_with_its_curves(repo: Path) -> None:
+    write(repo, "train.py", TRAIN)
+    proc = gitxp_run(
+        repo,
+        "--executor",
+        "dask",
+        "-j",
+        "2",
+        "--grid",
+        "x=0.1,0.2,0.3,0.4",
+        "--metric",
+        "loss:min",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = gitxp.load().to_pylist()
+    assert sorted(r["params.x"] for r in rows) == [0.1, 0.2, 0.3, 0.4]
+    assert {r["status"] for r in rows} == {"finished"}
+    assert {r["meta.executor"] for r in rows} == {"dask"}
+    best = min(rows, key=lambda r: r["results.loss"])
+    assert best["params.x"] == 0.3
+    curve = gitxp.metrics(best["run_id"]).to_pylist()
+    assert [p["step"] for p in curve if p["name"] == "loss"] == [0, 1, 2]
+    assert "best: run" in proc.stdout
+
+
+def test_external_cluster_runs_the_clients_exact_version(
+    repo: Path, cluster: Callable[[int], Cluster]
+) -> None:
+    write(
+        repo, "train.py", "import sys\nfrom lib import k\nprint(f'gitxp: value={k * float(sys.argv[1])}')\n"
+    )
+    write(repo, "lib.py", "k = 1\n")
+    (repo / "lib.py").write_text("k = 100  # uncommitted: only the patch carries it\n")
+    (repo / "extra.py").write_text("# untracked, travels in the patch too\n")
+    dask = cluster(2)
+    proc = gitxp_run(
+        repo,
+        "--executor",
+        "dask",
+        "--scheduler",
+        dask.address,
+        "--grid",
+        "x=1,2,3,4",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = gitxp.load().to_pylist()
+    from gitxp.repo import Repo
+    from gitxp.versioning import capture
+
+    version = capture(Repo.discover(repo))
+    assert version.dirty
+    assert {r["version"] for r in rows} == {version.id}
+    assert sorted(r["results.value"] for r in rows) == [100.0, 200.0, 300.0, 400.0]
+    code_dirs = {r["meta.code_dir"] for r in rows}
+    assert all(d.startswith(str(dask.cwd)) for d in code_dirs)  # the workers' cache, not the repository
+    assert (
+        len({r["meta.host"] for r in rows}) == 1 and len({r["meta.pid"] for r in rows}) == 2
+    )  # both workers ran trials
+    assert (Path(next(iter(code_dirs))) / "extra.py").exists()
+
+
+def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
+    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write(
+        repo,
+        "slow.py",
+        "import os, sys, time\n"
+        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        "print('working on', sys.argv[1], flush=True)\n"
+        "time.sleep(2.5)\n"
+        "print(f'gitxp: done={sys.argv[1]}')\n",
+    )
+    dask = cluster(2)
+    proc = subprocess.Popen(
+        [
+            *GITXP,
+            "run",
+            "--executor",
+            "dask",
+            "--scheduler",
+            dask.address,
+            "--grid",
+            "x=1,2,3",
+            "--",
+            sys.executable,
+            "slow.py",
+            "{x}",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(marks.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the first log line reaches the client
+    victim = int(sorted(marks.iterdir())[0].name.split("-")[1])
+    os.kill(victim, signal.SIGKILL)
+    dask.add_worker()  # a replacement, as a cluster manager would start
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    rows = gitxp.load().to_pylist()
+    finished = sorted(r["params.x"] for r in rows if r["status"] == "finished")
+    assert finished == [1, 2, 3]
+    crashed = [r for r in rows if r["status"] == "crashed"]
+    assert len(crashed) == 1
+    assert crashed[0]["meta.attempt.of"] in {r["run_id"] for r in rows if r["status"] == "finished"}
+    log = gitxp.Store.open().run_file(crashed[0]["run_id"], "stdout.log") if hasattr(gitxp, "Store") else None
+    if log is None:
+        from gitxp.store import Store
+
+        log = Store.open().run_file(crashed[0]["run_id"], "stdout.log")
+    assert log is not None and b"working on" in log  # the partial log of the lost attempt
+
+
+def test_ctrl_c_interrupts_a_dask_sweep(repo: Path, cluster: Callable[[int], Cluster]) -> None:
+    write(repo, "sleepy.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
+    dask = cluster(2)
+    proc = subprocess.Popen(
+        [
+            *GITXP,
+            "run",
+            "--executor",
+            "dask",
+            "--scheduler",
+            dask.address,
+            "--grid",
+            "x=1,2,3,4",
+            "--allow-unused",
+            "--",
+            sys.executable,
+            "sleepy.py",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        table = gitxp.load()
+        if table.num_rows >= 2 and "meta.attempt" not in table.column_names:
+            log = [r for r in table.to_pylist()]
+            if len(log) >= 2:
+                break
+        time.sleep(0.1)
+    time.sleep(2.0)  # the two first trials are running on the workers
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - started < 20
+    rows = gitxp.load().to_pylist()
+    assert rows and {r["status"] for r in rows} == {"interrupted"}
+    ran = [r for r in rows if r.get("meta.exit_code") is not None]
+    assert len(ran) == 2  # the running commands got the signal on their workers; the queued never started
+
+
+def test_tpe_on_dask_never_proposes_a_point_twice(repo: Path, cluster: Callable[[int], Cluster]) -> None:
+    write(repo, "train.py", TRAIN)
+    dask = cluster(2)
+    proc = gitxp_run(
+        repo,
+        "--executor",
+        "dask",
+        "--scheduler",
+        dask.address,
+        "--strategy",
+        "tpe",
+        "-n",
+        "8",
+        "--seed",
+        "1",
+        "--sample",
+        "x=uniform(0,1)",
+        "--metric",
+        "loss:min",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    xs = [r["params.x"] for r in gitxp.load().to_pylist()]
+    assert len(xs) == 8
+    assert len(set(xs)) == 8, xs
