@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
-    from gitxp.space import Sampler
+    from gitxp.space import Sampler, Space
     from gitxp.store import Store
 
 __version__ = "0.1.0"
@@ -35,6 +35,7 @@ __all__ = [
     "metrics",
     "Run",
     "Sampler",
+    "Space",
     "Sweep",
     "optimize",
     "Store",
@@ -52,6 +53,7 @@ _LAZY = {
     "metrics": "gitxp.query",
     "Store": "gitxp.store",
     "Sampler": "gitxp.space",
+    "Space": "gitxp.space",
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
 }

