@@ -343,3 +343,38 @@ def test_optimize_and_a_submitted_sweep_on_dask_from_python(repo: Path) -> None:
         or True
     )
     assert gitxp.metrics(out["best2"]).num_rows == 1
+
+
+def test_scheduler_gone_stops_with_a_clear_message_and_resume_finishes(
+    repo: Path, cluster: Callable[[int], Cluster]
+) -> None:
+    write(
+        repo,
+        "nap.py",
+        "import sys, time\ntime.sleep(0.2 if sys.argv[1] == '1' else 3)\nprint(f'gitxp: x={sys.argv[1]}')\n",
+    )
+    dask = cluster(1)
+    args = ["--executor", "dask", "--grid", "x=1,2,3", "--", sys.executable, "nap.py", "{x}"]
+    proc = subprocess.Popen(
+        [*GITXP, "run", "--scheduler", dask.address, *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "finished" not in gitxp.load().to_pylist().__repr__():
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(dask.scheduler.pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "lost the Dask scheduler" in err and "--resume" in err
+    rows = gitxp.load().to_pylist()
+    assert [r["params.x"] for r in rows if r["status"] == "finished"] == [1]
+    assert "running" not in {r["status"] for r in rows}
+    again = cluster(1)
+    proc2 = gitxp_run(repo, "--resume", "--scheduler", again.address, *args)
+    assert proc2.returncode == 0, proc2.stderr
+    rows = gitxp.load().to_pylist()
+    assert sorted(r["params.x"] for r in rows if r["status"] == "finished") == [1, 2, 3]

@@ -53,6 +53,7 @@ class _Trial:
     tries: int = 1
     attempts: dict[str, dict[str, Any]] = field(default_factory=dict)  # attempt id -> host, stdout, started
     current: str | None = None
+    cancelled: bool = False  # cancelled by this client (Ctrl-C, --retries spent), not by a lost scheduler
 
 
 def _task(spec: Any, bundle: bytes | None, stop_name: str) -> Outcome:
@@ -93,8 +94,11 @@ class DaskExecutor:
             raise UsageError(
                 "--executor dask needs Dask: pip install 'gitxp[cluster]' (or dask[distributed])"
             ) from None
+        import logging
+
         import dask
 
+        logging.getLogger("distributed.client").setLevel(logging.CRITICAL)  # gitxp says it in one line
         self.options = options
         self.address = options.scheduler or os.environ.get("GITXP_DASK_SCHEDULER") or None
         self.cluster = None
@@ -111,8 +115,6 @@ class DaskExecutor:
                     "--gpus-per-run needs workers that declare GPUs: start them with "
                     "'dask worker --resources GPU=N' and pass --scheduler tcp://HOST:8786"
                 )
-            import logging
-
             workers = max(1, options.jobs or os.cpu_count() or 1)
             with dask.config.set({"distributed.scheduler.allowed-failures": options.retries}):
                 self.cluster = distributed.LocalCluster(
@@ -272,6 +274,8 @@ class DaskExecutor:
                 trial.future.set_exception(error)
             return
         if status == "cancelled":
+            if not trial.cancelled:  # nobody here cancelled it: the connection to the scheduler is gone
+                self._lose_scheduler()
             reason = "the Dask scheduler went away" if self.fatal else "cancelled"
             self._settle(trial, _Lost("crashed" if self.fatal else "interrupted", reason))
             return
@@ -312,6 +316,7 @@ class DaskExecutor:
             }
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
+                trial.cancelled = True
                 if trial.dask is not None:
                     trial.dask.cancel()
                 self._settle(
@@ -342,6 +347,7 @@ class DaskExecutor:
         return status
 
     def _cancel(self, trial: _Trial, status: str, why: str) -> None:
+        trial.cancelled = True
         if trial.dask is not None:
             try:
                 trial.dask.cancel()
@@ -365,6 +371,11 @@ class DaskExecutor:
             self._seen = now
             return
         if now - getattr(self, "_seen", now) < 5.0:
+            return
+        self._lose_scheduler()
+
+    def _lose_scheduler(self) -> None:
+        if self.fatal is not None:
             return
         self.fatal = (
             f"lost the Dask scheduler at {self.address}: the finished trials are recorded; "
