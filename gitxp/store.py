@@ -66,6 +66,7 @@ BASE_COLUMNS = (
     "duration",
 )
 GROUPS = ("params", "results", "meta")
+DETACHED = "slurm.detached"  # meta flag of a trial left to its Slurm job (gitxp.executors.slurm)
 FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
 LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
@@ -666,6 +667,8 @@ class Store:
                 if time.time() - item.heartbeat() > STALE_AFTER and not liveness.is_held(item.path):
                     shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
                 continue
+            if (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
+                continue  # left to Slurm by `gitxp run --detach`: `gitxp collect` records it when its job ends
             if record.get("status") in FINAL_STATUSES:
                 if item.is_dead(record):
                     finished.append(item)

@@ -164,7 +164,7 @@ class Sweep:
 
         return Pruning(self.prune, self.store, self.experiment_name, self.metric)
 
-    def _executor(self, sweep_id: str, controller: Controller) -> tuple[Any, Any]:
+    def _executor(self, sweep_id: str, controller: Controller, informed: bool) -> tuple[Any, Any]:
         from gitxp.executors import ExecutorOptions, Job, make_executor
 
         options = self.executor_options or ExecutorOptions(jobs=self.jobs)
@@ -179,6 +179,7 @@ class Sweep:
             objective=self.objective,
             objectives=list(self.objectives),
             sweep_id=sweep_id,
+            informed=informed,
         )
         runner = make_executor(self.executor, options)
         if runner.remote and self.prune:
@@ -200,7 +201,8 @@ class Sweep:
         if on_event:
             on_event("begin", None, result)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        pool, job = self._executor(sweep_id, controller)
+        informed = self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial")
+        pool, job = self._executor(sweep_id, controller, informed)
         self.live = pool
         running: dict[Future[Any], Run] = {}
         stop = False
@@ -256,6 +258,8 @@ class Sweep:
                     running[pool.submit(run, job)] = run
                     if on_event:
                         on_event("start", run, result)
+                if hasattr(pool, "flush"):
+                    pool.flush()  # e.g. the proposals so far, as one Slurm job array
                 if not running:
                     break
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)

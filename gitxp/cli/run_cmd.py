@@ -319,6 +319,16 @@ def run_command(
             result = sweep.run(controller, on_event=_single_event)
     finally:
         controller.restore()
+    detached = [r for r in result.runs if result.statuses.get(r.id) == "queued"]
+    if detached:
+        click.echo(
+            f"gitxp: {len(detached)} trial{'' if len(detached) == 1 else 's'} submitted to Slurm and left there "
+            f"(job {detached[0]._record['meta'].get('slurm.job_id')}...); 'gitxp collect' records them as they end, "
+            "'gitxp ls' shows them queued/running",
+            err=True,
+        )
+        if all(result.statuses.get(r.id) == "queued" for r in result.runs):
+            return
     if result.error:
         from gitxp.errors import GitxpError
 

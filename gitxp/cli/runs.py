@@ -61,6 +61,9 @@ def _selected(
     from gitxp.store import Store
 
     store = Store.open()
+    from gitxp.cli.cluster_cmd import collect_detached
+
+    collect_detached(store)  # trials left to Slurm (--detach) whose jobs have ended
     table = store.table()
     if experiment and table.num_rows:
         from gitxp.query import check_experiments

@@ -60,6 +60,7 @@ class Job:
     objective: Callable[[Run], Any] | None = None
     objectives: list[tuple[str, str]] = field(default_factory=list)
     sweep_id: str = ""
+    informed: bool = False  # the strategy reads results: propose as slots free up, never ahead
 
 
 class Executor(Protocol):
