@@ -378,3 +378,71 @@ def test_scheduler_gone_stops_with_a_clear_message_and_resume_finishes(
     assert proc2.returncode == 0, proc2.stderr
     rows = gitxp.load().to_pylist()
     assert sorted(r["params.x"] for r in rows if r["status"] == "finished") == [1, 2, 3]
+
+
+def test_slurm_job_array_through_submitits_local_executor(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("submitit")
+    write(repo, "train.py", TRAIN)
+    write(repo, "pyproject.toml", "[tool.gitxp.slurm]\ntime = 5\npartition = 'gpu'\n")
+    monkeypatch.setenv("GITXP_SLURM_CLUSTER", "local")
+    proc = gitxp_run(
+        repo,
+        "--executor",
+        "slurm",
+        "--slurm-cpus",
+        "1",
+        "--grid",
+        "x=0.1,0.3",
+        "--metric",
+        "loss:min",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = gitxp.load().to_pylist()
+    assert {r["status"] for r in rows} == {"finished"} and len(rows) == 2
+    assert {r["meta.executor"] for r in rows} == {"slurm"}
+    assert len({r["meta.slurm.job_id"] for r in rows}) == 2
+    assert min(rows, key=lambda r: r["results.loss"])["params.x"] == 0.3
+    write(repo, "pyproject.toml", "[tool.gitxp.slurm]\npartiton = 'gpu'\n")
+    bad = gitxp_run(repo, "--executor", "slurm", "--grid", "x=1,2", "--", sys.executable, "train.py", "{x}")
+    assert bad.returncode == 2 and "did you mean partition" in bad.stderr
+
+
+def test_slurm_detach_then_collect(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("submitit")
+    write(repo, "train.py", TRAIN)
+    monkeypatch.setenv("GITXP_SLURM_CLUSTER", "local")
+    proc = gitxp_run(
+        repo,
+        "--executor",
+        "slurm",
+        "--detach",
+        "--grid",
+        "x=0.1,0.2",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "gitxp collect" in proc.stderr
+    statuses = {r["status"] for r in gitxp.load().to_pylist()}
+    assert statuses <= {"queued", "running"}, statuses  # nobody marked them crashed when gitxp exited
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        collect = subprocess.run([*GITXP, "collect"], cwd=repo, capture_output=True, text=True)
+        assert collect.returncode == 0, collect.stderr
+        if collect.stderr.startswith("2 collected") or "0 running, 0 queued" in collect.stderr:
+            break
+        time.sleep(0.5)
+    rows = gitxp.load().to_pylist()
+    assert sorted(r["params.x"] for r in rows) == [0.1, 0.2]
+    assert {r["status"] for r in rows} == {"finished"}
+    assert all(r["results.loss"] is not None for r in rows)
+    again = subprocess.run([*GITXP, "cancel"], cwd=repo, capture_output=True, text=True)
+    assert again.returncode == 0 and "0 trials cancelled" in again.stderr
