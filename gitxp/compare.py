@@ -338,7 +338,7 @@ def group_by(table: pa.Table, column: str, metric: str | None = None) -> list[di
         for name, goal in _metrics([Group(str(value), "all", members)], metric)[:1]:
             found = objective.column(name, goal, members.column_names)
             nums = _numbers(members[found].to_pylist()) if found else []
-            item["objective"] = f"{found[len('results.') :] if found else name}:{goal}"
+            item["objective"] = f"{found[len('results.'):] if found else name}:{goal}"
             item["best"] = (min if goal == "min" else max)(nums) if nums else None
             item["mean"] = statistics.fmean(nums) if nums else None
         out.append(item)

@@ -156,10 +156,7 @@ class _WhereCompiler:
 
         left, right = self.operand(left_node, right_node), self.operand(right_node, left_node)
         for node, value in ((left_node, left), (right_node, right)):
-            if (
-                not isinstance(value, (pc.Expression, str, bool, int, float, list, tuple, set))
-                and value is not None
-            ):
+            if not isinstance(value, (pc.Expression, str, bool, int, float, list, tuple, set)) and value is not None:
                 raise UsageError(
                     f"--where: cannot compare with {ast.unparse(node)}: use a number, a quoted text or a list"
                 )
@@ -171,11 +168,7 @@ class _WhereCompiler:
                 (a, ka), (b, kb) = kinds  # type: ignore[misc]
                 raise UsageError(
                     f"--where: cannot compare {a} ({ka}) with {b} ({kb})"
-                    + (
-                        f"; quote the value to compare as text: '{b}'"
-                        if ka == "text" and kb == "number"
-                        else ""
-                    )
+                    + (f"; quote the value to compare as text: '{b}'" if ka == "text" and kb == "number" else "")
                 )
         if isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right, (list, tuple, set)):
@@ -256,6 +249,7 @@ def since_filter(store: Store, table: pa.Table, rev: str) -> pa.Table:
     out = store.repo.run(["rev-list", "--ancestry-path", f"^{base}", *commits], check=False).stdout.decode()
     keep = set(out.split()) | {base}
     return table.filter(pc.is_in(table["commit"], value_set=pa.array(sorted(keep))))
+
 
 
 def _match_version(store: Store, table: pa.Table, rev: str) -> pc.Expression:

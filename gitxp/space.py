@@ -89,9 +89,7 @@ def check_size(count: float, what: str, limit: int | None = None) -> None:
     """Refuse a sweep of more than ``limit`` (default MAX_RUNS) runs before building it."""
     limit = MAX_RUNS if limit is None else limit
     if not count <= limit:
-        raise UsageError(
-            f"{what}: {count:.3g} runs is more than --max-runs {limit}; raise --max-runs if you mean it"
-        )
+        raise UsageError(f"{what}: {count:.3g} runs is more than --max-runs {limit}; raise --max-runs if you mean it")
 
 
 def _tidy(values: list[float], integral: bool) -> list[Any]:
@@ -354,9 +352,7 @@ def parse_distribution(text: str) -> Distribution:
             return Categorical(values, weights)
         values = tuple(parse_value(a) for a in args)
         if any(isinstance(v, float) and not math.isfinite(v) for v in values):
-            raise UsageError(
-                f"--sample {text!r}: categorical values must be finite (quote-free text or numbers)"
-            )
+            raise UsageError(f"--sample {text!r}: categorical values must be finite (quote-free text or numbers)")
         return Categorical(values)
     if kind not in _KINDS:
         raise UsageError(f"--sample {text!r}: unknown distribution {kind!r}; expected {expected}")

@@ -388,3 +388,4 @@ def _clean(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [_clean(v) for v in data]
     return json_value(data)
+
