@@ -26,14 +26,26 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gitxp.errors import GitxpError, UsageError, unknown_name
+from gitxp.store.artifact_files import MANIFEST, STAGED, _read_manifest, committed_files
 
 if TYPE_CHECKING:
     from gitxp.repo import Repo
-    from gitxp.run import Run
     from gitxp.store import Store
+
+
+class Run(Protocol):
+    """What this module needs of a :class:`gitxp.run.Run` (typed structurally: ``gitxp.run`` imports this module)."""
+
+    attached: bool
+    store: Store | None
+    _staged: Any
+
+    @property
+    def output_dir(self) -> Path: ...
+
 
 __all__ = [
     "log_artifact",
@@ -47,8 +59,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_SIZE = 10 * 1024 * 1024
-MANIFEST = "artifacts.json"
-STAGED = "artifacts.staged"  # inside the run's staging dir (never the output dir's artifacts/)
 _CHUNK = 1 << 20
 
 
@@ -152,14 +162,6 @@ def _stage(run: Run, source: Path, name: str) -> dict[str, Any]:
     return entry
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def log_artifact(run: Run, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
     source = Path(path)
     if not source.is_file():
@@ -194,18 +196,6 @@ def collect_output(run: Run) -> None:
     folder = run.output_dir / "artifacts"
     if folder.is_dir() and not run.attached:
         log_artifacts(run, folder)
-
-
-def committed_files(staged: Path, base: str) -> dict[str, bytes]:
-    """The ref files for a staged run's artifacts: the manifest and every small artifact's bytes."""
-    manifest = _read_manifest(staged / MANIFEST)
-    if not manifest:
-        return {}
-    files = {f"{base}/{MANIFEST}": json.dumps(manifest, indent=1, sort_keys=True).encode()}
-    for name, entry in manifest.items():
-        if entry.get("stored") == "ref":
-            files[f"{base}/artifacts/{name}"] = (staged / STAGED / name).read_bytes()
-    return files
 
 
 def list_artifacts(store: Store, run_id: str) -> list[dict[str, Any]]:

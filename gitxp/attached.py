@@ -39,7 +39,7 @@ WRAPPER_META = {
 def fold(record: dict[str, Any], folder: Path, *, experiment_given: bool, remove: bool = True) -> list[pa.Table]:
     """Merge the attached records under ``folder`` (``<staging>/<run>/attached``) into ``record`` in place and
     return their curves; the attached directories are removed afterwards unless ``remove`` is False."""
-    from gitxp.store import StagedRun
+    from gitxp.store.staging import StagedRun
 
     tables = []
     if not folder.is_dir():

@@ -232,7 +232,7 @@ def test_pre_push_hook_shares_runs(repo: Path, tmp_path: Path, invoke) -> None: 
 def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gitxp.store as store_module
+    import gitxp.store.staging as store_module
 
     run = gitxp.start(params={"remote": True})
     run._stop.set()  # the heartbeat thread stops: as if the other machine went dark

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import HOSTILE, build_repo, git, start_ui
+from ui_helpers import HOSTILE, build_repo, git, png, start_ui
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
@@ -240,3 +240,48 @@ def test_ls_and_import_do_not_load_the_web_stack(demo: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=demo, capture_output=True, text=True)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+PNG = png()
+EVIL_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script><rect width="4" height="4"/></svg>'
+)
+
+
+def test_run_page_shows_image_artifacts(make_repo: Any, tmp_path: Path) -> None:
+    """Images a run logged are served to its page (hash-verified); SVG is sandboxed; other files and unknown or
+    escaping names are refused with a reason, never served."""
+    repo = make_repo("arts")
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "confusion.png").write_bytes(PNG)
+    (files / "plot.svg").write_text(EVIL_SVG)
+    (files / "model.txt").write_text("weights")
+    code = (
+        "import gitxp\n"
+        "with gitxp.start(experiment='arts', params={'lr': 0.1}) as run:\n"
+        f"    run.log_artifacts({str(files)!r})\n"
+        "    run.result(acc=0.5)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True)
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    rid = client.get("/api/runs").json()["rows"][0]["run_id"]
+    listed = {a["name"]: a for a in client.get(f"/api/run/{rid}").json()["artifacts"]}
+    assert {n: a["image"] for n, a in listed.items()} == {
+        "confusion.png": True,
+        "plot.svg": True,
+        "model.txt": False,
+    }
+    png = client.get(f"/api/artifact/{rid}/confusion.png")
+    assert png.status_code == 200 and png.content == PNG and png.headers["content-type"] == "image/png"
+    svg = client.get(f"/api/artifact/{rid[:8]}/plot.svg")
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "sandbox" in svg.headers["content-security-policy"]
+    assert svg.headers["x-content-type-options"] == "nosniff"
+    refused = client.get(f"/api/artifact/{rid}/model.txt")
+    assert refused.status_code == 400 and "only images" in refused.json()["reason"]
+    unknown = client.get(f"/api/artifact/{rid}/confusoin.png")
+    assert unknown.status_code == 400 and "confusion.png" in unknown.json()["reason"]
+    escaping = client.get(f"/api/artifact/{rid}/..%2F..%2Fconfig.png")
+    assert escaping.status_code in (400, 404) and "reason" in escaping.json()
+    assert client.get("/api/artifact/nosuchrun/confusion.png").status_code == 404

@@ -182,12 +182,15 @@ def test_live_curve_grows_and_hostile_value_is_text(served: tuple[str, Path, Pat
 def test_run_page_diff_and_log(served: tuple[str, Path, Path], page: Any) -> None:
     url, repo, artifacts = served
     (repo / "train.py").write_text("def model(x):\n    return x * 4  # uncommitted tweak\n")
-    from ui_helpers import python
+    from ui_helpers import png, python
 
+    picture = artifacts / "confusion.png"
+    picture.write_bytes(png(40, 30))
     python(
         repo,
         "import gitxp\nwith gitxp.start(experiment='dirty', params={'p': 1}) as run:\n"
-        "    print('hello from the dirty run')\n    run.result(valid_acc=0.1)\n",
+        f"    print('hello from the dirty run')\n    run.log_artifact({str(picture)!r})\n"
+        "    run.result(valid_acc=0.1)\n",
     )
     page.goto(url + "/#/runs")
     _only(page, "dirty")
@@ -195,6 +198,11 @@ def test_run_page_diff_and_log(served: tuple[str, Path, Path], page: Any) -> Non
     page.wait_for_selector("#diff .d-add")
     assert "uncommitted tweak" in page.inner_text("#diff .d-add")
     assert "x * 3" in page.inner_text("#diff")
+    # the image artifact is drawn on the run page (decoded by the browser, not just linked)
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#artifacts img'); return i && i.complete && i.naturalWidth === 40; })()",
+        timeout=10000,
+    )
     page.screenshot(path=str(artifacts / "run.png"), full_page=True)
     # the live run's log tails while it runs
     page.goto(url + "/#/runs")

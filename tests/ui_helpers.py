@@ -12,6 +12,28 @@ from pathlib import Path
 
 HOSTILE = "<script>alert(1)</script>"
 
+
+def png(width: int = 24, height: int = 16) -> bytes:
+    """A real PNG (a colour gradient), written with zlib alone."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(
+        b"\0" + bytes(c for x in range(width) for c in (x * 10 % 256, y * 15 % 256, 128))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
 SWEEP = """
 import math, random, gitxp
 random.seed(1)

@@ -132,9 +132,9 @@ def make_executor(name: str, options: ExecutorOptions) -> Executor:
     A plugin's factory may take the options (``factory(options)``) and return an :class:`Executor`, or take ``jobs``
     and return a ``concurrent.futures.Executor`` (the older shape), which runs trials like ``local`` does."""
     from gitxp.errors import did_you_mean
-    from gitxp.sweep import executors
+    from gitxp.plugins import collect_registry, get_plugin_manager
 
-    factories = executors()
+    factories = collect_registry(get_plugin_manager().hook.gitxp_executors, "executor")
     if name not in factories:
         hint = did_you_mean(name, list(factories)) or f" (expected one of {', '.join(sorted(factories))})"
         raise UsageError(f"--executor {name!r}: no such executor{hint}")

@@ -14,6 +14,7 @@ import threading
 import time
 import warnings
 from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import UsageError
@@ -28,6 +29,14 @@ __all__ = ["BadRequest", "Dashboard", "downsample", "json_value"]
 CACHE_SECONDS = 1.0
 MAX_PAGE = 1000
 LOG_TAIL = 256 * 1024
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".webp": "image/webp",
+    ".svg": "image/svg+xml",
+}
 
 
 class BadRequest(UsageError):
@@ -207,6 +216,17 @@ class Dashboard:
         patch = self.store.run_file(rid, "diff.patch") or b""
         metrics = self.store.metrics(rid)
         names = sorted(set(metrics["name"].to_pylist())) if metrics.num_rows else []
+        from gitxp.artifacts import list_artifacts
+
+        artifacts = [
+            {
+                "name": entry["name"],
+                "size": entry.get("size"),
+                "stored": entry.get("stored"),
+                "image": PurePosixPath(entry["name"]).suffix.lower() in IMAGE_TYPES,
+            }
+            for entry in list_artifacts(self.store, rid)
+        ]
         return {
             "record": record,
             "commit_message": message,
@@ -215,7 +235,26 @@ class Dashboard:
             "log_size": len(log),
             "log_truncated": start > 0 and log_from == 0,
             "metrics": names,
+            "artifacts": artifacts,
         }
+
+    def artifact(self, run_id: str, name: str) -> tuple[bytes, str]:
+        """An image artifact's bytes (hash-verified, wherever it is stored) and its media type; other artifacts
+        are refused: the dashboard shows pictures, ``gitxp artifacts get`` fetches files."""
+        import tempfile
+
+        from gitxp.artifacts import get_artifact
+
+        rid = self.store.resolve_run(run_id, self.table())
+        kind = IMAGE_TYPES.get(PurePosixPath(name).suffix.lower())
+        if kind is None:
+            raise UsageError(
+                f"artifact {name!r}: the dashboard shows only images ({', '.join(sorted(IMAGE_TYPES))})"
+            )
+        with tempfile.TemporaryDirectory(prefix="gitxp-ui-") as tmp:
+            target = Path(tmp) / "artifact"
+            get_artifact(self.store, rid, name, target)
+            return target.read_bytes(), kind
 
     def curves(self, query: Mapping[str, str]) -> dict[str, Any]:
         """Per-step metrics of ``runs`` (comma-separated ids): one series per run and metric, down-sampled to
@@ -388,4 +427,3 @@ def _clean(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [_clean(v) for v in data]
     return json_value(data)
-

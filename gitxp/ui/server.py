@@ -34,6 +34,7 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
+IMAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -42,11 +43,12 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
 
 
 def _view(fn: Callable[[Dashboard, Request], Any], board: Dashboard) -> Callable[[Request], Response]:
-    """One JSON endpoint wrapped in the error boundary."""
+    """One endpoint wrapped in the error boundary: ``fn``'s data is sent as JSON unless it is a Response."""
 
     def endpoint(request: Request) -> Response:
         try:
-            return _json(fn(board, request))
+            answer = fn(board, request)
+            return answer if isinstance(answer, Response) else _json(answer)
         except RunNotFoundError as error:
             return _json({"reason": str(error)}, 404)
         except UsageError as error:
@@ -59,6 +61,12 @@ def _view(fn: Callable[[Dashboard, Request], Any], board: Dashboard) -> Callable
             return _json({"reason": f"internal error: {type(error).__name__}: {error}"}, 500)
 
     return endpoint
+
+
+def _image(board: Dashboard, request: Request) -> Response:
+    """An image artifact; SVG is sandboxed by its own policy, so a script inside it never runs."""
+    data, kind = board.artifact(request.path_params["run_id"], request.path_params["name"])
+    return Response(data, media_type=kind, headers={**HEADERS, "Content-Security-Policy": IMAGE_CSP})
 
 
 def _index(request: Request) -> Response:
@@ -86,6 +94,7 @@ def create_app(store: Store) -> Starlette:
     }
     routes: list[Any] = [Route(path, _view(fn, board)) for path, fn in views.items()]
     routes += [
+        Route("/api/artifact/{run_id}/{name:path}", _view(_image, board)),
         Route("/api/{rest:path}", _not_found),
         Route("/", _index),
         Mount("/static", app=StaticFiles(directory=str(STATIC), follow_symlink=False), name="static"),

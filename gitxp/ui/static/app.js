@@ -77,6 +77,14 @@ function clearPage() {
   const main = document.getElementById("main"); main.replaceChildren(); return main;
 }
 
+function fmtBytes(n) {
+  if (n === undefined || n === null) return "";
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${i ? n.toFixed(1) : n} ${units[i]}`;
+}
+
 function diffView(text) {
   const pre = el("pre", { class: "code diff" });
   if (!text) { pre.textContent = "(no differences)"; return pre; }
@@ -339,6 +347,16 @@ async function runPage(main, id) {
   const labels = { [r.run_id]: r.run_id.slice(0, 12) };
   const panel = curvesPanel([r.run_id], labels);
   main.append(panel.node);
+  const arts = data.artifacts || [];
+  if (arts.length) {
+    const src = (a) => `api/artifact/${encodeURIComponent(r.run_id)}/${a.name.split("/").map(encodeURIComponent).join("/")}`;
+    const images = STATIC ? [] : arts.filter((a) => a.image);
+    main.append(el("div", { class: "panel", id: "artifacts" }, el("h2", {}, "Artifacts"),
+      images.length ? el("div", { class: "images" }, images.map((a) => el("figure", {},
+        el("img", { src: src(a), alt: a.name, loading: "lazy" }), el("figcaption", { class: "mono" }, a.name)))) : null,
+      el("table", { class: "kv" }, el("tbody", {}, arts.map((a) => el("tr", {}, el("td", { class: "mono" }, a.name),
+        el("td", { class: "num" }, fmtBytes(a.size)), el("td", { class: "muted" }, a.stored === "ref" ? "in the store" : "at the artifact location")))))));
+  }
   main.append(el("div", { class: "panel" }, el("h2", {}, "Uncommitted changes (diff against ", el("span", { class: "mono" }, String(r.commit || "").slice(0, 10)), ")"),
     el("div", { id: "diff" }, diffView(data.diff))));
   const log = el("pre", { class: "code log", id: "log" }, data.log || "(no output captured)");

@@ -1,0 +1,89 @@
+"""``@gitxp.experiment``: record every call of a function as a run."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from gitxp.run_core import start
+from gitxp.run_setup import _parse_metric
+from gitxp.values import to_float
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _entrypoint(fn: Callable[..., Any]) -> str:
+    module = fn.__module__
+    if module == "__main__":
+        file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if file:
+            module = os.path.relpath(os.path.abspath(file))
+    return f"{module}:{fn.__qualname__}"
+
+
+@overload
+def experiment(fn: F, /) -> F: ...
+@overload
+def experiment(
+    *, name: str | None = None, metric: str | None = None, exclude: tuple[str, ...] = (), git: bool = True
+) -> Callable[[F], F]: ...
+def experiment(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    metric: str | None = None,
+    exclude: tuple[str, ...] | list[str] = (),
+    git: bool = True,
+) -> F | Callable[[F], F]:
+    """Record every call of the decorated function as a run.
+
+    Params are the function's arguments with defaults filled in (``exclude`` leaves some out, e.g. a dataset); a
+    returned mapping becomes the results, a returned number becomes the result named by ``metric`` (or
+    ``result``). The return value and any exception pass through unchanged.
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        metric_name = (_parse_metric(metric) or ("result", "max"))[0]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            params: dict[str, Any] = {}
+            for pname, value in bound.arguments.items():
+                if pname in exclude:
+                    continue
+                kind = signature.parameters[pname].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    params.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    params[pname] = list(value)
+                else:
+                    params[pname] = value
+            with start(name, params, metric=metric, git=git, meta={"entrypoint": _entrypoint(func)}) as run:
+                for pname, value in run.params.items():  # values given from outside (gitxp run / rerun) win
+                    parameter = signature.parameters.get(pname)
+                    if parameter is not None and parameter.kind not in (
+                        inspect.Parameter.VAR_KEYWORD,
+                        inspect.Parameter.VAR_POSITIONAL,
+                    ):
+                        bound.arguments[pname] = value
+                out = func(*bound.args, **bound.kwargs)
+                if isinstance(out, Mapping):
+                    run.result(out)
+                elif isinstance(out, (int, float)) and not isinstance(out, bool) or hasattr(out, "item"):
+                    try:
+                        run.result({metric_name: to_float(out, key=metric_name)})
+                    except TypeError:
+                        pass
+                return out
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate

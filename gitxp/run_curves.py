@@ -1,0 +1,133 @@
+"""A run's curves: ``run.log`` buffers points and appends them to ``metrics.arrows`` in chunks; the heartbeat
+thread keeps the run looking alive and flushes idle buffers; the summary of the objective's curve."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gitxp.store import StagedRun
+from gitxp.values import to_float
+
+CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
+FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
+HEARTBEAT_SECONDS = 10.0
+
+
+class Curves:
+    """The metric-logging half of :class:`gitxp.run.Run`."""
+
+    _lock: threading.Lock
+    _stop: threading.Event
+    _staged: StagedRun
+    _record: dict[str, Any]
+    _steps: list[int]
+    _names: list[str]
+    _values: list[float]
+    _times: list[float]
+    _next_step: int
+    _last_flush: float
+    _writer: Any
+    _sink: Any
+    _log_hook: Any
+    _pruning: Any
+
+    def log(
+        self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any
+    ) -> None:
+        """Append one point per metric to the run's curves: ``run.log(step=3, loss=0.2, acc=0.9)``.
+
+        ``step`` defaults to one more than the previous call's. Points reach disk in chunks (every
+        ``GITXP_METRICS_CHUNK`` points or ``GITXP_FLUSH_SECONDS`` seconds), so a crash loses at most one chunk.
+        """
+        if values:
+            metrics = {**values, **metrics}
+        if step is None:
+            step = self._next_step
+        elif type(step) is not int:
+            step = int(step)
+        if not -(2**63) <= step < 2**63 - 1:
+            raise ValueError(f"run.log: step {step} does not fit in 64 bits")
+        if any(not isinstance(name, str) for name in metrics):
+            bad = next(name for name in metrics if not isinstance(name, str))
+            raise TypeError(f"run.log: metric names must be strings, got {bad!r} ({type(bad).__name__})")
+        self._next_step = step + 1
+        now = time.time()
+        floats = {k: v if type(v) is float else to_float(v, key=k) for k, v in metrics.items()}
+        with self._lock:
+            for name, value in floats.items():
+                self._steps.append(step)
+                self._names.append(name)
+                self._values.append(value)
+                self._times.append(now)
+            if len(self._steps) >= CHUNK_POINTS or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+                self._flush()
+        if self._log_hook is not None:
+            self._log_hook(run=self, step=step, values=floats)
+        if self._pruning is not None and self._pruning.metric in floats:
+            self._pruning.observe(self, step, floats[self._pruning.metric])
+
+    def _flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._steps:
+            return
+        import pyarrow as pa
+
+        batch = pa.record_batch(
+            [
+                pa.array(self._steps, pa.int64()),
+                pa.array(self._names, pa.string()),
+                pa.array(self._values, pa.float64()),
+                pa.array(self._times, pa.float64()),
+            ],
+            names=["step", "name", "value", "time"],
+        )
+        self._write_batches([batch])
+        self._steps, self._names, self._values, self._times = [], [], [], []
+
+    def _write_batches(self, batches: Sequence[Any]) -> None:
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        for batch in batches:
+            if self._writer is None:
+                self._sink = pa.OSFile(str(self._staged.path / "metrics.arrows"), "wb")
+                self._writer = ipc.new_stream(self._sink, batch.schema)
+            self._writer.write_batch(batch)
+        self._sink.flush()
+
+    def _heartbeat(self) -> None:
+        """Touch the heartbeat every HEARTBEAT_SECONDS, and flush logged points so that none stays only in
+        memory for more than about FLUSH_SECONDS, even while the script is idle (a kill -9 then loses little)."""
+        tick = min(HEARTBEAT_SECONDS, max(0.1, FLUSH_SECONDS / 2))
+        beat = time.monotonic()
+        while not self._stop.wait(tick):
+            if time.monotonic() - beat >= HEARTBEAT_SECONDS:
+                self._staged.touch()
+                beat = time.monotonic()
+            with self._lock:
+                if self._steps and time.monotonic() - self._last_flush >= FLUSH_SECONDS / 2:
+                    self._flush()
+
+    def _summarise(self, name: str, mode: str) -> None:
+        """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.objective), unless reported."""
+        from gitxp.objective import summary_name
+
+        if name in self._record["results"]:
+            return
+        table = self._staged.metrics_table()
+        if table is None:
+            return
+        import pyarrow.compute as pc
+
+        values = table.filter(pc.equal(table["name"], name))["value"]
+        if len(values):
+            summary = {
+                "last": lambda: values[-1].as_py(),
+                "min": lambda: pc.min(values).as_py(),
+                "max": lambda: pc.max(values).as_py(),
+            }[mode]()
+            self._record["results"][summary_name(name, mode)] = summary

@@ -1,0 +1,79 @@
+"""The staging area: creating a live run's directory, listing staged runs, quarantining bad entries."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitxp import liveness
+from gitxp.errors import GitxpWarning
+from gitxp.store.base import StoreBase
+from gitxp.store.staging import CorruptRecord, StagedRun
+from gitxp.store.tables import concat_tables, empty_table, record_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class StagingArea(StoreBase):
+    """Live runs in ``staging/``."""
+
+    def stage(self, record: Mapping[str, Any], patch: bytes) -> StagedRun:
+        """Create the staging directory of a new run."""
+        staged = StagedRun(self.staging / record["run_id"])
+        staged.path.mkdir(parents=True)
+        staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
+        if patch:
+            (staged.path / "diff.patch").write_bytes(patch)
+        (staged.path / "heartbeat").touch()
+        staged.write_record(record)
+        return staged
+
+    def staged_runs(self) -> list[StagedRun]:
+        try:
+            names = sorted(os.listdir(self.staging))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        out = []
+        for name in names:
+            if name.startswith("."):
+                continue
+            if not (self.staging / name).is_dir():
+                self.quarantine(self.staging / name, "not a staging directory")
+                continue
+            out.append(StagedRun(self.staging / name))
+        return out
+
+    def quarantine(self, path: Path, why: str) -> None:
+        """Move a bad staging entry aside to ``staging/.corrupt/`` (nothing is deleted) and say so once."""
+        target = self.staging / ".corrupt" / path.name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                target = target.with_name(f"{path.name}.{time.time_ns()}")
+            path.rename(target)
+        except OSError:
+            return
+        warnings.warn(
+            f"gitxp: moved the staging entry {path.name} aside to {target} ({why}); the other runs are unaffected",
+            GitxpWarning,
+            stacklevel=3,
+        )
+
+    def _record_or_quarantine(self, item: StagedRun) -> dict[str, Any] | None:
+        try:
+            return item.read_record()
+        except CorruptRecord as error:
+            if liveness.is_held(item.path):
+                return None  # its owner is alive and writing: not ours to judge
+            self.quarantine(item.path, str(error))
+            return None
+
+    def live_table(self) -> pa.Table:
+        """Runs still in staging (running, or dead and about to be recovered)."""
+        records = [r for r in (self._record_or_quarantine(s) for s in self.staged_runs()) if r is not None]
+        return concat_tables([record_table(r) for r in records]) if records else empty_table()

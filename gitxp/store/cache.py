@@ -1,0 +1,255 @@
+"""Reading: the read cache (``cache/runs.parquet``, updated incrementally) and the run files of one run."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import TYPE_CHECKING
+
+from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
+from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
+from gitxp.store.staging import StagedRun, _write_json
+from gitxp.store.tables import concat_tables, empty_table
+from gitxp.store.writer import RefWriter
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class ReadCache(RefWriter):
+    """Every committed run as one table, kept in ``cache/runs.parquet``."""
+
+    # -------------------------------------------------------------- reading
+
+    def committed_table(self) -> pa.Table:
+        """All committed runs as one wide table, from the incrementally maintained cache."""
+        table = self._indexed_table()
+        table = table.drop_columns([BLOB]) if BLOB in table.column_names else table
+        if table.num_rows and "run_id" in table.column_names:
+            import pyarrow.compute as pc
+
+            valid = pc.fill_null(
+                pc.match_substring_regex(table["run_id"], r"^[0-9a-hjkmnp-tv-z]{26}$"), False
+            )
+            if not pc.all(valid).as_py():
+                bad = table.filter(pc.invert(valid))["run_id"].to_pylist()
+                warnings.warn(
+                    f"gitxp: ignoring {len(bad)} run(s) with a malformed run id in {REF} (e.g. {bad[0]!r})",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
+                table = table.filter(valid)
+        return table
+
+    def _parse_runs(self, entries: list[tuple[str, str]]) -> list[pa.Table]:
+        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out = []
+        for (sha, path), blob in zip(entries, self.repo.read_blobs(s for s, _p in entries)):
+            try:
+                table = pq.ParquetFile(pa.BufferReader(blob)).read(use_threads=False)
+            except (pa.ArrowInvalid, OSError) as error:
+                import warnings
+
+                warnings.warn(
+                    f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
+                continue
+            out.append(table.append_column(BLOB, pa.array([sha] * table.num_rows, pa.string())))
+        return out
+
+    def _cold_tables(self, head: str) -> list[pa.Table]:
+        """Every run of commit ``head``: rows of the packs whose run file is unchanged since it was packed, plus
+        the run files no pack covers."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        entries = self.repo.ls_tree(head, "runs", "packs")
+        runs = {
+            p.rsplit("/", 2)[-2]: (s, p)
+            for k, s, p in entries
+            if p.startswith("runs/") and p.endswith("/run.parquet")
+        }
+        packs = [s for k, s, p in entries if p.startswith("packs/") and p.endswith(".parquet")]
+        parts: list[pa.Table] = []
+        covered: set[str] = set()
+        readable = []
+        if packs:
+            for sha, blob in zip(packs, self.repo.read_blobs(packs)):
+                try:
+                    readable.append(pq.read_table(pa.BufferReader(blob)))
+                except (pa.ArrowInvalid, OSError) as error:
+                    warnings.warn(
+                        f"gitxp: pack {sha[:12]} on {REF} is damaged ({str(error).splitlines()[0]}); its runs are "
+                        "read from their own files instead. 'gitxp gc' writes a new pack",
+                        GitxpWarning,
+                        stacklevel=2,
+                    )
+        if packs and readable:
+            packed = concat_tables(readable)
+            current = pa.array([f"{rid}:{sha}" for rid, (sha, _p) in runs.items()], pa.string())
+            key = pc.binary_join_element_wise(packed["run_id"], packed[BLOB], ":")
+            packed = packed.filter(pc.is_in(key, value_set=current))
+            first: dict[str, int] = {}
+            for i, rid in enumerate(packed["run_id"].to_pylist()):
+                first.setdefault(rid, i)  # overlapping packs (merged from clones): one row per run
+            packed = packed.take(pa.array(sorted(first.values()), pa.int64()))
+            covered = set(first)
+            parts.append(packed)
+        parts += self._parse_runs([entry for rid, entry in runs.items() if rid not in covered])
+        return parts
+
+    def _check_store(self, head: str) -> None:
+        """Say so when the ref holds something that is not a gitxp store (instead of listing "no runs")."""
+        if not self.repo.ls_tree(head, "gitxp.json"):
+            warnings.warn(
+                f"gitxp: {REF} points at commit {head[:12]}, which is not a gitxp store (no gitxp.json in its "
+                f"tree); repair it with 'git update-ref {REF} <a store commit from git reflog {REF}>' or delete it",
+                GitxpWarning,
+                stacklevel=3,
+            )
+
+    def _indexed_table(self) -> pa.Table:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        head = self.head()
+        if head is None:
+            return empty_table()
+        cache_file = self.cache_dir / "runs.parquet"
+        if not cache_file.exists():  # a cold read: check once that the ref is a store at all
+            self._check_store(head)
+        state_file = self.cache_dir / "state.json"
+        if self.cache_dir.exists() and not self.cache_dir.is_dir():
+            self.cache_dir.unlink()  # derived data only: rebuilt below
+        try:
+            state = json.loads(state_file.read_text())
+        except (FileNotFoundError, NotADirectoryError, ValueError, OSError):
+            state = {}
+        if not isinstance(state, dict) or not all(
+            isinstance(state.get(k, ""), (str, int)) for k in ("ref", "cache")
+        ):
+            state = {}
+        cached = None
+        if state.get("cache") == CACHE_VERSION and cache_file.exists():
+            if state.get("ref") == head:
+                try:
+                    return pq.read_table(cache_file)
+                except (OSError, pa.ArrowInvalid):
+                    pass
+            elif state.get("ref") and self.repo.has_object(state["ref"]):
+                try:
+                    cached = pq.read_table(cache_file)
+                except (OSError, pa.ArrowInvalid):
+                    cached = None
+        if cached is not None:
+            changed = [
+                (s, p)
+                for _st, s, p in self.repo.changed_paths(state["ref"], head)
+                if p.endswith("/run.parquet")
+            ]
+            new = self._parse_runs(changed)
+            if new and cached.num_rows:
+                import pyarrow.compute as pc
+
+                ids = pa.array([p.rsplit("/", 2)[-2] for _s, p in changed])
+                cached = cached.filter(pc.invert(pc.is_in(cached["run_id"], value_set=ids)))
+            parts = ([cached] if cached.num_rows else []) + new
+        else:
+            parts = self._cold_tables(head)
+        table = concat_tables(parts)
+        if table.num_rows and "started" in table.column_names:
+            table = table.sort_by([("started", "ascending"), ("run_id", "ascending")])
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, cache_file)
+        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
+        return table
+
+    def table(self, *, recover: bool = True) -> pa.Table:
+        """Every run: committed ones plus live ones, after committing the runs of dead processes."""
+        self.flush()
+        if recover:
+            try:
+                self.recover()
+            except StoreError as error:  # e.g. a leftover lock file: reading must still work
+                warnings.warn(
+                    f"gitxp: could not record the runs of dead processes ({error}); they are listed as staged",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
+        live = self.live_table()
+        committed = self.committed_table()
+        if not live.num_rows:
+            return committed
+        import pyarrow.compute as pc
+
+        committed = committed.filter(pc.invert(pc.is_in(committed["run_id"], value_set=live["run_id"])))
+        return concat_tables([committed, live])
+
+    def resolve_run(self, prefix: str, table: pa.Table | None = None) -> str:
+        """Return the one run id starting with ``prefix``."""
+        import pyarrow.compute as pc
+
+        prefix = prefix.strip().lower()
+        if not prefix:
+            raise RunNotFoundError("empty run id")
+        table = self.table() if table is None else table
+        ids = table.filter(pc.starts_with(table["run_id"], prefix))["run_id"].to_pylist()
+        if not ids:
+            raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")
+        if len(ids) > 1:
+            shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+            raise RunNotFoundError(
+                f"run id {prefix!r} is ambiguous: {len(ids)} runs match ({shown}); type more characters"
+            )
+        return str(ids[0])
+
+    def run_file(self, run_id: str, name: str) -> bytes | None:
+        """A file of a run (``metrics.parquet``, ``diff.patch``, ``stdout.log``), committed or still staged."""
+        staged = self.staging / run_id
+        if staged.exists():
+            if name == "metrics.parquet":
+                table = StagedRun(staged).metrics_table()
+                if table is None:
+                    return None
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                sink = pa.BufferOutputStream()
+                pq.write_table(table, sink)
+                return sink.getvalue().to_pybytes()
+            if (staged / name).exists():
+                return (staged / name).read_bytes()
+        head = self.head()
+        return self.repo.read_blob(head, f"{run_path(run_id)}/{name}") if head else None
+
+    def metrics(self, run_id: str) -> pa.Table:
+        """The curves of one run: columns step, name, value, time."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        data = self.run_file(run_id, "metrics.parquet")
+        if data is None:
+            return pa.table(
+                {
+                    "step": pa.array([], pa.int64()),
+                    "name": pa.array([], pa.string()),
+                    "value": pa.array([], pa.float64()),
+                    "time": pa.array([], pa.float64()),
+                }
+            )
+        try:
+            return pq.read_table(pa.BufferReader(data))
+        except (pa.ArrowInvalid, OSError) as error:
+            raise StoreError(
+                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "
+                f"({str(error).splitlines()[0]}); its params and results are still listed"
+            ) from None

@@ -1,0 +1,165 @@
+"""A live run's staging directory (``.git/gitxp/staging/<id>/``) and how to tell whether its owner is alive."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitxp import liveness
+from gitxp.store.schema import GROUPS, HOST
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
+
+# ---------------------------------------------------------------------- process liveness
+
+
+def _pid_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (distinguishes a reused pid), where /proc exists."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, start: str | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start is None or _pid_start(pid) in (None, start)
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, allow_nan=True))
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------------- staged runs
+
+
+class CorruptRecord(ValueError):
+    """A staging entry that is not a record gitxp wrote (it is quarantined, never allowed to block reads)."""
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return f"record.json holds a {type(record).__name__}, not an object"
+    if not isinstance(record.get("run_id"), str) or not isinstance(record.get("started"), (int, float)):
+        return "record.json lacks its run_id or started time"
+    for group in GROUPS:
+        if not isinstance(record.get(group, {}), dict):
+            return f"record.json's {group} is not an object"
+    if record.get("pid") is not None and not isinstance(record["pid"], int):
+        return "record.json's pid is not a number"
+    if not isinstance(record.get("experiment"), str):
+        return "record.json's experiment is not a string"
+    return None
+
+
+@dataclass
+class StagedRun:
+    """A run's staging directory: the durable state of a live (or dead, not yet committed) run.
+
+    The process that owns the run keeps ``lock`` (see gitxp.liveness) until the run has ended."""
+
+    path: Path
+    lock: Any = field(default=None, compare=False, repr=False)
+
+    def release(self) -> None:
+        """Let go of the run's liveness lock (the run has ended and its final record is written)."""
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+    def last_sign_of_life(self, started: float) -> float:
+        """When the owner was last seen: the newest of its heartbeat and of the files it writes, never before
+        ``started``."""
+        times = [started]
+        for name in ("heartbeat", "record.json", "metrics.arrows", "stdout.log"):
+            try:
+                times.append((self.path / name).stat().st_mtime)
+            except FileNotFoundError:
+                pass
+        return max(times)
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def read_record(self) -> dict[str, Any] | None:
+        """The staged record; None when there is none (yet); ``CorruptRecord`` when it is not one gitxp wrote."""
+        try:
+            record = json.loads((self.path / "record.json").read_text())
+        except FileNotFoundError:
+            return None
+        except (ValueError, OSError, UnicodeDecodeError) as error:
+            raise CorruptRecord(f"unreadable record.json: {error}") from None
+        problem = _record_problem(record)
+        if problem:
+            raise CorruptRecord(problem)
+        return record  # type: ignore[no-any-return]
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        _write_json(self.path / "record.json", record)
+
+    def touch(self) -> None:
+        try:
+            os.utime(self.path / "heartbeat")
+        except FileNotFoundError:
+            pass
+
+    def heartbeat(self) -> float:
+        try:
+            return (self.path / "heartbeat").stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+
+    def is_dead(self, record: Mapping[str, Any]) -> bool:
+        """True when the process that owns this live run is gone: its liveness lock is free (this machine), or
+        its heartbeat went stale (another host, or a run staged without a lock)."""
+        held = liveness.is_held(self.path)
+        if held is not None and record.get("host") == HOST:
+            return not held
+        if held:
+            return False
+        if record.get("host") == HOST and record.get("pid") and held is None:
+            return not _alive(int(record["pid"]), record.get("pid_start"))  # staged by an older gitxp
+        return time.time() - self.heartbeat() > STALE_AFTER
+
+    def metrics_table(self) -> pa.Table | None:
+        """The curves logged so far; a chunk cut short by a crash is dropped, earlier chunks are kept."""
+        path = self.path / "metrics.arrows"
+        if not path.exists() or path.stat().st_size == 0:
+            return None
+        import pyarrow as pa
+        import pyarrow.ipc as ipc
+
+        batches = []
+        try:
+            with pa.OSFile(str(path)) as source:
+                reader = ipc.open_stream(source)
+                while True:
+                    try:
+                        batches.append(reader.read_next_batch())
+                    except StopIteration:
+                        break
+        except (pa.ArrowInvalid, OSError):
+            pass  # truncated tail: keep the complete chunks read so far
+        if not batches:
+            return None
+        return pa.Table.from_batches(batches)

@@ -1,0 +1,106 @@
+"""Run records as Arrow tables: the one-row table of a record, and concatenating tables whose columns differ."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from gitxp.store.schema import BASE_COLUMNS, GROUPS, SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+def _ts_array(values: list[float | None]) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(
+        [None if v is None else round(v * 1_000_000) for v in values], pa.timestamp("us", tz="UTC")
+    )
+
+
+def record_table(record: Mapping[str, Any]) -> pa.Table:
+    """The one-row wide table of a run record (the format of ``run.parquet``)."""
+    import pyarrow as pa
+
+    columns: dict[str, pa.Array] = {}
+    for name in BASE_COLUMNS:
+        value = record.get(name)
+        if name in ("started", "ended"):
+            columns[name] = _ts_array([value])
+        elif name == "duration":
+            columns[name] = pa.array([value], pa.float64())
+        else:
+            columns[name] = pa.array([value], pa.string())
+    for group in GROUPS:
+        for key in sorted(record.get(group) or {}):
+            value = record[group][key]
+            try:
+                columns[f"{group}.{key}"] = pa.array([value])
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+                raise TypeError(f"{group} {key!r}: cannot store {value!r}: {error}") from error
+    return pa.table(columns, metadata={"gitxp.schema": str(SCHEMA_VERSION)})
+
+
+def _column_order(names: Iterable[str]) -> list[str]:
+    names = list(dict.fromkeys(names))
+    base = [n for n in BASE_COLUMNS if n in names]
+    rest = [n for n in names if n not in BASE_COLUMNS]
+    order = {g: i for i, g in enumerate(GROUPS)}
+    rest.sort(key=lambda n: (order.get(n.split(".", 1)[0], len(GROUPS)), n))
+    return base + rest
+
+
+def _unified_type(types: list[pa.DataType]) -> pa.DataType:
+    import pyarrow as pa
+
+    real = [t for t in dict.fromkeys(types) if not pa.types.is_null(t)]
+    if not real:
+        return pa.null()
+    if len(real) == 1:
+        return real[0]
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) for t in real):
+        if all(pa.types.is_integer(t) or pa.types.is_boolean(t) for t in real):
+            return pa.int64()
+        return pa.float64()
+    return pa.string()
+
+
+def _as_type(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
+    import pyarrow as pa
+
+    if column.type == target:
+        return column
+    if pa.types.is_string(target) and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+        values = [None if v is None else json.dumps(v) for v in column.to_pylist()]
+        return pa.chunked_array([pa.array(values, pa.string())])
+    return column.cast(target)
+
+
+def concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """Concatenate run tables whose columns differ: missing columns become nulls, clashing types are unified
+    (ints and floats to float, anything else mixed to string)."""
+    import pyarrow as pa
+
+    tables = [t for t in tables if t.num_columns]
+    if not tables:
+        return empty_table()
+    try:
+        merged = pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        types: dict[str, list[pa.DataType]] = {}
+        for table in tables:
+            for field in table.schema:
+                types.setdefault(field.name, []).append(field.type)
+        target = {name: _unified_type(ts) for name, ts in types.items()}
+        aligned = []
+        for table in tables:
+            cols = {name: _as_type(table[name], target[name]) for name in table.column_names}
+            aligned.append(pa.table(cols))
+        merged = pa.concat_tables(aligned, promote_options="permissive")
+    return merged.select(_column_order(merged.column_names)).combine_chunks()
+
+
+def empty_table() -> pa.Table:
+    return record_table({}).slice(0, 0)
