@@ -374,6 +374,11 @@ def start(
     return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path, seed=seed)
 
 
+# Ending a run at exit may make pyarrow import pandas, which imports concurrent.futures.thread, which registers an
+# atexit hook: refused once the interpreter is shutting down. Import it now (it used to come with the local executor).
+import concurrent.futures.thread  # noqa: E402, F401
+
+
 @atexit.register
 def _end_open_runs() -> None:
     """Runs started without ``with`` and never ended are ended when the interpreter exits."""

@@ -63,9 +63,17 @@ class Cluster:
         self.procs.append(proc)
         return proc
 
-    def add_worker(self) -> subprocess.Popen[bytes]:
+    def add_worker(self, *extra: str) -> subprocess.Popen[bytes]:
         return self._start(
-            "worker", self.address, "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"
+            "worker",
+            self.address,
+            "--nthreads",
+            "1",
+            "--no-nanny",
+            "--no-dashboard",
+            "--host",
+            "127.0.0.1",
+            *extra,
         )
 
     def wait_workers(self, count: int) -> None:
@@ -446,3 +454,68 @@ def test_slurm_detach_then_collect(repo: Path, monkeypatch: pytest.MonkeyPatch) 
     assert all(r["results.loss"] is not None for r in rows)
     again = subprocess.run([*GITXP, "cancel"], cwd=repo, capture_output=True, text=True)
     assert again.returncode == 0 and "0 trials cancelled" in again.stderr
+    write(repo, "slow.py", "import time\ntime.sleep(60)\n")
+    proc = gitxp_run(repo, "--executor", "slurm", "--detach", "-e", "slow", "--", sys.executable, "slow.py")
+    assert proc.returncode == 0, proc.stderr
+    cancel = subprocess.run([*GITXP, "cancel"], cwd=repo, capture_output=True, text=True)
+    assert cancel.returncode == 0 and "1 trial cancelled" in cancel.stderr
+    assert [r["status"] for r in gitxp.load(experiment="slow").to_pylist()] == ["cancelled"]
+
+
+def test_live_curves_reach_the_client_and_gpus_are_never_shared(
+    repo: Path, cluster: Callable[[int], Cluster]
+) -> None:
+    write(
+        repo,
+        "fit.py",
+        "import sys, time\n"
+        "for step in range(12):\n"
+        "    print(f'gitxp: step={step} loss={1 / (step + 1)}', flush=True)\n"
+        "    time.sleep(0.25)\n",
+    )
+    dask = cluster(0)
+    dask.add_worker("--resources", "GPU=1")
+    dask.add_worker()  # no GPU: never handed a trial that needs one
+    dask.wait_workers(2)
+    proc = subprocess.Popen(
+        [
+            *GITXP,
+            "run",
+            "--executor",
+            "dask",
+            "--scheduler",
+            dask.address,
+            "--gpus-per-run",
+            "1",
+            "--grid",
+            "x=1,2",
+            "--allow-unused",
+            "--",
+            sys.executable,
+            "fit.py",
+        ],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from gitxp.store import Store
+    from gitxp.store.staging import StagedRun
+
+    store = Store.open()
+    seen = 0
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        for staged in store.staged_runs():
+            record = staged.read_record() or {}
+            table = StagedRun(staged.path).metrics_table()
+            if record.get("status") == "running" and table is not None:
+                seen = max(seen, table.num_rows)
+        time.sleep(0.2)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert seen > 0  # points of a running trial reached the client's store while it trained
+    rows = sorted(gitxp.load().to_pylist(), key=lambda r: r["started"])
+    assert len({r["meta.pid"] for r in rows}) == 1  # both on the GPU worker
+    assert rows[0]["ended"] <= rows[1]["started"] + __import__("datetime").timedelta(seconds=0.3)
+    assert all(gitxp.metrics(r["run_id"]).num_rows == 12 for r in rows)  # the complete curve, no duplicate
