@@ -49,7 +49,8 @@ class Cluster:
             except (OSError, ValueError, KeyError):
                 time.sleep(0.05)
         self.workers = [self.add_worker() for _ in range(workers)]
-        self.wait_workers(workers)
+        if workers:
+            self.wait_workers(workers)
 
     def _start(self, *args: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
@@ -421,24 +422,22 @@ def test_slurm_job_array_through_submitits_local_executor(
     assert bad.returncode == 2 and "did you mean partition" in bad.stderr
 
 
+def detach(repo: Path, *args: str) -> tuple[int, str]:
+    """``gitxp run --executor slurm --detach ARGS``; output to a file, not a pipe (submitit's local jobs inherit it)."""
+    path = repo.parent / "detach.log"
+    with open(path, "w") as log:
+        command = [*GITXP, "run", "--executor", "slurm", "--detach", *args]
+        code = subprocess.run(command, cwd=repo, stdout=log, stderr=log, timeout=30).returncode
+    return code, path.read_text()
+
+
 def test_slurm_detach_then_collect(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("submitit")
     write(repo, "train.py", TRAIN)
     monkeypatch.setenv("GITXP_SLURM_CLUSTER", "local")
-    proc = gitxp_run(
-        repo,
-        "--executor",
-        "slurm",
-        "--detach",
-        "--grid",
-        "x=0.1,0.2",
-        "--",
-        sys.executable,
-        "train.py",
-        "{x}",
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "gitxp collect" in proc.stderr
+    code, text = detach(repo, "--grid", "x=0.1,0.2", "--", sys.executable, "train.py", "{x}")
+    assert code == 0, text
+    assert "gitxp collect" in text
     statuses = {r["status"] for r in gitxp.load().to_pylist()}
     assert statuses <= {"queued", "running"}, statuses  # nobody marked them crashed when gitxp exited
     deadline = time.monotonic() + 60
@@ -455,10 +454,12 @@ def test_slurm_detach_then_collect(repo: Path, monkeypatch: pytest.MonkeyPatch) 
     again = subprocess.run([*GITXP, "cancel"], cwd=repo, capture_output=True, text=True)
     assert again.returncode == 0 and "0 trials cancelled" in again.stderr
     write(repo, "slow.py", "import time\ntime.sleep(60)\n")
-    proc = gitxp_run(repo, "--executor", "slurm", "--detach", "-e", "slow", "--", sys.executable, "slow.py")
-    assert proc.returncode == 0, proc.stderr
+    code, text = detach(repo, "-e", "slow", "--", sys.executable, "slow.py")
+    assert code == 0, text
     cancel = subprocess.run([*GITXP, "cancel"], cwd=repo, capture_output=True, text=True)
-    assert cancel.returncode == 0 and "1 trial cancelled" in cancel.stderr
+    assert cancel.returncode == 0 and "1 trial cancelled" in cancel.stderr, gitxp.load(
+        experiment="slow"
+    ).to_pylist()
     assert [r["status"] for r in gitxp.load(experiment="slow").to_pylist()] == ["cancelled"]
 
 
