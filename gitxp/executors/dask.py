@@ -135,6 +135,7 @@ class DaskExecutor:
         self._stopping = False
         self.fatal: str | None = None
         self._slots = (0.0, 1)
+        self._informed = True
 
     # -------------------------------------------------------------- interface
 
@@ -158,7 +159,9 @@ class DaskExecutor:
                 threads = min(threads, int(gpus // self.options.gpus_per_run))
             count = max(1, threads)
             self._slots = (time.monotonic(), count)
-        return count
+        # A grid or random sweep keeps one trial queued per slot: a worker starts its next trial the moment one
+        # ends, without waiting for the client to book it. Informed strategies propose only as slots free up.
+        return count if self._informed else 2 * count
 
     def submit(self, run: Run, job: Job) -> Future[Any]:
         if not self._bundled:
@@ -247,6 +250,7 @@ class DaskExecutor:
             data = make_bundle(run.store.repo, run.version.commit)
             self._bundle = self.client.scatter(data, broadcast=True, hash=False)
         self.client.subscribe_topic(self._topic, self._on_event)
+        self._informed = job.informed
         self._bundled = True
 
     def _launch(self, trial: _Trial) -> None:
