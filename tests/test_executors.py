@@ -520,3 +520,28 @@ def test_live_curves_reach_the_client_and_gpus_are_never_shared(
     assert len({r["meta.pid"] for r in rows}) == 1  # both on the GPU worker
     assert rows[0]["ended"] <= rows[1]["started"] + __import__("datetime").timedelta(seconds=0.3)
     assert all(gitxp.metrics(r["run_id"]).num_rows == 12 for r in rows)  # the complete curve, no duplicate
+
+
+def test_executor_mistakes_are_one_line_usage_errors(repo: Path) -> None:
+    write(repo, "train.py", TRAIN)
+    typo = gitxp_run(repo, "--executor", "dsak", "--grid", "x=1,2", "--", sys.executable, "train.py", "{x}")
+    assert typo.returncode == 2 and "did you mean dask" in typo.stderr
+    prune = gitxp_run(
+        repo,
+        "--executor",
+        "slurm",
+        "--prune",
+        "median",
+        "--metric",
+        "loss:min",
+        "--grid",
+        "x=1,2",
+        "--",
+        sys.executable,
+        "train.py",
+        "{x}",
+    )
+    assert prune.returncode == 2 and "--prune needs the local executor" in prune.stderr
+    retries = gitxp_run(repo, "--executor", "dask", "--retries", "-1", "--", sys.executable, "train.py", "1")
+    assert retries.returncode == 2 and "--retries" in retries.stderr
+    assert gitxp.load().num_rows == 0  # nothing ran, nothing recorded
