@@ -389,13 +389,16 @@ def test_scheduler_gone_stops_with_a_clear_message_and_resume_finishes(
     assert sorted(r["params.x"] for r in rows if r["status"] == "finished") == [1, 2, 3]
 
 
-def test_slurm_job_array_through_submitits_local_executor(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("engine", ["local", "debug"])
+def test_slurm_job_array_through_submitits_local_and_debug_executors(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, engine: str
 ) -> None:
     pytest.importorskip("submitit")
     write(repo, "train.py", TRAIN)
     write(repo, "pyproject.toml", "[tool.gitxp.slurm]\ntime = 5\npartition = 'gpu'\n")
-    monkeypatch.setenv("GITXP_SLURM_CLUSTER", "local")
+    monkeypatch.setenv(
+        "GITXP_SLURM_CLUSTER", engine
+    )  # the Slurm code path, with submitit's local/debug executor
     proc = gitxp_run(
         repo,
         "--executor",
