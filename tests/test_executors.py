@@ -220,11 +220,19 @@ def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
         stderr=subprocess.PIPE,
         text=True,
     )
+    from gitxp.store import Store
+
+    store = Store.open()
+    working = None
     deadline = time.monotonic() + 60
-    while not list(marks.iterdir()) and time.monotonic() < deadline:
+    while working is None and time.monotonic() < deadline:  # until a trial's first line reached the client
+        for staged in store.staged_runs():
+            log = staged.path / "stdout.log"
+            text = log.read_text() if log.exists() else ""
+            if "working on" in text:
+                working = text.split("working on", 1)[1].split()[0]
         time.sleep(0.05)
-    time.sleep(0.5)  # the first log line reaches the client
-    victim = int(sorted(marks.iterdir())[0].name.split("-")[1])
+    victim = int(next(m for m in marks.iterdir() if m.name.startswith(f"{working}-")).name.split("-")[1])
     os.kill(victim, signal.SIGKILL)
     dask.add_worker()  # a replacement, as a cluster manager would start
     out, err = proc.communicate(timeout=90)
@@ -235,12 +243,10 @@ def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
     crashed = [r for r in rows if r["status"] == "crashed"]
     assert len(crashed) == 1
     assert crashed[0]["meta.attempt.of"] in {r["run_id"] for r in rows if r["status"] == "finished"}
-    log = gitxp.Store.open().run_file(crashed[0]["run_id"], "stdout.log") if hasattr(gitxp, "Store") else None
-    if log is None:
-        from gitxp.store import Store
-
-        log = Store.open().run_file(crashed[0]["run_id"], "stdout.log")
+    log = Store.open().run_file(crashed[0]["run_id"], "stdout.log")
     assert log is not None and b"working on" in log  # the partial log of the lost attempt
+    retried = Store.open().run_file(crashed[0]["meta.attempt.of"], "stdout.log")
+    assert retried is not None and retried.count(b"working on") == 1  # the retry's own complete log
 
 
 def test_ctrl_c_interrupts_a_dask_sweep(repo: Path, cluster: Callable[[int], Cluster]) -> None:

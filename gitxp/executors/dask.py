@@ -318,6 +318,8 @@ class DaskExecutor:
                 "worker": message.get("worker"),
                 "stdout": b"",
             }
+            if trial.current is not None:  # a retry: the log so far was the lost attempt's
+                (trial.run._staged.path / "stdout.log").write_bytes(b"")
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
                 trial.cancelled = True
@@ -327,8 +329,12 @@ class DaskExecutor:
                     trial, _Lost("crashed", f"its Dask workers died {len(trial.attempts) - 1} time(s)")
                 )
         elif message.get("kind") == "live" and attempt in trial.attempts:
-            trial.attempts[attempt]["stdout"] += message.get("stdout") or b""
+            chunk = message.get("stdout") or b""
+            trial.attempts[attempt]["stdout"] += chunk
             if attempt == trial.current:
+                if chunk:  # `gitxp show --log` and the dashboard tail it while the trial runs
+                    with open(trial.run._staged.path / "stdout.log", "ab") as log:
+                        log.write(chunk)
                 live(trial.run, message)
 
     def _give_up(self, trial: _Trial, status: str, why: str) -> str:
