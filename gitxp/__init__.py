@@ -18,7 +18,9 @@ from gitxp.errors import GitxpError
 from gitxp.hookspecs import hookimpl
 
 if TYPE_CHECKING:
+    from gitxp.bisection import bisect
     from gitxp.integrations.args import parse_args
+    from gitxp.lifecycle.api import archive, cancel, note, remove, restore, tag, unarchive, untag
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
@@ -41,6 +43,15 @@ __all__ = [
     "Store",
     "hookimpl",
     "GitxpError",
+    "bisect",
+    "tag",
+    "untag",
+    "note",
+    "archive",
+    "unarchive",
+    "remove",
+    "restore",
+    "cancel",
 ]
 
 _LAZY = {
@@ -56,6 +67,8 @@ _LAZY = {
     "Space": "gitxp.space",
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
+    "bisect": "gitxp.bisection",
+    **{name: "gitxp.lifecycle.api" for name in ("tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel")},
 }
 
 

@@ -353,6 +353,9 @@ def load(
     limit: int | None = None,
     columns: str | Sequence[str] | None = None,
     since: str | None = None,
+    tag: str | Sequence[str] | None = None,
+    note: str | None = None,
+    archived: bool = False,
     path: str | os.PathLike[str] | None = None,
 ) -> pa.Table:
     """All recorded runs as a pyarrow Table, one row per run, newest first (unless ``sort`` is given).
@@ -361,10 +364,15 @@ def load(
     ``params.*``, ``results.*`` and ``meta.*`` (with ``experiment``, only the columns its runs use).
     ``.to_pandas()`` gives a DataFrame. Filters are those of ``gitxp ls``: ``version`` is any git revision
     (matched on the run's commit) or a version id; ``since`` keeps runs whose commit is that revision or
-    descends from it.
+    descends from it; ``tag``/``note`` keep runs with these tags / whose note contains the text (``gitxp tag``,
+    ``gitxp note``); archived runs are left out unless ``archived=True``.
     """
     store = Store.open(path)
-    table = store.table()
+    table = store.table(show="archived" if archived else "visible")
+    if tag or note is not None:
+        from gitxp.store.lifecycle import filter_table
+
+        table = filter_table(table, [tag] if isinstance(tag, str) else list(tag or ()), note)
     if since:
         table = since_filter(store, table, since)
     if experiment and table.num_rows:

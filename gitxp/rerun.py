@@ -25,7 +25,7 @@ from gitxp.store import Store
 from gitxp.versioning import materialize, remove_worktree, require_commit
 from gitxp.wrapper import Command
 
-__all__ = ["Plan", "plan_rerun", "bootstrap_command", "compare_results"]
+__all__ = ["Plan", "plan_rerun", "bootstrap_command", "compare_results", "temporary_tree", "cleanup"]
 
 
 @dataclass
@@ -172,21 +172,29 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     )
 
 
+def temporary_tree(store: Store, commit: str, patch: bytes, label: str, keep_dir: Path | None = None) -> Path:
+    """Check ``commit`` (plus ``patch``) out in a new temporary detached worktree and return its path. The
+    user's working tree, index, stash and branches are not touched. Remove it with :func:`cleanup`; if this
+    process dies first, the next rerun or bisect (or ``gitxp gc``) removes it (:func:`prune_stale_worktrees`)."""
+    prune_stale_worktrees(store)
+    if keep_dir is not None:
+        dest = keep_dir
+    else:  # <tmp>/gitxp-rerun-<label>-xxxx/{lock,tree}: the lock says whether the process that made it is alive
+        home = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{label[:10]}-"))
+        _held.append(liveness.hold(home))
+        dest = home / "tree"
+    if dest.exists():
+        shutil.rmtree(dest)
+    materialize(store.repo, commit, patch, dest)
+    return dest
+
+
 def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path | None:
     """Materialize the plan's version in a temporary worktree; returns it (None with ``here``)."""
     if plan.here:
         return None
     assert plan.commit is not None
-    prune_stale_worktrees(store)
-    if keep_dir is not None:
-        dest = keep_dir
-    else:  # <tmp>/gitxp-rerun-<id>-xxxx/{lock,tree}: the lock says whether the rerun that made it is alive
-        home = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{plan.run['run_id'][:10]}-"))
-        _held.append(liveness.hold(home))
-        dest = home / "tree"
-    if dest.exists():
-        shutil.rmtree(dest)
-    materialize(store.repo, plan.commit, plan.patch, dest)
+    dest = temporary_tree(store, plan.commit, plan.patch, plan.run["run_id"], keep_dir)
     restored = []
     for path, digest in _patch_skipped(
         plan.patch
@@ -211,6 +219,9 @@ def cleanup(store: Store, tree: Path | None) -> None:
     if tree is not None:
         remove_worktree(store.repo, tree)
         if tree.name == "tree" and tree.parent.name.startswith(_PREFIX):
+            for handle in [h for h in _held if h is not None and Path(h.name).parent == tree.parent]:
+                handle.close()  # release the lock of a worktree that is gone
+                _held.remove(handle)
             shutil.rmtree(tree.parent, ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
+from gitxp.lifecycle.api import RunLifecycle
 from gitxp.run_curves import Curves
 from gitxp.run_setup import (
     END_STATUSES,
@@ -52,7 +53,7 @@ def current() -> Run:
     return stack[-1]
 
 
-class Run(Curves):
+class Run(Curves, RunLifecycle):
     """One execution of training code with one set of params. Create it with :func:`start`."""
 
     def __init__(
@@ -296,6 +297,8 @@ class Run(Curves):
         if self.status != "running":
             return
         ended = time.time()
+        if status != "finished" and (self._staged.path / "cancel").exists():
+            status = "cancelled"  # stopped by gitxp cancel (gitxp.lifecycle.cancel)
         self.status = status
         self._hooks.gitxp_run_end(run=self, status=status)
         self._stop.set()

@@ -114,6 +114,17 @@ def test_show_at_80_columns(history: Path, narrow: None, invoke) -> None:  # typ
     assert invoke("show", last, "--metrics").output == f"run {last[:12]} has no per-step metrics\n"
 
 
+def test_ls_and_show_with_tags_and_notes_at_80_columns(history: Path, narrow: None, invoke) -> None:  # type: ignore[no-untyped-def]
+    ids = gitxp.load(sort="started")["run_id"].to_pylist()
+    gitxp.tag(ids[:2], "baseline")
+    gitxp.tag(ids[-1], "best")
+    gitxp.note(ids[-1], "adam with l2 and the smallest rate: the best so far, keep it for the paper")
+    listing = invoke("ls")
+    assert "baseline" in listing.output and "tags" in listing.output
+    check("ls_tags", listing.output)
+    check("show_tags", invoke("show", ids[-1]).output)
+
+
 def test_compare_at_80_columns(history: Path, narrow: None, invoke) -> None:  # type: ignore[no-untyped-def]
     result = invoke("compare", "v2~1", "v2")
     assert result.exit_code == 0, result.output

@@ -63,9 +63,22 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from gitxp.cli import artifacts_cmd, cluster_cmd, compare_cmd, rerun_cmd, run_cmd, runs, sync, ui_cmd
+    from gitxp.cli import (
+        artifacts_cmd,
+        bisect_cmd,
+        cluster_cmd,
+        compare_cmd,
+        lifecycle_cmd,
+        report_cmd,
+        rerun_cmd,
+        run_cmd,
+        runs,
+        sync,
+        ui_cmd,
+    )
 
-    for module in (run_cmd, runs, compare_cmd, rerun_cmd, sync, artifacts_cmd, ui_cmd, cluster_cmd):
+    commands = (run_cmd, runs, compare_cmd, rerun_cmd, lifecycle_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd, cluster_cmd)
+    for module in commands:
         for command in module.COMMANDS:
             cli.add_command(command)
 

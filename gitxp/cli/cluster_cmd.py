@@ -1,4 +1,5 @@
-"""``gitxp collect`` and ``gitxp cancel``: the trials a ``gitxp run --executor slurm --detach`` left to Slurm."""
+"""``gitxp collect`` (and the Slurm side of ``gitxp cancel``): the trials ``gitxp run --executor slurm --detach``
+left to Slurm."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["COMMANDS", "collect_detached"]
+__all__ = ["COMMANDS", "collect_detached", "cancel_detached"]
 
 
 def collect_detached(store: Any) -> dict[str, int] | None:
@@ -36,17 +37,49 @@ def collect_command() -> None:
     )
 
 
-@click.command("cancel")
-@click.argument("runs", nargs=-1)
-def cancel_command(runs: tuple[str, ...]) -> None:
-    """Cancel the queued/running trials of detached Slurm sweeps (all, or the RUNS given by id prefix)."""
-    from gitxp.executors.slurm import cancel
-    from gitxp.store import Store
+def cancel_detached(
+    store: Any, targets: tuple[str, ...], experiments: tuple[str, ...], dry_run: bool
+) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """``gitxp cancel`` for trials left to Slurm: cancel (scancel) those named by id prefix or experiment; return
+    their ids and the targets/experiments left for the local runs (an experiment with local running runs stays)."""
+    from gitxp.store import DETACHED
 
-    store = Store.open()
-    collect_detached(store)
-    count = cancel(store, list(runs) or None)
-    click.echo(f"{count} trial{'' if count == 1 else 's'} cancelled", err=True)
+    detached = []
+    for staged in store.staged_runs():
+        try:
+            record = staged.read_record()
+        except Exception:
+            continue
+        if record and (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
+            detached.append(record)
+    if not detached:
+        return [], targets, experiments
+    from gitxp.lifecycle.cancel import live_runs
+
+    local = {record.get("experiment") for _s, record in live_runs(store)}
+    chosen: list[str] = []
+
+    def take(name: str, by_id: bool) -> bool:
+        found = [
+            r["run_id"]
+            for r in detached
+            if r.get("experiment") == name or (by_id and name and r["run_id"].startswith(name.lower()))
+        ]
+        chosen.extend(i for i in found if i not in chosen)
+        return bool(found) and name not in local
+
+    rest_targets = tuple(t for t in targets if not take(t, True))
+    rest_experiments = tuple(e for e in experiments if not take(e, False))
+    if chosen:
+        if dry_run:
+            click.echo(f"would cancel {len(chosen)} Slurm trial{'s' if len(chosen) != 1 else ''}: {' '.join(chosen)}")
+        else:
+            from gitxp.executors.slurm import cancel
+
+            cancel(store, chosen)
+            for run_id in chosen:
+                click.echo(f"{run_id[:12]}  cancelled (Slurm job)")
+    return chosen, rest_targets, rest_experiments
 
 
-COMMANDS = [collect_command, cancel_command]
+COMMANDS = [collect_command]

@@ -94,6 +94,7 @@ def _emit(text: str | None) -> None:
 @click.option("-e", "--experiment", multiple=True, help="Only runs of this experiment (repeatable).")
 @click.option("--status", metavar="S[,S]", help="Only runs with this status (e.g. finished).")
 @click.option("--where", metavar="EXPR", help="Only runs matching this filter, as in gitxp ls.")
+@click.option("--archived", is_flag=True, help="Also archived runs (gitxp archive).")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="table", show_default=True)
 def compare_command(
     selectors: tuple[str, ...],
@@ -105,6 +106,7 @@ def compare_command(
     experiment: tuple[str, ...],
     status: str | None,
     where: str | None,
+    archived: bool,
     fmt: str,
 ) -> None:
     """Compare runs, versions, commits, tags or branches: gitxp compare A B [C ...].
@@ -124,13 +126,25 @@ def compare_command(
     from gitxp.store import Store
 
     store = Store.open()
-    table = store.table()
+    table = store.table(show="archived" if archived else "visible")
     if experiment and table.num_rows:
         check_experiments(table, experiment)
     if since:
         table = since_filter(store, table, since)
     table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
-    groups = resolve_groups(store, table, list(selectors))
+    from gitxp.errors import UsageError
+
+    try:
+        groups = resolve_groups(store, table, list(selectors))
+    except UsageError:
+        from gitxp.store.lifecycle import load_view, why_hidden
+
+        state = load_view(store.repo, store.head(), store.cache_dir)
+        for text in selectors:  # an archived or removed run: say so, and how to see it
+            reason = why_hidden(state, text, "--archived")
+            if reason:
+                raise UsageError(reason) from None
+        raise
     single = all(g.kind == "run" for g in groups)
     if metric and not single:
         check_metric(groups, metric)

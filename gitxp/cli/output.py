@@ -154,6 +154,8 @@ def _priority(names: list[str], cells: list[list[str]], sort_first: list[str]) -
             return (1, 0)
         if name in sort_first:
             return (2, sort_first.index(name))
+        if name == "tags":  # gitxp tag: short, and what the user chose to tell runs apart
+            return (2, len(sort_first))
         order = 3 if name.startswith("params.") else 4 if name.startswith("results.") else 5
         if name in ("started", "duration"):
             order = 7
@@ -237,7 +239,7 @@ def write_csv(table: pa.Table, handle: Any) -> None:
 
 def default_columns(table: pa.Table) -> list[str]:
     """Columns shown by ``ls`` in a terminal: identity, status, params and results (meta on request)."""
-    base = ["run_id", "experiment", "version", "status", "started", "duration"]
+    base = ["run_id", "experiment", "version", "status", "started", "duration", "tags", "archived"]
     return [
         c
         for c in table.column_names

@@ -65,7 +65,7 @@ def rerun_command(
         key, value = parse_assignment(item, "--set")
         overrides[key] = parse_value(value)
     store = Store.open()
-    table = store.table()
+    table = store.table(show="archived")  # an archived run can be re-run by its id
     run_id = store.resolve_run(run, table)
     original = table.filter(pc.equal(table["run_id"], run_id)).to_pylist()[0]
     if resume:

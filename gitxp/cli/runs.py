@@ -19,7 +19,7 @@ from gitxp.cli.output import (
     to_json_value,
     write_csv,
 )
-from gitxp.errors import UsageError
+from gitxp.errors import GitxpError, UsageError
 
 __all__ = ["COMMANDS"]
 
@@ -41,6 +41,9 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
         ),
         click.option("--since", metavar="REV", help="Only runs whose commit is REV or descends from it."),
+        click.option("--tag", "tags", metavar="NAME", multiple=True, help="Only runs tagged NAME (repeatable)."),
+        click.option("--note", metavar="TEXT", help="Only runs whose note contains TEXT (any case)."),
+        click.option("--all", "show_all", is_flag=True, help="Also archived runs (gitxp archive)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -56,6 +59,9 @@ def _selected(
     limit: int | None,
     columns: tuple[str, ...],
     since: str | None = None,
+    tags: tuple[str, ...] = (),
+    note: str | None = None,
+    show_all: bool = False,
 ) -> Any:
     from gitxp.query import select
     from gitxp.store import Store
@@ -64,7 +70,11 @@ def _selected(
     from gitxp.cli.cluster_cmd import collect_detached
 
     collect_detached(store)  # trials left to Slurm (--detach) whose jobs have ended
-    table = store.table()
+    table = store.table(show="archived" if show_all else "visible")
+    if tags or note is not None:  # gitxp tag / gitxp note (gitxp.lifecycle)
+        from gitxp.store.lifecycle import filter_table
+
+        table = filter_table(table, tags, note)
     if experiment and table.num_rows:
         from gitxp.query import check_experiments
 
@@ -272,7 +282,7 @@ def show_command(
     from gitxp.store import Store
 
     store = Store.open()
-    table = store.table()
+    table = store.table(show="archived")  # an archived run can still be shown by its id
     if importance:
         from gitxp.cli.search_views import print_importance
         from gitxp.query import check_experiments
@@ -287,7 +297,15 @@ def show_command(
         return
     if run is None:
         raise UsageError("show needs a RUN (an id or a unique prefix; see 'gitxp ls')")
-    run_id = store.resolve_run(run, table)
+    try:
+        run_id = store.resolve_run(run, table)
+    except GitxpError:  # a removed run (gitxp rm): say so
+        from gitxp.store.lifecycle import load_view, why_hidden
+
+        reason = why_hidden(load_view(store.repo, store.head(), store.cache_dir), run)
+        if reason is None:
+            raise
+        raise UsageError(reason) from None
     row = table.filter(pc.equal(table["run_id"], run_id))
     row = row.select([c for c in row.column_names if row[c][0].is_valid])
     if show_diff or show_log:
@@ -335,6 +353,9 @@ def show_command(
     header = {k: item[k] for k in BASE_COLUMNS if item.get(k) is not None}
     if isinstance(header.get("duration"), float):
         header["duration"] = f"{header['duration']:.3f}s"
+    for key in ("tags", "note", "archived"):  # gitxp tag / note / archive
+        if item.get(key) is not None:
+            header[key] = item[key]
     _print_section("run", header)
     for group in ("params", "results"):
         _print_section(group, item.get(group, {}))

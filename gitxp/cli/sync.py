@@ -111,11 +111,17 @@ def init_command(hooks: bool) -> None:
 
 @click.command("gc")
 def gc_command() -> None:
-    """Pack every run into one Parquet file on the ref: fresh clones then read the store in one go."""
+    """Pack every run into one Parquet file on the ref (fresh clones then read the store in one go) and prune the
+    data of runs removed ('gitxp rm') longer ago than the grace period."""
     from gitxp.rerun import prune_stale_worktrees
     from gitxp.store import Store
 
     store = Store.open()
+    from gitxp.lifecycle.ops import prune_removed
+
+    pruned = prune_removed(store)  # gitxp rm: data of runs removed longer ago than the grace period
+    if pruned:
+        click.echo(f"pruned {len(pruned)} removed run(s)")
     count = store.pack()
     click.echo(f"packed {count} runs" if count else "nothing to pack")
     removed = prune_stale_worktrees(store)

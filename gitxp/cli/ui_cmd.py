@@ -30,6 +30,7 @@ __all__ = ["COMMANDS"]
 )
 @click.option("-e", "--experiment", "experiment", default=None, help="experiment of the --export report")
 @click.option("--metric", default=None, help="objective of the report (NAME:min|max)")
+@click.option("--all", "show_all", is_flag=True, help="also list archived runs (gitxp archive)")
 def ui_command(
     port: int,
     host: str,
@@ -38,6 +39,7 @@ def ui_command(
     export: Path | None,
     experiment: str | None,
     metric: str | None,
+    show_all: bool,
 ) -> None:
     """Start the local web dashboard (runs, curves, sweeps, comparisons); Ctrl-C stops it."""
     from gitxp.store import Store
@@ -67,7 +69,7 @@ def ui_command(
             "this address can read your runs",
             err=True,
         )
-    config = uvicorn.Config(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(create_app(store, "archived" if show_all else "visible"), host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
 
     def announce() -> None:

@@ -90,7 +90,7 @@ def load_history(
     """The trials of ``experiment`` in ``store`` (see the module docstring), with the params in ``names``."""
     import pyarrow.compute as pc
 
-    table = store.table()
+    table = store.table(show="archived" if include_archived else "visible")  # gitxp archive / rm
     history = History(objectives=list(objectives))
     if not table.num_rows:
         return history

@@ -173,8 +173,20 @@ class ReadCache(RefWriter):
         _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
         return table
 
-    def table(self, *, recover: bool = True) -> pa.Table:
-        """Every run: committed ones plus live ones, after committing the runs of dead processes."""
+    def table(self, *, recover: bool = True, show: str = "visible") -> pa.Table:
+        """Every run: committed ones plus live ones, after committing the runs of dead processes.
+
+        ``show``: "visible" leaves out archived and removed runs, "archived" leaves out removed ones only, "all"
+        none (see gitxp.lifecycle)."""
+        return self.lifecycle_view(self._all_runs(recover), show)
+
+    def lifecycle_view(self, table: pa.Table, show: str = "visible") -> pa.Table:
+        """``table`` with the life-cycle applied (gitxp tag/note/archive/rm, folded from events/ on the ref)."""
+        from gitxp.store.lifecycle import load_view, overlay
+
+        return overlay(table, load_view(self.repo, self.head(), self.cache_dir), show)
+
+    def _all_runs(self, recover: bool) -> pa.Table:
         self.flush()
         if recover:
             try:
@@ -201,7 +213,7 @@ class ReadCache(RefWriter):
         prefix = prefix.strip().lower()
         if not prefix:
             raise RunNotFoundError("empty run id")
-        table = self.table() if table is None else table
+        table = self.table(show="archived") if table is None else table  # an archived run is still there by id
         ids = table.filter(pc.starts_with(table["run_id"], prefix))["run_id"].to_pylist()
         if not ids:
             raise RunNotFoundError(f"no run matches {prefix!r} (see 'gitxp ls')")

@@ -11,7 +11,7 @@ class Packs(ReadCache):
 
     # -------------------------------------------------------------- packs
 
-    def pack(self, *, min_new: int = 0) -> int:
+    def pack(self, *, min_new: int = 0, force: bool = False) -> int:
         """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
         source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
@@ -39,6 +39,10 @@ class Packs(ReadCache):
                     for b in self.repo.read_blobs(s for _k, s, _p in self.repo.ls_tree(head, "packs"))
                 )
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
+                if not (force and old):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
+                    return 0
+            if table.num_rows == 0:  # force, and no run left: drop the old packs
+                self._commit_files({}, "gitxp: drop packs", delete=old)
                 return 0
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, compression="zstd")

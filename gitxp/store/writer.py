@@ -115,6 +115,8 @@ class RefWriter(StagingArea):
 
                     ended = item.last_sign_of_life(record["started"])
                     record.update(status="crashed", ended=ended, duration=ended - record["started"])
+                    if (item.path / "cancel").exists():  # killed by gitxp cancel (gitxp.lifecycle.cancel)
+                        record["status"] = "cancelled"
                     record.setdefault("meta", {})["error"] = (
                         "process died without recording an end (crash, kill -9 or power loss)"
                     )
@@ -196,14 +198,14 @@ class RefWriter(StagingArea):
             return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
             return 0
-        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs")}
-        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs")}
+        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events")}
+        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs", "events")}
         new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
         files = {
             p: s
             for p, s in theirs.items()
-            if p.rsplit("/", 1)[0] in new_runs or (p.startswith("packs/") and p not in mine)
-        }
+            if p.rsplit("/", 1)[0] in new_runs or (p.startswith(("packs/", "events/")) and p not in mine)
+        }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch, merged as a union
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return len(new_runs)

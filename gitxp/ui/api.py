@@ -97,8 +97,9 @@ def downsample(xs: list[float], ys: list[float], width: int) -> tuple[list[float
 class Dashboard:
     """Read-only views of one store for the web UI."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, show: str = "visible") -> None:
         self.store = store
+        self.show = show  # "archived": archived runs listed too (gitxp ui --all; see gitxp.lifecycle)
         self._lock = threading.Lock()
         self._table: pa.Table | None = None
         self._loaded = 0.0
@@ -112,7 +113,7 @@ class Dashboard:
             if self._table is None or time.monotonic() - self._loaded > CACHE_SECONDS:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
-                    table = self.store.table(recover=False)
+                    table = self.store.table(recover=False, show=self.show)
                 self.errors = sorted({str(w.message).removeprefix("gitxp: ") for w in caught})
                 self._table, self._loaded = table, time.monotonic()
             return self._table

@@ -77,9 +77,9 @@ def _not_found(request: Request) -> Response:
     return _json({"reason": f"no such API view: {request.url.path}"}, 404)
 
 
-def create_app(store: Store) -> Starlette:
-    """The dashboard app for one store (read-only)."""
-    board = Dashboard(store)
+def create_app(store: Store, show: str = "visible") -> Starlette:
+    """The dashboard app for one store (read-only); ``show="archived"`` lists archived runs too."""
+    board = Dashboard(store, show)
     views: dict[str, Callable[[Dashboard, Request], Any]] = {
         "/api/experiments": lambda b, r: b.experiments(),
         "/api/runs": lambda b, r: b.runs(r.query_params),
