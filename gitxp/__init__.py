@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from gitxp.query import load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
-    from gitxp.space import Sampler
+    from gitxp.space import Sampler, Space
     from gitxp.store import Store
 
 __version__ = "0.1.0"
@@ -37,6 +37,7 @@ __all__ = [
     "metrics",
     "Run",
     "Sampler",
+    "Space",
     "Sweep",
     "optimize",
     "Store",
@@ -63,6 +64,7 @@ _LAZY = {
     "metrics": "gitxp.query",
     "Store": "gitxp.store",
     "Sampler": "gitxp.space",
+    "Space": "gitxp.space",
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
     "bisect": "gitxp.bisection",

@@ -70,6 +70,7 @@ class Run(Curves, RunLifecycle):
         store: Store | None = None,
         version: Version | None = None,
         attach: bool = True,
+        run_id: str | None = None,
     ) -> None:
         if experiment is not None and not isinstance(experiment, str):
             raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
@@ -92,7 +93,7 @@ class Run(Curves, RunLifecycle):
                 store, version = _open(path, git)
             self.store = store
             self.version = version
-            self.id = new_run_id()
+            self.id = run_id or new_run_id()  # given: a remote executor records the client's run
         self.experiment_given = bool(experiment)
         self.experiment = (
             experiment
@@ -294,6 +295,10 @@ class Run(Curves, RunLifecycle):
         """End the run with ``status`` and commit it to the store (idempotent)."""
         if status not in END_STATUSES:
             raise ValueError(f"run.end({status!r}): the status must be one of {', '.join(END_STATUSES)}")
+        self._finish(status, error)
+
+    def _finish(self, status: str, error: BaseException | None = None) -> None:
+        """End the run with any final status (``crashed`` included: a remote executor lost its worker)."""
         if self.status != "running":
             return
         ended = time.time()
@@ -375,6 +380,11 @@ def start(
     recorded here are merged into it, and the wrapper's params override the ones given here.
     """
     return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path, seed=seed)
+
+
+# Ending a run at exit may make pyarrow import pandas, which imports concurrent.futures.thread, which registers an
+# atexit hook: refused once the interpreter is shutting down. Import it now (it used to come with the local executor).
+import concurrent.futures.thread  # noqa: E402, F401
 
 
 @atexit.register

@@ -9,7 +9,6 @@ A run is either a wrapped command (``gitxp run``) or a Python objective (``gitxp
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -24,7 +23,7 @@ from gitxp.search.history import History, load_history
 from gitxp.space import Space
 from gitxp.store import Store
 from gitxp.versioning import Version
-from gitxp.wrapper import Command, Controller, execute
+from gitxp.wrapper import Command, Controller
 
 __all__ = ["Sweep", "SweepResult", "strategies", "executors", "UNINFORMED", "pareto_front"]
 
@@ -57,10 +56,9 @@ class SweepResult:
     pruned: int = 0
     resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
     skipped: int = 0  # --resume: proposals that had already finished (not run again)
-    best_earlier: tuple[str, dict[str, Any]] | None = (
-        None  # --resume: the best is a run of an earlier session
-    )
+    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is a run of an earlier session
     saved: float = 0.0  # share of the steps the pruned runs did not need
+    error: str | None = None  # the executor gave up (e.g. its Dask scheduler went away)
 
     @property
     def blind(self) -> bool:
@@ -96,9 +94,10 @@ class Sweep:
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
     resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
-    invocation: list[str] | None = (
-        None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
-    )
+    invocation: list[str] | None = None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
+    executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
+    objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
+    live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -164,26 +163,35 @@ class Sweep:
 
         return Pruning(self.prune, self.store, self.experiment_name, self.metric)
 
-    def _submit(self, pool: Any, run: Run, controller: Controller) -> Future[str]:
-        if self.task is not None:
-            return pool.submit(self.task, run)  # type: ignore[no-any-return]
-        assert self.command is not None
-        return pool.submit(  # type: ignore[no-any-return]
-            execute,
-            run,
-            self.command,
+    def _executor(self, sweep_id: str, controller: Controller, informed: bool) -> tuple[Any, Any]:
+        from gitxp.executors import ExecutorOptions, Job, make_executor
+
+        options = self.executor_options or ExecutorOptions(jobs=self.jobs)
+        if options.jobs is None and self.executor == "local":
+            options.jobs = self.jobs
+        job = Job(
+            command=self.command,
+            task=self.task,
             controller=controller,
             tee=self.tee,
-            stdin=None if self.jobs == 1 else subprocess.DEVNULL,
+            parallel=(options.jobs or 1) > 1 or self.executor != "local",
+            objective=self.objective,
+            objectives=list(self.objectives),
+            sweep_id=sweep_id,
+            informed=informed,
         )
+        runner = make_executor(self.executor, options)
+        if runner.remote and self.prune:
+            runner.shutdown()
+            raise UsageError(
+                f"--prune needs the local executor (--executor {self.executor} runs trials elsewhere)"
+            )
+        return runner, job
 
     def run(
         self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
     ) -> SweepResult:
         strategy = self._strategy()
-        runners = executors()
-        if self.executor not in runners:
-            raise UsageError(f"--executor {self.executor!r}: expected one of {', '.join(sorted(runners))}")
         pruning = self._pruning()
         finished = self._finished_points(strategy)
         sweep_id = new_run_id()
@@ -192,12 +200,14 @@ class Sweep:
         if on_event:
             on_event("begin", None, result)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
-        pool = runners[self.executor](self.jobs)
-        running: dict[Future[str], Run] = {}
+        informed = self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial")
+        pool, job = self._executor(sweep_id, controller, informed)
+        self.live = pool
+        running: dict[Future[Any], Run] = {}
         stop = False
         try:
             while True:
-                while not stop and len(running) < self.jobs and not controller.interrupted.is_set():
+                while not stop and len(running) < pool.slots() and not controller.interrupted.is_set():
                     if deadline is not None and time.monotonic() > deadline:
                         stop = True
                         break
@@ -235,21 +245,37 @@ class Sweep:
                     if trial is not None:  # define-by-run: the run's own sampling asks the sweep's sampler
                         from gitxp.search.samplers import TrialSampler
 
+                        if pool.remote:
+                            run._finish("cancelled")
+                            raise UsageError(
+                                f"--executor {self.executor} runs the objective elsewhere: declare its params "
+                                "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"
+                            )
+
                         run._sampler = TrialSampler(trial, run)
                     result.runs.append(run)
-                    running[self._submit(pool, run, controller)] = run
+                    running[pool.submit(run, job)] = run
                     if on_event:
                         on_event("start", run, result)
+                if hasattr(pool, "flush"):
+                    pool.flush()  # e.g. the proposals so far, as one Slurm job array
                 if not running:
                     break
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in done:
                     run = running.pop(future)
-                    stop = self._finished(run, future, strategy, pruning, result, stop, controller, on_event)
+                    stop = self._finished(
+                        run, future, pool, strategy, pruning, result, stop, controller, on_event
+                    )
                 if controller.interrupted.is_set():
                     stop = True
+                    if hasattr(pool, "interrupt"):
+                        pool.interrupt()
+                if getattr(pool, "fatal", None):
+                    stop = True
+                    result.error = pool.fatal
         finally:
-            pool.shutdown(wait=True)
+            pool.shutdown(cancel=controller.interrupted.is_set() or bool(getattr(pool, "fatal", None)))
         result.interrupted = controller.interrupted.is_set() and not self.fail_fast
         if len(self.objectives) > 1:
             scored = [
@@ -281,7 +307,8 @@ class Sweep:
     def _finished(
         self,
         run: Run,
-        future: Future[str],
+        future: Future[Any],
+        pool: Any,
         strategy: Any,
         pruning: Any,
         result: SweepResult,
@@ -291,7 +318,7 @@ class Sweep:
     ) -> bool:
         """Book one ended run; returns whether the sweep must stop proposing."""
         try:
-            status = future.result()
+            status = pool.outcome(run, future)
         except Exception as error:  # gitxp's own failure around one run: record it, go on
             run.meta({"error.type": type(error).__name__, "error.message": str(error)})
             run.end("failed")

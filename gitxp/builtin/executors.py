@@ -1,22 +1,37 @@
-"""Built-in executor: ``local``, N runs at once, each a child process of this gitxp process.
+"""Built-in executors: ``local`` (child processes of this gitxp), ``dask`` and ``slurm`` (submitit).
 
-An executor is ``factory(jobs) -> concurrent.futures.Executor``; the sweep submits one callable per run (it spawns
-the run's command and waits for it), so a thread pool is all the local executor needs.
+Each is a factory ``factory(options) -> gitxp.executors.Executor``; Dask and submitit are imported only when their
+executor is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from gitxp.hookspecs import hookimpl
 
 
-def local_executor(jobs: int) -> Executor:
-    return ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="gitxp-run")
+def local(options: Any) -> Any:
+    from gitxp.executors import LocalExecutor
+
+    return LocalExecutor(options)
+
+
+def dask(options: Any) -> Any:
+    from gitxp.executors.dask import DaskExecutor
+
+    return DaskExecutor(options)
+
+
+def slurm(options: Any) -> Any:
+    from gitxp.executors.slurm import SlurmExecutor
+
+    return SlurmExecutor(options)
 
 
 @hookimpl
 def gitxp_executors(register: Callable[[str, Any], None]) -> None:
-    register("local", local_executor)
+    register("local", local)
+    register("dask", dask)
+    register("slurm", slurm)

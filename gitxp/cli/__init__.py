@@ -66,6 +66,7 @@ def _register() -> None:
     from gitxp.cli import (
         artifacts_cmd,
         bisect_cmd,
+        cluster_cmd,
         compare_cmd,
         lifecycle_cmd,
         report_cmd,
@@ -76,7 +77,7 @@ def _register() -> None:
         ui_cmd,
     )
 
-    commands = (run_cmd, runs, compare_cmd, rerun_cmd, lifecycle_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd)
+    commands = (run_cmd, runs, compare_cmd, rerun_cmd, lifecycle_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd, cluster_cmd)
     for module in commands:
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -184,6 +184,11 @@ def cancel_command(
     if grace is not None and grace < 0:
         raise UsageError("--grace must be >= 0")
     store = Store.open()
+    from gitxp.cli.cluster_cmd import cancel_detached
+
+    slurm, targets, experiment = cancel_detached(store, targets, experiment, dry_run)  # --detach'ed trials
+    if slurm and not targets and not experiment:
+        return
     chosen = select_live(store, list(targets), list(experiment))
     ids = [record["run_id"] for _s, record in chosen]
     if dry_run:

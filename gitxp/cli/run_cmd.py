@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gitxp.cli.cluster_opts import executor_options
 from gitxp.cli.sweep_report import _missing_metric_error, _print_plan, _run_sweep, _single_event, mask_quote
 from gitxp.errors import UsageError
 
@@ -126,9 +127,12 @@ class _RunCommand(click.Command):
     show_default=True,
     help="grid, random, tpe, cmaes, gp, qmc, nsga2 (Optuna's samplers), or a plugin's.",
 )
-@click.option("-j", "--jobs", type=int, default=1, show_default=True, help="Runs at once.")
+@click.option("-j", "--jobs", type=int, help="Runs at once (default: 1 locally, every worker slot on Dask).")
 @click.option(
-    "--executor", default="local", show_default=True, help="Where runs execute (local, or a plugin's)."
+    "--executor",
+    default="local",
+    show_default=True,
+    help="Where runs execute: local, dask, slurm, or a plugin's (see 'Scaling out').",
 )
 @click.option(
     "--metric",
@@ -182,6 +186,7 @@ class _RunCommand(click.Command):
     show_default=True,
     help="Refuse a sweep of more runs than this before building it.",
 )
+@executor_options
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     experiment: str | None,
@@ -191,7 +196,7 @@ def run_command(
     space_file: Path | None,
     n: int | None,
     strategy: str,
-    jobs: int,
+    jobs: int | None,
     executor: str,
     metrics: tuple[str, ...],
     prune: str | None,
@@ -207,6 +212,7 @@ def run_command(
     resume: bool,
     max_runs: int,
     command: tuple[str, ...],
+    cluster: Any = None,
 ) -> None:
     """Run COMMAND as a recorded run (or a sweep of runs): gitxp run [OPTIONS] -- COMMAND [ARGS]...
 
@@ -220,7 +226,7 @@ def run_command(
     if resume and not command:
         _resume_experiment(experiment, dry_run)
         return
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise UsageError("-j must be at least 1")
     import gitxp.space as space_module
 
@@ -266,8 +272,9 @@ def run_command(
         experiment=experiment,
         strategy=strategy,
         n=space.n,
-        jobs=jobs,
+        jobs=jobs or 1,
         executor=executor,
+        executor_options=cluster,
         objectives=objectives,
         prune=prune,
         seed=seed,
@@ -288,6 +295,22 @@ def run_command(
             result = sweep.run(controller, on_event=_single_event)
     finally:
         controller.restore()
+    detached = [r for r in result.runs if result.statuses.get(r.id) == "queued"]
+    if detached:
+        click.echo(
+            f"gitxp: {len(detached)} trial{'' if len(detached) == 1 else 's'} submitted to Slurm and left there "
+            f"(job {detached[0]._record['meta'].get('slurm.job_id')}...); 'gitxp collect' records them as they end, "
+            "'gitxp ls' shows them queued/running",
+            err=True,
+        )
+        if all(result.statuses.get(r.id) == "queued" for r in result.runs):
+            return
+    if result.error:
+        from gitxp.errors import GitxpError
+
+        error = GitxpError(result.error)
+        error.exit_code = EXIT_FAILED
+        raise error
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if result.blind:

@@ -67,6 +67,9 @@ def _selected(
     from gitxp.store import Store
 
     store = Store.open()
+    from gitxp.cli.cluster_cmd import collect_detached
+
+    collect_detached(store)  # trials left to Slurm (--detach) whose jobs have ended
     table = store.table(show="archived" if show_all else "visible")
     if tags or note is not None:  # gitxp tag / gitxp note (gitxp.lifecycle)
         from gitxp.store.lifecycle import filter_table
@@ -98,7 +101,9 @@ def _selected(
 @click.option(
     "--by", metavar="version|branch|COL", help="Group runs: counts and the summary metric per group."
 )
-@click.option("--pareto", is_flag=True, help="Only the Pareto front of the runs' objectives (their --metric).")
+@click.option(
+    "--pareto", is_flag=True, help="Only the Pareto front of the runs' objectives (their --metric)."
+)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool, **filters: Any) -> None:
     """List runs (newest first), filtered and sorted."""
@@ -265,7 +270,9 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
 @click.option("--log", "show_log", is_flag=True, help="Print the run's captured output.")
 @click.option("-e", "--experiment", help="With --importance: the experiment (default: the run's).")
 @click.option("--importance", is_flag=True, help="Which params matter most for the experiment's objective.")
-@click.option("--metric", metavar="NAME:min|max", help="With --importance: the objective (default: recorded).")
+@click.option(
+    "--metric", metavar="NAME:min|max", help="With --importance: the objective (default: recorded)."
+)
 @click.option(
     "--evaluator", type=click.Choice(["fanova", "mdi", "ped-anova"]), default="fanova", show_default=True
 )

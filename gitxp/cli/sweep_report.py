@@ -110,6 +110,7 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         TextColumn("[bold]sweep"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("queued {task.fields[queued]}"),
         TextColumn("running {task.fields[running]}"),
         TextColumn("failed {task.fields[failed]}"),
         TextColumn("best {task.fields[best]}"),
@@ -117,13 +118,15 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
         console=err,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("sweep", total=None, running=0, failed=0, best="-")
+    task = progress.add_task("sweep", total=None, queued=0, running=0, failed=0, best="-")
 
     def on_event(event: str, run: Any, result: Any) -> None:
         if event == "begin":  # the strategy knows how many runs it will propose (None: open-ended)
             click.echo(
                 f"gitxp: sweep of {result.total if result.total is not None else 'open-ended'} runs "
-                f"({sweep.strategy}, -j {sweep.jobs}), version {sweep.version.id}",
+                f"({sweep.strategy}, "
+                + (f"-j {sweep.jobs}" if sweep.executor == "local" else f"--executor {sweep.executor}")
+                + f"), version {sweep.version.id}",
                 err=True,
             )
             if result.resume_found is not None:
@@ -152,7 +155,9 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
             width = None if err.is_terminal else terminal_width()
             err.print(shorten(line, width) if width else line, soft_wrap=True, markup=False, highlight=False)
         best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
-        progress.update(task, running=counts["running"], failed=counts["failed"], best=best)
+        live = sweep.live.counts() if sweep.live is not None else {"running": counts["running"]}
+        queued, running = live.get("queued", 0), live.get("running", 0)
+        progress.update(task, queued=queued, running=running, failed=counts["failed"], best=best)
 
     with progress:
         result = sweep.run(controller, on_event=on_event)

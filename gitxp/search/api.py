@@ -92,6 +92,8 @@ def optimize(
     prune: str | None = None,
     space: Space | None = None,
     executor: str = "local",
+    scheduler: str | None = None,
+    retries: int = 1,
     git: bool = True,
     path: str | os.PathLike[str] | None = None,
 ) -> Run | list[Run]:
@@ -105,6 +107,10 @@ def optimize(
     search. ``metric`` is ``"loss:min"`` or a list for several objectives (``["acc:max", "latency:min"]``);
     ``strategy`` one of grid/random/tpe/cmaes/gp/qmc/nsga2 or a plugin's; ``timeout`` (seconds) stops starting
     new trials. The history is the store's, so calling it again continues the search.
+
+    ``executor="dask"`` runs the trials on a Dask cluster (``scheduler="tcp://HOST:8786"``, else a LocalCluster;
+    ``n_jobs`` then caps the trials at once) and ``"slurm"`` as Slurm jobs: the objective travels pickled, the
+    project's code as a git bundle; declare the params with ``space=gitxp.Space(sample=...)`` there.
     """
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
@@ -122,6 +128,7 @@ def optimize(
         n=n_trials,
         jobs=n_jobs,
         executor=executor,
+        executor_options=_options(executor, n_jobs if n_jobs > 1 else None, scheduler, retries),
         seed=seed,
         objectives=objectives,
         prune=prune,
@@ -134,6 +141,14 @@ def optimize(
     result = loop.run(Controller())
     store.flush()
     return _best(result, objectives)
+
+
+def _options(executor: str, jobs: int | None, scheduler: str | None, retries: int) -> Any:
+    from gitxp.executors import ExecutorOptions
+
+    return ExecutorOptions(
+        jobs=jobs or (1 if executor == "local" else None), scheduler=scheduler, retries=retries
+    )
 
 
 def _best(result: SweepResult, objectives: list[tuple[str, str]]) -> Run | list[Run]:
@@ -163,9 +178,18 @@ class Sweep:
         space: Space | None = None,
         seed: int | None = None,
         prune: str | None = None,
+        executor: str = "local",
+        n_jobs: int = 1,
+        scheduler: str | None = None,
+        retries: int = 1,
         git: bool = True,
         path: str | os.PathLike[str] | None = None,
     ) -> None:
+        self.executor = executor
+        self.options = _options(executor, n_jobs if n_jobs > 1 else None, scheduler, retries)
+        self._thread: Any = None
+        self._outcome: dict[str, Any] = {}
+        self._controller: Any = None
         self.objectives = _objectives(metric)
         self.store = Store.open(path, create=not git)
         self._loop = _Loop(
@@ -232,3 +256,90 @@ class Sweep:
             return None
         pick = min if self.objectives[0][1] == "min" else max
         return pick(scored, key=lambda item: item[1][0])[0]
+
+    # -------------------------------------------------------------- queued sweeps (a notebook's workflow)
+
+    def submit(
+        self,
+        objective: Callable[[Run], Any] | None = None,
+        *,
+        n_trials: int,
+        command: Sequence[str] | None = None,
+    ) -> Sweep:
+        """Queue ``n_trials`` trials of ``objective(run)`` (or of the wrapped ``command``, e.g. ``["python",
+        "train.py", "--lr", "{lr}"]``) on the sweep's executor and return at once; :meth:`status` shows progress,
+        :meth:`wait` returns the best run."""
+        import dataclasses
+        import threading
+
+        from gitxp.wrapper import Command, Controller
+
+        if self._thread is not None and self._thread.is_alive():
+            raise UsageError("this sweep is still running: wait() for it before submitting more")
+        if (objective is None) == (command is None):
+            raise UsageError("submit() needs an objective function or a command, not both")
+        if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
+            raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
+        loop = dataclasses.replace(
+            self._loop,
+            n=n_trials,
+            open_ended=False,
+            jobs=self.options.jobs or 1,
+            executor=self.executor,
+            executor_options=dataclasses.replace(self.options),
+            command=Command(tuple(command), shell=False) if command is not None else None,
+            task=_trial(objective, self.objectives) if objective is not None else None,
+            tee=False,
+        )
+        if loop.space.n is None or loop.space.n < n_trials:
+            loop.space = dataclasses.replace(loop.space, n=n_trials)
+        self._controller = Controller()
+        self._outcome = {"done": 0}
+
+        def on_event(event: str, run: Run | None, result: SweepResult) -> None:
+            if event == "start" and run is not None:
+                self.runs.append(run)
+            elif event == "end":
+                self._outcome["done"] += 1
+
+        def work() -> None:
+            try:
+                self._outcome["result"] = loop.run(self._controller, on_event=on_event)
+            except BaseException as error:
+                self._outcome["error"] = error
+            finally:
+                self.store.flush()
+
+        self._loop_running = loop
+        self._thread = threading.Thread(target=work, name="gitxp-sweep", daemon=True)
+        self._thread.start()
+        return self
+
+    def status(self) -> dict[str, int]:
+        """``{"queued": q, "running": r, "done": d}`` for the trials of the last :meth:`submit`."""
+        loop = getattr(self, "_loop_running", None)
+        counts = (
+            loop.live.counts() if loop is not None and loop.live is not None else {"queued": 0, "running": 0}
+        )
+        return {
+            "queued": counts.get("queued", 0),
+            "running": counts.get("running", 0),
+            **{"done": self._outcome.get("done", 0)},
+        }
+
+    def wait(self, timeout: float | None = None) -> Run | list[Run] | None:
+        """Block until the submitted trials have ended; return :meth:`best` (None while still running after
+        ``timeout`` seconds)."""
+        if self._thread is None:
+            raise UsageError("nothing submitted: call submit(objective, n_trials=N) first")
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            return None
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self.best()
+
+    def cancel(self) -> None:
+        """Stop the submitted sweep: running trials are stopped and recorded ``interrupted``."""
+        if self._controller is not None:
+            self._controller.stop()

@@ -36,6 +36,7 @@ from gitxp.store.schema import (
     BASE_COLUMNS,
     BLOB,
     CACHE_VERSION,
+    DETACHED,
     FINAL_STATUSES,
     GROUPS,
     HOST,

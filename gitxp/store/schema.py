@@ -26,6 +26,7 @@ BASE_COLUMNS = (
     "duration",
 )
 GROUPS = ("params", "results", "meta")
+DETACHED = "slurm.detached"  # meta flag of a trial left to its Slurm job (gitxp.executors.slurm)
 FINAL_STATUSES = ("finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 LOCK_TIMEOUT = float(os.environ.get("GITXP_LOCK_TIMEOUT", 120.0))
 HOST = socket.gethostname()

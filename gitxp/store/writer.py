@@ -16,7 +16,7 @@ from gitxp.errors import StoreError
 from gitxp.store import staging as _staging
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
-from gitxp.store.schema import FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
+from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
 from gitxp.store.staging import CorruptRecord, StagedRun
 from gitxp.store.tables import concat_tables, record_table, record_tables
 
@@ -184,6 +184,8 @@ class RefWriter(StagingArea):
                 if time.time() - item.heartbeat() > _staging.STALE_AFTER and not liveness.is_held(item.path):
                     shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
                 continue
+            if (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
+                continue  # left to Slurm by `gitxp run --detach`: `gitxp collect` records it when its job ends
             if record.get("status") in FINAL_STATUSES:
                 if item.is_dead(record):
                     finished.append(item)

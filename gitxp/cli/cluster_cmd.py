@@ -1,0 +1,85 @@
+"""``gitxp collect`` (and the Slurm side of ``gitxp cancel``): the trials ``gitxp run --executor slurm --detach``
+left to Slurm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+__all__ = ["COMMANDS", "collect_detached", "cancel_detached"]
+
+
+def collect_detached(store: Any) -> dict[str, int] | None:
+    """Record detached trials whose job ended (cheap when there are none: submitit is never imported)."""
+    from gitxp.store import DETACHED
+
+    for staged in store.staged_runs():
+        try:
+            record = staged.read_record()
+        except Exception:
+            continue
+        if record and (record.get("meta") or {}).get(DETACHED):
+            from gitxp.executors.slurm import collect
+
+            return collect(store)
+    return None
+
+
+@click.command("collect")
+def collect_command() -> None:
+    """Record the trials of detached Slurm sweeps whose jobs have ended (gitxp run --executor slurm --detach)."""
+    from gitxp.store import Store
+
+    counts = collect_detached(Store.open()) or {"collected": 0, "running": 0, "queued": 0}
+    click.echo(
+        f"{counts['collected']} collected, {counts['running']} running, {counts['queued']} queued", err=True
+    )
+
+
+def cancel_detached(
+    store: Any, targets: tuple[str, ...], experiments: tuple[str, ...], dry_run: bool
+) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """``gitxp cancel`` for trials left to Slurm: cancel (scancel) those named by id prefix or experiment; return
+    their ids and the targets/experiments left for the local runs (an experiment with local running runs stays)."""
+    from gitxp.store import DETACHED
+
+    detached = []
+    for staged in store.staged_runs():
+        try:
+            record = staged.read_record()
+        except Exception:
+            continue
+        if record and (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
+            detached.append(record)
+    if not detached:
+        return [], targets, experiments
+    from gitxp.lifecycle.cancel import live_runs
+
+    local = {record.get("experiment") for _s, record in live_runs(store)}
+    chosen: list[str] = []
+
+    def take(name: str, by_id: bool) -> bool:
+        found = [
+            r["run_id"]
+            for r in detached
+            if r.get("experiment") == name or (by_id and name and r["run_id"].startswith(name.lower()))
+        ]
+        chosen.extend(i for i in found if i not in chosen)
+        return bool(found) and name not in local
+
+    rest_targets = tuple(t for t in targets if not take(t, True))
+    rest_experiments = tuple(e for e in experiments if not take(e, False))
+    if chosen:
+        if dry_run:
+            click.echo(f"would cancel {len(chosen)} Slurm trial{'s' if len(chosen) != 1 else ''}: {' '.join(chosen)}")
+        else:
+            from gitxp.executors.slurm import cancel
+
+            cancel(store, chosen)
+            for run_id in chosen:
+                click.echo(f"{run_id[:12]}  cancelled (Slurm job)")
+    return chosen, rest_targets, rest_experiments
+
+
+COMMANDS = [collect_command]

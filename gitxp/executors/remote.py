@@ -1,0 +1,294 @@
+"""Trials that run in another process or on another machine (Dask workers, Slurm jobs).
+
+The client stages the run (so that ``gitxp ls`` lists it and informed strategies count it as in flight) and ships a
+:class:`TrialSpec`. The worker (:func:`run_trial`) materializes the version (:mod:`gitxp.executors.code`), runs the
+command (or the pickled objective) as a run of a private scratch store, and returns an :class:`Outcome`: the final
+record and every file of its staging directory (curves, log, artifacts). The client (:func:`absorb`) folds that into
+its staged run and commits it: workers never write to the repository, and a worker that dies leaves nothing
+half-written. While the trial runs, the worker streams ``start``/``live`` events (curve points, log lines) through
+``emit``; the client keeps them for live curves and for the partial log of an attempt lost with its worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitxp.versioning import Version
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+    from gitxp.store import Store
+    from gitxp.wrapper import Command
+
+__all__ = ["TrialSpec", "Outcome", "spec_for", "run_trial", "absorb", "record_lost", "LIVE_SECONDS"]
+
+LIVE_SECONDS = float(os.environ.get("GITXP_LIVE_SECONDS", 0.5))
+_SKIP = {"record.json", "heartbeat", "lock", "diff.patch", "attached"}
+_MAX_LIVE_BYTES = 64 * 1024
+
+
+@dataclass
+class TrialSpec:
+    """Everything a worker needs to run one trial, and nothing that needs the repository."""
+
+    run_id: str
+    experiment: str
+    params: dict[str, Any]
+    meta: dict[str, Any]
+    metric: str | None
+    version: Version
+    workdir: str | None  # the client's directory relative to the worktree (where the command runs)
+    command: Command | None = None
+    task: bytes | None = None  # cloudpickle of the trial function (gitxp.optimize)
+    executor: str = ""
+    events: str = ""  # the topic the worker reports on
+
+
+@dataclass
+class Outcome:
+    """What a worker sends back: the run's final record and the files of its staging directory."""
+
+    status: str
+    record: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+    attempt: str = ""
+    host: str = ""
+
+
+def spec_for(run: Run, job: Any, executor: str, events: str = "") -> TrialSpec:
+    """The spec of a staged client-side ``run`` (``job``: the sweep's :class:`gitxp.executors.Job`)."""
+    task = None
+    if job.command is None:
+        import cloudpickle
+
+        task = cloudpickle.dumps(job.task)
+    record = run._record
+    return TrialSpec(
+        run_id=run.id,
+        experiment=run.experiment,
+        params=dict(record["params"]),
+        meta={
+            k: v for k, v in record["meta"].items() if k not in ("host", "pid", "cwd", "argv", "executable")
+        },
+        metric=record["meta"].get("metric"),
+        version=run.version,
+        workdir=record["meta"].get("workdir"),
+        command=job.command,
+        task=task,
+        executor=executor,
+        events=events,
+    )
+
+
+# ---------------------------------------------------------------------- worker side
+
+_scratch: Any = None
+_scratch_lock = threading.Lock()
+
+
+def _scratch_store() -> Store:
+    """This machine's private store for trials run here (outputs, staging); its ref is never written."""
+    global _scratch
+    from filelock import FileLock
+
+    from gitxp.executors.code import cache_root
+    from gitxp.repo import Repo
+    from gitxp.store import Store
+
+    class ScratchStore(Store):
+        def commit_later(self, staged: Any) -> None:  # the client commits the run
+            pass
+
+    with _scratch_lock:
+        if _scratch is None:
+            root = cache_root() / "worker"
+            root.mkdir(parents=True, exist_ok=True)
+            with FileLock(str(root) + ".lock", timeout=120):
+                _scratch = ScratchStore(Repo.init_bare(root))
+        return _scratch  # type: ignore[no-any-return]
+
+
+def run_trial(
+    spec: TrialSpec,
+    bundle: bytes | None,
+    emit: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> Outcome:
+    """Run one trial here (a Dask worker, a Slurm job) and return its complete record; writes no repository."""
+    from gitxp.run import Run
+    from gitxp.store import HOST
+    from gitxp.wrapper import Controller, execute
+
+    attempt = uuid.uuid4().hex[:12]
+    send = emit or (lambda event: None)
+    send({"kind": "start", "run": spec.run_id, "attempt": attempt, "host": HOST, "time": time.time()})
+    if spec.version.commit is not None:
+        from gitxp.executors.code import checkout
+
+        root = checkout(spec.version, bundle)
+        workdir = root / (spec.workdir or ".")
+    else:
+        workdir = Path(os.getcwd())
+    store = _scratch_store()
+    import shutil
+
+    shutil.rmtree(
+        store.staging / spec.run_id, ignore_errors=True
+    )  # an earlier attempt that died on this machine
+    run = Run(
+        experiment=spec.experiment,
+        params=spec.params,
+        meta={**spec.meta, "executor": spec.executor, "code_dir": str(workdir)},
+        metric=spec.metric,
+        store=store,
+        version=spec.version,
+        attach=False,
+        run_id=spec.run_id,
+    )
+    points: list[tuple[int, dict[str, float]]] = []
+    points_lock = threading.Lock()
+
+    def on_log(run: Any, step: int, values: dict[str, float]) -> None:
+        with points_lock:
+            points.append((step, dict(values)))
+
+    previous_hook = run._log_hook
+    run._log_hook = on_log if previous_hook is None else (lambda **kw: (previous_hook(**kw), on_log(**kw)))
+    controller = Controller()
+    done = threading.Event()
+
+    def live() -> None:
+        offset = 0
+        log = run._staged.path / "stdout.log"
+        while not done.wait(LIVE_SECONDS):
+            if should_stop is not None and not controller.interrupted.is_set() and should_stop():
+                controller.stop()
+            with points_lock:
+                batch = points[:]
+                points.clear()
+            chunk = b""
+            try:
+                with open(log, "rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read(_MAX_LIVE_BYTES)
+                    offset += len(chunk)
+            except OSError:
+                pass
+            if batch or chunk:
+                send(
+                    {"kind": "live", "run": spec.run_id, "attempt": attempt, "points": batch, "stdout": chunk}
+                )
+
+    watcher = threading.Thread(target=live, name=f"gitxp-live-{spec.run_id}", daemon=True)
+    watcher.start()
+    try:
+        if spec.command is not None:
+            command = dataclasses.replace(spec.command, cwd=workdir)
+            import subprocess
+
+            status = execute(run, command, controller=controller, tee=False, stdin=subprocess.DEVNULL)
+        else:
+            import cloudpickle
+
+            if str(workdir) not in sys.path:
+                sys.path.insert(0, str(workdir))  # the project's modules, as of the run's version
+            assert spec.task is not None
+            status = cloudpickle.loads(spec.task)(run)
+    except BaseException as error:
+        run.end("failed", error)
+        status = "failed"
+    finally:
+        done.set()
+        watcher.join()
+    return _package(run, status, attempt, HOST)
+
+
+def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
+    import shutil
+
+    path = run._staged.path
+    record = run._staged.read_record() or dict(run._record)
+    files = {}
+    for item in sorted(path.rglob("*")):
+        relative = item.relative_to(path)
+        if item.is_file() and relative.parts[0] not in _SKIP:
+            files[relative.as_posix()] = item.read_bytes()
+    shutil.rmtree(path, ignore_errors=True)  # the outputs stay on this machine, in the scratch store
+    return Outcome(status=status, record=record, files=files, attempt=attempt, host=host)
+
+
+# ---------------------------------------------------------------------- client side
+
+
+def _drop_live(run: Run) -> None:
+    """Forget the curve points streamed while the trial ran: the outcome carries the complete curves."""
+    with run._lock:
+        run._steps, run._names, run._values, run._times = [], [], [], []
+        if run._writer is not None:
+            run._writer.close()
+            run._sink.close()
+            run._writer = run._sink = None
+
+
+def absorb(run: Run, outcome: Outcome) -> str:
+    """Fold a worker's ``outcome`` into the staged client-side ``run`` and end it (committing it)."""
+    _drop_live(run)
+    path = run._staged.path
+    for name, data in outcome.files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    if "metrics.arrows" not in outcome.files:
+        (path / "metrics.arrows").unlink(missing_ok=True)
+    remote = outcome.record
+    with run._lock:
+        record = run._record
+        record["params"].update(remote.get("params") or {})
+        record["results"].update(remote.get("results") or {})
+        record["meta"].update(remote.get("meta") or {})
+        for key in ("host", "pid", "pid_start"):
+            record[key] = remote.get(key)
+        record["meta"]["attempt"] = outcome.attempt
+        if remote.get("started"):
+            run._started = record["started"] = float(remote["started"])
+    status = outcome.status if outcome.status != "running" else "failed"
+    run._finish(status)
+    return status
+
+
+def record_lost(run: Run, host: str, stdout: bytes, why: str) -> Run:
+    """Record an attempt of ``run`` lost with its worker as a ``crashed`` run of its own, with its partial log."""
+    from gitxp.run import Run as RunClass
+
+    lost = RunClass(
+        experiment=run.experiment,
+        params=dict(run._record["params"]),
+        meta={**run._record["meta"], "attempt.of": run.id, "error.message": why, "error.type": "WorkerLost"},
+        metric=run._record["meta"].get("metric"),
+        store=run.store,
+        version=run.version,
+        attach=False,
+    )
+    lost._record["host"] = host
+    if stdout:
+        (lost._staged.path / "stdout.log").write_bytes(stdout)
+    lost._finish("crashed")
+    return lost
+
+
+def live(run: Run, event: dict[str, Any]) -> None:
+    """Apply a ``live`` event to the client-side run: its curves grow while it trains."""
+    for step, values in event.get("points") or []:
+        try:
+            run.log(values, step=step)
+        except Exception:
+            pass
