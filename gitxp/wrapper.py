@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from gitxp.capture import pump as _pump
 from gitxp.errors import UsageError
 from gitxp.run import Run
 
@@ -189,50 +190,6 @@ def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
     threading.Thread(target=kill_later, daemon=True).start()
-
-
-def _pump(
-    source: IO[bytes],
-    sinks: list[IO[bytes]],
-    log: IO[bytes],
-    log_lock: threading.Lock,
-    on_line: Callable[[str], None] | None,
-    tail: collections.deque[str] | None,
-) -> None:
-    """Copy a child's stream to the terminal and the run's log as it arrives; hand complete lines to ``on_line``."""
-    pending = b""
-    fd = source.fileno()
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        for sink in sinks:
-            try:
-                sink.write(chunk)
-                sink.flush()
-            except (OSError, ValueError):
-                pass
-        with log_lock:
-            log.write(chunk)
-            log.flush()  # the dashboard tails the log while the run runs
-        if on_line is not None or tail is not None:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for raw in lines:
-                text = raw.decode(errors="replace").rstrip("\r")
-                if tail is not None:
-                    tail.append(text)
-                if on_line is not None:
-                    on_line(text)
-    if pending:
-        text = pending.decode(errors="replace")
-        if tail is not None:
-            tail.append(text)
-        if on_line is not None:
-            on_line(text)
 
 
 def execute(

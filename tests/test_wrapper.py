@@ -116,6 +116,49 @@ def test_output_is_teed_live(repo: Path) -> None:
     assert proc.returncode == 0
 
 
+# Two threads write long lines to stdout and stderr at once, each line in several unbuffered pieces: the log's
+# readers see partial lines of both streams at the same moments.
+CHATTY = """
+    import os, threading
+    def spam(fd, tag):
+        for i in range(300):
+            line = f"{tag}{i:03d}:" + tag * 400 + "\\n"
+            for k in range(0, len(line), 97):
+                os.write(fd, line[k : k + 97].encode())
+    threads = [threading.Thread(target=spam, args=(fd, tag)) for fd, tag in ((1, "o"), (2, "e"))]
+    for t in threads: t.start()
+    for t in threads: t.join()
+"""
+
+
+def test_log_never_splices_one_stream_into_the_others_line(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "chatty.py", CHATTY)
+    assert invoke("run", "--", sys.executable, "chatty.py").exit_code == 0
+    log = invoke("show", only_run()["run_id"], "--log").output
+    lines = log.splitlines()
+    want = {f"{tag}{i:03d}:" + tag * 400 for tag in "oe" for i in range(300)}
+    assert [line for line in lines if line not in want] == [] and set(lines) == want
+    assert [line for line in lines if line[0] == "o"] == sorted(w for w in want if w[0] == "o")  # in order
+
+
+def test_unfinished_line_and_progress_bar_reach_the_log_live(repo: Path) -> None:
+    code = "import sys, time\nsys.stdout.write('10%\\r20%\\r'); sys.stderr.write('name? ')\ntime.sleep(4)\n"
+    write(repo, "ask.py", code)
+    proc = subprocess.Popen([*GITXP, "run", "--", sys.executable, "ask.py"], cwd=repo, stdout=subprocess.DEVNULL)
+    from gitxp.store import Store
+
+    seen, deadline = "", time.monotonic() + 20
+    while time.monotonic() < deadline and not ("20%\r" in seen and "name? " in seen):
+        for staged in Store.open().staged_runs():  # what the dashboard's tail reads while the run runs
+            log = staged.path / "stdout.log"
+            seen = log.read_bytes().decode() if log.exists() else ""
+        time.sleep(0.05)
+    running = proc.poll() is None
+    proc.wait(timeout=30)
+    assert running and "10%\r20%\r" in seen and "name? " in seen, seen
+    assert proc.returncode == 0
+
+
 def test_failing_command_is_recorded_as_failed(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     write(repo, "boom.py", "import sys\nprint('gitxp: partial=1')\nraise SystemExit('out of memory')\n")
     result = invoke("run", "--", sys.executable, "boom.py")
