@@ -114,14 +114,13 @@ def test_runs_table_sort_filter_select_curves(served: tuple[str, Path, Path], pa
     page.goto(url + "/#/runs")
     page.wait_for_selector("#runs-table tbody tr[data-run]")
     assert len(_rows(page)) == 10
-    # sort by a result, descending first, then ascending
+    # sort by a result, descending first, then ascending (the arrow and the rows come in the same render)
     page.click("th[data-col='results.valid_acc']")
-    page.wait_for_selector("th.sorted[data-col='results.valid_acc']")
-    page.wait_for_timeout(300)
+    page.wait_for_selector("th.sorted[data-col='results.valid_acc']:has-text('▼')")
     values = [float(v) for v in _column(page, "results.valid_acc") if v]
     assert values == sorted(values, reverse=True) and len(values) == 9
     page.click("th[data-col='results.valid_acc']")
-    page.wait_for_timeout(500)
+    page.wait_for_selector("th.sorted[data-col='results.valid_acc']:has-text('▲')")
     values = [float(v) for v in _column(page, "results.valid_acc") if v]
     assert values == sorted(values)
     # filter with an ls --where expression, then by text
@@ -140,11 +139,14 @@ def test_runs_table_sort_filter_select_curves(served: tuple[str, Path, Path], pa
     assert "unknown column" in page.inner_text(".banner")
     page.fill("#where", "experiment == 'sweep'")
     page.press("#where", "Enter")
-    page.wait_for_function("document.querySelector('#count').textContent.includes('of 8 runs')")
-    # select three runs: one curve per run
-    boxes = page.query_selector_all("#runs-table tbody tr[data-run] input[type=checkbox]")
-    for box in boxes[:3]:
-        box.check()
+    page.wait_for_function(
+        "document.querySelector('#count').textContent.includes('of 8 runs')"
+        " && document.querySelectorAll('#runs-table tbody tr[data-run]').length === 8"
+    )
+    # select three runs: one curve per run (locators, not element handles: the poll may rebuild the table)
+    boxes = page.locator("#runs-table tbody tr[data-run] input[type=checkbox]")
+    for i in range(3):
+        boxes.nth(i).check()
     page.wait_for_function("document.querySelector('#curves-chart')?.dataset.series === '3'")
     assert page.eval_on_selector_all("#curves-chart .u-legend .u-series", "s => s.length") == 4  # x + 3 runs
     page.screenshot(path=str(artifacts / "runs.png"))
@@ -250,11 +252,12 @@ def test_exported_report_opens_from_disk(served: tuple[str, Path, Path], page: A
     page.wait_for_selector("#runs-table tbody tr[data-run]")
     assert len(_rows(page)) == 8
     page.click("th[data-col='results.valid_acc']")
-    page.wait_for_timeout(300)
+    page.wait_for_selector("th.sorted[data-col='results.valid_acc']:has-text('▼')")
     values = [float(v) for v in _column(page, "results.valid_acc") if v]
     assert values == sorted(values, reverse=True)
-    for box in page.query_selector_all("#runs-table tbody tr[data-run] input[type=checkbox]")[:2]:
-        box.check()
+    boxes = page.locator("#runs-table tbody tr[data-run] input[type=checkbox]")
+    for i in range(2):
+        boxes.nth(i).check()
     page.wait_for_function("document.querySelector('#curves-chart')?.dataset.series === '2'")
     page.goto(out.as_uri() + "#/compare")
     page.wait_for_selector(".compare-table tbody tr")

@@ -292,21 +292,34 @@ async function runsPage(main) {
       el("button", { disabled: end >= data.total, onclick: () => { q.offset += q.limit; refresh(); } }, "next ›"));
   }
 
+  // The table is rebuilt only when the answer changed, and only from the newest request: an older answer that
+  // arrives late (the 3 s poll racing a filter change) never replaces a newer one, and an unchanged table is
+  // not swapped under the user's pointer.
+  let asked = 0, shown = 0, lastKey = "";
   async function refresh() {
+    const ticket = ++asked;
     try {
       const data = await api("runs", q);
+      if (ticket < shown) return;
+      shown = ticket;
       message.replaceChildren();
       running = new Set(data.rows.filter((r) => r.status === "running").map((r) => r.run_id));
-      render(data);
+      const key = JSON.stringify([q, data]);
+      if (key !== lastKey) { lastKey = key; render(data); }
       setStatus(`updated ${new Date().toLocaleTimeString()}`);
-    } catch (e) { message.replaceChildren(banner(e.message)); }
+    } catch (e) {
+      if (ticket < shown) return;
+      shown = ticket;
+      message.replaceChildren(banner(e.message));
+    }
   }
 
   let typing = null;
   const later = () => { clearTimeout(typing); typing = setTimeout(() => { q.offset = 0; refresh(); }, 250); };
   search.addEventListener("input", () => { q.q = search.value; later(); });
-  where.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { q.where = where.value; q.offset = 0; refresh(); } });
-  where.addEventListener("change", () => { q.where = where.value; q.offset = 0; refresh(); });
+  const applyWhere = () => { if (where.value !== q.where) { q.where = where.value; q.offset = 0; refresh(); } };
+  where.addEventListener("keydown", (ev) => { if (ev.key === "Enter") applyWhere(); });
+  where.addEventListener("change", applyWhere); // (Enter fires both: one query, not two)
   expSel.addEventListener("change", () => { q.experiment = expSel.value; q.offset = 0; refresh(); });
   stSel.addEventListener("change", () => { q.status = stSel.value; q.offset = 0; refresh(); });
   groupSel.addEventListener("change", () => { q.group = groupSel.value; q.offset = 0; refresh(); });
