@@ -4,12 +4,12 @@ Paging, sorting and filtering run server-side on the Arrow run table (cached for
 requests reads the store once); filters are the ``--where`` expressions of ``gitxp ls``. Statistics come from
 ``gitxp.compare`` and importance from ``gitxp.search.importance``: nothing here re-implements them. Everything is
 read-only. A run file the store cannot read shows up in ``errors`` (rendered as an error row) instead of failing.
+Here: the runs table and one run's page; the curves, sweep and compare views are in ``gitxp.ui.analysis``, shared
+helpers in ``gitxp.ui.values``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import threading
 import time
 import warnings
@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import UsageError
+from gitxp.ui.analysis import AnalysisViews
+from gitxp.ui.values import BadRequest, _castable, downsample, int_param, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -39,62 +41,7 @@ IMAGE_TYPES = {
 }
 
 
-class BadRequest(UsageError):
-    """A malformed query parameter: answered with HTTP 400 and this message."""
-
-
-def json_value(value: Any) -> Any:
-    """A cell as JSON: timestamps as ISO 8601, NaN/inf as strings (JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (list, tuple)):
-        return [json_value(v) for v in value]
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    return value
-
-
-def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    """An integer query parameter within [low, high], or a 400 naming it."""
-    text = query.get(name)
-    if text is None or text == "":
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadRequest(f"{name}={text!r}: expected an integer") from None
-    if not low <= value <= high:
-        raise BadRequest(f"{name}={value}: expected {low}..{high}")
-    return value
-
-
-def downsample(xs: list[float], ys: list[float], width: int) -> tuple[list[float], list[float]]:
-    """At most ~2*width points keeping each bucket's min and max (in x order), so peaks survive."""
-    n = len(xs)
-    if n <= 2 * width or width <= 0:
-        return xs, ys
-    out_x: list[float] = []
-    out_y: list[float] = []
-    size = n / width
-    for b in range(width):
-        lo, hi = int(b * size), min(n, int((b + 1) * size))
-        if lo >= hi:
-            continue
-        chunk = range(lo, hi)
-        finite = [i for i in chunk if ys[i] is not None and math.isfinite(ys[i])]
-        if not finite:
-            continue
-        i_min = min(finite, key=lambda i: ys[i])
-        i_max = max(finite, key=lambda i: ys[i])
-        for i in sorted({i_min, i_max}):
-            out_x.append(xs[i])
-            out_y.append(ys[i])
-    return out_x, out_y
-
-
-class Dashboard:
+class Dashboard(AnalysisViews):
     """Read-only views of one store for the web UI."""
 
     def __init__(self, store: Store, show: str = "visible") -> None:
@@ -256,175 +203,3 @@ class Dashboard:
             target = Path(tmp) / "artifact"
             get_artifact(self.store, rid, name, target)
             return target.read_bytes(), kind
-
-    def curves(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """Per-step metrics of ``runs`` (comma-separated ids): one series per run and metric, down-sampled to
-        ``width`` buckets; ``after=N`` returns only the points with step > N (live polling)."""
-        ids = [r for r in (query.get("runs") or "").split(",") if r.strip()]
-        if not ids:
-            raise BadRequest("runs: give one or more run ids")
-        if len(ids) > 50:
-            raise BadRequest("runs: at most 50 runs at a time")
-        width = int_param(query, "width", 1000, 10, 20000)
-        after = int_param(query, "after", -1, -1, 10**12)
-        wanted = {m for m in (query.get("metrics") or "").split(",") if m}
-        table = self.table()
-        out = []
-        names: set[str] = set()
-        for prefix in ids:
-            rid = self.store.resolve_run(prefix, table)
-            metrics = self.store.metrics(rid)
-            if not metrics.num_rows:
-                continue
-            by_name: dict[str, list[tuple[int, float, float | None]]] = {}
-            for step, name, value, when in zip(
-                metrics["step"].to_pylist(),
-                metrics["name"].to_pylist(),
-                metrics["value"].to_pylist(),
-                metrics["time"].to_pylist(),
-            ):
-                names.add(name)
-                if (wanted and name not in wanted) or step is None or step <= after:
-                    continue
-                by_name.setdefault(name, []).append((step, value, when))
-            for name, points in sorted(by_name.items()):
-                points.sort(key=lambda p: p[0])
-                steps, values = downsample([float(p[0]) for p in points], [p[1] for p in points], width)
-                index = {p[0]: p[2] for p in points}
-                times = [index.get(int(s)) for s in steps]
-                out.append(
-                    {
-                        "run": rid,
-                        "metric": name,
-                        "steps": steps,
-                        "values": [json_value(v) for v in values],
-                        "times": times,
-                        "points": len(points),
-                        "last_step": points[-1][0],
-                    }
-                )
-        return {"series": out, "metrics": sorted(names)}
-
-    # ------------------------------------------------------------------ sweep and compare
-
-    def sweep(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """An experiment's trials in start order: params, objective value, best so far; importance when
-        ``gitxp.search.importance`` can compute it."""
-        import pyarrow.compute as pc
-
-        from gitxp import objective
-        from gitxp.query import check_experiments
-
-        experiment = query.get("experiment") or ""
-        table = self.table()
-        check_experiments(table, [experiment])
-        runs = table.filter(pc.equal(table["experiment"], experiment))
-        runs = runs.take(pc.sort_indices(runs, sort_keys=[("started", "ascending")]))
-        results = sorted(
-            c[8:]
-            for c in runs.column_names
-            if c.startswith("results.") and runs[c].null_count < runs.num_rows
-        )
-        metric = query.get("metric") or ""
-        if not metric:
-            recorded = (
-                [m for m in runs["meta.metric"].to_pylist() if m]
-                if "meta.metric" in runs.column_names
-                else []
-            )
-            metric = recorded[0].split(",")[0] if recorded else (f"{results[0]}:max" if results else "")
-        if not metric:
-            return {"experiment": experiment, "metric": None, "trials": [], "params": [], "results": results}
-        name, goal = objective.parse(metric)
-        column = objective.column(name, goal, runs.column_names)
-        if column is None:
-            raise BadRequest(
-                f"metric {name!r}: no run of {experiment!r} reports it (results: {', '.join(results)})"
-            )
-        params = [
-            c for c in runs.column_names if c.startswith("params.") and runs[c].null_count < runs.num_rows
-        ]
-        trials = []
-        best: float | None = None
-        for i, row in enumerate(runs.to_pylist()):
-            value = row.get(column)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if ok and (best is None or (value < best if goal == "min" else value > best)):
-                best = float(value)
-            trials.append(
-                {
-                    "trial": i,
-                    "run_id": row["run_id"],
-                    "status": row.get("status"),
-                    "value": float(value) if ok else None,
-                    "best": best,
-                    "params": {p[7:]: json_value(row.get(p)) for p in params},
-                }
-            )
-        return {
-            "experiment": experiment,
-            "metric": name,
-            "goal": goal,
-            "trials": trials,
-            "params": [p[7:] for p in params],
-            "results": results,
-            "importance": self._importance(experiment, name, goal),
-        }
-
-    def _importance(self, experiment: str, name: str, goal: str) -> dict[str, Any]:
-        try:
-            from gitxp.search.history import load_history
-            from gitxp.search.importance import importances
-        except ImportError as error:
-            return {"error": f"param importance is not available: {error}"}
-        try:
-            history = load_history(self.store, experiment, [], [(name, goal)])
-            return {"values": importances(history, evaluator="fanova")}
-        except Exception as error:  # noqa: BLE001 - shown in the panel, the rest of the page keeps working
-            return {"error": str(error)}
-
-    def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
-        """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""
-        from gitxp.compare import by_experiment, code_diff, compare_groups, resolve_groups
-
-        a, b = (query.get("a") or "").strip(), (query.get("b") or "").strip()
-        if not a or not b:
-            raise BadRequest("compare needs a= and b= (run ids, versions, branches or commits)")
-        metric = query.get("metric") or None
-        groups = resolve_groups(self.store, self.table(), [a, b])
-        blocks = [(name, parts) for name, parts in by_experiment(groups) if len(parts) == len(groups)]
-        reports = [{"experiment": name, **_clean(compare_groups(parts, metric))} for name, parts in blocks]
-        try:
-            diff = code_diff(self.store, groups[0], groups[1], full=True)
-        except UsageError as error:
-            diff = f"(no code diff: {error})"
-        groups_info = [
-            {
-                "label": g.label,
-                "kind": g.kind,
-                "runs": g.table.num_rows,
-                "versions": sorted(set(g.table["version"].to_pylist())),
-            }
-            for g in groups
-        ]
-        return {"groups": groups_info, "reports": reports, "diff": diff}
-
-
-def _castable(kind: Any) -> bool:
-    import pyarrow as pa
-
-    return bool(
-        pa.types.is_string(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_floating(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_timestamp(kind)
-    )
-
-
-def _clean(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _clean(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_clean(v) for v in data]
-    return json_value(data)

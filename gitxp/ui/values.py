@@ -1,0 +1,87 @@
+"""Small pieces shared by the dashboard's views: the 400 error, JSON-ready cells, query parameters, down-sampling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from gitxp.errors import UsageError
+
+__all__ = ["BadRequest", "downsample", "int_param", "json_value"]
+
+
+class BadRequest(UsageError):
+    """A malformed query parameter: answered with HTTP 400 and this message."""
+
+
+def json_value(value: Any) -> Any:
+    """A cell as JSON: timestamps as ISO 8601, NaN/inf as strings (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+def int_param(query: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high], or a 400 naming it."""
+    text = query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadRequest(f"{name}={text!r}: expected an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(f"{name}={value}: expected {low}..{high}")
+    return value
+
+
+def downsample(xs: list[float], ys: list[float], width: int) -> tuple[list[float], list[float]]:
+    """At most ~2*width points keeping each bucket's min and max (in x order), so peaks survive."""
+    n = len(xs)
+    if n <= 2 * width or width <= 0:
+        return xs, ys
+    out_x: list[float] = []
+    out_y: list[float] = []
+    size = n / width
+    for b in range(width):
+        lo, hi = int(b * size), min(n, int((b + 1) * size))
+        if lo >= hi:
+            continue
+        chunk = range(lo, hi)
+        finite = [i for i in chunk if ys[i] is not None and math.isfinite(ys[i])]
+        if not finite:
+            continue
+        i_min = min(finite, key=lambda i: ys[i])
+        i_max = max(finite, key=lambda i: ys[i])
+        for i in sorted({i_min, i_max}):
+            out_x.append(xs[i])
+            out_y.append(ys[i])
+    return out_x, out_y
+
+
+def _castable(kind: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_timestamp(kind)
+    )
+
+
+def _clean(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _clean(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_clean(v) for v in data]
+    return json_value(data)
