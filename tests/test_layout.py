@@ -91,3 +91,12 @@ def test_the_import_graph_has_no_cycle() -> None:
 
 def test_a_cycle_is_found() -> None:  # the check itself can fail
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+MAX_LINES = 410  # modules of ~400 lines at most (docs/design.md, Layers): a little slack, no more
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    assert sizes["gitxp.query"] > 100  # the sizes are read, not empty
+    assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
