@@ -146,10 +146,21 @@ def test_localcluster_sweep_records_every_trial_with_its_curves(repo: Path) -> N
 
 
 def test_external_cluster_runs_the_clients_exact_version(
-    repo: Path, cluster: Callable[[int], Cluster]
+    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
 ) -> None:
+    marks = tmp_path / "started"
+    marks.mkdir()
+    # A trial waits until a second one has started: with one thread per worker, that one runs on the other
+    # worker, so both workers run trials however Dask places four short tasks (it does not promise to spread them).
+    barrier = (
+        f"import os, pathlib, time\nmarks = pathlib.Path({str(marks)!r})\n(marks / str(os.getpid())).touch()\n"
+        "deadline = time.time() + 30\n"
+        "while len(list(marks.iterdir())) < 2 and time.time() < deadline:\n    time.sleep(0.02)\n"
+    )
     write(
-        repo, "train.py", "import sys\nfrom lib import k\nprint(f'gitxp: value={k * float(sys.argv[1])}')\n"
+        repo,
+        "train.py",
+        barrier + "import sys\nfrom lib import k\nprint(f'gitxp: value={k * float(sys.argv[1])}')\n",
     )
     write(repo, "lib.py", "k = 1\n")
     (repo / "lib.py").write_text("k = 100  # uncommitted: only the patch carries it\n")
