@@ -249,6 +249,20 @@ def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
     assert row["status"] == "crashed" and row["params.remote"] is True
 
 
+def test_a_staging_directory_being_created_is_not_swept_away(repo: Path) -> None:
+    """A reader's recovery between a new run's mkdir and its lock file (seen in a parallel sweep under load:
+    the run then failed with FileNotFoundError on its lock) leaves it alone; an old empty one still goes."""
+    store = Store.open()
+    fresh = store.staging / "01newrunbeingcreated"
+    fresh.mkdir(parents=True)  # the instant after stage()'s mkdir: no lock, no heartbeat, no record
+    store.recover()
+    assert fresh.is_dir()
+    old = time.time() - 3600
+    os.utime(fresh, (old, old))  # the same, an hour later: a run that never got past creation
+    store.recover()
+    assert not fresh.exists()
+
+
 def test_packs_serve_fresh_clones_and_yield_to_newer_run_files(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     for i in range(5):
         with gitxp.start(params={"i": i}) as run:

@@ -180,9 +180,9 @@ class RefWriter(StagingArea):
         dead, finished = [], []
         for item in self.staged_runs():
             record = self._record_or_quarantine(item)
-            if record is None:
-                if time.time() - item.heartbeat() > _staging.STALE_AFTER and not liveness.is_held(item.path):
-                    shutil.rmtree(item.path, ignore_errors=True)  # never got past creation
+            if record is None:  # being created right now (no lock file yet), or never got past creation
+                if time.time() - item.touched() > _staging.STALE_AFTER and not liveness.is_held(item.path):
+                    shutil.rmtree(item.path, ignore_errors=True)
                 continue
             if (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
                 continue  # left to Slurm by `gitxp run --detach`: `gitxp collect` records it when its job ends
