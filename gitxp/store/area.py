@@ -29,7 +29,6 @@ class StagingArea(StoreBase):
         staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
         if patch:
             (staged.path / "diff.patch").write_bytes(patch)
-        (staged.path / "heartbeat").touch()
         staged.write_record(record)
         return staged
 

@@ -129,16 +129,26 @@ class StagedRun:
         _write_json(self.path / "record.json", record)
 
     def touch(self) -> None:
+        """Show a sign of life: the ``heartbeat`` file's time (created on the first beat)."""
         try:
             os.utime(self.path / "heartbeat")
         except FileNotFoundError:
-            pass
+            try:
+                (self.path / "heartbeat").touch()
+            except FileNotFoundError:
+                pass  # the run was committed meanwhile: its directory is gone
 
     def heartbeat(self) -> float:
+        """When the owner last showed a sign of life: the ``heartbeat`` file's time, or before its first beat
+        the directory's own time (set when the run was staged and each time its record is replaced; a file
+        per run fewer to create and delete for a short run)."""
         try:
             return (self.path / "heartbeat").stat().st_mtime
         except FileNotFoundError:
-            return 0.0
+            try:
+                return self.path.stat().st_mtime
+            except FileNotFoundError:
+                return 0.0
 
     def is_dead(self, record: Mapping[str, Any]) -> bool:
         """True when the process that owns this live run is gone: its liveness lock is free (this machine), or

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from gitxp import liveness
 from gitxp.errors import StoreError
 from gitxp.store import staging as _staging
+from gitxp.store import written
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
@@ -137,12 +138,16 @@ class RefWriter(StagingArea):
                 tables: list[pa.Table | None] = list(record_tables([r for _i, r, _e in prepared]))
             except Exception:  # a value no Parquet file can hold: found run by run below
                 tables = [None] * len(prepared)
+            built: list[tuple[bytes, pa.Table]] = []
             for (item, record, extra), table in zip(prepared, tables):
                 try:
-                    files.update(self._files_for(item, record, extra, table))
+                    table = record_table(record) if table is None else table
+                    run_files = self._files_for(item, record, extra, table)
                 except Exception as error:  # a value no Parquet file can hold: never block the other runs
                     self.quarantine(item.path, f"cannot be stored: {type(error).__name__}: {error}")
                     continue
+                files.update(run_files)
+                built.append((run_files[f"{run_path(record['run_id'])}/run.parquet"], table))
                 done.append(record)
             if not done:
                 return 0
@@ -151,6 +156,8 @@ class RefWriter(StagingArea):
                 f"{r['run_id']} {r.get('experiment')} {r.get('status')} {r.get('version')}\n" for r in done
             )
             self._commit_files(files, message)
+            for data, table in built:
+                written.remember(data, table)  # the read cache takes these instead of parsing them again
             for item in staged:
                 shutil.rmtree(item.path, ignore_errors=True)
         return len(done)
