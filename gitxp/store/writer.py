@@ -9,6 +9,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
@@ -158,9 +159,32 @@ class RefWriter(StagingArea):
             self._commit_files(files, message)
             for data, table in built:
                 written.remember(data, table)  # the read cache takes these instead of parsing them again
-            for item in staged:
-                shutil.rmtree(item.path, ignore_errors=True)
+            self._discard([item.path for item in staged])
         return len(done)
+
+    def _discard(self, paths: list[Path]) -> None:
+        """Take committed runs out of staging (the store lock is held): each directory is moved into
+        ``staging/.committed/`` at once and deleted there by a background thread (see ``committer._Cleaner``)."""
+        from gitxp.store import committer
+
+        trash = self.staging / ".committed"
+        committer.CLEANER.sweep(trash)
+        moved = []
+        for path in paths:
+            try:
+                os.rename(path, trash / path.name)
+            except FileNotFoundError:
+                try:  # the first time: no trash folder yet (else: the run was never staged, or is gone)
+                    trash.mkdir(exist_ok=True)
+                    os.rename(path, trash / path.name)
+                except OSError:
+                    shutil.rmtree(path, ignore_errors=True)
+                    continue
+            except OSError:  # e.g. a leftover of the same name: delete in place, as before
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            moved.append(trash / path.name)
+        committer.CLEANER.submit(moved)
 
     def _commit_files(
         self,

@@ -41,12 +41,13 @@ def _flat_type(kind: pa.DataType) -> bool:
 
 def as_read(table: pa.Table) -> pa.Table | None:
     """``table`` as reading its Parquet file gives it back (a list's values field is named "element" there);
-    None for a table with other types than flat ones and lists of them."""
+    None for a table with other types than flat ones and lists of them (lists of nulls only: Arrow's cast
+    of those is not sound)."""
     import pyarrow as pa
 
     for i, field in enumerate(table.schema):
         kind = field.type
-        if pa.types.is_list(kind) and _flat_type(kind.value_type):
+        if pa.types.is_list(kind) and _flat_type(kind.value_type) and not pa.types.is_null(kind.value_type):
             value = pa.field("element", kind.value_type, kind.value_field.nullable)
             field = pa.field(field.name, pa.list_(value), field.nullable, field.metadata)
             table = table.set_column(i, field, table.column(i).cast(field.type))
