@@ -89,6 +89,7 @@ def test_pull_refuses_a_store_with_a_bad_run_id(repo: Path, tmp_path: Path, invo
 
     with gitxp.start(params={"x": 1}):
         pass
+    before = gitxp.load().num_rows  # (reading waits for the background committer: the ref exists now)
     other = tmp_path / "evil"
     git(repo, "clone", "-q", str(repo), str(other))
     git(other, "fetch", "-q", str(repo), f"{REF}:{REF}")
@@ -105,7 +106,6 @@ def test_pull_refuses_a_store_with_a_bad_run_id(repo: Path, tmp_path: Path, invo
     tree = subprocess.run(["git", "write-tree"], cwd=other, capture_output=True, text=True, env={**os.environ, **env}).stdout.strip()
     commit = git(other, "commit-tree", tree, "-p", REF, "-m", "evil")
     git(other, "update-ref", REF, commit)
-    before = gitxp.load().num_rows
     result = invoke("pull", str(other))
     assert result.exit_code == 1 and "refusing to merge" in result.output and "tmp%2fevil" in result.output
     assert gitxp.load().num_rows == before

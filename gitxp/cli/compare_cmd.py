@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitxp.cli.output import console, json_dumps, to_json_value
+from gitxp.cli.output import console, json_dumps, terminal_width, to_json_value
 
 __all__ = ["COMMANDS", "render_rows"]
 
@@ -259,7 +259,9 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
                 f", 95% CI [{_signed(ci[0])}, {_signed(ci[1])}]" if ci else " (too few runs for an interval)"
             )
             if diff["verdict"]:
-                text += f": {diff['verdict']}"
+                verdict = f": {diff['verdict']}"
+                fits = len(text) + len(verdict) <= (terminal_width() or 10_000)
+                text += verdict if fits or fmt == "markdown" else f"\n  {diff['verdict']}"
             click.echo(f"- {text}" if fmt == "markdown" else text)
         if fmt == "markdown":
             click.echo("")
