@@ -168,6 +168,7 @@ def w3(repo: Path, root: Path, repeat: int) -> dict[str, float]:
 LS_FORMS = {
     "table": ["ls"],
     "json": ["ls", "--format", "json"],
+    "csv": ["ls", "--format", "csv"],
     "since": ["ls", "--since", "v2"],
     "where": ["ls", "--where", "valid_acc > 0.5", "--sort", "-valid_acc"],
 }

@@ -8,6 +8,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,12 @@ def test_pre_commit_pre_push_hook_pushes_the_runs(tmp_path: Path) -> None:
         text=True,
     )
     assert run.returncode == 0, run.stderr
+    # a single run's commit is written by a detached process (Store.commit_later): wait for it, as a user's
+    # later push would find it (on a loaded machine it can land after the push below)
+    deadline = time.monotonic() + 60
+    while subprocess.run(["git", "rev-parse", "-q", "--verify", "refs/gitxp/runs"], cwd=project).returncode:
+        assert time.monotonic() < deadline, "the run was never committed"
+        time.sleep(0.05)
     install = subprocess.run(
         [sys.executable, "-m", "pre_commit", "install", "--hook-type", "pre-push"],
         cwd=project,

@@ -315,7 +315,9 @@ def test_run_files_built_in_a_batch_are_byte_for_byte_those_built_one_by_one() -
             "s": lambda: rng.choice(["", "x", "naïve", "a,b"]),
             "b": lambda: rng.random() < 0.5,
             "n": lambda: None,
-            "l": lambda: rng.choice([[], [1, 2], [0.5], ["a"]]),
+            "l": lambda: rng.choice(
+                [[], [1, 2], [0.5], ["a"], ["a", "b", ""], [True], [1, 2.5], [None, "a"], [2**63 - 1, -1]]
+            ),
         }[kind]()
 
     records = []
@@ -332,7 +334,7 @@ def test_run_files_built_in_a_batch_are_byte_for_byte_those_built_one_by_one() -
                 "duration": rng.choice([None, 2.0]),
                 "params": {f"p{k}": value(k) for k in kinds},
                 "results": {"acc": value("f")},
-                "meta": {"m": value("s")},
+                "meta": {"m": value("s"), "argv": rng.choice([["t.py", "--x"], ["t.py"], ["x", "é"]])},
             }
         )
 

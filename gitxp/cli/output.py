@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from gitxp.cli.fast_text import json_dumps, records, records_json, to_json_value, write_csv
 from gitxp.cli.plain import _plain_table
 
 if TYPE_CHECKING:
@@ -22,6 +21,8 @@ __all__ = [
     "to_json_value",
     "records",
     "json_dumps",
+    "records_json",
+    "write_csv",
     "short_id",
     "shorten",
     "terminal_width",
@@ -35,62 +36,6 @@ _GROUPS = ("params", "results", "meta")
 
 def short_id(run_id: str) -> str:
     return run_id[:SHORT_ID]
-
-
-def to_json_value(value: Any) -> Any:
-    """A cell as JSON: timestamps as ISO 8601, NaN and infinities as the strings "NaN", "Infinity", "-Infinity"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [to_json_value(v) for v in value]
-    return value
-
-
-def records(table: pa.Table, *, nested: bool = True) -> list[dict[str, Any]]:
-    """Rows as dicts; with ``nested``, ``params.lr`` becomes ``{"params": {"lr": ...}}``. Null cells are left out
-    of the groups (a run has only the params it was given). Converted column by column (timestamps to ISO 8601 by
-    Arrow): building a datetime per cell made ``ls --format json`` of 100,000 runs take seconds."""
-    columns = [(name, *name.partition(".")[::2], _json_column(table[name])) for name in table.column_names]
-    out = []
-    for i in range(table.num_rows):
-        item: dict[str, Any] = {}
-        for name, group, key, values in columns:
-            value = values[i]
-            if nested and key and group in _GROUPS:
-                if value is not None:
-                    item.setdefault(group, {})[key] = value
-            else:
-                item[name] = value
-        out.append(item)
-    return out
-
-
-def _json_column(column: Any) -> list[Any]:
-    """A column's cells as ``to_json_value`` makes them."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    kind = column.type
-    if pa.types.is_timestamp(kind) and kind.tz in ("UTC", "+00:00") and kind.unit == "us":
-        text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")  # 2026-12-01T06:31:05.123456
-        text = pc.replace_substring_regex(
-            text, pattern=r"\.000000$", replacement=""
-        )  # as isoformat() drops it
-        return pc.binary_join_element_wise(text, "+00:00", "").to_pylist()  # type: ignore[no-any-return]
-    values = column.to_pylist()
-    if pa.types.is_floating(kind):
-        if pc.all(pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py() is False:
-            return [to_json_value(v) for v in values]
-        return values
-    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_string(kind):
-        return values
-    return [to_json_value(v) for v in values]
-
-
-def json_dumps(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _cell(value: Any, column: str) -> str:
@@ -282,18 +227,6 @@ def _rich_table(
     console().print(view)
 
 
-def write_csv(table: pa.Table, handle: Any) -> None:
-    writer = csv.writer(handle)
-    writer.writerow(table.column_names)
-    for row in table.to_pylist():
-        writer.writerow(
-            [
-                "" if v is None else json.dumps(to_json_value(v)) if isinstance(v, list) else to_json_value(v)
-                for v in row.values()
-            ]
-        )
-
-
 def default_columns(table: pa.Table) -> list[str]:
     """Columns shown by ``ls`` in a terminal: identity, status, params and results (meta on request)."""
     base = ["run_id", "experiment", "version", "status", "started", "duration", "tags", "archived"]
@@ -339,7 +272,7 @@ def emit_table(
     A table shows as many rows as fit (see ``max_rows``; all of them with ``all_rows``, e.g. after ``--limit``)
     and says on stderr how many ``what`` it left out and how to see them; csv and json hold every row."""
     if fmt == "json":
-        click.echo(json_dumps(records(table)))
+        click.echo(records_json(table))
     elif fmt == "csv":
         buffer = io.StringIO()
         write_csv(table, buffer)

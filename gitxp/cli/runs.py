@@ -15,6 +15,7 @@ from gitxp.cli.output import (
     emit_table,
     json_dumps,
     records,
+    records_json,
     render_rich,
     to_json_value,
     write_csv,
@@ -185,7 +186,7 @@ def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> No
     if str(output) != "-" and suffix in (".parquet", ".csv", ".json"):
         output.parent.mkdir(parents=True, exist_ok=True)
     if str(output) == "-":
-        click.echo(json_dumps(records(table)))
+        click.echo(records_json(table))
         return
     if suffix == ".parquet":
         import pyarrow.parquet as pq
@@ -195,7 +196,7 @@ def export_command(output: Path, columns: tuple[str, ...], **filters: Any) -> No
         with open(output, "w", newline="", encoding="utf-8") as handle:
             write_csv(table, handle)
     elif suffix == ".json":
-        output.write_text(json_dumps(records(table)) + "\n", encoding="utf-8")
+        output.write_text(records_json(table) + "\n", encoding="utf-8")
     else:
         raise UsageError(
             f"-o {output}: unknown format {suffix or '(no extension)'}; use .parquet, .csv or .json"

@@ -13,9 +13,11 @@ their random last characters, so each commit rewrites only a few small trees wha
 
 Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
 
-- ``staging/<id>/``: a live run. ``record.json`` (params, meta, results, status; replaced atomically),
-  ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time), ``diff.patch``, ``heartbeat``. A kill -9
-  leaves these behind; readers find the dead pid or stale heartbeat and commit the run as ``crashed``.
+- ``staging/<id>/``: a live run. ``lock`` (held by its owner, see gitxp.liveness), ``record.json`` (params, meta,
+  results, status; replaced atomically), ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time),
+  ``diff.patch``, ``heartbeat`` (from the first beat; the directory's time before). A kill -9 leaves these behind;
+  readers find the free lock (or the dead pid, or the stale heartbeat) and commit the run as ``crashed``.
+  A committed run's directory is moved to ``staging/.committed/`` and deleted there in the background.
 - ``cache/runs.parquet``: every committed run in one wide table, keyed by the ref's commit and updated
   incrementally (only runs added since the cached commit are read from git). Listing reads this one file.
 - ``store.lock``: serialises writers on one machine; the ref update itself is a compare-and-swap, so writers on

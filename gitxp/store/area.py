@@ -29,8 +29,7 @@ class StagingArea(StoreBase):
         staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
         if patch:
             (staged.path / "diff.patch").write_bytes(patch)
-        (staged.path / "heartbeat").touch()
-        staged.write_record(record)
+        staged.write_record(record, first=True)
         return staged
 
     def staged_runs(self) -> list[StagedRun]:

@@ -8,6 +8,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
+from gitxp.store import written
 from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
 from gitxp.store.staging import StagedRun, _write_json
 from gitxp.store.tables import concat_tables, empty_table, read_parquet
@@ -47,19 +48,23 @@ class ReadCache(RefWriter):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        known = {sha: written.recall(sha) for sha, _p in entries}  # committed by this process just now
+        blobs = iter(self.repo.read_blobs(s for s, _p in entries if known[s] is None))
         out = []
-        for (sha, path), blob in zip(entries, self.repo.read_blobs(s for s, _p in entries)):
-            try:
-                table = pq.ParquetFile(pa.BufferReader(blob)).read(use_threads=False)
-            except (pa.ArrowInvalid, OSError) as error:
-                import warnings
+        for sha, path in entries:
+            table = known[sha]
+            if table is None:
+                try:
+                    table = pq.ParquetFile(pa.BufferReader(next(blobs))).read(use_threads=False)
+                except (pa.ArrowInvalid, OSError) as error:
+                    import warnings
 
-                warnings.warn(
-                    f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
-                    GitxpWarning,
-                    stacklevel=2,
-                )
-                continue
+                    warnings.warn(
+                        f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
+                        GitxpWarning,
+                        stacklevel=2,
+                    )
+                    continue
             out.append(table.append_column(BLOB, pa.array([sha] * table.num_rows, pa.string())))
         return out
 

@@ -1,11 +1,13 @@
-"""The background thread that commits ended runs to the ref, many per commit."""
+"""The background threads that commit ended runs to the ref, many per commit, and delete their staging."""
 
 from __future__ import annotations
 
 import atexit
 import os
+import shutil
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from gitxp.errors import GitxpWarning
 from gitxp.store.staging import StagedRun
@@ -69,14 +71,78 @@ class _Committer:
 _committers: dict[str, _Committer] = {}
 
 
+class _Cleaner:
+    """Deletes the staging directories of committed runs from a background thread.
+
+    The ref writer moves a committed run's directory into ``staging/.committed/`` while it holds the store lock
+    (one rename instead of deleting each file there: readers skip names starting with "."), so no reader can
+    take it for a run still to commit; the files are deleted here, while the next runs are being committed.
+    ``flush_all`` waits for it. Directories a process left there when it died are deleted by the next one.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[Path] = []
+        self.busy = False
+        self.cond = threading.Condition()
+        self.thread: threading.Thread | None = None
+        self.swept: set[Path] = set()
+
+    def submit(self, paths: list[Path]) -> None:
+        with self.cond:
+            self.pending += paths
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._loop, name="gitxp-cleaner", daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def sweep(self, trash: Path) -> None:
+        """Also delete what a process that died left in ``trash`` (once per process)."""
+        if trash in self.swept:
+            return
+        self.swept.add(trash)
+        try:
+            self.submit([trash / name for name in os.listdir(trash)])
+        except OSError:
+            pass
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending:
+                    self.cond.wait()
+                batch, self.pending, self.busy = self.pending, [], True
+            for path in batch:
+                shutil.rmtree(path, ignore_errors=True)
+            with self.cond:
+                if not self.pending:  # idle: the trash folder goes too when empty (a writer re-creates it)
+                    for folder in {path.parent for path in batch}:
+                        try:
+                            os.rmdir(folder)
+                        except OSError:
+                            pass
+                self.busy = False
+                self.cond.notify_all()
+
+    def flush(self) -> None:
+        with self.cond:
+            while self.pending or self.busy:
+                self.cond.wait()
+
+
+CLEANER = _Cleaner()
+
+
 def flush_all() -> None:
-    """Wait until every run ended in this process is committed."""
+    """Wait until every run ended in this process is committed (and its staging directory deleted)."""
     for committer in list(_committers.values()):
         committer.flush()
+    CLEANER.flush()
 
 
 def _forget_committers() -> None:  # a forked child has none of its parent's threads
+    global CLEANER
     _committers.clear()
+    CLEANER = _Cleaner()
 
 
 atexit.register(flush_all)

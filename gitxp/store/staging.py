@@ -125,20 +125,39 @@ class StagedRun:
             raise CorruptRecord(problem)
         return record  # type: ignore[no-any-return]
 
-    def write_record(self, record: Mapping[str, Any]) -> None:
-        _write_json(self.path / "record.json", record)
+    def write_record(self, record: Mapping[str, Any], *, first: bool = False) -> None:
+        """Replace the staged record atomically. The ``first`` record of a run whose liveness lock is held is
+        created in place instead (one file operation fewer per run): until it is complete its owner holds the
+        lock, so readers skip it as not theirs to judge, and one cut short by a kill -9 is moved aside like any
+        unreadable record (the run had recorded nothing yet)."""
+        path = self.path / "record.json"
+        if first and self.lock is not None:
+            with open(path, "x", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, allow_nan=True))
+        else:
+            _write_json(path, record)
 
     def touch(self) -> None:
+        """Show a sign of life: the ``heartbeat`` file's time (created on the first beat)."""
         try:
             os.utime(self.path / "heartbeat")
         except FileNotFoundError:
-            pass
+            try:
+                (self.path / "heartbeat").touch()
+            except FileNotFoundError:
+                pass  # the run was committed meanwhile: its directory is gone
 
     def heartbeat(self) -> float:
+        """When the owner last showed a sign of life: the ``heartbeat`` file's time, or before its first beat
+        the directory's own time (set when the run was staged and each time its record is replaced; a file
+        per run fewer to create and delete for a short run)."""
         try:
             return (self.path / "heartbeat").stat().st_mtime
         except FileNotFoundError:
-            return 0.0
+            try:
+                return self.path.stat().st_mtime
+            except FileNotFoundError:
+                return 0.0
 
     def touched(self) -> float:
         """When this directory last changed: its heartbeat, or the directory itself (its creation, a file added),

@@ -9,11 +9,13 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
 from gitxp.errors import StoreError
 from gitxp.store import staging as _staging
+from gitxp.store import written
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
@@ -137,12 +139,16 @@ class RefWriter(StagingArea):
                 tables: list[pa.Table | None] = list(record_tables([r for _i, r, _e in prepared]))
             except Exception:  # a value no Parquet file can hold: found run by run below
                 tables = [None] * len(prepared)
+            built: list[tuple[bytes, pa.Table]] = []
             for (item, record, extra), table in zip(prepared, tables):
                 try:
-                    files.update(self._files_for(item, record, extra, table))
+                    table = record_table(record) if table is None else table
+                    run_files = self._files_for(item, record, extra, table)
                 except Exception as error:  # a value no Parquet file can hold: never block the other runs
                     self.quarantine(item.path, f"cannot be stored: {type(error).__name__}: {error}")
                     continue
+                files.update(run_files)
+                built.append((run_files[f"{run_path(record['run_id'])}/run.parquet"], table))
                 done.append(record)
             if not done:
                 return 0
@@ -151,9 +157,34 @@ class RefWriter(StagingArea):
                 f"{r['run_id']} {r.get('experiment')} {r.get('status')} {r.get('version')}\n" for r in done
             )
             self._commit_files(files, message)
-            for item in staged:
-                shutil.rmtree(item.path, ignore_errors=True)
+            for data, table in built:
+                written.remember(data, table)  # the read cache takes these instead of parsing them again
+            self._discard([item.path for item in staged])
         return len(done)
+
+    def _discard(self, paths: list[Path]) -> None:
+        """Take committed runs out of staging (the store lock is held): each directory is moved into
+        ``staging/.committed/`` at once and deleted there by a background thread (see ``committer._Cleaner``)."""
+        from gitxp.store import committer
+
+        trash = self.staging / ".committed"
+        committer.CLEANER.sweep(trash)
+        moved = []
+        for path in paths:
+            try:
+                os.rename(path, trash / path.name)
+            except FileNotFoundError:
+                try:  # the first time: no trash folder yet (else: the run was never staged, or is gone)
+                    trash.mkdir(exist_ok=True)
+                    os.rename(path, trash / path.name)
+                except OSError:
+                    shutil.rmtree(path, ignore_errors=True)
+                    continue
+            except OSError:  # e.g. a leftover of the same name: delete in place, as before
+                shutil.rmtree(path, ignore_errors=True)
+                continue
+            moved.append(trash / path.name)
+        committer.CLEANER.submit(moved)
 
     def _commit_files(
         self,
