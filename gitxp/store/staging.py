@@ -159,15 +159,6 @@ class StagedRun:
             except FileNotFoundError:
                 return 0.0
 
-    def touched(self) -> float:
-        """When this directory last changed: its heartbeat, or the directory itself (its creation, a file added),
-        so that a directory created a moment ago, before its lock and heartbeat exist, is not taken as stale."""
-        try:
-            created = self.path.stat().st_mtime
-        except FileNotFoundError:
-            created = 0.0
-        return max(self.heartbeat(), created)
-
     def is_dead(self, record: Mapping[str, Any]) -> bool:
         """True when the process that owns this live run is gone: its liveness lock is free (this machine), or
         its heartbeat went stale (another host, or a run staged without a lock)."""

@@ -212,7 +212,7 @@ class RefWriter(StagingArea):
         for item in self.staged_runs():
             record = self._record_or_quarantine(item)
             if record is None:  # being created right now (no lock file yet), or never got past creation
-                if time.time() - item.touched() > _staging.STALE_AFTER and not liveness.is_held(item.path):
+                if time.time() - item.heartbeat() > _staging.STALE_AFTER and not liveness.is_held(item.path):
                     shutil.rmtree(item.path, ignore_errors=True)
                 continue
             if (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
