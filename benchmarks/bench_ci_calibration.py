@@ -28,7 +28,10 @@ def main() -> None:
         for trial in range(args.trials):
             a, b = rng.normal(size=k), rng.normal(size=k)
             inner = np.random.default_rng(trial)
-            low, high = _percentiles(_resampled_means(b, args.samples, inner) - _resampled_means(a, args.samples, inner), args.samples)
+            low, high = _percentiles(
+                _resampled_means(b, args.samples, inner) - _resampled_means(a, args.samples, inner),
+                args.samples,
+            )
             bare += high < 0
             ours += bootstrap_ci(a.tolist(), b.tolist(), samples=args.samples, seed=trial)[1] < 0
         print(f"{k:>11}  {bare / args.trials:>20.3f}  {ours / args.trials:>8.3f}")

@@ -68,7 +68,10 @@ _LAZY = {
     "Sweep": "gitxp.search.api",
     "optimize": "gitxp.search.api",
     "bisect": "gitxp.bisection",
-    **{name: "gitxp.lifecycle.api" for name in ("tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel")},
+    **{
+        name: "gitxp.lifecycle.api"
+        for name in ("tag", "untag", "note", "archive", "unarchive", "remove", "restore", "cancel")
+    },
 }
 
 

@@ -36,7 +36,9 @@ WRAPPER_META = {
 }
 
 
-def fold(record: dict[str, Any], folder: Path, *, experiment_given: bool, remove: bool = True) -> list[pa.Table]:
+def fold(
+    record: dict[str, Any], folder: Path, *, experiment_given: bool, remove: bool = True
+) -> list[pa.Table]:
     """Merge the attached records under ``folder`` (``<staging>/<run>/attached``) into ``record`` in place and
     return their curves; the attached directories are removed afterwards unless ``remove`` is False."""
     from gitxp.store.staging import StagedRun

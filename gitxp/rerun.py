@@ -102,7 +102,9 @@ def _check_inside(run_id: str, what: str, path: str) -> None:
     """A recorded path must stay inside the checkout: a pulled run cannot point a rerun elsewhere."""
     parts = Path(path).parts
     if Path(path).is_absolute() or ".." in parts:
-        raise UsageError(f"run {run_id}'s recorded {what} {path!r} is outside the repository: refusing to run it")
+        raise UsageError(
+            f"run {run_id}'s recorded {what} {path!r} is outside the repository: refusing to run it"
+        )
 
 
 def _check_rerunnable(run_id: str, entrypoint: str) -> None:
@@ -258,7 +260,9 @@ def compare_results(
     """Per result: original value, new value, and whether they match within ``rtol``/``atol``."""
     rows = []
     # the run's own results only: the wide table has a (null) column for every other experiment's results
-    keys = sorted({k for k, v in (*original.items(), *new.items()) if k.startswith("results.") and v is not None})
+    keys = sorted(
+        {k for k, v in (*original.items(), *new.items()) if k.startswith("results.") and v is not None}
+    )
     for key in keys:
         a, b = original.get(key), new.get(key)
         if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):

@@ -35,7 +35,9 @@ SECRET_FILES = (
     "*.jks",
 )
 MASK = "***"
-_SECRET_ARG = re.compile(r"^--?([a-z0-9_.-]*(token|secret|passw(or)?d|api[-_]?key|apikey|credential|auth)[a-z0-9_.-]*)$", re.I)
+_SECRET_ARG = re.compile(
+    r"^--?([a-z0-9_.-]*(token|secret|passw(or)?d|api[-_]?key|apikey|credential|auth)[a-z0-9_.-]*)$", re.I
+)
 
 
 def is_secret_file(path: str) -> bool:

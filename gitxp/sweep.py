@@ -56,7 +56,9 @@ class SweepResult:
     pruned: int = 0
     resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
     skipped: int = 0  # --resume: proposals that had already finished (not run again)
-    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is a run of an earlier session
+    best_earlier: tuple[str, dict[str, Any]] | None = (
+        None  # --resume: the best is a run of an earlier session
+    )
     saved: float = 0.0  # share of the steps the pruned runs did not need
     error: str | None = None  # the executor gave up (e.g. its Dask scheduler went away)
 
@@ -94,7 +96,9 @@ class Sweep:
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
     resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
-    invocation: list[str] | None = None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
+    invocation: list[str] | None = (
+        None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
+    )
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)

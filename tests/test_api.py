@@ -73,7 +73,9 @@ def test_ls_by_experiment_uses_each_experiments_objective(repo: Path, invoke) ->
     for loss in (0.3, 0.1):
         with gitxp.start(experiment="reg", metric="loss:min") as run:
             run.result(loss=loss, acc=0.0)
-    rows = {r["experiment"]: r for r in json.loads(invoke("ls", "--by", "experiment", "--format", "json").output)}
+    rows = {
+        r["experiment"]: r for r in json.loads(invoke("ls", "--by", "experiment", "--format", "json").output)
+    }
     assert rows["cls"]["objective"] == "acc:max" and rows["cls"]["best"] == 0.9
     assert rows["reg"]["objective"] == "loss:min" and rows["reg"]["best"] == 0.1
 

@@ -37,7 +37,9 @@ def test_bad_grid_spec_is_exit_2(repo: Path, invoke, spec: str) -> None:  # type
 
 @pytest.mark.parametrize("dist", DISTS)
 def test_bad_sample_spec_is_exit_2(repo: Path, invoke, dist: str) -> None:  # type: ignore[no-untyped-def]
-    result = invoke("run", "--sample", f"x={dist}", "-n", "2", "--allow-unused", "--", sys.executable, "-c", "pass")
+    result = invoke(
+        "run", "--sample", f"x={dist}", "-n", "2", "--allow-unused", "--", sys.executable, "-c", "pass"
+    )
     assert result.exit_code == 2 and dist in result.output and result.output.count("\n") == 1
 
 
@@ -61,9 +63,15 @@ def test_lists_parse_as_lists(repo: Path) -> None:
 
 
 def test_space_file_mistakes(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    for text in ("hpsearch:\n  n_trials: abc\n  params: []\n", "params: 5\n", "hpsearch:\n  params:\n  - {param: x, exponent_base: 10, lo: 1, hi: 400}\n"):
+    for text in (
+        "hpsearch:\n  n_trials: abc\n  params: []\n",
+        "params: 5\n",
+        "hpsearch:\n  params:\n  - {param: x, exponent_base: 10, lo: 1, hi: 400}\n",
+    ):
         (repo / "space.yaml").write_text(text)
-        result = invoke("run", "--space", "space.yaml", "--allow-unused", "--dry-run", "--", sys.executable, "-c", "pass")
+        result = invoke(
+            "run", "--space", "space.yaml", "--allow-unused", "--dry-run", "--", sys.executable, "-c", "pass"
+        )
         assert result.exit_code == 2, (text, result.output)
         assert result.output.count("\n") == 1 and "Traceback" not in result.output
 
@@ -76,7 +84,10 @@ def test_any_grid_spec_parses_or_is_a_usage_error(text: str) -> None:
     except UsageError:
         return
     assert isinstance(values, list) and len(values) <= 100_000
-    assert all(not (isinstance(v, float) and math.isnan(v)) for v in values if not isinstance(v, str)) or "nan" in text.lower()
+    assert (
+        all(not (isinstance(v, float) and math.isnan(v)) for v in values if not isinstance(v, str))
+        or "nan" in text.lower()
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -96,7 +107,11 @@ def test_any_distribution_parses_to_finite_draws_or_is_a_usage_error(kind: str, 
     assert not isinstance(value, float) or math.isfinite(value), (text, value)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(st.text(max_size=30))
 def test_any_where_expression_is_a_result_or_a_usage_error(repo: Path, text: str) -> None:
     from gitxp.query import select
@@ -115,15 +130,30 @@ def _table() -> object:
     if not _CACHE:
         import pyarrow as pa
 
-        _CACHE.append(pa.table({"run_id": ["a", "b"], "started": [1.0, 2.0], "results.acc": [0.5, None], "params.opt": ["adam", "sgd"]}))
+        _CACHE.append(
+            pa.table(
+                {
+                    "run_id": ["a", "b"],
+                    "started": [1.0, 2.0],
+                    "results.acc": [0.5, None],
+                    "params.opt": ["adam", "sgd"],
+                }
+            )
+        )
     return _CACHE[0]
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     st.recursive(
         st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5)),
-        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+        lambda children: (
+            st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+        ),
         max_leaves=8,
     )
 )
@@ -165,7 +195,11 @@ def test_values_that_cannot_be_encoded_are_repaired(repo: Path) -> None:
     with gitxp.start(params={"x": "\ud800", "path": "data_\udcff.csv"}):
         pass
     code = "import gitxp\nwith gitxp.start(): pass\n"
-    subprocess.run([sys.executable, "-c", code, b"data_\xff.csv".decode("utf-8", "surrogateescape")], cwd=repo, check=True)
+    subprocess.run(
+        [sys.executable, "-c", code, b"data_\xff.csv".decode("utf-8", "surrogateescape")],
+        cwd=repo,
+        check=True,
+    )
     rows = gitxp.load(sort="started").to_pylist()
     assert rows[0]["params.x"] == "\\ud800" and rows[0]["params.path"] == "data_\\xff.csv"
     assert "data_\\xff.csv" in rows[1]["meta.argv"][-1]
@@ -228,12 +262,24 @@ def test_damaged_pack_and_foreign_ref_are_reported(repo: Path, invoke) -> None: 
 
     _three_runs()
     assert invoke("gc").exit_code == 0
-    pack = next(p for p in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if p.startswith("packs/"))
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True).stdout.decode().strip()
+    pack = next(
+        p for p in git(repo, "ls-tree", "-r", "--name-only", REF).splitlines() if p.startswith("packs/")
+    )
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
     env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
     subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{pack}"], cwd=repo, check=True, env=env)
-    tree = subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env).stdout.strip()
+    subprocess.run(
+        ["git", "update-index", "--cacheinfo", f"100644,{blob},{pack}"], cwd=repo, check=True, env=env
+    )
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env
+    ).stdout.strip()
     git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "damaged"))
     shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
     result = invoke("ls", "--format", "json")
@@ -288,14 +334,29 @@ def test_a_damaged_metrics_file_is_reported_for_that_run_only(repo: Path, invoke
     _three_runs()
     gitxp.load()
     target = gitxp.load(sort="started")["run_id"][0].as_py()
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True).stdout.decode().strip()
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True
+        )
+        .stdout.decode()
+        .strip()
+    )
     env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
     subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
-    subprocess.run(["git", "update-index", "--cacheinfo", f"100644,{blob},{run_path(target)}/metrics.parquet"], cwd=repo, check=True, env=env)
-    tree = subprocess.run(["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env).stdout.strip()
+    subprocess.run(
+        ["git", "update-index", "--cacheinfo", f"100644,{blob},{run_path(target)}/metrics.parquet"],
+        cwd=repo,
+        check=True,
+        env=env,
+    )
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env
+    ).stdout.strip()
     git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "damaged"))
     shown = invoke("show", target)
-    assert shown.exit_code == 1 and f"run {target} is damaged" in shown.output and shown.output.count("\n") == 1
+    assert (
+        shown.exit_code == 1 and f"run {target} is damaged" in shown.output and shown.output.count("\n") == 1
+    )
     assert invoke("ls", "--format", "json").exit_code == 0
     other = gitxp.load(sort="started")["run_id"][1].as_py()
     assert invoke("show", other).exit_code == 0

@@ -74,7 +74,9 @@ def test_ls_filters_sort_limit_columns(runs: list[str], repo: Path, invoke) -> N
 
 def test_ls_version_takes_any_git_revision(runs: list[str], repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     assert [d["run_id"] for d in as_json(invoke("ls", "--version", "v1", "--format", "json"))] == runs[1::-1]
-    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "HEAD", "--format", "json"))] == runs[:1:-1]
+    assert [d["run_id"] for d in as_json(invoke("ls", "--version", "HEAD", "--format", "json"))] == runs[
+        :1:-1
+    ]
     dirty = gitxp.load(sort="started")["version"].to_pylist()[2]
     assert "+d." in dirty
     assert [d["run_id"] for d in as_json(invoke("ls", "--version", dirty, "--format", "json"))] == runs[:1:-1]

@@ -51,7 +51,9 @@ def test_kill_9_of_a_sweep_keeps_its_childrens_data_and_stops_them(repo: Path) -
     assert len(rows) == 2 and {r["status"] for r in rows} == {"crashed"}
     for row in rows:
         assert row["params.x"] in (1, 2) and row["params.seed"] == 0  # params staged before the child started
-        assert row["meta.marker"] == marker and row["results.last"] > 10  # what the script recorded via the API
+        assert (
+            row["meta.marker"] == marker and row["results.last"] > 10
+        )  # what the script recorded via the API
         points = gitxp.metrics(row["run_id"])
         assert points.num_rows >= row["results.last"] - 100  # its curve, up to ~2 s before the kill
         assert row["ended"] >= row["started"]
@@ -85,7 +87,10 @@ def test_kill_9_of_rerun_leaves_nothing_behind_after_the_next_gc(repo: Path, inv
     with gitxp.start(params={}) as recorded:
         recorded.meta({"command.template": [sys.executable, "slow.py", marker], "command.shell": False})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gitxp", "rerun", recorded.id], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "gitxp", "rerun", recorded.id],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     assert proc.stdout is not None and proc.stdout.readline().startswith(b"started")
     worktrees = git(repo, "worktree", "list")

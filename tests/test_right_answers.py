@@ -53,10 +53,16 @@ def test_compare_scoped_to_one_experiment(repo: Path, invoke) -> None:  # type: 
     _two_branches(repo)
     report = json.loads(invoke("compare", "main", "feature", "-e", "iris", "--format", "json").output)
     assert report["experiment"] == "iris" and [g["runs"] for g in report["groups"]] == [6, 6]
-    filtered = invoke("compare", "main", "feature", "-e", "iris", "--where", "fitness > 0.9", "--format", "json")
+    filtered = invoke(
+        "compare", "main", "feature", "-e", "iris", "--where", "fitness > 0.9", "--format", "json"
+    )
     assert [g["runs"] for g in json.loads(filtered.output)["groups"]] == [2, 6]
     typo = invoke("compare", "main", "feature", "-e", "irsi")
-    assert typo.exit_code == 2 and "unknown experiment 'irsi'" in typo.output and "did you mean iris" in typo.output
+    assert (
+        typo.exit_code == 2
+        and "unknown experiment 'irsi'" in typo.output
+        and "did you mean iris" in typo.output
+    )
 
 
 def test_unknown_metric_is_an_error_with_a_suggestion(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
@@ -153,7 +159,9 @@ def test_verify_compares_the_runs_own_results_only(repo: Path, invoke) -> None: 
 
 
 def test_warnings_are_one_clean_line(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    (repo / "blob.bin").write_bytes(bytes(range(256)) * 4)  # an untracked binary file: kept by hash, with a warning
+    (repo / "blob.bin").write_bytes(
+        bytes(range(256)) * 4
+    )  # an untracked binary file: kept by hash, with a warning
     write(repo, "w.py", "print('gitxp: acc=0.5')\n")
     result = invoke("run", "--", sys.executable, "w.py")
     assert result.exit_code == 0, result.output

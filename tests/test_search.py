@@ -163,7 +163,11 @@ def test_bad_search_input_is_exit_2(repo: Path, invoke, args: list[str], text: s
 
 
 def test_studio_array_spec_becomes_a_list_param(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    write(repo, "arr.py", "import json, os\nv = json.loads(os.environ['GITXP_PARAMS'])['v']\nprint(f'gitxp: s={sum(v)}')\n")
+    write(
+        repo,
+        "arr.py",
+        "import json, os\nv = json.loads(os.environ['GITXP_PARAMS'])['v']\nprint(f'gitxp: s={sum(v)}')\n",
+    )
     result = invoke(
         "run", "-e", "arr", "--sample", "v=0:1:3:a", "--strategy", "tpe", "-n", "4", "--metric", "s:max",
         "--allow-unused", "--", sys.executable, "arr.py",
@@ -178,18 +182,26 @@ def _branin(run: gitxp.Run) -> float:
 
 
 def _branin_of(x: float, y: float) -> float:
-    return (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x) + 10
+    return (
+        (y - 5.1 / (4 * math.pi**2) * x**2 + 5 / math.pi * x - 6) ** 2
+        + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x)
+        + 10
+    )
 
 
 @pytest.mark.parametrize("strategy", ["tpe", "cmaes", "qmc", "gp", "random"])
 def test_optimize_with_every_strategy(repo: Path, strategy: str) -> None:
     if strategy == "gp":
         pytest.importorskip("torch")
-    best = gitxp.optimize(_branin, n_trials=12, experiment=strategy, metric="branin:min", strategy=strategy, seed=0)
+    best = gitxp.optimize(
+        _branin, n_trials=12, experiment=strategy, metric="branin:min", strategy=strategy, seed=0
+    )
     assert isinstance(best, gitxp.Run) and best.status == "finished"
     table = gitxp.load(experiment=strategy)
     assert table.num_rows == 12 and min(table["results.branin"].to_pylist()) == best.results["branin"]
-    again = gitxp.optimize(_branin, n_trials=4, experiment=strategy, metric="branin:min", strategy=strategy, seed=0)
+    again = gitxp.optimize(
+        _branin, n_trials=4, experiment=strategy, metric="branin:min", strategy=strategy, seed=0
+    )
     assert gitxp.load(experiment=strategy).num_rows == 16 and isinstance(again, gitxp.Run)
 
 
@@ -209,7 +221,9 @@ def test_define_by_run_conditional_space_and_pruning(repo: Path) -> None:
         seen.append(dict(run.params))
         return loss
 
-    best = gitxp.optimize(objective, n_trials=20, experiment="cond", metric="loss:min", seed=2, prune="median")
+    best = gitxp.optimize(
+        objective, n_trials=20, experiment="cond", metric="loss:min", seed=2, prune="median"
+    )
     assert isinstance(best, gitxp.Run)
     assert all(("momentum" in p) == (p["optimizer"] == "sgd") for p in seen)
     statuses = gitxp.load(experiment="cond")["status"].to_pylist()
@@ -230,7 +244,9 @@ def test_ask_tell_and_multi_objective_api(repo: Path) -> None:
         w = run.uniform("w", 0.1, 10)
         return {"acc": 1 - 1 / (1 + w), "cost": w}
 
-    front = gitxp.optimize(two, n_trials=8, experiment="mo2", metric=["acc:max", "cost:min"], strategy="nsga2", seed=0)
+    front = gitxp.optimize(
+        two, n_trials=8, experiment="mo2", metric=["acc:max", "cost:min"], strategy="nsga2", seed=0
+    )
     assert isinstance(front, list) and front and all(r.status == "finished" for r in front)
 
 
@@ -265,7 +281,9 @@ def test_third_party_strategy_gets_the_history(repo: Path, invoke) -> None:  # t
     assert all(isinstance(h, History) for h in Recording.seen) and len(Recording.seen) >= 2
 
 
-@pytest.mark.parametrize("args", [["-c", "import gitxp"], ["-m", "gitxp", "ls"], ["-m", "gitxp", "show", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["-c", "import gitxp"], ["-m", "gitxp", "ls"], ["-m", "gitxp", "show", "--help"]]
+)
 def test_listing_never_imports_optuna(repo: Path, args: list[str]) -> None:
     probe = "import sys, runpy; sys.argv = ['gitxp'] + sys.argv[1:]; "
     code = (
@@ -294,7 +312,11 @@ def test_proposing_the_1000th_trial_is_fast_enough(repo: Path) -> None:
     from gitxp.space import Space, Uniform
 
     strategy = OptunaStrategy(
-        Space(sample={"x": Uniform(0, 1), "y": Uniform(0, 1)}), sampler="tpe", n=1, objective=("f", "min"), history=history
+        Space(sample={"x": Uniform(0, 1), "y": Uniform(0, 1)}),
+        sampler="tpe",
+        n=1,
+        objective=("f", "min"),
+        history=history,
     )
     assert strategy.ask(history) is not None
     assert time.perf_counter() - started < 30  # generous: a sanity bound, the benchmark measures it
@@ -327,7 +349,9 @@ def test_metric_files_feed_the_pruner_while_the_script_runs(repo: Path, invoke) 
 def test_space_file_with_an_informed_strategy(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     write(repo, "quad.py", QUAD)
     (repo / "space.yaml").write_text("sample:\n  x: uniform(-5,5)\n  y: '-5:5:'\nn: 6\n")
-    result = invoke("run", "-e", "sp", "--space", "space.yaml", "--strategy", "tpe", "--metric", "f:min", *CMD)
+    result = invoke(
+        "run", "-e", "sp", "--space", "space.yaml", "--strategy", "tpe", "--metric", "f:min", *CMD
+    )
     assert result.exit_code == 0, result.output
     assert gitxp.load(experiment="sp").num_rows == 6
 
@@ -346,6 +370,8 @@ def test_same_proposals_as_optuna_driven_directly(repo: Path, strategy: str) -> 
         else optuna.samplers.CmaEsSampler(seed=3, warn_independent_sampling=False)
     )
     study = optuna.create_study(sampler=sampler)
-    study.optimize(lambda t: _branin_of(t.suggest_float("x", -5, 10), t.suggest_float("y", 0, 15)), n_trials=20)
+    study.optimize(
+        lambda t: _branin_of(t.suggest_float("x", -5, 10), t.suggest_float("y", 0, 15)), n_trials=20
+    )
     theirs = [(t.params["x"], t.params["y"]) for t in study.trials]
     assert list(zip(ours["params.x"].to_pylist(), ours["params.y"].to_pylist())) == theirs

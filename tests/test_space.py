@@ -192,7 +192,10 @@ def _best_after(strategy: object, budget: int) -> float:
 
 def test_tpe_beats_random_search_on_a_known_function() -> None:
     space = Space(sample={"x": Uniform(-5, 5), "y": Uniform(-5, 5)})
-    tpe = [_best_after(OptunaStrategy(space, sampler="tpe", seed=s, n=60, objective=("f", "min")), 60) for s in range(8)]
+    tpe = [
+        _best_after(OptunaStrategy(space, sampler="tpe", seed=s, n=60, objective=("f", "min")), 60)
+        for s in range(8)
+    ]
     rnd = [_best_after(RandomStrategy(space, seed=s, n=60), 60) for s in range(8)]
     assert statistics.median(tpe) < statistics.median(rnd) / 3
 
@@ -201,7 +204,9 @@ def test_tpe_uses_history_and_needs_an_objective() -> None:
     space = Space(sample={"x": Uniform(-5, 5), "y": Uniform(-5, 5)})
     rng = random.Random(1)
     past = [({"x": rng.uniform(-5, 5), "y": rng.uniform(-5, 5)}) for _ in range(40)]
-    history = History([Trial(str(i), p, "complete", [_objective(p)]) for i, p in enumerate(past)], [("f", "min")])
+    history = History(
+        [Trial(str(i), p, "complete", [_objective(p)]) for i, p in enumerate(past)], [("f", "min")]
+    )
     informed = OptunaStrategy(space, sampler="tpe", seed=0, n=10, objective=("f", "min"), history=history)
     points = [informed.ask(history) for _ in range(10)]
     assert statistics.median(_objective(p) for p in points) < statistics.median(v for _, v in history)

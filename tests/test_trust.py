@@ -15,7 +15,9 @@ import gitxp
 from gitxp.store import REF, Store
 
 
-def test_secret_files_and_arguments_are_not_recorded(repo: Path, invoke, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_secret_files_and_arguments_are_not_recorded(
+    repo: Path, invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     (repo / ".env").write_text("API_TOKEN=sk-live-abcdef\n")
     (repo / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     (repo / "notes.txt").write_text("harmless untracked text\n")
@@ -34,7 +36,9 @@ def test_secret_files_and_arguments_are_not_recorded(repo: Path, invoke, monkeyp
 
     tree = git(repo, "ls-tree", "-r", REF)
     for line in tree.splitlines():  # nothing on the ref holds the secrets
-        data = subprocess.run(["git", "cat-file", "blob", line.split()[2]], cwd=repo, capture_output=True).stdout
+        data = subprocess.run(
+            ["git", "cat-file", "blob", line.split()[2]], cwd=repo, capture_output=True
+        ).stdout
         assert b"XYZ-SECRET" not in data and b"sk-live" not in data
     refused = invoke("rerun", row["run_id"], "--here")
     assert refused.exit_code == 2 and "GITXP_SECRET_TOKEN" in refused.output
@@ -44,7 +48,9 @@ def test_secret_files_and_arguments_are_not_recorded(repo: Path, invoke, monkeyp
     assert again.exit_code == 0, again.output
 
 
-def _clone_with_a_foreign_run(repo: Path, tmp_path: Path, invoke, command: list[str], **meta: str) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
+def _clone_with_a_foreign_run(
+    repo: Path, tmp_path: Path, invoke, command: list[str], **meta: str
+) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
     """A run recorded in a second clone (its meta forged as another user's/host's), pulled into ``repo``."""
     import subprocess
 
@@ -60,7 +66,9 @@ def _clone_with_a_foreign_run(repo: Path, tmp_path: Path, invoke, command: list[
         "run.end()\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=other, check=True)
-    subprocess.run([sys.executable, "-m", "gitxp", "push", "origin"], cwd=other, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gitxp", "push", "origin"], cwd=other, check=True, capture_output=True
+    )
     git(repo, "fetch", "-q", str(other), "main:theirs")
     assert invoke("pull", str(other)).exit_code == 0  # a path, not a remote name
     run_id = gitxp.load().to_pylist()[0]["run_id"]
@@ -93,7 +101,11 @@ def test_pull_refuses_a_store_with_a_bad_run_id(repo: Path, tmp_path: Path, invo
     other = tmp_path / "evil"
     git(repo, "clone", "-q", str(repo), str(other))
     git(other, "fetch", "-q", str(repo), f"{REF}:{REF}")
-    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=other, input=b"x", capture_output=True).stdout.decode().strip()
+    blob = (
+        subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=other, input=b"x", capture_output=True)
+        .stdout.decode()
+        .strip()
+    )
     index = tmp_path / "index"
     env = {"GIT_INDEX_FILE": str(index)}
     import os
@@ -103,7 +115,9 @@ def test_pull_refuses_a_store_with_a_bad_run_id(repo: Path, tmp_path: Path, invo
         ["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},runs/x/y/..%2f..%2ftmp%2fevil/run.parquet"],
         cwd=other, check=True, env={**os.environ, **env},
     )  # fmt: skip
-    tree = subprocess.run(["git", "write-tree"], cwd=other, capture_output=True, text=True, env={**os.environ, **env}).stdout.strip()
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=other, capture_output=True, text=True, env={**os.environ, **env}
+    ).stdout.strip()
     commit = git(other, "commit-tree", tree, "-p", REF, "-m", "evil")
     git(other, "update-ref", REF, commit)
     result = invoke("pull", str(other))
@@ -122,5 +136,7 @@ def test_push_and_pull_take_a_path(repo: Path, tmp_path: Path, invoke) -> None: 
     git(tmp_path, "clone", "-q", str(repo), str(clone))
     import subprocess
 
-    out = subprocess.run([sys.executable, "-m", "gitxp", "pull", str(bare)], cwd=clone, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "gitxp", "pull", str(bare)], cwd=clone, capture_output=True, text=True
+    )
     assert out.returncode == 0 and "merged 1 new runs" in out.stdout, out.stderr

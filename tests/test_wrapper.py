@@ -144,7 +144,9 @@ def test_log_never_splices_one_stream_into_the_others_line(repo: Path, invoke) -
 def test_unfinished_line_and_progress_bar_reach_the_log_live(repo: Path) -> None:
     code = "import sys, time\nsys.stdout.write('10%\\r20%\\r'); sys.stderr.write('name? ')\ntime.sleep(4)\n"
     write(repo, "ask.py", code)
-    proc = subprocess.Popen([*GITXP, "run", "--", sys.executable, "ask.py"], cwd=repo, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*GITXP, "run", "--", sys.executable, "ask.py"], cwd=repo, stdout=subprocess.DEVNULL
+    )
     from gitxp.store import Store
 
     seen, deadline = "", time.monotonic() + 20

@@ -77,7 +77,19 @@ def _register() -> None:
         ui_cmd,
     )
 
-    commands = (run_cmd, runs, compare_cmd, rerun_cmd, lifecycle_cmd, bisect_cmd, report_cmd, sync, artifacts_cmd, ui_cmd, cluster_cmd)
+    commands = (
+        run_cmd,
+        runs,
+        compare_cmd,
+        rerun_cmd,
+        lifecycle_cmd,
+        bisect_cmd,
+        report_cmd,
+        sync,
+        artifacts_cmd,
+        ui_cmd,
+        cluster_cmd,
+    )
     for module in commands:
         for command in module.COMMANDS:
             cli.add_command(command)
@@ -96,7 +108,12 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=args, prog_name="gitxp")
 
 
-_NO_NUMPY = ("ls", "show", "export", "compare")  # commands that never hand pyarrow a numpy array, nor take one
+_NO_NUMPY = (
+    "ls",
+    "show",
+    "export",
+    "compare",
+)  # commands that never hand pyarrow a numpy array, nor take one
 
 
 class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):

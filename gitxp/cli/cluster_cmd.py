@@ -50,7 +50,11 @@ def cancel_detached(
             record = staged.read_record()
         except Exception:
             continue
-        if record and (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running"):
+        if (
+            record
+            and (record.get("meta") or {}).get(DETACHED)
+            and record.get("status") in ("queued", "running")
+        ):
             detached.append(record)
     if not detached:
         return [], targets, experiments
@@ -72,7 +76,9 @@ def cancel_detached(
     rest_experiments = tuple(e for e in experiments if not take(e, False))
     if chosen:
         if dry_run:
-            click.echo(f"would cancel {len(chosen)} Slurm trial{'s' if len(chosen) != 1 else ''}: {' '.join(chosen)}")
+            click.echo(
+                f"would cancel {len(chosen)} Slurm trial{'s' if len(chosen) != 1 else ''}: {' '.join(chosen)}"
+            )
         else:
             from gitxp.executors.slurm import cancel
 

@@ -74,7 +74,7 @@ def summarise_values(values: list[str], few: int = 4) -> str:
             break
     else:
         return f"{len(values)} values in {min(numbers):g}…{max(numbers):g}"
-    return ", ".join(values[:few - 1]) + f", … ({len(values)} values)"
+    return ", ".join(values[: few - 1]) + f", … ({len(values)} values)"
 
 
 def _emit(text: str | None) -> None:
@@ -267,7 +267,10 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
             click.echo("")
     if report["params"]:
         labels = [g["label"] for g in report["groups"]]
-        rows = [[p["name"], *[summarise_values(p["values"].get(label, [])) for label in labels]] for p in report["params"]]
+        rows = [
+            [p["name"], *[summarise_values(p["values"].get(label, [])) for label in labels]]
+            for p in report["params"]
+        ]
         _emit(render_rows("params that differ", ["param", *labels], rows, fmt))
 
 

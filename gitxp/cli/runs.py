@@ -42,7 +42,9 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
         ),
         click.option("--since", metavar="REV", help="Only runs whose commit is REV or descends from it."),
-        click.option("--tag", "tags", metavar="NAME", multiple=True, help="Only runs tagged NAME (repeatable)."),
+        click.option(
+            "--tag", "tags", metavar="NAME", multiple=True, help="Only runs tagged NAME (repeatable)."
+        ),
         click.option("--note", metavar="TEXT", help="Only runs whose note contains TEXT (any case)."),
         click.option("--all", "show_all", is_flag=True, help="Also archived runs (gitxp archive)."),
     ]

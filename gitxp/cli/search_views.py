@@ -33,7 +33,9 @@ def pareto_table(table: Any, objectives: list[tuple[str, str]] | None = None) ->
 
     objectives = objectives or recorded_objectives(table)
     if not objectives:
-        raise UsageError("--pareto: these runs record no --metric; run the sweep with --metric NAME:min|max ...")
+        raise UsageError(
+            "--pareto: these runs record no --metric; run the sweep with --metric NAME:min|max ..."
+        )
     if any(goal not in ("min", "max") for _, goal in objectives):
         raise UsageError("--pareto needs objectives with :min or :max")
     columns = [column(name, goal, table.column_names) for name, goal in objectives]

@@ -69,7 +69,13 @@ def ui_command(
             "this address can read your runs",
             err=True,
         )
-    config = uvicorn.Config(create_app(store, "archived" if show_all else "visible"), host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        create_app(store, "archived" if show_all else "visible"),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
 
     def announce() -> None:

@@ -62,7 +62,9 @@ def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
         try:
             value = float(returned)
         except (TypeError, ValueError):
-            raise TypeError(f"the objective must return a number or a dict of results, not {returned!r}") from None
+            raise TypeError(
+                f"the objective must return a number or a dict of results, not {returned!r}"
+            ) from None
         run.result({objectives[0][0]: value})
 
 

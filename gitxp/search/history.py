@@ -25,7 +25,15 @@ from gitxp import objective
 if TYPE_CHECKING:
     from gitxp.store import Store
 
-__all__ = ["Trial", "History", "load_history", "ATTRS_KEY", "DISTS_KEY", "PRUNED_STEP_KEY", "PRUNED_VALUE_KEY"]
+__all__ = [
+    "Trial",
+    "History",
+    "load_history",
+    "ATTRS_KEY",
+    "DISTS_KEY",
+    "PRUNED_STEP_KEY",
+    "PRUNED_VALUE_KEY",
+]
 
 ATTRS_KEY = "search.attrs"  # meta key: a sampler's per-trial state (CMA-ES generation, ...), as JSON
 DISTS_KEY = "search.dists"  # meta key: the distribution each param was drawn from (Optuna's JSON form)
@@ -98,7 +106,9 @@ def load_history(
     if not table.num_rows:
         return history
     if "started" in table.column_names:
-        table = table.take(pc.sort_indices(table, sort_keys=[("started", "ascending"), ("run_id", "ascending")]))
+        table = table.take(
+            pc.sort_indices(table, sort_keys=[("started", "ascending"), ("run_id", "ascending")])
+        )
     columns = set(table.column_names)
     if not include_archived and "meta.archived" in columns:
         table = table.filter(pc.invert(pc.fill_null(pc.equal(table["meta.archived"], True), False)))
@@ -116,7 +126,9 @@ def load_history(
         if names:
             params = {n: row[f"params.{n}"] for n in names if row.get(f"params.{n}") is not None}
         else:
-            params = {k[len("params.") :]: v for k, v in row.items() if k.startswith("params.") and v is not None}
+            params = {
+                k[len("params.") :]: v for k, v in row.items() if k.startswith("params.") and v is not None
+            }
         results = {k[len("results.") :]: v for k, v in row.items() if k.startswith("results.")}
         values = [objective.lookup(results, name, goal) for name, goal in objectives]
         status = row["status"]

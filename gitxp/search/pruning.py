@@ -86,7 +86,9 @@ class Pruning:
                 state = self.final.get(run_id, "running")
                 last = curve[max(curve)] if curve else None
                 trials.append(self._trial(state, curve, last))
-        study = optuna.create_study(direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner)
+        study = optuna.create_study(
+            direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner
+        )
         if trials:
             study.add_trials(trials)
         study.add_trial(create_trial(state=TrialState.RUNNING, intermediate_values=mine))
@@ -126,7 +128,9 @@ class Pruning:
 def _curve(store: Store, run_id: str, name: str) -> dict[int, float]:
     table = store.metrics(run_id)
     out: dict[int, float] = {}
-    for step, metric, value in zip(table["step"].to_pylist(), table["name"].to_pylist(), table["value"].to_pylist()):
+    for step, metric, value in zip(
+        table["step"].to_pylist(), table["name"].to_pylist(), table["value"].to_pylist()
+    ):
         if metric == name and isinstance(value, float) and math.isfinite(value):
             out[int(step)] = value
     return out

@@ -116,9 +116,7 @@ def _make_sampler(name: str, seed: int | None, objectives: int) -> optuna.sample
             import scipy  # noqa: F401
             import torch  # noqa: F401
         except ImportError:
-            raise UsageError(
-                "--strategy gp needs torch and scipy: pip install 'gitxp[gp]'"
-            ) from None
+            raise UsageError("--strategy gp needs torch and scipy: pip install 'gitxp[gp]'") from None
         return optuna.samplers.GPSampler(seed=seed)
     if name == "qmc":
         return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
@@ -245,10 +243,11 @@ class OptunaStrategy:
         pass
 
 
-
 def _sampler_state(study: optuna.Study, trial_id: int) -> str | None:
     """The sampler's state kept on a trial (JSON), to be stored with its run; TPE's is only a cache."""
-    attrs = {k: v for k, v in study._storage.get_trial_system_attrs(trial_id).items() if not k.startswith("tpe:")}
+    attrs = {
+        k: v for k, v in study._storage.get_trial_system_attrs(trial_id).items() if not k.startswith("tpe:")
+    }
     return json.dumps(attrs, sort_keys=True) if attrs else None
 
 
@@ -285,7 +284,9 @@ class TrialSampler:
             )
         self.drawn[name] = trial.distributions[name]
         record = {DISTS_KEY: _dists_json(self.drawn)}
-        attrs = _sampler_state(trial.study, trial._trial_id)  # set by the first draw (CMA-ES's generation, ...)
+        attrs = _sampler_state(
+            trial.study, trial._trial_id
+        )  # set by the first draw (CMA-ES's generation, ...)
         if attrs:
             record[ATTRS_KEY] = attrs
         self.run.meta(record)
