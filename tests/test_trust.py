@@ -140,3 +140,27 @@ def test_push_and_pull_take_a_path(repo: Path, tmp_path: Path, invoke) -> None: 
         [sys.executable, "-m", "gitxp", "pull", str(bare)], cwd=clone, capture_output=True, text=True
     )
     assert out.returncode == 0 and "merged 1 new runs" in out.stdout, out.stderr
+
+
+def test_push_right_after_a_run_shares_it(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """A run still in staging when `git push` starts (its commit not written yet, or its process killed) is
+    committed and shared by the pre-push hook and by `gitxp push`, not skipped because the ref is not there yet."""
+    import os
+    import subprocess
+
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    code = "import os, gitxp\nrun = gitxp.start(params={'x': 1})\nrun.result(acc=0.5)\nos._exit(0)\n"
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
+    assert (
+        subprocess.run(["git", "rev-parse", "-q", "--verify", REF], cwd=repo).returncode != 0
+    )  # only staged
+    hook = Path(gitxp.__file__).parent / "pre-push.hook"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(["sh", str(hook), "origin", str(bare)], cwd=repo, check=True, env=env, capture_output=True)
+    shared = git(bare, "ls-tree", "-r", "--name-only", REF)
+    assert "run.parquet" in shared
+    assert gitxp.load()["status"].to_pylist() == ["crashed"]
+    pushed = invoke("push", str(bare))
+    assert pushed.exit_code == 0, pushed.output

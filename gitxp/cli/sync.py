@@ -62,6 +62,7 @@ def push_command(remote: str) -> None:
 
     store = Store.open()
     store.flush()
+    store.recover()  # runs that ended a moment ago (committed by a detached process) or whose process died
     if store.head() is None:
         raise UsageError("no runs recorded yet: nothing to push")
     theirs = _fetch(store, remote, "push")
