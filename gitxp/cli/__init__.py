@@ -102,9 +102,9 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = argv if argv is not None else sys.argv[1:]
     if "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _NoPandasForPyarrow())
+        sys.meta_path.insert(0, _Unneeded("pandas", ("gitxp", "pyarrow")))
     if args[:1] and args[0] in _NO_NUMPY and "numpy" not in sys.modules:
-        sys.meta_path.insert(0, _NoNumpyForPyarrow())
+        sys.meta_path.insert(0, _Unneeded("numpy", ("pyarrow",)))
     cli.main(args=args, prog_name="gitxp")
 
 
@@ -116,14 +116,20 @@ _NO_NUMPY = (
 )  # commands that never hand pyarrow a numpy array, nor take one
 
 
-class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):
-    """pyarrow imports pandas (~0.15 s) the first time it builds an array, merely to check whether its input is a
-    pandas object. gitxp's commands never hand it one, so when that import comes from gitxp's own code (pyarrow's
-    check runs in C, so the nearest Python frame is ours), pandas is reported missing. Plugins importing pandas
-    themselves are not affected."""
+class _Unneeded(importlib.abc.MetaPathFinder):
+    """Reports ``module`` missing when the nearest Python frame importing it belongs to one of ``callers``.
+
+    pyarrow imports pandas (~0.15 s) the first time it builds an array, merely to check whether its input is a
+    pandas object, and numpy (50-150 ms) when it loads, only to convert arrays to and from numpy. gitxp's commands
+    never hand pyarrow a pandas object, and the listing commands (``_NO_NUMPY``) never convert to numpy, so those
+    imports are refused to gitxp's and pyarrow's own frames (pyarrow's check runs in C, so the nearest Python frame
+    is the caller's); anyone else importing them (plugins, compare's bootstrap) gets them as usual."""
+
+    def __init__(self, module: str, callers: tuple[str, ...]) -> None:
+        self.module, self.callers = module, callers
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name != "pandas":
+        if name != self.module:
             return None
         frame = sys._getframe(1)
         while frame is not None and frame.f_globals.get("__name__", "").startswith(
@@ -131,26 +137,8 @@ class _NoPandasForPyarrow(importlib.abc.MetaPathFinder):
         ):
             frame = frame.f_back  # type: ignore[assignment]
         caller = frame.f_globals.get("__name__", "") if frame is not None else ""
-        if caller == "gitxp" or caller.startswith(("gitxp.", "pyarrow")):
-            raise ModuleNotFoundError("No module named 'pandas' (not needed by gitxp's commands)", name=name)
-        return None
-
-
-class _NoNumpyForPyarrow(importlib.abc.MetaPathFinder):
-    """pyarrow imports numpy (50-150 ms, more than the rest of a listing's start-up) when it loads, only to
-    convert arrays to and from numpy, which the listing commands (``_NO_NUMPY``) never do. For them, numpy is
-    reported missing to pyarrow's own import of it (pyarrow then works without numpy); anyone else importing
-    numpy (e.g. compare's bootstrap, which builds its arrays from Python lists) gets it as usual."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name != "numpy":
-            return None
-        frame = sys._getframe(1)
-        while frame is not None and frame.f_globals.get("__name__", "").startswith(
-            ("importlib", "_frozen_importlib")
-        ):
-            frame = frame.f_back  # type: ignore[assignment]
-        caller = frame.f_globals.get("__name__", "") if frame is not None else ""
-        if caller == "pyarrow" or caller.startswith("pyarrow."):
-            raise ModuleNotFoundError("No module named 'numpy' (not needed by this gitxp command)", name=name)
+        if any(caller == c or caller.startswith(c + ".") for c in self.callers):
+            raise ModuleNotFoundError(
+                f"No module named {name!r} (not needed by this gitxp command)", name=name
+            )
         return None

@@ -42,20 +42,9 @@ def cancel_detached(
 ) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
     """``gitxp cancel`` for trials left to Slurm: cancel (scancel) those named by id prefix or experiment; return
     their ids and the targets/experiments left for the local runs (an experiment with local running runs stays)."""
-    from gitxp.store import DETACHED
+    from gitxp.executors.slurm import detached as staged_detached
 
-    detached = []
-    for staged in store.staged_runs():
-        try:
-            record = staged.read_record()
-        except Exception:
-            continue
-        if (
-            record
-            and (record.get("meta") or {}).get(DETACHED)
-            and record.get("status") in ("queued", "running")
-        ):
-            detached.append(record)
+    detached = [record for _staged, record in staged_detached(store)]
     if not detached:
         return [], targets, experiments
     from gitxp.lifecycle.cancel import live_runs

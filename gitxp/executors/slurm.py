@@ -262,7 +262,8 @@ def _attach_log(run: Run, job: Any) -> None:
 # ---------------------------------------------------------------------- detached trials
 
 
-def _detached(store: Store) -> list[tuple[Any, dict[str, Any]]]:
+def detached(store: Store) -> list[tuple[Any, dict[str, Any]]]:
+    """The staged trials left to Slurm by ``gitxp run --detach`` that are still queued or running."""
     found = []
     for staged in store.staged_runs():
         try:
@@ -282,7 +283,7 @@ def collect(store: Store) -> dict[str, int]:
     """Record the detached trials whose job has ended; mark those that started ``running``. Returns counts."""
     counts = {"collected": 0, "running": 0, "queued": 0}
     done = []
-    for staged, record in _detached(store):
+    for staged, record in detached(store):
         meta = record["meta"]
         result = Path(meta.get("slurm.result", ""))
         if result.exists():
@@ -336,7 +337,7 @@ def cancel(store: Store, run_ids: list[str] | None = None) -> int:
     import subprocess
 
     done = []
-    for staged, record in _detached(store):
+    for staged, record in detached(store):
         if run_ids and not any(record["run_id"].startswith(r) for r in run_ids):
             continue
         meta = record["meta"]
