@@ -347,3 +347,17 @@ def test_run_files_built_in_a_batch_are_byte_for_byte_those_built_one_by_one() -
     assert len(batched) == len(records)
     for table, record in zip(batched, records):
         assert data(table) == data(record_table(record)), record
+
+
+def test_a_run_interrupted_while_being_created_leaves_nothing_behind(repo: Path) -> None:
+    """Ctrl-C (or any error) between creating a run's staging directory and finishing its first record must not
+    leave a half-written entry for the next reader to move aside as corrupt."""
+    from gitxp.ids import new_run_id
+
+    store = Store.open(repo)
+    record = {"run_id": new_run_id(), "status": "running", "params": {"x": object()}}  # fails mid-write
+    with pytest.raises(TypeError):
+        store.stage(record, b"diff --git a/x b/x\n")
+    assert list(store.staging.iterdir()) == []
+    assert store.recover() == 0
+    assert not (store.staging / ".corrupt").exists()

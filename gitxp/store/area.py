@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Mapping
@@ -26,10 +27,20 @@ class StagingArea(StoreBase):
         """Create the staging directory of a new run."""
         staged = StagedRun(self.staging / record["run_id"])
         staged.path.mkdir(parents=True)
-        staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
-        if patch:
-            (staged.path / "diff.patch").write_bytes(patch)
-        staged.write_record(record, first=True)
+        try:
+            staged.lock = liveness.hold(
+                staged.path
+            )  # before the record: a reader never sees a lockless live run
+            if patch:
+                (staged.path / "diff.patch").write_bytes(patch)
+            staged.write_record(record, first=True)
+        except (
+            BaseException
+        ):  # e.g. Ctrl-C mid-creation: the run never started, so leave no half-written entry
+            shutil.rmtree(staged.path, ignore_errors=True)
+            if staged.lock is not None:
+                staged.lock.close()
+            raise
         return staged
 
     def staged_runs(self) -> list[StagedRun]:
