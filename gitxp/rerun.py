@@ -221,7 +221,7 @@ def cleanup(store: Store, tree: Path | None) -> None:
     if tree is not None:
         remove_worktree(store.repo, tree)
         if tree.name == "tree" and tree.parent.name.startswith(_PREFIX):
-            for handle in [h for h in _held if h is not None and Path(h.name).parent == tree.parent]:
+            for handle in [h for h in _held if h is not None and h.folder == tree.parent]:
                 handle.close()  # release the lock of a worktree that is gone
                 _held.remove(handle)
             shutil.rmtree(tree.parent, ignore_errors=True)

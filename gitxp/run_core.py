@@ -102,7 +102,8 @@ class Run(Curves, RunLifecycle):
         )
         self.status = "running"
         self._started = time.time()
-        self._sampler: Any = Sampler(seed if seed is not None else _env_seed())
+        self._seed = seed if seed is not None else _env_seed()
+        self._sampler_made: Any = None  # made on first use: most runs sample nothing
         self._pruning: Any = None  # set by a sweep with a pruner (gitxp.search.pruning.Pruning)
         self._record: dict[str, Any] = {
             "run_id": self.id,
@@ -178,6 +179,16 @@ class Run(Curves, RunLifecycle):
         return path
 
     # -------------------------------------------------------------- define-by-run sampling
+
+    @property
+    def _sampler(self) -> Any:
+        if self._sampler_made is None:
+            self._sampler_made = Sampler(self._seed)
+        return self._sampler_made
+
+    @_sampler.setter
+    def _sampler(self, sampler: Any) -> None:  # a sweep's informed sampler (gitxp.search)
+        self._sampler_made = sampler
 
     def _sample(self, name: str, kind: str, *args: Any) -> Any:
         if name in self._record["params"]:
@@ -322,6 +333,7 @@ class Run(Curves, RunLifecycle):
             if self._metric:
                 self._summarise(*self._metric)
             self._staged.write_record(record)
+            self._staged.ended(record)
             self._staged.release()  # the final record is written: the run no longer needs to look alive
         _open_runs.pop(self.id + str(id(self)), None)
         if self.store is not None:

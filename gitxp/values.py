@@ -35,7 +35,13 @@ def flatten(
             raise TypeError(f"{what} keys must be strings, got {key!r} ({type(key).__name__})")
         if key == "":
             raise TypeError(f"{what} key must not be empty")
-        full = f"{prefix}{key}"
+        full = f"{prefix}{key}" if prefix else key
+        kind = type(value)
+        if kind is float or kind is bool or value is None:  # the common leaves, already normal
+            if full in out:
+                raise TypeError(f"{what} {full!r} is given twice (as a dotted name and as a nested one)")
+            out[full] = value
+            continue
         if isinstance(value, Mapping):
             if not value:
                 continue

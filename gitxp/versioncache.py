@@ -39,17 +39,33 @@ def clear() -> None:
     """Forget every cached version (tests, or after changing the tree behind gitxp's back in one process)."""
     _CACHE.clear()
     _TOO_BIG.clear()
+    _CONTENTS.clear()
+
+
+_CONTENTS: dict[str, tuple[tuple[int, int, int, int], bytes]] = {}
 
 
 def _file_state(path: os.PathLike[str] | str, content: bool) -> object:
+    """``stat`` of ``path`` (mtime, size, inode), or with ``content`` its first 4 KiB: read again only when its
+    ``stat`` changed (git replaces HEAD and refs by renaming a new file over them: a new inode, a new time)."""
     try:
-        if content:
-            with open(path, "rb") as handle:
-                return handle.read(4096)
         st = os.stat(path)
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
     except OSError:
         return None
+    state = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    if not content:
+        return state[0], state[2], state[3]
+    key = os.fspath(path)
+    known = _CONTENTS.get(key)
+    if known is not None and known[0] == state and time.time_ns() - st.st_mtime_ns > RACY_NS:
+        return known[1]
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(4096)
+    except OSError:
+        return None
+    _CONTENTS[key] = (state, data)
+    return data
 
 
 def _fingerprint(repo: Repo, now: int) -> object | None:

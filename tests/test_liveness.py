@@ -36,12 +36,43 @@ def _start(repo: Path, argv: list[str]) -> tuple[subprocess.Popen[str], str]:
 
 
 def test_lock_is_held_by_the_owner_only(tmp_path: Path) -> None:
-    assert liveness.is_held(tmp_path) is None  # no lock file: cannot tell
+    assert liveness.is_held(tmp_path / "missing") is None  # nothing to lock: cannot tell
+    assert liveness.is_held(tmp_path) is False
     handle = liveness.hold(tmp_path)
+    assert handle is not None and not handle.on_file  # the directory itself: no file per run
+    assert not (tmp_path / liveness.LOCK_NAME).exists()
     assert liveness.is_held(tmp_path) is True
-    assert handle is not None
+    child = subprocess.run(  # another process sees it held too
+        [sys.executable, "-c", f"from gitxp import liveness; print(liveness.is_held({str(tmp_path)!r}))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert child.stdout.strip() == "True"
     handle.close()
     assert liveness.is_held(tmp_path) is False
+
+
+def test_a_lock_file_of_an_older_gitxp_is_still_read(tmp_path: Path) -> None:
+    import fcntl
+
+    with open(tmp_path / liveness.LOCK_NAME, "wb") as old_style:  # how gitxp locked a run before
+        fcntl.flock(old_style.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert liveness.is_held(tmp_path) is True
+    assert liveness.is_held(tmp_path) is False
+
+
+def test_a_run_staged_without_a_lock_is_judged_by_its_pid(tmp_path: Path) -> None:
+    from gitxp.store import HOST, StagedRun
+    from gitxp.store.staging import own_pid_start
+
+    staged = StagedRun(tmp_path)  # no lock at all: staged by a gitxp from before liveness locks
+    mine = {"host": HOST, "pid": os.getpid(), "pid_start": own_pid_start()}
+    assert not staged.is_dead(mine)  # this process is alive
+    assert staged.is_dead({**mine, "lock": "dir"})  # it says it was locked, and the lock is free: gone
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    assert staged.is_dead({"host": HOST, "pid": dead.pid, "pid_start": None})
 
 
 def test_killed_run_is_crashed_at_once_with_its_last_sign_of_life(repo: Path) -> None:

@@ -22,11 +22,33 @@ def current_user() -> str:
     return _user()
 
 
+_USERS: dict[tuple[object, ...], str] = {}
+
+
 def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    """``getpass.getuser()``, looked up once per uid and environment (it reads the passwd file each time)."""
+    key = (
+        os.getuid() if hasattr(os, "getuid") else None,
+        *(os.environ.get(name) for name in ("LOGNAME", "USER", "LNAME", "USERNAME")),
+    )
+    if key not in _USERS:
+        try:
+            _USERS[key] = getpass.getuser()
+        except Exception:  # no passwd entry (containers)
+            _USERS[key] = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return _USERS[key]
+
+
+_STATIC: dict[str, str] = {}
+
+
+def _static() -> dict[str, str]:
+    """What cannot change while the process lives (``platform.platform()`` alone costs ~30 us per call)."""
+    if not _STATIC:
+        _STATIC.update(
+            python=platform.python_version(), platform=platform.platform(), executable=sys.executable
+        )
+    return _STATIC
 
 
 @hookimpl
@@ -34,9 +56,7 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "host": platform.node(),
         "user": _user(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "executable": sys.executable,
+        **_static(),
         "argv": mask_argv(sys.argv),  # --token X is recorded as --token ***
         "cwd": os.getcwd(),
         "pid": os.getpid(),

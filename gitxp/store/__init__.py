@@ -13,7 +13,8 @@ their random last characters, so each commit rewrites only a few small trees wha
 
 Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
 
-- ``staging/<id>/``: a live run. ``lock`` (held by its owner, see gitxp.liveness), ``record.json`` (params, meta,
+- ``staging/<id>/``: a live run, the directory itself locked by its owner (see gitxp.liveness; a ``lock`` file
+  where the file system cannot lock a directory), ``record.json`` (params, meta,
   results, status; replaced atomically), ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time),
   ``diff.patch``, ``heartbeat`` (from the first beat; the directory's time before). A kill -9 leaves these behind;
   readers find the free lock (or the dead pid, or the stale heartbeat) and commit the run as ``crashed``.

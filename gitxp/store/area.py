@@ -23,20 +23,20 @@ if TYPE_CHECKING:
 class StagingArea(StoreBase):
     """Live runs in ``staging/``."""
 
-    def stage(self, record: Mapping[str, Any], patch: bytes) -> StagedRun:
-        """Create the staging directory of a new run."""
+    def stage(self, record: dict[str, Any], patch: bytes) -> StagedRun:
+        """Create the staging directory of a new run, locked for the life of the run (gitxp.liveness). The
+        record gains ``lock`` (where the lock is: "dir" or "file"), which tells readers that a free lock means
+        a dead owner (a run staged by a gitxp too old to lock is judged by its pid instead)."""
         staged = StagedRun(self.staging / record["run_id"])
         staged.path.mkdir(parents=True)
         try:
-            staged.lock = liveness.hold(
-                staged.path
-            )  # before the record: a reader never sees a lockless live run
+            staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
+            if staged.lock is not None:
+                record["lock"] = "file" if staged.lock.on_file else "dir"
             if patch:
                 (staged.path / "diff.patch").write_bytes(patch)
             staged.write_record(record, first=True)
-        except (
-            BaseException
-        ):  # e.g. Ctrl-C mid-creation: the run never started, so leave no half-written entry
+        except BaseException:  # e.g. Ctrl-C mid-creation: the run never started, so leave no half-written entry
             shutil.rmtree(staged.path, ignore_errors=True)
             if staged.lock is not None:
                 staged.lock.close()

@@ -6,6 +6,7 @@ import atexit
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,19 +14,27 @@ from gitxp.errors import GitxpWarning
 from gitxp.store.staging import StagedRun
 
 
+GATHER_GAP = 0.01  # seconds: commit once no run ended for this long ...
+GATHER_MAX = 0.1  # ... or once the oldest waiting run has waited this long ...
+BATCH_MAX = 500  # ... or once this many runs wait
+
+
 class _Committer:
     """Commits ended runs to the ref from a background thread, many per commit.
 
     A run is durable (and listed) as soon as its final record is staged; the commit follows within milliseconds.
-    Batching whatever ended while the previous commit was being written keeps a loop of short runs from paying
-    one ``git fast-import`` per run. ``flush()`` waits for everything submitted; it runs at interpreter exit and
-    before this process reads the store. If the process dies first, the next reader commits the staged runs.
+    While runs keep ending (a loop of short runs) the committer gathers them a little longer (``GATHER_*``): one
+    commit of 100 runs costs git a fifth of the CPU of ten commits of 10 (one ``git fast-import`` instead of ten,
+    its objects kept as one pack instead of exploded into loose files by ``git unpack-objects``), and gitxp less
+    too. ``flush()`` waits for everything submitted, gathering no longer; it runs at interpreter exit and before
+    this process reads the store. If the process dies first, the next reader commits the staged runs.
     """
 
     def __init__(self, commit: Callable[[list[StagedRun]], object]) -> None:
         self.commit = commit
         self.pending: list[StagedRun] = []
         self.busy = False
+        self.flushing = 0
         self.errors: list[BaseException] = []
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
@@ -43,6 +52,7 @@ class _Committer:
             with self.cond:
                 while not self.pending:
                     self.cond.wait()
+                self._gather()
                 batch, self.pending, self.busy = self.pending, [], True
             try:
                 self.commit(batch)
@@ -53,10 +63,26 @@ class _Committer:
                     self.busy = False
                     self.cond.notify_all()
 
+    def _gather(self) -> None:
+        """Wait (holding ``cond``) while more runs keep ending, within the ``GATHER_*`` bounds."""
+        end = time.monotonic() + GATHER_MAX
+        while not self.flushing and len(self.pending) < BATCH_MAX:
+            count, left = len(self.pending), end - time.monotonic()
+            if left <= 0:
+                return
+            self.cond.wait(min(GATHER_GAP, left))
+            if len(self.pending) == count:
+                return  # none ended within the gap: the loop paused, or ended
+
     def flush(self) -> None:
         with self.cond:
-            while self.pending or self.busy:
-                self.cond.wait()
+            self.flushing += 1
+            self.cond.notify_all()
+            try:
+                while self.pending or self.busy:
+                    self.cond.wait()
+            finally:
+                self.flushing -= 1
             errors, self.errors = self.errors, []
         if errors:
             import warnings
@@ -69,6 +95,20 @@ class _Committer:
 
 
 _committers: dict[str, _Committer] = {}
+
+
+def _remove(path: Path) -> None:
+    """Delete a committed run's directory: its few files directly (``shutil.rmtree`` costs several system calls
+    and ~50 us of Python per entry), whatever else (sub-directories) through ``rmtree``."""
+    try:
+        for name in os.listdir(path):
+            try:
+                os.unlink(os.path.join(path, name))
+            except IsADirectoryError:
+                shutil.rmtree(os.path.join(path, name), ignore_errors=True)
+        os.rmdir(path)
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class _Cleaner:
@@ -112,7 +152,7 @@ class _Cleaner:
                     self.cond.wait()
                 batch, self.pending, self.busy = self.pending, [], True
             for path in batch:
-                shutil.rmtree(path, ignore_errors=True)
+                _remove(path)
             with self.cond:
                 if not self.pending:  # idle: the trash folder goes too when empty (a writer re-creates it)
                     for folder in {path.parent for path in batch}:

@@ -168,11 +168,14 @@ class Packs(ReadCache):
         self.repack()
 
     def repack(self) -> None:
-        """Pack the loose objects gitxp's commits wrote (``git repack -d``: only objects not in a pack yet), then
-        let ``git gc --auto`` gather the packs under git's own thresholds. ``gc.auto=0`` turns both off."""
+        """Pack the loose objects gitxp's commits wrote and merge the small packs of its larger commits
+        (``git repack --geometric=2 -d``: the work is proportional to the new objects and small packs, never a
+        repack of the whole repository; plain ``repack -d`` on a git older than 2.32), then let ``git gc --auto``
+        gather the packs under git's own thresholds. ``gc.auto=0`` turns both off."""
         if self.repo.run(["config", "--get", "gc.auto"], check=False).stdout.strip() == b"0":
             return
-        self.repo.run(["repack", "-d", "-q"], check=False)
+        if self.repo.run(["repack", "--geometric=2", "-d", "-q"], check=False).returncode != 0:
+            self.repo.run(["repack", "-d", "-q"], check=False)
         self.repo.run(["-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"], check=False)
 
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> int:

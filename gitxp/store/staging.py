@@ -54,9 +54,22 @@ def _alive(pid: int, start: str | None) -> bool:
 # ---------------------------------------------------------------------- tables
 
 
+def _write_new(path: str, data: bytes, flags: int) -> None:
+    """Write ``data`` to a file opened with ``flags`` (plain system calls: ``open()``'s file object adds four)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, allow_nan=True))
+    """Replace ``path`` by ``data`` as JSON atomically (a new file renamed over it)."""
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    _write_new(tmp, json.dumps(data, allow_nan=True).encode("ascii"), os.O_TRUNC)  # ASCII: ensure_ascii
     os.replace(tmp, path)
 
 
@@ -90,6 +103,8 @@ class StagedRun:
 
     path: Path
     lock: Any = field(default=None, compare=False, repr=False)
+    final: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The final record as its owner just wrote it (the committer in the same process takes it from here)."""
 
     def release(self) -> None:
         """Let go of the run's liveness lock (the run has ended and its final record is written)."""
@@ -132,10 +147,13 @@ class StagedRun:
         unreadable record (the run had recorded nothing yet)."""
         path = self.path / "record.json"
         if first and self.lock is not None:
-            with open(path, "x", encoding="utf-8") as handle:
-                handle.write(json.dumps(record, allow_nan=True))
+            _write_new(str(path), json.dumps(record, allow_nan=True).encode("ascii"), os.O_EXCL)
         else:
             _write_json(path, record)
+
+    def ended(self, record: Mapping[str, Any]) -> None:
+        """Keep a copy of the final ``record`` just written, for the committer (no need to read it back)."""
+        self.final = {k: dict(v) if isinstance(v, dict) else v for k, v in record.items()}
 
     def touch(self) -> None:
         """Show a sign of life: the ``heartbeat`` file's time (created on the first beat)."""
@@ -163,12 +181,13 @@ class StagedRun:
         """True when the process that owns this live run is gone: its liveness lock is free (this machine), or
         its heartbeat went stale (another host, or a run staged without a lock)."""
         held = liveness.is_held(self.path)
-        if held is not None and record.get("host") == HOST:
-            return not held
         if held:
             return False
-        if record.get("host") == HOST and record.get("pid") and held is None:
-            return not _alive(int(record["pid"]), record.get("pid_start"))  # staged by an older gitxp
+        if record.get("host") == HOST:
+            if held is False and (record.get("lock") or liveness.has_lock_file(self.path)):
+                return True
+            if record.get("pid"):
+                return not _alive(int(record["pid"]), record.get("pid_start"))  # staged by an older gitxp
         return time.time() - self.heartbeat() > STALE_AFTER
 
     def metrics_table(self) -> pa.Table | None:

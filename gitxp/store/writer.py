@@ -73,16 +73,27 @@ class RefWriter(StagingArea):
         record: Mapping[str, Any],
         extra: list[pa.Table] | None = None,
         table: pa.Table | None = None,
+        names: set[str] | None = None,
     ) -> dict[str, bytes]:
+        """The files of one run on the ref; ``names``: the files in its staging directory, when known."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if names is None:
+            names = set(os.listdir(staged.path))
         base = run_path(record["run_id"])
         sink = pa.BufferOutputStream()
-        # Uncompressed: a one-row file gains nothing from compression and parses 3x faster without it.
-        pq.write_table(record_table(record) if table is None else table, sink, compression="none")
+        # Uncompressed and plain: a one-row file gains nothing from compression, dictionaries or statistics, and
+        # is written and parsed faster without them.
+        pq.write_table(
+            record_table(record) if table is None else table,
+            sink,
+            compression="none",
+            use_dictionary=False,
+            write_statistics=False,
+        )
         files = {f"{base}/run.parquet": sink.getvalue().to_pybytes()}
-        metrics = staged.metrics_table()
+        metrics = staged.metrics_table() if "metrics.arrows" in names else None
         if extra:
             metrics = concat_tables([t for t in (metrics, *extra) if t is not None])
         if metrics is not None:
@@ -90,9 +101,9 @@ class RefWriter(StagingArea):
             pq.write_table(metrics, sink, compression="zstd")
             files[f"{base}/metrics.parquet"] = sink.getvalue().to_pybytes()
         for name in ("diff.patch", "stdout.log"):
-            if (staged.path / name).exists():
+            if name in names:
                 files[f"{base}/{name}"] = (staged.path / name).read_bytes()
-        if (staged.path / "artifacts.json").exists():
+        if "artifacts.json" in names:
             from gitxp.store.artifact_files import committed_files
 
             files.update(committed_files(staged.path, base))
@@ -107,15 +118,18 @@ class RefWriter(StagingArea):
         with self.lock():
             files: dict[str, bytes] = {}
             done = []
-            prepared: list[tuple[StagedRun, dict[str, Any], list[pa.Table]]] = []
+            prepared: list[tuple[StagedRun, dict[str, Any], list[pa.Table], set[str]]] = []
             for item in staged:
                 try:
-                    record = item.read_record()
+                    names = set(os.listdir(item.path))  # one call, not a stat per file that may be there
+                    record = item.final if item.final is not None else item.read_record()
+                except (FileNotFoundError, NotADirectoryError):
+                    continue  # already committed by someone else
                 except CorruptRecord as error:
                     self.quarantine(item.path, str(error))
                     continue
-                if record is None:
-                    continue  # already committed by someone else, or never initialised
+                if record is None or "record.json" not in names:
+                    continue  # never initialised
                 extra: list[pa.Table] = []
                 if item.run_id in crashed:
                     from gitxp.attached import fold
@@ -134,16 +148,16 @@ class RefWriter(StagingArea):
                         experiment_given=bool(record.get("experiment_given")),
                         remove=False,
                     )
-                prepared.append((item, record, extra))
+                prepared.append((item, record, extra, names))
             try:  # the batch's run tables built together (the same tables as one by one)
-                tables: list[pa.Table | None] = list(record_tables([r for _i, r, _e in prepared]))
+                tables: list[pa.Table | None] = list(record_tables([r for _i, r, _e, _n in prepared]))
             except Exception:  # a value no Parquet file can hold: found run by run below
                 tables = [None] * len(prepared)
             built: list[tuple[bytes, pa.Table]] = []
-            for (item, record, extra), table in zip(prepared, tables):
+            for (item, record, extra, names), table in zip(prepared, tables):
                 try:
                     table = record_table(record) if table is None else table
-                    run_files = self._files_for(item, record, extra, table)
+                    run_files = self._files_for(item, record, extra, table, names)
                 except Exception as error:  # a value no Parquet file can hold: never block the other runs
                     self.quarantine(item.path, f"cannot be stored: {type(error).__name__}: {error}")
                     continue

@@ -39,12 +39,19 @@ def _flat_type(kind: pa.DataType) -> bool:
     )
 
 
+_FLAT: set[pa.DataType] = set()
+
+
 def as_read(table: pa.Table) -> pa.Table | None:
     """``table`` as reading its Parquet file gives it back (a list's values field is named "element" there);
     None for a table with other types than flat ones and lists of them (lists of nulls only: Arrow's cast
     of those is not sound)."""
     import pyarrow as pa
 
+    if not _FLAT:
+        _FLAT.update((pa.string(), pa.null(), pa.int64(), pa.float64(), pa.bool_(), pa.timestamp("us", "UTC")))
+    if all(kind in _FLAT for kind in table.schema.types):
+        return table  # the common case: flat columns only, read back as they are
     for i, field in enumerate(table.schema):
         kind = field.type
         if pa.types.is_list(kind) and _flat_type(kind.value_type) and not pa.types.is_null(kind.value_type):
