@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["LOCK_NAME", "Held", "hold", "is_held", "has_lock_file"]
+__all__ = ["LOCK_NAME", "Held", "hold", "hold_existing", "is_held", "has_lock_file"]
 
 LOCK_NAME = "lock"
 
@@ -84,6 +84,23 @@ def hold(folder: Path) -> Held | None:
         os.close(fd)
         raise OSError(f"the lock {folder / LOCK_NAME} is held by another process") from None
     return Held(fd, Path(folder), on_file=True)
+
+
+def hold_existing(folder: Path) -> Held | None:
+    """Lock ``folder`` itself at once, or raise ``OSError`` (held by another process, or gone); None where
+    directories cannot be locked (the caller then makes a new folder with ``hold``)."""
+    if fcntl is None:
+        return None
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise
+    except OSError:
+        os.close(fd)
+        return None
+    return Held(fd, Path(folder), on_file=False)
 
 
 def has_lock_file(folder: Path) -> bool:

@@ -123,6 +123,9 @@ def gc_command() -> None:
     pruned = prune_removed(store)  # gitxp rm: data of runs removed longer ago than the grace period
     if pruned:
         click.echo(f"pruned {len(pruned)} removed run(s)")
+    from gitxp.store import recycle
+
+    recycle.empty(store.staging)  # the directories kept for reuse by runs recorded in a loop
     count = store.pack()
     click.echo(f"packed {count} runs" if count else "nothing to pack")
     removed = prune_stale_worktrees(store)

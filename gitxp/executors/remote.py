@@ -220,7 +220,7 @@ def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
     files = {}
     for item in sorted(path.rglob("*")):
         relative = item.relative_to(path)
-        if item.is_file() and relative.parts[0] not in _SKIP:
+        if item.is_file() and relative.parts[0] not in _SKIP and not relative.parts[0].startswith("."):
             files[relative.as_posix()] = item.read_bytes()
     shutil.rmtree(path, ignore_errors=True)  # the outputs stay on this machine, in the scratch store
     return Outcome(status=status, record=record, files=files, attempt=attempt, host=host)

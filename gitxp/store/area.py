@@ -6,12 +6,12 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
 from gitxp.errors import GitxpWarning
+from gitxp.store import recycle
 from gitxp.store.base import StoreBase
 from gitxp.store.staging import CorruptRecord, StagedRun
 from gitxp.store.tables import concat_tables, empty_table, record_table
@@ -24,19 +24,27 @@ class StagingArea(StoreBase):
     """Live runs in ``staging/``."""
 
     def stage(self, record: dict[str, Any], patch: bytes) -> StagedRun:
-        """Create the staging directory of a new run, locked for the life of the run (gitxp.liveness). The
-        record gains ``lock`` (where the lock is: "dir" or "file"), which tells readers that a free lock means
-        a dead owner (a run staged by a gitxp too old to lock is judged by its pid instead)."""
+        """Create the staging directory of a new run (or take a recycled one: gitxp.store.recycle), locked for
+        the life of the run (gitxp.liveness). The record gains ``lock`` (where the lock is: "dir" or "file"),
+        which tells readers that a free lock means a dead owner (a run staged by a gitxp too old to lock is
+        judged by its pid instead)."""
         staged = StagedRun(self.staging / record["run_id"])
-        staged.path.mkdir(parents=True)
+        staged.lock = recycle.take(self.staging, record["run_id"])
+        recycled = staged.lock is not None
         try:
-            staged.lock = liveness.hold(staged.path)  # before the record: a reader never sees a lockless live run
+            if not recycled:
+                staged.path.mkdir(parents=True)
+                # locked before the record is written: no reader ever sees a live run without its lock
+                staged.lock = liveness.hold(staged.path)
             if staged.lock is not None:
                 record["lock"] = "file" if staged.lock.on_file else "dir"
             if patch:
                 (staged.path / "diff.patch").write_bytes(patch)
-            staged.write_record(record, first=True)
-        except BaseException:  # e.g. Ctrl-C mid-creation: the run never started, so leave no half-written entry
+            if staged.lock is None:
+                staged.write_record(record)
+            else:
+                staged.write_first_record(record, recycled=recycled)
+        except BaseException:  # e.g. Ctrl-C mid-creation: the run never started, leave no half-written entry
             shutil.rmtree(staged.path, ignore_errors=True)
             if staged.lock is not None:
                 staged.lock.close()
@@ -76,12 +84,17 @@ class StagingArea(StoreBase):
 
     def _record_or_quarantine(self, item: StagedRun) -> dict[str, Any] | None:
         try:
-            return item.read_record()
+            record = item.read_record()
         except CorruptRecord as error:
             if liveness.is_held(item.path):
                 return None  # its owner is alive and writing: not ours to judge
             self.quarantine(item.path, str(error))
             return None
+        if record is not None and recycle.is_leftover(item.run_id, record):
+            if not liveness.is_held(item.path):  # a recycled directory whose new run died before writing
+                shutil.rmtree(item.path, ignore_errors=True)
+            return None
+        return record
 
     def live_table(self) -> pa.Table:
         """Runs still in staging (running, or dead and about to be recovered)."""

@@ -13,7 +13,6 @@ from pathlib import Path
 from gitxp.errors import GitxpWarning
 from gitxp.store.staging import StagedRun
 
-
 GATHER_GAP = 0.01  # seconds: commit once no run ended for this long ...
 GATHER_MAX = 0.1  # ... or once the oldest waiting run has waited this long ...
 BATCH_MAX = 500  # ... or once this many runs wait

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -65,12 +66,46 @@ def _write_new(path: str, data: bytes, flags: int) -> None:
         os.close(fd)
 
 
+_EXCHANGE: list[Any] = []  # [renameat2] once looked up; [None] where there is none
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the files ``a`` and ``b`` atomically (Linux ``renameat2(RENAME_EXCHANGE)``); False where the system
+    or the file system cannot (then the caller renames, as everywhere else)."""
+    if not _EXCHANGE:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            function = libc.renameat2
+            function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            _EXCHANGE.append(function)
+        except (OSError, AttributeError, ImportError):
+            _EXCHANGE.append(None)
+    function = _EXCHANGE[0]
+    if function is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if function(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    import ctypes
+
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        _EXCHANGE[0] = None  # not on this system or file system: rename from now on
+    return False
+
+
 def _write_json(path: Path, data: Any) -> None:
-    """Replace ``path`` by ``data`` as JSON atomically (a new file renamed over it)."""
+    """Replace ``path`` by ``data`` as JSON atomically. The new content is written to a spare file that then
+    swaps places with ``path`` (the spare keeps the old content for the next write): no inode is created or
+    freed, which some file systems make expensive (see gitxp.store.recycle). Where files cannot be swapped, or
+    ``path`` does not exist yet, the spare is renamed over ``path``."""
     folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    _write_new(tmp, json.dumps(data, allow_nan=True).encode("ascii"), os.O_TRUNC)  # ASCII: ensure_ascii
-    os.replace(tmp, path)
+    spare = os.path.join(folder, f".{name}.{os.getpid()}.spare")
+    _write_new(spare, json.dumps(data, allow_nan=True).encode("ascii"), os.O_TRUNC)  # ASCII: ensure_ascii
+    if not _exchange(spare, os.fspath(path)):
+        os.replace(spare, path)
 
 
 # ---------------------------------------------------------------------- staged runs
@@ -139,6 +174,14 @@ class StagedRun:
         if problem:
             raise CorruptRecord(problem)
         return record  # type: ignore[no-any-return]
+
+    def write_first_record(self, record: Mapping[str, Any], *, recycled: bool) -> None:
+        """Write the run's first record while its owner holds the lock: created in place (one file operation
+        fewer than a replace), or written over the previous run's record in a ``recycled`` directory (see
+        gitxp.store.recycle). One cut short by a kill -9 is moved aside like any unreadable record (the run had
+        recorded nothing yet)."""
+        flags = os.O_TRUNC if recycled else os.O_EXCL
+        _write_new(str(self.path / "record.json"), json.dumps(record, allow_nan=True).encode("ascii"), flags)
 
     def write_record(self, record: Mapping[str, Any], *, first: bool = False) -> None:
         """Replace the staged record atomically. The ``first`` record of a run whose liveness lock is held is

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
 from gitxp.errors import StoreError
+from gitxp.store import recycle, written
 from gitxp.store import staging as _staging
-from gitxp.store import written
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
@@ -128,8 +128,8 @@ class RefWriter(StagingArea):
                 except CorruptRecord as error:
                     self.quarantine(item.path, str(error))
                     continue
-                if record is None or "record.json" not in names:
-                    continue  # never initialised
+                if record is None or "record.json" not in names or recycle.is_leftover(item.run_id, record):
+                    continue  # never initialised (or a recycled directory whose new run never started)
                 extra: list[pa.Table] = []
                 if item.run_id in crashed:
                     from gitxp.attached import fold
@@ -173,11 +173,13 @@ class RefWriter(StagingArea):
             self._commit_files(files, message)
             for data, table in built:
                 written.remember(data, table)  # the read cache takes these instead of parsing them again
-            self._discard([item.path for item in staged])
+            listed = {item.path: names for item, _r, _e, names in prepared}
+            self._discard([item.path for item in staged], listed)
         return len(done)
 
-    def _discard(self, paths: list[Path]) -> None:
-        """Take committed runs out of staging (the store lock is held): each directory is moved into
+    def _discard(self, paths: list[Path], listed: Mapping[Path, set[str]] | None = None) -> None:
+        """Take committed runs out of staging (the store lock is held): each directory that holds nothing but
+        its records goes to the pool of recycled directories (gitxp.store.recycle), any other is moved into
         ``staging/.committed/`` at once and deleted there by a background thread (see ``committer._Cleaner``)."""
         from gitxp.store import committer
 
@@ -185,6 +187,9 @@ class RefWriter(StagingArea):
         committer.CLEANER.sweep(trash)
         moved = []
         for path in paths:
+            names = (listed or {}).get(path)
+            if names is not None and recycle.put(self.staging, path, names):
+                continue
             try:
                 os.rename(path, trash / path.name)
             except FileNotFoundError:

@@ -49,7 +49,9 @@ def as_read(table: pa.Table) -> pa.Table | None:
     import pyarrow as pa
 
     if not _FLAT:
-        _FLAT.update((pa.string(), pa.null(), pa.int64(), pa.float64(), pa.bool_(), pa.timestamp("us", "UTC")))
+        _FLAT.update(
+            (pa.string(), pa.null(), pa.int64(), pa.float64(), pa.bool_(), pa.timestamp("us", "UTC"))
+        )
     if all(kind in _FLAT for kind in table.schema.types):
         return table  # the common case: flat columns only, read back as they are
     for i, field in enumerate(table.schema):
