@@ -102,3 +102,13 @@ def test_a_record_is_replaced_atomically_by_swapping_with_its_spare(tmp_path: Pa
         len(spares) == 1 and spares[0].read_text() == '{"n": 2}'
     )  # the previous content, for the next write
     assert {path.stat().st_ino, spares[0].stat().st_ino} <= {inode, spares[0].stat().st_ino}
+
+
+def test_only_directories_holding_nothing_but_records_are_recycled() -> None:
+    assert recycle._recyclable({"record.json", ".record.json.10.spare"})
+    assert recycle._recyclable({"record.json", ".record.json.10.spare", ".record.json.11.spare"})
+    assert not recycle._recyclable(
+        {"record.json", ".record.json.1.spare", ".record.json.2.spare", ".record.json.3.spare"}
+    )
+    assert not recycle._recyclable({"record.json", "metrics.arrows"})  # a run that logged curves
+    assert not recycle._recyclable({"record.json", "diff.patch"})

@@ -18,16 +18,17 @@ Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
   results, status; replaced atomically), ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time),
   ``diff.patch``, ``heartbeat`` (from the first beat; the directory's time before). A kill -9 leaves these behind;
   readers find the free lock (or the dead pid, or the stale heartbeat) and commit the run as ``crashed``.
-  A committed run's directory is moved to ``staging/.committed/`` and deleted there in the background.
+  A committed run's directory goes to ``staging/.free/`` for the next run to reuse when it holds only its record
+  (see gitxp.store.recycle), else to ``staging/.committed/``, deleted there in the background.
 - ``cache/runs.parquet``: every committed run in one wide table, keyed by the ref's commit and updated
   incrementally (only runs added since the cached commit are read from git). Listing reads this one file.
 - ``store.lock``: serialises writers on one machine; the ref update itself is a compare-and-swap, so writers on
   other machines (or a lock timeout) can never lose runs.
 
 The package, one question per module: ``schema`` (ref, paths, constants), ``tables`` (records as Arrow tables),
-``staging`` (one live run's directory, liveness), ``committer`` (background commits), ``base`` / ``area`` (the
-staging area) / ``writer`` (the ref writer: fast-import + compare-and-swap, recovery, merge) / ``cache`` (the read
-cache) / ``packs``, stacked in that order into ``core.Store``.
+``staging`` (one live run's directory, liveness), ``recycle`` (reused directories), ``committer`` (background
+commits), ``base`` / ``area`` (the staging area) / ``writer`` (the ref writer: fast-import + compare-and-swap,
+recovery, merge) / ``cache`` (the read cache) / ``packs``, stacked in that order into ``core.Store``.
 """
 
 from __future__ import annotations

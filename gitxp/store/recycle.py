@@ -49,7 +49,10 @@ def _free(staging: Path) -> list[str]:
 
 
 def _recyclable(names: set[str] | list[str]) -> bool:
-    return all(n in RECYCLABLE or (n.startswith(".record.json.") and n.endswith(".spare")) for n in names)
+    """Only records in it, and at most two processes' spares (each process writes its own: a directory that
+    went through more is deleted rather than kept growing)."""
+    spares = [n for n in names if n.startswith(".record.json.") and n.endswith(".spare")]
+    return len(spares) <= 2 and all(n in RECYCLABLE for n in names if n not in spares)
 
 
 def put(staging: Path, path: Path, names: set[str] | None = None) -> bool:
