@@ -4,39 +4,62 @@
 of runs in a loop does not change its code between them. :func:`capture_cached` keeps the last captured
 :class:`~gitxp.versioning.Version` of each repository with a fingerprint of everything that could change it:
 
-- ``HEAD``, the ref it points to, ``packed-refs`` and the index (content or ``stat``): commits, checkouts, staging;
+- ``HEAD``, the ref it points to, ``packed-refs``, the index, ``info/exclude`` (content or ``stat``): commits,
+  checkouts, staging, ignore rules;
 - ``stat`` (mtime in ns, size, mode, inode) of every file and directory of the working tree outside ``.git``
-  (tracked, untracked and ignored alike: an edit, a new or removed file, a changed ``.gitignore``).
+  that git does not ignore (tracked and untracked; a ``.venv`` or data set under ``.gitignore`` is skipped, as
+  git skips it: the ignored paths are asked of git once per capture). A new path is always looked at, ignored or
+  not, and a changed ``.gitignore`` is a change like any other.
 
-The fingerprint is taken *before* the capture, so a change during the capture makes the next fingerprint differ.
-Anything changed within the last ``RACY_NS`` (the file system's timestamps are coarser than ns) is not trusted:
-no caching then, as git does for "racily clean" index entries. A working tree of more than ``MAX_ENTRIES`` entries
-(a virtualenv or a data set inside the checkout) is not scanned: every run asks git, as before.
+On Linux the working tree's directories are also watched (:mod:`gitxp.treewatch`, inotify): while no event
+arrived and the files under ``.git`` are unchanged, the answer is known without scanning the tree (a scan costs
+~1 ms per thousand files, per run). An event means "scan and compare": never a wrong answer, at worst a scan.
+
+The fingerprint is taken *before* the capture, so a change during the capture makes the next fingerprint differ
+(and the watch is in place before each directory is listed). Anything changed within the last ``RACY_NS`` (the
+file system's timestamps are coarser than ns) is not trusted: no caching then, as git does for "racily clean"
+index entries. A working tree of more than ``MAX_ENTRIES`` entries git does not ignore is not scanned: every run
+asks git, as before.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from gitxp.versioning import Version, capture
+from gitxp import treewatch
+from gitxp.versioning import _NO_LOCKS, Version, capture
 
 if TYPE_CHECKING:
     from gitxp.repo import Repo
+    from gitxp.treewatch import TreeWatch
 
 __all__ = ["capture_cached", "clear", "STATS"]
 
 MAX_ENTRIES = 20_000
 RACY_NS = 100_000_000  # 0.1 s
 
-_CACHE: dict[str, tuple[object, Version]] = {}
+
+@dataclass
+class _Known:
+    fingerprint: tuple[object, object]  # (the state of the files under .git, the working tree's entries)
+    version: Version
+    ignored: frozenset[str]  # absolute paths of what git ignores (directories without their trailing "/")
+    watch: TreeWatch | None
+
+
+_CACHE: dict[str, _Known] = {}
 _TOO_BIG: set[str] = set()
-STATS = {"hits": 0, "captures": 0}
+STATS = {"hits": 0, "captures": 0, "scans": 0}
 
 
 def clear() -> None:
     """Forget every cached version (tests, or after changing the tree behind gitxp's back in one process)."""
+    for known in _CACHE.values():
+        if known.watch is not None:
+            known.watch.close()
     _CACHE.clear()
     _TOO_BIG.clear()
     _CONTENTS.clear()
@@ -68,26 +91,52 @@ def _file_state(path: os.PathLike[str] | str, content: bool) -> object:
     return data
 
 
-def _fingerprint(repo: Repo, now: int) -> object | None:
-    """Everything the version depends on, or None when it cannot be trusted (racy, or too big to scan)."""
-    assert repo.worktree is not None
+def _git_state(repo: Repo) -> list[object]:
+    """HEAD (content), the index, packed-refs, the ignore rules of this clone (stat), the branch's ref (content)."""
     head = _file_state(repo.git_dir / "HEAD", True)
-    parts: list[object] = [head, _file_state(repo.git_dir / "index", False)]
-    parts.append(_file_state(repo.common_dir / "packed-refs", False))
+    parts: list[object] = [
+        head,
+        _file_state(repo.git_dir / "index", False),
+        _file_state(repo.common_dir / "packed-refs", False),
+        _file_state(repo.common_dir / "info" / "exclude", False),
+    ]
     if isinstance(head, bytes) and head.startswith(b"ref: "):
         parts.append(_file_state(repo.common_dir / head[5:].strip().decode(errors="replace"), True))
+    return parts
+
+
+def _ignored(repo: Repo) -> frozenset[str]:
+    """What git ignores in the working tree, whole directories as one entry (``ls-files --directory``)."""
+    out = repo.git(
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", env=_NO_LOCKS
+    )
+    root = str(repo.worktree)
+    return frozenset(os.path.join(root, rel.rstrip("/")) for rel in os.fsdecode(out).split("\0") if rel)
+
+
+def _fingerprint(
+    repo: Repo, now: int, ignored: frozenset[str], watch: TreeWatch | None = None
+) -> tuple[tuple[object, object] | None, TreeWatch | None]:
+    """Everything the version depends on, or None when it cannot be trusted (racy, or too big to scan); with
+    ``watch``, each directory is watched before it is listed (None back if the system refused a watch)."""
+    assert repo.worktree is not None
+    STATS["scans"] += 1
+    parts = _git_state(repo)
     entries: list[tuple[str, int, int, int, int]] = []
     newest = 0
     stack = [str(repo.worktree)]
     while stack:
         folder = stack.pop()
+        if watch is not None and not watch.add(folder):
+            watch.close()
+            watch = None
         try:
             scan = os.scandir(folder)
         except OSError:
             continue
         with scan:
             for entry in scan:
-                if entry.name == ".git":
+                if entry.name == ".git" or entry.path in ignored:
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -99,14 +148,14 @@ def _fingerprint(repo: Repo, now: int) -> object | None:
                     stack.append(entry.path)
         if len(entries) > MAX_ENTRIES:
             _TOO_BIG.add(str(repo.worktree))
-            return None
-    for part in parts[1:3]:
+            return None, watch
+    for part in parts[1:4]:
         if isinstance(part, tuple):
             newest = max(newest, part[0])
     if newest > now - RACY_NS:
-        return None
+        return None, watch
     entries.sort()
-    return (tuple(parts), tuple(entries))
+    return (tuple(parts), tuple(entries)), watch
 
 
 def capture_cached(repo: Repo) -> Version:
@@ -115,15 +164,29 @@ def capture_cached(repo: Repo) -> Version:
         STATS["captures"] += 1
         return capture(repo)
     key = str(repo.worktree)
-    fingerprint = _fingerprint(repo, time.time_ns())
-    cached = _CACHE.get(key)
-    if fingerprint is not None and cached is not None and cached[0] == fingerprint:
-        STATS["hits"] += 1
-        return cached[1]
+    known = _CACHE.get(key)
+    if known is not None:
+        if (
+            known.watch is not None
+            and not known.watch.changed(known.ignored.__contains__)
+            and tuple(_git_state(repo)) == known.fingerprint[0]
+        ):
+            STATS["hits"] += 1  # no event since the last look: nothing in the tree changed
+            return known.version
+        fingerprint, _ = _fingerprint(repo, time.time_ns(), known.ignored)
+        if fingerprint is not None and fingerprint == known.fingerprint:
+            STATS["hits"] += 1  # the events were about nothing the version depends on
+            return known.version
+        if known.watch is not None:
+            known.watch.close()
+        del _CACHE[key]
+    now = time.time_ns()
+    ignored = _ignored(repo)
+    fingerprint, watch = _fingerprint(repo, now, ignored, treewatch.watch())
     STATS["captures"] += 1
     version = capture(repo)
-    if fingerprint is not None:
-        _CACHE[key] = (fingerprint, version)
-    else:
-        _CACHE.pop(key, None)
+    if fingerprint is not None and str(repo.worktree) not in _TOO_BIG:
+        _CACHE[key] = _Known(fingerprint, version, ignored, watch)
+    elif watch is not None:
+        watch.close()
     return version

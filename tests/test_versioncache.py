@@ -10,7 +10,7 @@ import pytest
 from conftest import git
 
 import gitxp
-from gitxp import versioncache
+from gitxp import treewatch, versioncache
 from gitxp.repo import Repo
 from gitxp.versioning import capture
 
@@ -87,7 +87,7 @@ def test_a_racy_change_is_never_cached(repo: Path) -> None:
     tracked.write_text(tracked.read_text() + "# just now\n")
     first = versioncache.capture_cached(Repo.discover(repo))  # right after a change: git is asked, not cached
     assert first == capture(Repo.discover(repo))
-    assert str(repo) not in versioncache._CACHE or versioncache._CACHE[str(repo)][1] == first
+    assert str(repo) not in versioncache._CACHE or versioncache._CACHE[str(repo)].version == first
 
 
 def test_a_huge_tree_falls_back_to_git(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,3 +99,74 @@ def test_a_huge_tree_falls_back_to_git(repo: Path, monkeypatch: pytest.MonkeyPat
     for _ in range(3):
         assert versioncache.capture_cached(Repo.discover(repo)) == capture(Repo.discover(repo))
     assert versioncache.STATS["captures"] == before + 3
+
+
+def _ignored_tree(repo: Path) -> Path:
+    """A repository with a git-ignored virtualenv-like directory of many files, and ignored logs. (A *new* path
+    is always a change until the next capture, ignored or not: these exist before the first one.)"""
+    (repo / ".gitignore").write_text(".venv/\n*.log\n")
+    git(repo, "add", ".gitignore")
+    git(repo, "commit", "-qm", "ignore")
+    venv = repo / ".venv" / "lib" / "site-packages"
+    for i in range(30):
+        (venv / f"pkg{i}").mkdir(parents=True)
+        (venv / f"pkg{i}" / "__init__.py").write_text("")
+    return venv
+
+
+def test_what_git_ignores_is_neither_scanned_nor_a_change(repo: Path) -> None:
+    venv = _ignored_tree(repo)
+    (repo / "train.log").write_text("")  # an ignored file next to the code, rewritten by every run
+    clean = check(repo)
+    known = versioncache._CACHE[str(repo)]
+    assert not [e for e in known.fingerprint[1] if "/.venv/" in e[0]]  # the ignored directory is skipped
+    start = dict(versioncache.STATS)
+    (venv / "pkg3" / "__init__.py").write_text("x = 1\n")  # a package upgraded in the ignored virtualenv
+    (repo / "train.log").write_text("epoch 1\n")
+    assert check(repo) == clean
+    (repo / "train.log").write_text("epoch 2\n")
+    assert check(repo) == clean
+    assert versioncache.STATS["captures"] == start["captures"]  # git was not asked again
+    (repo / "notes.txt").write_text("an untracked file that git does not ignore\n")
+    assert check(repo) != clean
+    (repo / ".gitignore").write_text("*.log\n")  # the virtualenv is no longer ignored: a change of version
+    assert check(repo) not in (clean,)
+
+
+@pytest.mark.skipif(treewatch.watch() is None, reason="inotify is Linux-only")
+def test_an_unchanged_tree_is_known_without_scanning_it(repo: Path) -> None:
+    _ignored_tree(repo)
+    (repo / "train.log").write_text("")
+    clean = check(repo)
+    assert versioncache._CACHE[str(repo)].watch is not None
+    start = dict(versioncache.STATS)
+    for _ in range(5):
+        assert versioncache.capture_cached(Repo.discover(repo)) == clean_version(repo, clean)
+    assert versioncache.STATS["scans"] == start["scans"]  # the watch said "nothing happened": no scan, no git
+    (repo / "train.log").write_text("ignored\n")
+    check(repo)
+    assert versioncache.STATS["scans"] == start["scans"]  # an ignored file's event is not a change either
+    sub = repo / "pkg" / "deep"
+    sub.mkdir(parents=True)  # a new directory: seen, and watched from the next capture on
+    (sub / "m.py").write_text("a = 1\n")
+    with_new = check(repo)
+    assert with_new != clean
+    (sub / "m.py").write_text("a = 2\n")  # an edit inside the directory created after the first watch
+    assert check(repo) not in (clean, with_new)
+
+
+def test_a_refused_watch_falls_back_to_scanning(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(treewatch, "MAX_WATCHES", 0)  # as when the system's inotify watch limit is reached
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "m.py").write_text("a = 1\n")
+    first = check(repo)
+    assert versioncache._CACHE[str(repo)].watch is None
+    assert check(repo) == first
+    (repo / "pkg" / "m.py").write_text("a = 22\n")
+    assert check(repo) != first
+
+
+def clean_version(repo: Path, version_id: str) -> versioncache.Version:
+    version = capture(Repo.discover(repo))
+    assert version.id == version_id
+    return version

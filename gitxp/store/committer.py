@@ -44,7 +44,10 @@ class _Committer:
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._loop, name="gitxp-committer", daemon=True)
                 self.thread.start()
-            self.cond.notify_all()
+            if len(self.pending) == 1 or len(self.pending) >= BATCH_MAX:
+                # Wake the committer only when it waits for a first run, or for a full batch: while it gathers
+                # it looks at the count every GATHER_GAP anyway (a wake-up per run cost a thread switch per run).
+                self.cond.notify_all()
 
     def _loop(self) -> None:
         while True:
