@@ -8,8 +8,8 @@ of runs in a loop does not change its code between them. :func:`capture_cached` 
   checkouts, staging, ignore rules;
 - ``stat`` (mtime in ns, size, mode, inode) of every file and directory of the working tree outside ``.git``
   that git does not ignore (tracked and untracked; a ``.venv`` or data set under ``.gitignore`` is skipped, as
-  git skips it: the ignored paths are asked of git once per capture). A new path is always looked at, ignored or
-  not, and a changed ``.gitignore`` is a change like any other.
+  git skips it, and so are untracked files listed in ``.gitxpignore``: the ignored paths are asked of git once per
+  capture). A new path is always looked at, ignored or not, and a changed ``.gitignore`` is a change like any other.
 
 On Linux the working tree's directories are also watched (:mod:`gitxp.treewatch`, inotify): while no event
 arrived and the files under ``.git`` are unchanged, the answer is known without scanning the tree (a scan costs
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from gitxp import treewatch
-from gitxp.versioning import _NO_LOCKS, Version, capture
+from gitxp.versioning import _NO_LOCKS, IGNORE_FILE, Version, capture
 
 if TYPE_CHECKING:
     from gitxp.repo import Repo
@@ -106,10 +106,14 @@ def _git_state(repo: Repo) -> list[object]:
 
 
 def _ignored(repo: Repo) -> frozenset[str]:
-    """What git ignores in the working tree, whole directories as one entry (``ls-files --directory``)."""
+    """What git ignores in the working tree, whole directories as one entry (``ls-files --directory``), and the
+    untracked files ``.gitxpignore`` keeps out of the version (logs a script writes into the repository)."""
+    assert repo.worktree is not None
+    gitxpignore = repo.worktree / IGNORE_FILE
+    extra = [f"--exclude-from={gitxpignore}"] if gitxpignore.is_file() else []
     out = repo.git(
-        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory", env=_NO_LOCKS
-    )
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", *extra, "--directory", env=_NO_LOCKS
+    )  # fmt: skip
     root = str(repo.worktree)
     return frozenset(os.path.join(root, rel.rstrip("/")) for rel in os.fsdecode(out).split("\0") if rel)
 

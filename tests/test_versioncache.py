@@ -133,6 +133,26 @@ def test_what_git_ignores_is_neither_scanned_nor_a_change(repo: Path) -> None:
     assert check(repo) not in (clean,)
 
 
+def test_a_log_listed_in_gitxpignore_is_rewritten_without_asking_git(repo: Path) -> None:
+    (repo / ".gitxpignore").write_text("out.txt\n")
+    (repo / "out.txt").write_text("run 0\n")
+    clean = check(repo)
+    start = dict(versioncache.STATS)
+    for i in range(1, 4):
+        (repo / "out.txt").write_text(f"run {i}\n")  # what a script redirects into the repository every run
+        assert check(repo) == clean
+    assert versioncache.STATS["captures"] == start["captures"]
+    tracked = repo / "tracked.py"
+    tracked.write_text("a = 1\n")
+    git(repo, "add", "tracked.py")
+    git(repo, "commit", "-qm", "tracked")
+    committed = check(repo)
+    (repo / ".gitxpignore").write_text("out.txt\ntracked.py\n")  # a tracked file is never ignored
+    listed = check(repo)
+    tracked.write_text("a = 2\n")
+    assert check(repo) not in (committed, listed)
+
+
 @pytest.mark.skipif(treewatch.watch() is None, reason="inotify is Linux-only")
 def test_an_unchanged_tree_is_known_without_scanning_it(repo: Path) -> None:
     _ignored_tree(repo)
