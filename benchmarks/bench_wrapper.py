@@ -38,8 +38,20 @@ def timed(cmd: list[str], cwd: Path, repeat: int) -> float:
         start = time.perf_counter()
         subprocess.run(cmd, cwd=cwd, env=ENV, check=True, capture_output=True)
         times.append(time.perf_counter() - start)
-        time.sleep(0.05)  # let the detached commit of the previous run finish: measure one run at a time
+        settle(cwd)
     return statistics.median(times)
+
+
+def settle(repo: Path) -> None:
+    """Wait for the detached commit of the run just measured (its staging entry gone): each run is measured
+    alone, as a user running one command sees it, not competing for the 2 cores with the previous one's commit."""
+    staging = repo / ".git" / "gitxp" / "staging"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not staging.is_dir() or not [n for n in os.listdir(staging) if not n.startswith(".")]:
+            break
+        time.sleep(0.01)
+    time.sleep(0.05)  # the commit process exits after removing the entry
 
 
 def make_repo(root: Path) -> Path:
@@ -116,7 +128,6 @@ def main() -> None:
             line += f" | dvc exp run added {dvc_added * 1000:.0f}ms ({dvc_added / added:.1f}x gitxp's)"
         print(line)
         if args.no_grid:
-            time.sleep(0.5)  # the detached commit of the last run
             return
         rg = grid(repo)
         print(

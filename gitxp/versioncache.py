@@ -18,8 +18,9 @@ arrived and the files under ``.git`` are unchanged, the answer is known without 
 The fingerprint is taken *before* the capture, so a change during the capture makes the next fingerprint differ
 (and the watch is in place before each directory is listed). Anything changed within the last ``RACY_NS`` (the
 file system's timestamps are coarser than ns) is not trusted: no caching then, as git does for "racily clean"
-index entries. A working tree of more than ``MAX_ENTRIES`` entries git does not ignore is not scanned: every run
-asks git, as before.
+index entries. The first capture of each repository in a process does not set the cache up (``PLAIN_CAPTURES``:
+a ``gitxp run`` of one script pays nothing for it). A working tree of more than ``MAX_ENTRIES`` entries git does
+not ignore is not scanned: every run asks git, as before.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ __all__ = ["capture_cached", "clear", "STATS"]
 
 MAX_ENTRIES = 20_000
 RACY_NS = 100_000_000  # 0.1 s
+PLAIN_CAPTURES = (
+    1  # the first capture of a repository in a process only asks git: the cache serves the next runs
+)
 
 
 @dataclass
@@ -52,6 +56,7 @@ class _Known:
 
 _CACHE: dict[str, _Known] = {}
 _TOO_BIG: set[str] = set()
+_PLAIN: dict[str, int] = {}  # repository -> captures done without setting up the cache
 STATS = {"hits": 0, "captures": 0, "scans": 0}
 
 
@@ -62,6 +67,7 @@ def clear() -> None:
             known.watch.close()
     _CACHE.clear()
     _TOO_BIG.clear()
+    _PLAIN.clear()
     _CONTENTS.clear()
 
 
@@ -169,6 +175,10 @@ def capture_cached(repo: Repo) -> Version:
         return capture(repo)
     key = str(repo.worktree)
     known = _CACHE.get(key)
+    if known is None and _PLAIN.get(key, 0) < PLAIN_CAPTURES:
+        _PLAIN[key] = _PLAIN.get(key, 0) + 1  # a process that records one run pays nothing for a cache
+        STATS["captures"] += 1
+        return capture(repo)
     if known is not None:
         if (
             known.watch is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def test_context_manager_records_everything(repo: Path) -> None:
     assert row["results.valid_acc"] == 0.91 and row["meta.dataset"] == "mnist"
     for key in ("host", "user", "python", "platform", "argv", "cwd", "pid"):
         assert row[f"meta.{key}"] is not None
+    assert row["meta.platform"] == platform.platform()  # the same text, without its `uname -p` process
     assert row["duration"] >= 0 and row["ended"] >= row["started"]
     curves = gitxp.metrics(run.id[:12])
     assert curves.num_rows == 10 and set(curves.column_names) == {"step", "name", "value", "time"}

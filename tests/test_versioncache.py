@@ -20,8 +20,20 @@ def settle() -> None:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache() -> None:
+def fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     versioncache.clear()
+    monkeypatch.setattr(versioncache, "PLAIN_CAPTURES", 0)  # the cache from the first capture on
+
+
+def test_one_run_in_a_process_sets_no_cache_up(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(versioncache, "PLAIN_CAPTURES", 1)
+    settle()
+    scans = versioncache.STATS["scans"]
+    first = versioncache.capture_cached(Repo.discover(repo))
+    assert str(repo) not in versioncache._CACHE and versioncache.STATS["scans"] == scans  # git status only
+    assert check(repo) == first.id and str(repo) in versioncache._CACHE  # the second run sets it up
+    hits = versioncache.STATS["hits"]
+    assert check(repo) == first.id and versioncache.STATS["hits"] == hits + 1
 
 
 def check(repo: Path) -> str:
