@@ -65,7 +65,7 @@ def invoke() -> Callable[..., Result]:
     """Run the gitxp CLI in-process: ``invoke("ls", "--format", "json")``."""
 
     def run(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False, prog_name="gitxp")
 
     return run
 

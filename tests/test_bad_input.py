@@ -26,6 +26,7 @@ SPECS = [
 DISTS = [
     "randint(nan,5)", "randint(1,inf)", "categorical(1e308:a,1e308:b)", "uniform(nan,1)", "uniform(-inf,inf)",
     "normal(0,nan)", "loguniform(nan,1)", "categorical((a,b))", "categorical(1:a,b)", "uniform(-1e308,1e308)",
+    "normal(9e307,9e307)",
 ]  # fmt: skip
 
 

@@ -110,6 +110,15 @@ def test_ls_table_and_csv(runs: list[str], invoke) -> None:  # type: ignore[no-u
         (("ls", "--status", "done"), "expected one of"),
         (("show", "zzzz"), "no run matches"),
         (("export", "-o", "runs.xlsx"), "unknown format"),
+        # click's own usage errors: one line too, with where to look
+        (
+            ("ls", "--limit", "1e20"),
+            "invalid value for '--limit': '1e20' is not a valid integer (see 'gitxp ls",
+        ),
+        (("ls", "--frobnicate"), "no such option '--frobnicate'. Did you mean '--format'?"),
+        (("lss",), "no such command 'lss'. Did you mean 'ls'? (see 'gitxp --help')"),
+        (("compare", "a", "--metric"), "option '--metric' requires an argument (see 'gitxp compare --help')"),
+        (("ls", "--format", "xml"), "'xml' is not one of 'table', 'csv', 'json'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -186,3 +195,17 @@ def test_init_and_plugins(repo: Path, invoke, tmp_path: Path) -> None:  # type: 
     assert invoke("init").exit_code == 0
     assert "refs/gitxp/runs" in git(repo, "config", "--get-all", "remote.origin.fetch")
     assert "gitxp.builtin.meta" in invoke("plugins").output
+
+
+def test_piped_csv_and_json_keep_every_character_of_a_value(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    colour = "\x1b[31mred\x1b[0m"  # a value holding a terminal escape sequence: data, not styling
+    with gitxp.start(experiment="c", params={"label": colour}):
+        pass
+    csv_out = invoke("ls", "--format", "csv", "--columns", "params.label")
+    assert csv_out.exit_code == 0 and colour in csv_out.output
+    assert as_json(invoke("ls", "--format", "json"))[0]["params"]["label"] == colour
+
+
+def test_piped_show_has_no_trailing_blanks(runs: list[str], invoke) -> None:  # type: ignore[no-untyped-def]
+    out = invoke("show", runs[0]).output
+    assert "run_id" in out and not [line for line in out.splitlines() if line != line.rstrip()]

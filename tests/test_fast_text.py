@@ -9,8 +9,11 @@ import math
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gitxp.cli.fast_text import records, records_json, to_json_value, write_csv
+from gitxp.cli import fast_text
+from gitxp.cli.fast_text import _float_text, records, records_json, to_json_value, write_csv
 
 
 def reference_json(table: pa.Table) -> str:
@@ -89,3 +92,20 @@ def test_the_json_parses_back_to_the_records() -> None:
     assert parsed[0]["started"] == "2025-12-01T07:25:40.004698+00:00"
     assert parsed[1]["started"] == "2025-12-01T07:25:40+00:00"
     assert "results" not in parsed[0]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)), min_size=1, max_size=50)
+)
+@settings(max_examples=300, deadline=None)
+def test_arrow_writes_floats_as_python_does(values: list[float | None]) -> None:
+    edges = [0.0, -0.0, 1.0, 100.0, 1e-4, 9.99e-5, 1e15, 1e16, 123456789012345.6, 5e-324, 0.1 + 0.2, -2.5e-7]
+    column = pa.array(values + edges, pa.float64())
+    expected = [None if v is None else float.__repr__(v) for v in column.to_pylist()]
+    assert _float_text(column).to_pylist() == expected
+
+
+def test_json_is_the_same_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = records_json(tricky())
+    monkeypatch.setattr(fast_text, "_BATCH", 2)  # rows 0-1, then row 2: a batch without any param "i"
+    assert records_json(tricky()) == whole == reference_json(tricky())

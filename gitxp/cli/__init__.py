@@ -18,8 +18,32 @@ from gitxp.errors import GitxpError
 __all__ = ["main", "cli"]
 
 
+class _OneLineUsageError(click.UsageError):
+    """click's usage error (unknown option or command, bad value, missing argument) shown as gitxp's errors are:
+    one line on stderr, exit 2 — not click's four-line usage block."""
+
+    def __init__(self, error: click.UsageError, ctx: click.Context | None = None) -> None:
+        text = " ".join(error.format_message().split()).removesuffix(".")
+        if text[:2].istitle():
+            text = text[0].lower() + text[1:]  # "Invalid value" -> "invalid value", as gitxp's messages read
+        super().__init__(text, error.ctx or ctx)
+        self.exit_code = error.exit_code
+        self.where = error.ctx.command_path if error.ctx is not None else ""
+        if not self.where and ctx is not None:  # raised by click's parser without its context
+            self.where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"gitxp: error: {self.format_message()} (see '{self.where or 'gitxp'} --help')", err=True)
+
+
 class _Group(click.Group):
-    """Maps gitxp's own errors to a one-line message and an exit code."""
+    """Maps gitxp's own errors and click's usage errors to a one-line message and an exit code."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as error:
+            raise error if isinstance(error, _OneLineUsageError) else _OneLineUsageError(error) from error
 
     def invoke(self, ctx: click.Context) -> Any:
         import warnings
@@ -27,6 +51,10 @@ class _Group(click.Group):
         shown, warnings.showwarning = warnings.showwarning, _show_warning
         try:
             return super().invoke(ctx)
+        except click.UsageError as error:
+            if isinstance(error, _OneLineUsageError):
+                raise
+            raise _OneLineUsageError(error, ctx) from error
         except GitxpError as error:
             click.echo(f"gitxp: error: {error}", err=True)
             ctx.exit(error.exit_code)

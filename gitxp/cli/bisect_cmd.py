@@ -158,7 +158,7 @@ def _print(result: dict[str, Any], fmt: str) -> None:
     from rich import box
     from rich.table import Table
 
-    from gitxp.cli.output import console
+    from gitxp.cli.output import print_view
 
     view = Table(
         title=f"bisect {result['id']}: {result['metric']}", title_justify="left", box=box.SIMPLE_HEAD,
@@ -188,7 +188,7 @@ def _print(result: dict[str, Any], fmt: str) -> None:
             row["verdict"] + (f": {row['reason'][:40]}" if row["reason"] else ""),
             style="red" if row["verdict"] == "bad" else None,
         )
-    console().print(view)
+    print_view(view)
     click.echo(
         f"{result['tested_commits']} commits tested of {result['commits']}; {result['new_runs']} new runs, "
         f"{result['reused_runs']} stored runs reused (experiment {result['experiment']})"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gitxp.cli.output import console, json_dumps, terminal_width, to_json_value
+from gitxp.cli.output import json_dumps, print_view, terminal_width, to_json_value
 
 __all__ = ["COMMANDS", "render_rows"]
 
@@ -57,7 +57,7 @@ def render_rows(
     for i, row in enumerate(rows):
         style = "yellow" if highlight and highlight[i] else None
         view.add_row(*[_fmt(c) for c in row], style=style)
-    console().print(view)
+    print_view(view)
     return None
 
 

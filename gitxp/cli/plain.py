@@ -52,7 +52,7 @@ def _plain_table(
             if len(text) > w:
                 text = text[: w - 1] + "…"
             out.append(text.rjust(w) if right else text.ljust(w))
-        return gap.join(out)
+        return gap.join(out).rstrip()  # as print_view writes piped lines: no trailing blanks
 
     lines = [line(headers)]
     if boxed:

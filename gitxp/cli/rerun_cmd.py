@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gitxp.cli.output import FORMATS, console, json_dumps, to_json_value
+from gitxp.cli.output import FORMATS, json_dumps, print_view, to_json_value
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -214,7 +214,7 @@ def _print_verify(rows: list[dict[str, Any]], ok: bool, fmt: str, original: str,
             str(row["rerun"]),
             "[green]yes[/]" if row["match"] else "[red]NO[/]",
         )
-    console().print(view)
+    print_view(view)
     click.echo("reproduced" if ok else "NOT reproduced" + ("" if rows else " (no results to compare)"))
 
 

@@ -11,9 +11,9 @@ import click
 
 from gitxp.cli.output import (
     FORMATS,
-    console,
     emit_table,
     json_dumps,
+    print_view,
     records,
     records_json,
     render_rich,
@@ -263,7 +263,7 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
         else:
             text = json.dumps(to_json_value(value), ensure_ascii=False)
         view.add_row(key, text)
-    console().print(view)
+    print_view(view)
 
 
 @click.command("show")

@@ -60,7 +60,7 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
     import pyarrow.compute as pc
     from rich.table import Table
 
-    from gitxp.cli.output import console
+    from gitxp.cli.output import print_view
     from gitxp.objective import parse
     from gitxp.search.history import load_history
     from gitxp.search.importance import importances
@@ -79,4 +79,4 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
     view.add_column("")
     for name, share in shares.items():
         view.add_row(name, f"{share:.3f}", "█" * max(0, round(share * 30)))
-    console().print(view)
+    print_view(view)

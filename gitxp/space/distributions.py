@@ -208,4 +208,6 @@ def parse_distribution(text: str) -> Distribution:
         return RandInt(int(a), int(b))
     if b <= 0:
         raise UsageError(f"--sample {text!r}: sigma must be positive")
+    if not math.isfinite(abs(a) + 10 * b):  # a draw lies within ~9 sigma (random.gauss): it must stay finite
+        raise UsageError(f"--sample {text!r}: the range is too large to sample")
     return Normal(a, b)
