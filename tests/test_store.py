@@ -361,3 +361,31 @@ def test_a_run_interrupted_while_being_created_leaves_nothing_behind(repo: Path)
     assert list(store.staging.iterdir()) == []
     assert store.recover() == 0
     assert not (store.staging / ".corrupt").exists()
+
+
+def test_a_run_that_ends_while_a_reader_judges_it_is_recorded_as_it_ended(repo: Path) -> None:
+    """A reader's recovery reads a live run's record; the run then ends (final record, lock released) before the
+    reader checks its liveness and finds the lock free. The commit must record the run as it ended, not as
+    ``crashed`` (seen once as a finished run of a parallel sweep turning crashed after a Ctrl-C)."""
+    from gitxp.ids import new_run_id
+    from gitxp.store import HOST, StagedRun
+
+    store = Store.open(repo)
+    record = {
+        "run_id": new_run_id(),
+        "experiment": "e",
+        "started": time.time(),
+        "status": "running",
+        "host": HOST,
+    }
+    staged = store.stage({**record, "params": {"x": 1}, "results": {}, "meta": {}}, b"")
+    stale = staged.read_record()  # what the reader read while the run was live
+    assert stale is not None and stale["status"] == "running"
+    ended = time.time()
+    final = {**stale, "status": "finished", "ended": ended, "duration": ended - record["started"]}
+    staged.write_record({**final, "results": {"acc": 0.5}})
+    staged.release()
+    assert staged.is_dead(stale)  # the lock is free now: judged by the record it read, the run looks dead
+    store.commit([StagedRun(staged.path)], crashed=[staged.run_id])
+    (row,) = gitxp.load().to_pylist()
+    assert row["status"] == "finished" and row["results.acc"] == 0.5

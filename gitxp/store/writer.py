@@ -112,7 +112,9 @@ class RefWriter(StagingArea):
     def commit(self, staged: list[StagedRun], *, crashed: Iterable[str] = ()) -> int:
         """Commit staged runs to the ref in one commit and remove their staging directories.
 
-        Runs named in ``crashed`` are recorded with status ``crashed`` (their process died mid-run).
+        Runs named in ``crashed`` are recorded with status ``crashed`` (their process died mid-run), unless the
+        record read here, under the store lock, is final: the run ended between its reader's look at its record
+        and at its lock (the owner writes the final record before letting go of the lock), and stands as it ended.
         """
         crashed = set(crashed)
         with self.lock():
@@ -131,7 +133,7 @@ class RefWriter(StagingArea):
                 if record is None or "record.json" not in names or recycle.is_leftover(item.run_id, record):
                     continue  # never initialised (or a recycled directory whose new run never started)
                 extra: list[pa.Table] = []
-                if item.run_id in crashed:
+                if item.run_id in crashed and record.get("status") not in FINAL_STATUSES:
                     from gitxp.attached import fold
 
                     ended = item.last_sign_of_life(record["started"])
