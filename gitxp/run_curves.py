@@ -80,12 +80,14 @@ class Curves:
             return
         import pyarrow as pa
 
+        from gitxp.store.arrays import array
+
         batch = pa.record_batch(
             [
-                pa.array(self._steps, pa.int64()),
-                pa.array(self._names, pa.string()),
-                pa.array(self._values, pa.float64()),
-                pa.array(self._times, pa.float64()),
+                array(self._steps, pa.int64()),
+                array(self._names, pa.string()),
+                array(self._values, pa.float64()),
+                array(self._times, pa.float64()),
             ],
             names=["step", "name", "value", "time"],
         )

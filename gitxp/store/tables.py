@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from gitxp.store import arrays
 from gitxp.store.schema import BASE_COLUMNS, GROUPS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -13,11 +14,7 @@ if TYPE_CHECKING:
 
 
 def _ts_array(values: list[float | None]) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.array(
-        [None if v is None else round(v * 1_000_000) for v in values], pa.timestamp("us", tz="UTC")
-    )
+    return arrays.timestamps(values)
 
 
 def record_table(record: Mapping[str, Any]) -> pa.Table:
@@ -30,14 +27,14 @@ def record_table(record: Mapping[str, Any]) -> pa.Table:
         if name in ("started", "ended"):
             columns[name] = _ts_array([value])
         elif name == "duration":
-            columns[name] = pa.array([value], pa.float64())
+            columns[name] = arrays.array([value], pa.float64())
         else:
-            columns[name] = pa.array([value], pa.string())
+            columns[name] = arrays.array([value], pa.string())
     for group in GROUPS:
         for key in sorted(record.get(group) or {}):
             value = record[group][key]
             try:
-                columns[f"{group}.{key}"] = pa.array([value])
+                columns[f"{group}.{key}"] = arrays.array([value])
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
                 raise TypeError(f"{group} {key!r}: cannot store {value!r}: {error}") from error
     return pa.table(columns, metadata={"gitxp.schema": str(SCHEMA_VERSION)})
@@ -159,11 +156,11 @@ def record_tables(records: list[Mapping[str, Any]]) -> list[pa.Table]:
             if name in ("started", "ended"):
                 columns[name] = _ts_array(values)
             elif name == "duration":
-                columns[name] = pa.array(values, pa.float64())
+                columns[name] = arrays.array(values, pa.float64())
             else:
-                columns[name] = pa.array(values, pa.string())
+                columns[name] = arrays.array(values, pa.string())
         for group, key, _type in signature:
-            columns[f"{group}.{key}"] = pa.array([r[group][key] for r in chosen])
+            columns[f"{group}.{key}"] = arrays.array([r[group][key] for r in chosen])
         table = pa.table(columns, metadata={"gitxp.schema": str(SCHEMA_VERSION)})
         for j, i in enumerate(rows):
             out[i] = table.slice(j, 1)
