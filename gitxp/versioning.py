@@ -193,7 +193,8 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         real_index = repo.git_dir / "index"
         env = {"GIT_INDEX_FILE": str(index), **_NO_LOCKS}
         if real_index.exists():
-            shutil.copyfile(real_index, index)
+            # with its time: git trusts the stat data of an entry only when the index file is newer ("racy git")
+            shutil.copy2(real_index, index)
         else:
             repo.git("read-tree", "HEAD", env=env)
         repo.git("add", "--update", "--", ":/", env=env)

@@ -87,6 +87,25 @@ def test_capture_does_not_touch_the_index(repo: Path) -> None:
     assert (index.read_bytes(), git(repo, "status", "--porcelain")) == before
 
 
+def test_an_edit_in_the_second_of_the_last_commit_is_in_the_version(repo: Path) -> None:
+    """An edit of the same size made in the same second as the commit before it: git's index cannot tell it by
+    stat data ("racy git"), so git looks at the content, as long as the index file is no older than the entry.
+    The version's private copy of the index must keep that time (it once got the time of the copy, and the edit
+    was left out of the patch: a dirty tree recorded as the clean commit)."""
+    git(repo, "config", "core.trustctime", "false")  # ctime cannot be set back; mtime alone then decides
+    then = 1_700_000_000  # one past second for the entry, the index file and the edit alike
+    tracked = repo / "t.py"
+    tracked.write_text("a = 1\n")
+    os.utime(tracked, (then, then))
+    git(repo, "add", "t.py")
+    git(repo, "commit", "-qm", "t")
+    os.utime(repo / ".git" / "index", (then, then))
+    tracked.write_text("a = 2\n")  # same size
+    os.utime(tracked, (then, then))
+    version = capture(Repo.discover(repo))
+    assert version.dirty and b"+a = 2" in version.patch_text()
+
+
 def test_detached_head(repo: Path) -> None:
     git(repo, "checkout", "-q", "--detach")
     version = capture(Repo.discover())
