@@ -205,12 +205,14 @@ def test_run_page_diff_and_log(served: tuple[str, Path, Path], page: Any) -> Non
         "(() => { const i = document.querySelector('#artifacts img'); return i && i.complete && i.naturalWidth === 40; })()",
         timeout=10000,
     )
+    assert page.query_selector("#curves-chart") is None  # no per-step metrics: no empty curves panel
     page.screenshot(path=str(artifacts / "run.png"), full_page=True)
     # the live run's log tails while it runs
     page.goto(url + "/#/runs")
     _only(page, "live")
     page.click("#runs-table tbody tr[data-run] td.id a")
     page.wait_for_selector("#log")
+    page.wait_for_selector("#curves-chart")  # a running run keeps its panel: its curves arrive as it logs
     first = page.inner_text("#log")
     page.wait_for_function(f"document.querySelector('#log').textContent.length > {len(first)}", timeout=15000)
     assert "step" in page.inner_text("#log")

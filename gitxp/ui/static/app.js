@@ -358,8 +358,9 @@ async function runPage(main, id) {
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
   const labels = { [r.run_id]: r.run_id.slice(0, 12) };
-  const panel = curvesPanel([r.run_id], labels);
-  main.append(panel.node);
+  // a finished run that logged no per-step metrics gets no (empty) curves panel
+  const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
+  if (panel) main.append(panel.node);
   const arts = data.artifacts || [];
   if (arts.length) {
     const src = (a) => `api/artifact/${encodeURIComponent(r.run_id)}/${a.name.split("/").map(encodeURIComponent).join("/")}`;
