@@ -109,3 +109,9 @@ def test_json_is_the_same_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     whole = records_json(tricky())
     monkeypatch.setattr(fast_text, "_BATCH", 2)  # rows 0-1, then row 2: a batch without any param "i"
     assert records_json(tricky()) == whole == reference_json(tricky())
+
+
+def test_a_column_named_like_a_group_keeps_the_groups_keys_flat() -> None:
+    table = pa.table({"run_id": ["a"], "params": [1], "params.x": [2], "results.acc": [0.5]})
+    assert records(table) == [{"run_id": "a", "params": 1, "params.x": 2, "results": {"acc": 0.5}}]
+    assert records_json(table) == reference_json(table)

@@ -40,16 +40,20 @@ def to_json_value(value: Any) -> Any:
 
 
 def records(table: pa.Table, *, nested: bool = True) -> list[dict[str, Any]]:
-    """Rows as dicts; with ``nested``, ``params.lr`` becomes ``{"params": {"lr": ...}}``. Null cells are left out
-    of the groups (a run has only the params it was given). Converted column by column (timestamps to ISO 8601 by
+    """Rows as dicts; with ``nested``, ``params.lr`` becomes ``{"params": {"lr": ...}}`` (unless the table also has
+    a column named ``params``: then ``params.lr`` stays a key of its own). Null cells are left out of the groups
+    (a run has only the params it was given). Converted column by column (timestamps to ISO 8601 by
     Arrow): building a datetime per cell made ``ls --format json`` of 100,000 runs take seconds."""
     columns = [(name, *name.partition(".")[::2], _json_column(table[name])) for name in table.column_names]
+    groups = [
+        g for g in _GROUPS if g not in table.column_names
+    ]  # a column named "params" keeps "params.x" flat
     out = []
     for i in range(table.num_rows):
         item: dict[str, Any] = {}
         for name, group, key, values in columns:
             value = values[i]
-            if nested and key and group in _GROUPS:
+            if nested and key and group in groups:
                 if value is not None:
                     item.setdefault(group, {})[key] = value
             else:
