@@ -68,12 +68,12 @@ def timestamps(seconds: list[float | None]) -> pa.Array:
 
     micros = [None if v is None else round(v * 1_000_000) for v in seconds]
     kind = pa.timestamp("us", tz="UTC")
-    try:
-        if not _NATIVE or _pa_array_pays(len(micros)):
-            raise OverflowError("not little-endian")
-        return _fixed(kind, "q", micros, 0)
-    except OverflowError:
-        return pa.array(micros, kind)
+    if _NATIVE and not _pa_array_pays(len(micros)):
+        try:
+            return _fixed(kind, "q", micros, 0)
+        except OverflowError:
+            pass  # beyond int64: pa.array says what it does with them
+    return pa.array(micros, kind)
 
 
 def _pa_array_pays(size: int) -> bool:
