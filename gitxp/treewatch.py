@@ -8,8 +8,9 @@ its full fingerprint, so a spurious event costs a scan, never a wrong answer.
 
 Linux only (through ``ctypes``, no dependency); elsewhere, or when the system's watch limit
 (``fs.inotify.max_user_watches``) is reached, :func:`watch` returns None and callers scan as before. inotify
-sees changes made through this machine's kernel: a file edited on another machine of a network file system is
-not reported (the scan it replaces would have seen it).
+sees changes made through this machine's kernel: a tree on a network file system (NFS, SMB, FUSE mounts such
+as sshfs...) is not watched at all (:func:`remote`): a file edited there from another machine would raise no
+event, and the scan it replaces sees it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import struct
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["TreeWatch", "watch", "MAX_WATCHES"]
+__all__ = ["TreeWatch", "watch", "remote", "MAX_WATCHES"]
 
 MAX_WATCHES = (
     4096  # directories; a bigger tree is scanned instead (and leaves the system's watches to others)
@@ -112,10 +113,39 @@ class TreeWatch:
         self.close()
 
 
-def watch() -> TreeWatch | None:
-    """A new, empty watch; None where inotify is not available."""
+# file systems whose files other machines change without this kernel knowing (inotify stays silent there)
+REMOTE = frozenset(
+    {"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs", "beegfs"}
+)
+
+
+def remote(path: str, mounts: str | None = None) -> bool:
+    """True when ``path`` lies on a network (or FUSE) file system, from ``/proc/self/mounts`` (the text
+    ``mounts`` in tests): the longest mount point above ``path`` decides. Unknown (no /proc): not remote."""
+    if mounts is None:
+        try:
+            with open("/proc/self/mounts", encoding="utf-8", errors="replace") as handle:
+                mounts = handle.read()
+        except OSError:
+            return False
+    target = os.path.realpath(path)
+    best, kind = "", ""
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, fields[2]
+    return kind in REMOTE or kind.startswith("fuse")
+
+
+def watch(root: str | None = None) -> TreeWatch | None:
+    """A new, empty watch (for the tree at ``root``); None where inotify is not available, or when ``root`` is on
+    a network file system (edits made on another machine raise no event: callers scan)."""
     libc = _libc()
-    if libc is None:
+    if libc is None or (root is not None and remote(root)):
         return None
     fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
     return TreeWatch(fd) if fd >= 0 else None

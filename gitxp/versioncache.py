@@ -196,7 +196,7 @@ def capture_cached(repo: Repo) -> Version:
         del _CACHE[key]
     now = time.time_ns()
     ignored = _ignored(repo)
-    fingerprint, watch = _fingerprint(repo, now, ignored, treewatch.watch())
+    fingerprint, watch = _fingerprint(repo, now, ignored, treewatch.watch(str(repo.worktree)))
     STATS["captures"] += 1
     version = capture(repo)
     if fingerprint is not None and str(repo.worktree) not in _TOO_BIG:

@@ -202,3 +202,18 @@ def clean_version(repo: Path, version_id: str) -> versioncache.Version:
     version = capture(Repo.discover(repo))
     assert version.id == version_id
     return version
+
+
+def test_a_tree_on_a_network_file_system_is_scanned_not_watched(tmp_path: Path) -> None:
+    mounts = (
+        "/dev/vda1 / ext4 rw,relatime 0 0\n"
+        "server:/export /home/me/nfs nfs4 rw,relatime 0 0\n"
+        "me@host:/src /home/me/ssh\\040dir fuse.sshfs rw 0 0\n"
+        "tmpfs /home/me/nfs/scratch tmpfs rw 0 0\n"
+    )
+    assert treewatch.remote("/home/me/nfs/project", mounts)
+    assert treewatch.remote("/home/me/ssh dir/project", mounts)
+    assert not treewatch.remote("/home/me/nfs/scratch/project", mounts)  # a local mount inside it
+    assert not treewatch.remote("/home/me/nfsx/project", mounts)  # a prefix of the name is not the mount
+    assert not treewatch.remote("/srv/project", mounts)
+    assert not treewatch.remote(str(tmp_path))  # this machine's own mounts: the tests' tree is local
