@@ -4,8 +4,8 @@
 of runs in a loop does not change its code between them. :func:`capture_cached` keeps the last captured
 :class:`~gitxp.versioning.Version` of each repository with a fingerprint of everything that could change it:
 
-- ``HEAD``, the ref it points to, ``packed-refs``, the index, ``info/exclude`` (content or ``stat``): commits,
-  checkouts, staging, ignore rules;
+- ``HEAD``, the ref it points to, ``packed-refs``, the index, ``info/exclude`` (content or ``stat``), and the same
+  of each submodule: commits, checkouts, staging, ignore rules;
 - ``stat`` (mtime in ns, size, mode, inode) of every file and directory of the working tree outside ``.git``
   that git does not ignore (tracked and untracked; a ``.venv`` or data set under ``.gitignore`` is skipped, as
   git skips it, and so are untracked files listed in ``.gitxpignore``: the ignored paths are asked of git once per
@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitxp import treewatch
@@ -98,7 +99,8 @@ def _file_state(path: os.PathLike[str] | str, content: bool) -> object:
 
 
 def _git_state(repo: Repo) -> list[object]:
-    """HEAD (content), the index, packed-refs, the ignore rules of this clone (stat), the branch's ref (content)."""
+    """HEAD (content), the index, packed-refs, the ignore rules of this clone (stat), the branch's ref (content),
+    and each submodule's HEAD and refs (a commit made in a submodule changes no file of the tree)."""
     head = _file_state(repo.git_dir / "HEAD", True)
     parts: list[object] = [
         head,
@@ -106,9 +108,23 @@ def _git_state(repo: Repo) -> list[object]:
         _file_state(repo.common_dir / "packed-refs", False),
         _file_state(repo.common_dir / "info" / "exclude", False),
     ]
-    if isinstance(head, bytes) and head.startswith(b"ref: "):
-        parts.append(_file_state(repo.common_dir / head[5:].strip().decode(errors="replace"), True))
+    parts.append(_ref_state(repo.common_dir, head))
+    modules = repo.common_dir / "modules"
+    if modules.is_dir():  # submodules: a commit made in one moves its HEAD, and the superproject's version
+        for folder, dirs, files in os.walk(modules):  # modules/<name, maybe with slashes>/[modules/<nested>]
+            if "HEAD" in files and "objects" in dirs:
+                sub_head = _file_state(os.path.join(folder, "HEAD"), True)
+                packed = _file_state(os.path.join(folder, "packed-refs"), False)
+                parts += [folder, sub_head, packed, _ref_state(Path(folder), sub_head)]
+                dirs[:] = ["modules"] if "modules" in dirs else []
     return parts
+
+
+def _ref_state(git_dir: Path, head: object) -> object:
+    """The content of the branch ref a ``HEAD`` content points to (None for a detached HEAD)."""
+    if isinstance(head, bytes) and head.startswith(b"ref: "):
+        return _file_state(git_dir / head[5:].strip().decode(errors="replace"), True)
+    return None
 
 
 def _ignored(repo: Repo) -> frozenset[str]:

@@ -217,3 +217,23 @@ def test_a_tree_on_a_network_file_system_is_scanned_not_watched(tmp_path: Path) 
     assert not treewatch.remote("/home/me/nfsx/project", mounts)  # a prefix of the name is not the mount
     assert not treewatch.remote("/srv/project", mounts)
     assert not treewatch.remote(str(tmp_path))  # this machine's own mounts: the tests' tree is local
+
+
+def test_a_commit_in_a_submodule_changes_the_version(repo: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    git(lib, "init", "-q")
+    (lib / "lib.py").write_text("x = 1\n")
+    git(lib, "add", ".")
+    git(lib, "commit", "-qm", "lib")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "lib")
+    git(repo, "commit", "-qm", "add lib")
+    before = check(repo)
+    assert check(repo) == before  # cached
+    git(
+        repo / "lib", "commit", "-q", "--allow-empty", "-m", "no file changes"
+    )  # only the submodule's HEAD moves
+    moved = check(repo)
+    assert moved != before
+    git(repo / "lib", "checkout", "-q", "HEAD~1")  # detached, back where the superproject points
+    assert check(repo) == before
