@@ -22,9 +22,8 @@ from typing import Any
 
 __all__ = ["TreeWatch", "watch", "remote", "MAX_WATCHES"]
 
-MAX_WATCHES = (
-    4096  # directories; a bigger tree is scanned instead (and leaves the system's watches to others)
-)
+# directories; a bigger tree is scanned instead (and leaves the system's watches to others)
+MAX_WATCHES = 4096
 
 _IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
 _IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200

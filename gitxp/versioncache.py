@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitxp import treewatch
-from gitxp.versioning import _NO_LOCKS, IGNORE_FILE, Version, capture
+from gitxp.versioning import _NO_LOCKS, Version, capture, gitxpignore_option
 
 if TYPE_CHECKING:
     from gitxp.repo import Repo
@@ -42,9 +42,8 @@ __all__ = ["capture_cached", "clear", "STATS"]
 
 MAX_ENTRIES = 20_000
 RACY_NS = 100_000_000  # 0.1 s
-PLAIN_CAPTURES = (
-    1  # the first capture of a repository in a process only asks git: the cache serves the next runs
-)
+# the first capture of a repository in a process only asks git: the cache serves the next runs
+PLAIN_CAPTURES = 1
 
 
 @dataclass
@@ -131,10 +130,9 @@ def _ignored(repo: Repo) -> frozenset[str]:
     """What git ignores in the working tree, whole directories as one entry (``ls-files --directory``), and the
     untracked files ``.gitxpignore`` keeps out of the version (logs a script writes into the repository)."""
     assert repo.worktree is not None
-    gitxpignore = repo.worktree / IGNORE_FILE
-    extra = [f"--exclude-from={gitxpignore}"] if gitxpignore.is_file() else []
     out = repo.git(
-        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", *extra, "--directory", env=_NO_LOCKS
+        "ls-files", "-z", "--others", "--ignored", "--exclude-standard", *gitxpignore_option(repo), "--directory",
+        env=_NO_LOCKS,
     )  # fmt: skip
     root = str(repo.worktree)
     return frozenset(os.path.join(root, rel.rstrip("/")) for rel in os.fsdecode(out).split("\0") if rel)

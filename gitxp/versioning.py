@@ -132,16 +132,20 @@ def _warn_secrets(paths: list[str]) -> None:
         )
 
 
+def gitxpignore_option(repo: Repo) -> list[str]:
+    """``git ls-files`` option that applies ``.gitxpignore`` (none when the repository has no such file)."""
+    path = repo.worktree / IGNORE_FILE if repo.worktree is not None else None
+    return [f"--exclude-from={path}"] if path is not None and path.is_file() else []
+
+
 def _without_gitxpignored(repo: Repo, untracked: list[str]) -> list[str]:
     """Untracked files minus those matched by ``.gitxpignore`` (gitignore syntax, at the repository's root):
     files that must not change the version, such as logs redirected into the repository. What ``.gitignore``
     ignores is never captured in the first place."""
-    if not untracked or repo.worktree is None or not (repo.worktree / IGNORE_FILE).is_file():
+    option = gitxpignore_option(repo) if untracked else []
+    if not option:
         return untracked
-    listed = repo.git(
-        "ls-files", "-z", "--others", "--exclude-standard", f"--exclude-from={repo.worktree / IGNORE_FILE}",
-        env=_NO_LOCKS,
-    )  # fmt: skip
+    listed = repo.git("ls-files", "-z", "--others", "--exclude-standard", *option, env=_NO_LOCKS)
     keep = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
     return [path for path in untracked if path in keep]
 

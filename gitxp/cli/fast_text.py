@@ -45,9 +45,8 @@ def records(table: pa.Table, *, nested: bool = True) -> list[dict[str, Any]]:
     (a run has only the params it was given). Converted column by column (timestamps to ISO 8601 by
     Arrow): building a datetime per cell made ``ls --format json`` of 100,000 runs take seconds."""
     columns = [(name, *name.partition(".")[::2], _json_column(table[name])) for name in table.column_names]
-    groups = [
-        g for g in _GROUPS if g not in table.column_names
-    ]  # a column named "params" keeps "params.x" flat
+    # a column named "params" keeps the "params.x" columns flat
+    groups = [g for g in _GROUPS if g not in table.column_names]
     out = []
     for i in range(table.num_rows):
         item: dict[str, Any] = {}
@@ -181,9 +180,8 @@ def records_json(table: pa.Table) -> str:
     if groups[0] is not None:
         return json_dumps(records(table))  # a row may have no key at all ("{}"): rare, not worth a fast path
     # every piece carries its leading ",\n" (cut from the row's first); a null cell of a group is ""
-    plan: list[
-        tuple[str | None, list[tuple[str, int, str, str]]]
-    ] = []  # (group, [(column, level, prefix, null)])
+    # (group or None, [(column, nesting level, prefix of its cells, text of a null cell)])
+    plan: list[tuple[str | None, list[tuple[str, int, str, str]]]] = []
     for name, group in zip(names, groups):
         if group is None:
             prefix = f",\n    {encode_basestring(name)}: "

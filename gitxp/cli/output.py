@@ -89,9 +89,8 @@ def console(*, stderr: bool = False) -> Any:
 
 
 def write_out(text: str) -> None:
-    """``text`` on stdout as one encoded write: tens of MB of JSON or CSV in a few ms, where ``click.echo`` spent
-    ~0.2 s looking for colour codes to strip (there are none: JSON escapes control characters, and so does CSV's
-    writer for the table's own text)."""
+    """``text`` (JSON or CSV data) on stdout exactly: ``click.echo`` strips what looks like colour codes from piped
+    text, which would alter a value holding an escape sequence; one encoded write, too."""
     stream = sys.stdout
     binary = getattr(stream, "buffer", None)
     if binary is None:

@@ -125,16 +125,20 @@ def _beyond_exact(values: list[Any]) -> bool:
     return any(type(v) is int and not -_EXACT <= v <= _EXACT for v in values)
 
 
-def _validity(values: list[Any]) -> pa.Buffer | None:
+def _bitmap(flags: Any, size: int) -> pa.Buffer:
+    """Arrow's bit-packed booleans (least significant bit first) of ``size`` truthy or falsy ``flags``."""
     import pyarrow as pa
 
-    if None not in values:
-        return None
-    bits = bytearray((len(values) + 7) // 8)
-    for i, v in enumerate(values):
-        if v is not None:
+    bits = bytearray((size + 7) // 8)
+    for i, flag in enumerate(flags):
+        if flag:
             bits[i >> 3] |= 1 << (i & 7)
     return pa.py_buffer(bytes(bits))
+
+
+def _validity(values: list[Any]) -> pa.Buffer | None:
+    """Where the nulls are, or None when there is none."""
+    return None if None not in values else _bitmap((v is not None for v in values), len(values))
 
 
 def _fixed(kind: pa.DataType, code: str, values: list[Any], zero: Any) -> pa.Array:
@@ -148,11 +152,7 @@ def _fixed(kind: pa.DataType, code: str, values: list[Any], zero: Any) -> pa.Arr
 def _booleans(values: list[Any]) -> pa.Array:
     import pyarrow as pa
 
-    bits = bytearray((len(values) + 7) // 8)
-    for i, v in enumerate(values):
-        if v:
-            bits[i >> 3] |= 1 << (i & 7)
-    return pa.Array.from_buffers(pa.bool_(), len(values), [_validity(values), pa.py_buffer(bytes(bits))])
+    return pa.Array.from_buffers(pa.bool_(), len(values), [_validity(values), _bitmap(values, len(values))])
 
 
 def _strings(values: list[Any]) -> pa.Array:

@@ -13,10 +13,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
-def _ts_array(values: list[float | None]) -> pa.Array:
-    return arrays.timestamps(values)
-
-
 def record_table(record: Mapping[str, Any]) -> pa.Table:
     """The one-row wide table of a run record (the format of ``run.parquet``)."""
     import pyarrow as pa
@@ -25,7 +21,7 @@ def record_table(record: Mapping[str, Any]) -> pa.Table:
     for name in BASE_COLUMNS:
         value = record.get(name)
         if name in ("started", "ended"):
-            columns[name] = _ts_array([value])
+            columns[name] = arrays.timestamps([value])
         elif name == "duration":
             columns[name] = arrays.array([value], pa.float64())
         else:
@@ -154,7 +150,7 @@ def record_tables(records: list[Mapping[str, Any]]) -> list[pa.Table]:
         for name in BASE_COLUMNS:
             values = [r.get(name) for r in chosen]
             if name in ("started", "ended"):
-                columns[name] = _ts_array(values)
+                columns[name] = arrays.timestamps(values)
             elif name == "duration":
                 columns[name] = arrays.array(values, pa.float64())
             else:
