@@ -11,12 +11,21 @@ Uninformed strategies (grid, random) are proposed all at once and submitted as o
 slots free up (``--slurm-array-parallelism``, else ``-j``, else 2 at once). With ``--detach``, ``gitxp run``
 returns once the jobs are submitted: the trials are listed ``queued`` (then ``running``), and :func:`collect`
 (``gitxp collect``, or any later ``gitxp ls``/``run``) records those whose job has ended.
+
+On a real cluster the jobs are watched with ``squeue -t all`` (one call for all of a sweep's jobs), not with
+submitit's ``sacct`` calls: many clusters (and the single-node one of the tests) run without accounting, where
+``sacct`` fails and submitit warns on every poll, and a task cancelled while still pending leaves no record at all.
+A job that ended without writing its result is recorded from the state Slurm gives (``CANCELLED`` -> ``cancelled``,
+``FAILED`` -> ``failed``, ``TIMEOUT``/``NODE_FAIL``/``OUT_OF_MEMORY``/... -> ``crashed``); one that Slurm no longer
+lists (a pending array task cancelled with ``scancel 7_3`` vanishes from ``squeue``) is ``cancelled`` when it never
+started and ``crashed`` when it had.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import subprocess
 import threading
 import time
 from concurrent.futures import Future
@@ -32,7 +41,7 @@ if TYPE_CHECKING:
     from gitxp.run import Run
     from gitxp.store import Store
 
-__all__ = ["SlurmExecutor", "settings", "collect", "cancel", "DETACHED"]
+__all__ = ["SlurmExecutor", "settings", "collect", "cancel", "job_states", "DETACHED"]
 
 _KEYS = {
     "partition": str,
@@ -68,6 +77,95 @@ def settings(root: Path | None, given: dict[str, Any]) -> dict[str, Any]:
     return {**table, **given}
 
 
+# ---------------------------------------------------------------------- watching jobs without sacct
+
+# Slurm's job states after which a job writes nothing more; a result pickle absent then never comes.
+_ENDED = {
+    "CANCELLED": "cancelled",
+    "FAILED": "failed",
+    "TIMEOUT": "crashed",
+    "NODE_FAIL": "crashed",
+    "OUT_OF_MEMORY": "crashed",
+    "PREEMPTED": "crashed",
+    "BOOT_FAIL": "crashed",
+    "DEADLINE": "crashed",
+    "COMPLETED": "crashed",  # exited 0 without submitit's result: the job was killed past submitit's handler
+}
+_GRACE = 5.0  # seconds a result may lag behind the state Slurm reports (shared filesystems)
+
+
+class SlurmJobEnded(Exception):
+    """A Slurm job that ended (or vanished) without writing its result; ``status`` is what the run records."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def job_states(job_ids: list[str]) -> dict[str, str] | None:
+    """The state of each job or array task (``"7_3"``) that Slurm still lists, in one ``squeue -t all`` call.
+
+    ``None`` when squeue cannot answer (no controller): nothing may be concluded then. Jobs that ended stay listed for
+    the controller's ``MinJobAge`` (300 s by default); a pending array task cancelled by ``scancel`` is not listed.
+    """
+    bases = sorted({str(job_id).split("_")[0] for job_id in job_ids if job_id})
+    if not bases:
+        return {}
+    try:
+        proc = subprocess.run(
+            ["squeue", "--noheader", "--states=all", "--array", "--format=%i|%T", "--jobs", ",".join(bases)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        # squeue refuses a list made only of ids it no longer knows: those are simply not listed
+        return {} if "Invalid job id" in proc.stderr else None
+    states = {}
+    for line in proc.stdout.splitlines():
+        job_id, _, state = line.strip().partition("|")
+        if job_id:
+            states[job_id] = state.split()[0].rstrip("+") if state else "UNKNOWN"
+    return states
+
+
+def _sacct_state(job_id: str) -> str | None:
+    """The state accounting kept for a job Slurm no longer lists, or None (accounting off: sacct fails quietly)."""
+    try:
+        proc = subprocess.run(
+            ["sacct", "--noheader", "--parsable2", "--format=JobID,State", "--jobs", job_id],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in proc.stdout.splitlines() if proc.returncode == 0 else []:
+        found, _, state = line.partition("|")
+        if found == job_id and state:
+            return state.split()[0].rstrip("+")
+    return None
+
+
+def ended(job_id: str, states: dict[str, str], started: bool) -> SlurmJobEnded | None:
+    """Why a job that wrote no result is over, from ``squeue``'s ``states`` (None: it may still write one)."""
+    state = states.get(job_id)
+    if state is None:
+        state = _sacct_state(job_id)
+        if state is None:
+            if started:
+                return SlurmJobEnded(
+                    "crashed", f"Slurm job {job_id} ended without a result (no longer listed)"
+                )
+            return SlurmJobEnded("cancelled", f"Slurm job {job_id} was cancelled before it started")
+    status = _ENDED.get(state)
+    if status is None:
+        return None  # PENDING, RUNNING, COMPLETING, ...
+    return SlurmJobEnded(status, f"Slurm job {job_id} ended {state} without a result")
+
+
 def _task(spec: Any, bundle: str | None) -> Outcome:
     """Runs in the Slurm job."""
     data = Path(bundle).read_bytes() if bundle else None
@@ -99,6 +197,7 @@ class SlurmExecutor:
         self._poller: threading.Thread | None = None
         self._closed = threading.Event()
         self.detached: list[Run] = []
+        self.states: dict[str, str] = {}  # the last squeue answer (real cluster)
 
     def _start(self, run: Run, job: Job) -> None:
         from gitxp.ids import new_run_id
@@ -191,16 +290,38 @@ class SlurmExecutor:
             self.detached.append(run)
 
     def _poll(self) -> None:
+        last_squeue = 0.0
+        overdue: dict[str, float] = {}  # job id -> when Slurm first said it ended (or stopped listing it)
         while not self._closed.wait(0.2):
             with self._lock:
-                items = list(self.jobs.items())
-            for _, (job, future) in items:
-                if future.done() or not job.done():
+                items = [(job, future) for job, future in self.jobs.values() if not future.done()]
+            waiting = []
+            for job, future in items:
+                if self.cluster == "slurm" and not job.paths.result_pickle.exists():
+                    waiting.append((job, future))
+                    continue
+                if self.cluster != "slurm" and not job.done():
                     continue
                 try:
                     future.set_result(job.result())
                 except Exception as error:
                     future.set_exception(error)
+            if not waiting or time.monotonic() - last_squeue < 2.0:
+                continue
+            last_squeue = time.monotonic()
+            states = job_states([str(job.job_id) for job, _ in waiting])
+            if states is None:
+                continue  # no answer from the controller: conclude nothing
+            with self._lock:
+                self.states = states
+            now = time.monotonic()
+            for job, future in waiting:
+                job_id = str(job.job_id)
+                why = ended(job_id, states, Path(job.paths.stdout).exists())
+                if why is None:
+                    overdue.pop(job_id, None)
+                elif now - overdue.setdefault(job_id, now) >= _GRACE and not job.paths.result_pickle.exists():
+                    future.set_exception(why)
 
     def outcome(self, run: Run, future: Future[Any]) -> str:
         with self._lock:
@@ -214,7 +335,9 @@ class SlurmExecutor:
             if job is not None:
                 _attach_log(run, job)
             status = "crashed" if "UncompletedJobError" in type(error).__name__ else "failed"
-            if "interrupted" in str(error).lower() or "cancel" in str(error).lower():
+            if isinstance(error, SlurmJobEnded):
+                status = error.status
+            elif "interrupted" in str(error).lower() or "cancel" in str(error).lower():
                 status = "interrupted"
             run._finish(status)
             return status
@@ -225,10 +348,14 @@ class SlurmExecutor:
             jobs = [job for job, future in self.jobs.values() if not future.done()]
         running = 0
         for job in jobs:
-            try:
-                state = str(job.state).upper()
-            except Exception:
-                state = "UNKNOWN"
+            if self.cluster == "slurm":  # squeue's last answer: submitit's job.state asks sacct
+                with self._lock:
+                    state = self.states.get(str(job.job_id), "PENDING")
+            else:
+                try:
+                    state = str(job.state).upper()
+                except Exception:
+                    state = "UNKNOWN"
             running += state == "RUNNING"
         return {"queued": len(jobs) - running + len(self.pending), "running": running}
 
@@ -283,10 +410,26 @@ def collect(store: Store) -> dict[str, int]:
     """Record the detached trials whose job has ended; mark those that started ``running``. Returns counts."""
     counts = {"collected": 0, "running": 0, "queued": 0}
     done = []
-    for staged, record in detached(store):
+    trials = detached(store)
+    real = [
+        str(record["meta"].get("slurm.job_id"))
+        for _, record in trials
+        if record["meta"].get("slurm.cluster") == "slurm"
+        and not Path(record["meta"].get("slurm.result", "")).exists()
+    ]
+    states = job_states(real) if real else {}
+    for staged, record in trials:
         meta = record["meta"]
         result = Path(meta.get("slurm.result", ""))
-        if result.exists():
+        job_id = str(meta.get("slurm.job_id", ""))
+        why = None
+        if states is not None and job_id in real and time.time() - float(record.get("started") or 0) > _GRACE:
+            why = ended(job_id, states, Path(meta.get("slurm.stdout", "")).exists())
+        if why is not None and not result.exists():
+            _ingest(staged, record, "ended", why)
+            done.append(staged)
+            counts["collected"] += 1
+        elif result.exists():
             try:
                 with open(result, "rb") as handle:
                     kind, value = pickle.load(handle)
@@ -325,6 +468,9 @@ def _ingest(staged: Any, record: dict[str, Any], kind: str, value: Any) -> None:
                 record[key] = remote[key]
         record["status"] = value.status
         record["meta"]["attempt"] = value.attempt
+    elif kind == "ended" and isinstance(value, SlurmJobEnded):
+        record["meta"].update({"error.type": "SlurmJobEnded", "error.message": str(value)})
+        record.update(status=value.status, ended=now, duration=now - record["started"])
     else:
         record["meta"].update({"error.type": "JobFailed", "error.message": str(value).strip()[-2000:]})
         record.update(status="failed", ended=now, duration=now - record["started"])
@@ -334,7 +480,6 @@ def _ingest(staged: Any, record: dict[str, Any], kind: str, value: Any) -> None:
 def cancel(store: Store, run_ids: list[str] | None = None) -> int:
     """Cancel detached trials (all, or those of ``run_ids``): scancel their jobs, record them ``cancelled``."""
     import signal
-    import subprocess
 
     done = []
     for staged, record in detached(store):
