@@ -18,7 +18,11 @@ pytest.importorskip("httpx")
 from starlette.testclient import TestClient  # noqa: E402
 
 from gitxp.store import REF, Store, run_path  # noqa: E402
-from gitxp.ui.server import create_app  # noqa: E402
+from gitxp.ui.server import allowed_hosts, create_app  # noqa: E402
+
+LOCAL = (
+    "http://127.0.0.1:8765"  # the Host every request of these tests names (see test_host_header_is_checked)
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def client(demo: Path) -> TestClient:
-    return TestClient(create_app(Store.open(demo)), raise_server_exceptions=False)
+    return TestClient(create_app(Store.open(demo)), raise_server_exceptions=False, base_url=LOCAL)
 
 
 def test_runs_page_sort_filter_group_constant(client: TestClient) -> None:
@@ -140,7 +144,7 @@ def test_corrupt_run_is_an_error_row(demo: Path, tmp_path: Path) -> None:
     store = Store.open(clone)
     bad_id = "01m80000000000000000000000"
     store.repo.commit_files(REF, store.head(), {f"{run_path(bad_id)}/run.parquet": b"not parquet"}, "corrupt")
-    client = TestClient(create_app(Store.open(clone)), raise_server_exceptions=False)
+    client = TestClient(create_app(Store.open(clone)), raise_server_exceptions=False, base_url=LOCAL)
     data = client.get("/api/runs").json()
     assert data["total"] == 9
     assert any("unreadable run file" in e and bad_id in e for e in data["errors"])
@@ -264,7 +268,7 @@ def test_run_page_shows_image_artifacts(make_repo: Any, tmp_path: Path) -> None:
         "    run.result(acc=0.5)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True)
-    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url=LOCAL)
     rid = client.get("/api/runs").json()["rows"][0]["run_id"]
     listed = {a["name"]: a for a in client.get(f"/api/run/{rid}").json()["artifacts"]}
     assert {n: a["image"] for n, a in listed.items()} == {
@@ -285,3 +289,88 @@ def test_run_page_shows_image_artifacts(make_repo: Any, tmp_path: Path) -> None:
     escaping = client.get(f"/api/artifact/{rid}/..%2F..%2Fconfig.png")
     assert escaping.status_code in (400, 404) and "reason" in escaping.json()
     assert client.get("/api/artifact/nosuchrun/confusion.png").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "host, served",
+    [
+        ("evil.example", False),
+        ("evil.example:8765", False),
+        ("127.0.0.1.evil.example", False),
+        ("", False),
+        ("127.0.0.1:8765", True),
+        ("localhost", True),
+        ("LOCALHOST:80", True),
+        ("[::1]:8765", True),
+    ],
+)
+def test_host_header_is_checked(client: TestClient, host: str, served: bool) -> None:
+    """DNS rebinding: a page of evil.example re-pointed at 127.0.0.1 names its own host and reads nothing."""
+    for path in ("/api/runs", "/", "/api/info", "/static/app.js"):
+        resp = client.get(path, headers={"Host": host})
+        if served:
+            assert resp.status_code == 200, (path, resp.text)
+        else:
+            assert resp.status_code == 400 and "is not served" in resp.json()["reason"], (path, resp.text)
+            assert "sweep" not in resp.text and "run_id" not in resp.text
+
+
+def test_allowed_hosts_follow_host_and_allow_host() -> None:
+    assert allowed_hosts("127.0.0.1") == {"127.0.0.1", "localhost", "::1"}
+    assert "box.lan" in allowed_hosts("0.0.0.0", ["box.lan"]) and "0.0.0.0" not in allowed_hosts("0.0.0.0")
+    assert "10.1.2.3" in allowed_hosts("10.1.2.3") and "::1" in allowed_hosts("[::1]")
+
+
+def _token(client: TestClient) -> str:
+    import re
+
+    page = client.get("/").text
+    found = re.search(r'<meta name="gitxp-token" content="([^"]+)">', page)
+    assert found, page[:300]
+    return found.group(1)
+
+
+def test_edits_need_post_token_json_and_same_origin(demo: Path) -> None:
+    import gitxp
+
+    client = TestClient(create_app(Store.open(demo)), raise_server_exceptions=False, base_url=LOCAL)
+    token = _token(client)
+    run = client.get("/api/runs", params={"experiment": "sweep", "limit": 1}).json()["rows"][0]["run_id"]
+    body = {"run": run, "name": "keeper"}
+    good = {"X-Gitxp-Token": token, "Content-Type": "application/json"}
+    # GET never changes anything
+    assert client.get("/api/edit/tag", params=body).status_code == 405
+    refused = [
+        client.post("/api/edit/tag", json=body),  # no token
+        client.post("/api/edit/tag", json=body, headers={"X-Gitxp-Token": "guess"}),
+        client.post("/api/edit/tag", json=body, headers={**good, "Origin": "http://evil.example"}),
+        client.post("/api/edit/tag", json=body, headers={**good, "Sec-Fetch-Site": "cross-site"}),
+        client.post(
+            "/api/edit/tag",
+            content="run=x",
+            headers={**good, "Content-Type": "application/x-www-form-urlencoded"},
+        ),
+    ]
+    assert [r.status_code for r in refused] == [403] * 5, [r.text for r in refused]
+    assert client.get(f"/api/run/{run}").json()["lifecycle"]["tags"] == []
+    same = {**good, "Origin": LOCAL, "Sec-Fetch-Site": "same-origin"}
+    resp = client.post("/api/edit/tag", json=body, headers=same)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["tags"] == ["keeper"] and resp.json()["changed"] == [run]
+    resp = client.post("/api/edit/note", json={"run": run[:12], "text": "good <b>one</b>"}, headers=good)
+    assert resp.status_code == 200 and resp.json()["note"] == "good <b>one</b>", resp.text
+    rows = {r["run_id"]: r for r in gitxp.load(path=demo).to_pylist()}  # the CLI's and Python's view
+    assert "keeper" in rows[run]["tags"] and rows[run]["note"] == "good <b>one</b>"
+    page = client.get(f"/api/run/{run}").json()["lifecycle"]
+    assert page == {"tags": ["keeper"], "note": "good <b>one</b>", "archived": False}
+    assert client.post("/api/edit/archive", json={"run": run}, headers=good).json()["archived"] is True
+    assert run not in {r["run_id"] for r in client.get("/api/runs", params={"limit": 100}).json()["rows"]}
+    assert client.post("/api/edit/unarchive", json={"run": run}, headers=good).json()["archived"] is False
+    assert run in {r["run_id"] for r in client.get("/api/runs", params={"limit": 100}).json()["rows"]}
+    bad = client.post("/api/edit/tagg", json=body, headers=good)
+    assert bad.status_code == 400 and "did you mean tag" in bad.json()["reason"]
+    assert client.post("/api/edit/tag", json={"run": run}, headers=good).status_code == 400
+    assert client.post("/api/edit/tag", content=b"[1", headers=good).status_code == 400
+    # undo what this test did to the shared demo repo
+    client.post("/api/edit/untag", json=body, headers=good)
+    client.post("/api/edit/note", json={"run": run, "text": ""}, headers=good)

@@ -219,6 +219,35 @@ def test_run_page_diff_and_log(served: tuple[str, Path, Path], page: Any) -> Non
     assert not page.errors
 
 
+def test_tag_note_and_archive_from_the_run_page(served: tuple[str, Path, Path], page: Any) -> None:
+    import gitxp
+
+    url, repo, artifacts = served
+    page.goto(url + "/#/runs")
+    _only(page, "notes")
+    run = _rows(page)[0]
+    page.click("#runs-table tbody tr[data-run] td.id a")
+    page.wait_for_selector("#manage")
+    page.fill("#tag-name", "baseline")
+    page.click("#add-tag")
+    page.wait_for_function("document.querySelector('#manage .tags').textContent.includes('baseline')")
+    page.fill("#note", "kept for the paper")
+    page.click("#save-note")
+    page.wait_for_function("document.querySelector('#manage-msg').textContent === 'note: saved'")
+    row = next(r for r in gitxp.load(path=repo).to_pylist() if r["run_id"] == run)
+    assert "baseline" in row["tags"] and row["note"] == "kept for the paper"  # recorded on the ref
+    page.click("#archive")
+    page.wait_for_function("document.querySelector('#archive').textContent === 'Unarchive'")
+    assert run not in {r["run_id"] for r in gitxp.load(path=repo).to_pylist()}  # hidden, as `gitxp archive`
+    page.screenshot(path=str(artifacts / "run-manage.png"), full_page=True)
+    page.click("#archive")
+    page.wait_for_function("document.querySelector('#archive').textContent === 'Archive'")
+    page.click("#manage .tag button.untag")
+    page.wait_for_function("!document.querySelector('#manage .tags').textContent.includes('baseline')")
+    assert run in {r["run_id"] for r in gitxp.load(path=repo).to_pylist()}
+    assert not page.errors
+
+
 def test_compare_and_sweep_pages(served: tuple[str, Path, Path], page: Any) -> None:
     url, repo, artifacts = served
     from ui_helpers import git

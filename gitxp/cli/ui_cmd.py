@@ -31,6 +31,13 @@ __all__ = ["COMMANDS"]
 @click.option("-e", "--experiment", "experiment", default=None, help="experiment of the --export report")
 @click.option("--metric", default=None, help="objective of the report (NAME:min|max)")
 @click.option("--all", "show_all", is_flag=True, help="also list archived runs (gitxp archive)")
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="also answer requests for this Host name (a reverse proxy's; loopback and --host always are)",
+)
 def ui_command(
     port: int,
     host: str,
@@ -40,6 +47,7 @@ def ui_command(
     experiment: str | None,
     metric: str | None,
     show_all: bool,
+    allow_hosts: tuple[str, ...],
 ) -> None:
     """Start the local web dashboard (runs, curves, sweeps, comparisons); Ctrl-C stops it."""
     from gitxp.store import Store
@@ -58,7 +66,7 @@ def ui_command(
     try:
         import uvicorn
 
-        from gitxp.ui.server import create_app
+        from gitxp.ui.server import allowed_hosts, create_app
     except ImportError as error:
         from gitxp.ui import INSTALL_HINT
 
@@ -70,7 +78,7 @@ def ui_command(
             err=True,
         )
     config = uvicorn.Config(
-        create_app(store, "archived" if show_all else "visible"),
+        create_app(store, "archived" if show_all else "visible", allowed_hosts(host, allow_hosts)),
         host=host,
         port=port,
         log_level="warning",

@@ -177,6 +177,7 @@ class Dashboard(AnalysisViews):
         ]
         return {
             "record": record,
+            "lifecycle": self.lifecycle_state(rid),
             "commit_message": message,
             "diff": patch.decode(errors="replace"),
             "log": log[start:].decode(errors="replace"),
@@ -184,6 +185,49 @@ class Dashboard(AnalysisViews):
             "log_truncated": start > 0 and log_from == 0,
             "metrics": names,
             "artifacts": artifacts,
+        }
+
+    # ------------------------------------------------------------------ edits (POST /api/edit/..., see server)
+
+    EDITS = ("tag", "untag", "note", "archive", "unarchive")
+
+    def edit(self, action: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Tag, untag, note, archive or unarchive one run (the life-cycle ops of the CLI); returns its new state."""
+        from gitxp.errors import did_you_mean
+        from gitxp.lifecycle import api as lifecycle
+
+        if action not in self.EDITS:
+            raise BadRequest(f"unknown edit {action!r}{did_you_mean(action, list(self.EDITS)) or ''}")
+        run_id = body.get("run")
+        if not isinstance(run_id, str) or not run_id:
+            raise BadRequest("the edit needs 'run': a run id")
+        # archived runs too: the page of a run just archived can unarchive it
+        rid = self.store.resolve_run(run_id, self.store.table(recover=False, show="archived"))
+        if action in ("tag", "untag"):
+            name = body.get("name")
+            if not isinstance(name, str) or not name.strip():
+                raise BadRequest(f"{action} needs 'name': the tag")
+            changed = getattr(lifecycle, action)(rid, name.strip(), store=self.store)
+        elif action == "note":
+            text = body.get("text")
+            if text is not None and not isinstance(text, str):
+                raise BadRequest("note needs 'text': a string (empty clears it)")
+            changed = lifecycle.note(rid, text, store=self.store)
+        else:
+            changed = getattr(lifecycle, action)(rid, store=self.store)
+        with self._lock:
+            self._table = None  # the next read sees the edit
+        return {"run": rid, "changed": changed, **self.lifecycle_state(rid)}
+
+    def lifecycle_state(self, run_id: str) -> dict[str, Any]:
+        """A run's tags, note and archived flag as the store's events fold them."""
+        from gitxp.store.lifecycle import load_state
+
+        state = load_state(self.store.repo, self.store.head(), self.store.cache_dir)
+        return {
+            "tags": sorted(state.tags(run_id)),
+            "note": state.value(run_id, "note") or "",
+            "archived": bool(state.value(run_id, "archived")),
         }
 
     def artifact(self, run_id: str, name: str) -> tuple[bytes, str]:

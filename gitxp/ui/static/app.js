@@ -99,6 +99,51 @@ function diffView(text) {
   return pre;
 }
 
+async function post(path, body) {
+  // edits: POST with the page's session token (see gitxp/ui/server.py); GETs never change anything
+  const token = (document.querySelector('meta[name="gitxp-token"]') || {}).content || "";
+  const resp = await fetch(`/api/${path}`, {
+    method: "POST", headers: { "Content-Type": "application/json", "X-Gitxp-Token": token },
+    body: JSON.stringify(body), credentials: "same-origin",
+  });
+  const data = await resp.json().catch(() => ({ reason: `HTTP ${resp.status}` }));
+  if (!resp.ok) throw new Error(data.reason || `HTTP ${resp.status}`);
+  return data;
+}
+
+function manageRunPanel(runId, life) {
+  // tags, note and archive of one run (the CLI's life-cycle ops); absent from a static export
+  const panel = el("div", { class: "panel", id: "manage" }, el("h2", {}, "Tags, note, archive"));
+  const msg = el("span", { class: "muted", id: "manage-msg" });
+  const tags = el("span", { class: "tags" });
+  const noteBox = el("textarea", { id: "note", rows: 2, placeholder: "a note on this run" });
+  const archived = el("span", { class: "archived-flag" });
+  let current = life;
+  const act = async (action, body) => {
+    try {
+      current = await post(`edit/${action}`, { run: runId, ...body });
+      msg.textContent = current.changed.length ? `${action}: saved` : `${action}: nothing to change`;
+      draw();
+    } catch (e) { msg.textContent = e.message; }
+  };
+  const tagInput = el("input", { type: "text", id: "tag-name", placeholder: "new tag" });
+  const archiveBtn = el("button", { id: "archive", onclick: () => act(current.archived ? "unarchive" : "archive", {}) });
+  function draw() {
+    tags.replaceChildren(...current.tags.map((t) => el("span", { class: "tag" }, t,
+      el("button", { class: "untag", title: `remove tag ${t}`, onclick: () => act("untag", { name: t }) }, "×"))));
+    noteBox.value = current.note || "";
+    archiveBtn.textContent = current.archived ? "Unarchive" : "Archive";
+    archived.textContent = current.archived ? "archived: hidden from listings, comparisons and searches" : "";
+  }
+  draw();
+  panel.append(
+    el("div", { class: "toolbar" }, el("span", {}, "Tags: "), tags, tagInput,
+      el("button", { id: "add-tag", onclick: () => { if (tagInput.value.trim()) act("tag", { name: tagInput.value.trim() }); tagInput.value = ""; } }, "Add tag")),
+    el("div", { class: "toolbar" }, noteBox, el("button", { id: "save-note", onclick: () => act("note", { text: noteBox.value }) }, "Save note")),
+    el("div", { class: "toolbar" }, archiveBtn, archived, msg));
+  return panel;
+}
+
 function kvTable(obj) {
   const rows = Object.entries(obj || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", { class: "mono" }, fmt(v))));
   return rows.length ? el("table", { class: "kv" }, rows) : el("div", { class: "muted" }, "(none)");
@@ -357,6 +402,7 @@ async function runPage(main, id) {
       kvTable({ version: r.version, commit: r.commit, branch: r.branch }),
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
+  if (!STATIC && data.lifecycle) main.append(manageRunPanel(r.run_id, data.lifecycle));
   const labels = { [r.run_id]: r.run_id.slice(0, 12) };
   // a finished run that logged no per-step metrics gets no (empty) curves panel
   const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
