@@ -106,5 +106,24 @@ def _dominates(a: Sequence[float], b: Sequence[float], goals: Sequence[str]) -> 
 
 
 def pareto_front(points: Sequence[tuple[Any, Sequence[float]]], goals: Sequence[str]) -> list[Any]:
-    """The items whose values no other item dominates (at least as good on every objective, better on one)."""
-    return [item for item, values in points if not any(_dominates(v, values, goals) for _, v in points)]
+    """The items whose values no other item dominates (at least as good on every objective, better on one), in
+    the order given. Two objectives: one sort and a sweep (O(n log n)); more: pairwise."""
+    if len(goals) != 2:
+        return [item for item, values in points if not any(_dominates(v, values, goals) for _, v in points)]
+    sign = [1.0 if goal == "min" else -1.0 for goal in goals]
+    keyed = sorted(
+        ((sign[0] * v[0], sign[1] * v[1]), i) for i, (_, v) in enumerate(points)
+    )  # both minimised now
+    keep = set()
+    best = math.inf  # the lowest second value of the distinct points before the current group
+    start = 0
+    while start < len(keyed):
+        end = start
+        while end < len(keyed) and keyed[end][0] == keyed[start][0]:
+            end += 1  # a group of equal points: none dominates another
+        second = keyed[start][0][1]
+        if not best <= second:
+            keep.update(i for _, i in keyed[start:end])
+        best = min(best, second)
+        start = end
+    return [item for i, (item, _) in enumerate(points) if i in keep]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ui_helpers import HOSTILE, build_repo, git, png, start_ui
+from ui_helpers import HOSTILE, TRADEOFF, build_repo, git, png, python, start_ui
 
 pytest.importorskip("starlette")
 pytest.importorskip("httpx")
@@ -374,3 +374,95 @@ def test_edits_need_post_token_json_and_same_origin(demo: Path) -> None:
     # undo what this test did to the shared demo repo
     client.post("/api/edit/untag", json=body, headers=good)
     client.post("/api/edit/note", json={"run": run, "text": ""}, headers=good)
+
+
+@pytest.fixture(scope="module")
+def tradeoff(demo: Path) -> TestClient:
+    """The demo repo's runs plus a 24-run experiment with two objectives (in a copy: other tests count runs)."""
+    import shutil
+
+    copy = demo.parent / "tradeoff-repo"
+    if not copy.exists():
+        shutil.copytree(demo, copy)
+        python(copy, TRADEOFF)
+    return TestClient(create_app(Store.open(copy)), raise_server_exceptions=False, base_url=LOCAL)
+
+
+def test_sweep_view_has_log_axes_conditional_params_versions_and_a_pareto_front(tradeoff: TestClient) -> None:
+    client = tradeoff
+    from gitxp.objective import _dominates
+
+    data = client.get("/api/sweep", params={"experiment": "tradeoff", "metric2": "latency:min"}).json()
+    info = data["param_info"]
+    assert info["lr"]["log"] and "decades" in info["lr"]["why"]  # spans 4 decades
+    assert not info["width"]["log"] and not info["optim"]["numeric"]
+    assert info["momentum"]["missing"] == 8  # the adam trials have no momentum
+    absent = [t for t in data["trials"] if "momentum" not in t["params"]]
+    assert len(absent) == 8 and all(t["params"]["optim"] == "adam" for t in absent)
+    assert [v["runs"] for v in data["versions"]] == [24]
+    pareto = data["pareto"]
+    assert [o["name"] for o in pareto["objectives"]] == ["acc", "latency"] and pareto["runs"] == 24
+    points = {t["run_id"]: (t["value"], t["value2"]) for t in data["trials"]}
+    goals = ["max", "min"]
+    expected = [r for r, v in points.items() if not any(_dominates(w, v, goals) for w in points.values())]
+    assert sorted(pareto["front"]) == sorted(expected) and 0 < len(expected) < 24
+    # one experiment over two code versions: each trial says its version
+    sweep = client.get("/api/sweep", params={"experiment": "sweep"}).json()
+    assert len(sweep["versions"]) == 2 and all(t["version"] for t in sweep["trials"])
+    bad = client.get("/api/sweep", params={"experiment": "tradeoff", "metric2": "latncy:min"})
+    assert bad.status_code == 400 and "latncy" in bad.json()["reason"]
+
+
+def test_a_sweep_sampled_log_uniform_gets_a_log_axis_even_over_a_narrow_range(repo: Path) -> None:
+    (repo / "t.py").write_text("import sys\nprint(f'gitxp: acc={float(sys.argv[1])}')\n")
+    args = ["run", "-e", "narrow", "--sample", "lr=loguniform(0.01,0.05)", "--sample", "u=uniform(0.01,0.05)"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitxp", *args, "-n", "3", "--", sys.executable, "t.py", "{lr}", "{u}"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    local = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url=LOCAL)
+    info = local.get("/api/sweep", params={"experiment": "narrow", "metric": "acc:max"}).json()["param_info"]
+    assert info["lr"]["log"] and info["lr"]["why"] == "sampled on a log scale"
+    assert not info["u"]["log"]
+
+
+def test_compare_n_runs_side_by_side(tradeoff: TestClient) -> None:
+    client = tradeoff
+    rows = client.get("/api/runs", params={"experiment": "tradeoff", "limit": 4}).json()["rows"]
+    ids = [r["run_id"] for r in rows]
+    data = client.get("/api/compare_runs", params={"runs": ",".join(ids)}).json()
+    assert [r["run_id"] for r in data["runs"]] == ids
+    assert "params.lr" in data["differ"] and "experiment" not in data["differ"]
+    assert set(data["results"]) == {"acc", "latency"}
+    assert client.get("/api/compare_runs", params={"runs": ids[0]}).status_code == 400
+    assert client.get("/api/compare_runs", params={"runs": ids[0] + ",nosuchrun"}).status_code == 404
+
+
+def test_text_filter_searches_only_what_is_shown(tradeoff: TestClient) -> None:
+    """meta.argv of a sweep holds every grid value: a text filter must not match runs through it."""
+    client = tradeoff
+    hits = client.get("/api/runs", params={"q": "adam", "experiment": "tradeoff", "limit": 100}).json()
+    assert hits["total"] == 8  # the adam runs, not every run whose hidden columns mention adam
+    shown = client.get("/api/runs", params={"q": "python", "qcols": "run_id,params.optim"}).json()
+    assert shown["total"] == 0
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert client.get("/api/runs", params={"q": version, "qcols": "run_id"}).json()["total"] == 0
+    assert client.get("/api/runs", params={"q": version, "qcols": "meta.python"}).json()["total"] > 8
+
+
+def test_pareto_front_two_objectives_matches_the_pairwise_rule() -> None:
+    import random
+
+    from gitxp.objective import _dominates, pareto_front
+
+    rng = random.Random(0)
+    for _ in range(500):
+        points = [
+            (i, [rng.choice([0, 1, 2, 3]), rng.choice([0.0, 1.5, 2.0])]) for i in range(rng.randint(0, 15))
+        ]
+        goals = [rng.choice(["min", "max"]), rng.choice(["min", "max"])]
+        slow = [i for i, v in points if not any(_dominates(w, v, goals) for _, w in points)]
+        assert pareto_front(points, goals) == slow

@@ -315,3 +315,40 @@ def test_dark_mode_follows_the_system(served: tuple[str, Path, Path], browser: A
     assert colours["light"] != colours["dark"]
     dark = [int(x) for x in colours["dark"].strip("rgb()").split(",")]
     assert sum(dark) < 150
+
+
+def test_sweep_analysis_views_and_n_run_compare(served: tuple[str, Path, Path], page: Any) -> None:
+    """Last in this file: it adds the 24-run ``tradeoff`` experiment to the shared repo."""
+    from ui_helpers import TRADEOFF, python
+
+    url, repo, artifacts = served
+    python(repo, TRADEOFF)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url + "/#/sweep/tradeoff?metric2=latency:min")
+    page.wait_for_selector("#pareto canvas")
+    assert "of 24 finished trials on the front" in page.inner_text("#pareto-info")
+    # the log-scaled param says so on its slice plot; the conditional one says how often it is absent
+    slices = page.inner_text("#scatters")
+    assert "lr — log axis (values span" in slices and "momentum — absent in 8 trial(s)" in slices
+    page.wait_for_selector("#contour canvas")
+    page.wait_for_selector("#parallel canvas")
+    page.screenshot(path=str(artifacts / "sweep-analysis.png"), full_page=True)
+    # a running run shows how long it has been running
+    page.goto(url + "/#/runs")
+    _only(page, "live")
+    cell = page.inner_text("#runs-table tbody tr[data-run]")
+    assert "running" in cell and "s" in cell
+    # N runs side by side from the runs page's selection
+    page.goto(url + "/#/runs")
+    page.fill("#q", "tradeoff")
+    page.wait_for_function("document.querySelectorAll('#runs-table tbody tr[data-run]').length === 24")
+    boxes = page.query_selector_all("#runs-table tbody tr[data-run] input[type=checkbox]")
+    for box in boxes[:4]:
+        box.check()
+    page.click("#compare-selected")
+    page.wait_for_selector("#runs-compare table.compare-runs")
+    assert page.locator("#runs-compare thead th").count() == 5  # a label column and 4 runs
+    assert "params.lr" in page.inner_text("#runs-compare")
+    page.wait_for_selector("#compare-parallel canvas")
+    page.screenshot(path=str(artifacts / "compare-runs.png"), full_page=True)
+    assert not page.errors

@@ -65,9 +65,23 @@ def python(repo: Path, code: str) -> None:
     )
 
 
+TRADEOFF = """
+import gitxp, math, random
+random.seed(3)
+for i in range(24):
+    optim = "sgd" if i % 3 else "adam"
+    params = {"lr": 10 ** random.uniform(-5, -1), "optim": optim, "width": random.choice([32, 64, 128])}
+    if optim == "sgd":
+        params["momentum"] = round(random.uniform(0.5, 0.99), 3)  # conditional: sgd only
+    with gitxp.start(experiment="tradeoff", params=params, metric="acc:max") as run:
+        acc = 0.9 - 0.05 * abs(math.log10(params["lr"]) + 3) + (0.02 if optim == "adam" else 0)
+        run.result(acc=acc, latency=params["width"] * (1 + 0.1 * (i % 5)))
+"""
+
+
 def build_repo(repo: Path) -> Path:
     """A repo with a 6-run sweep on version 1, two runs on version 2 (a code change), a run with a hostile
-    param value."""
+    param value. (``TRADEOFF`` adds a 24-run experiment with two objectives, a log-scale and a conditional param.)"""
     repo.mkdir(parents=True, exist_ok=True)
     git(repo, "init", "-q", "-b", "main")
     (repo / "train.py").write_text("def model(x):\n    return x * 2\n")

@@ -21,6 +21,69 @@ if TYPE_CHECKING:
 __all__ = ["AnalysisViews"]
 
 
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def _param_info(runs: pa.Table, params: list[str]) -> dict[str, dict[str, Any]]:
+    """Per param: how many runs lack it (a conditional param) and whether its axis is logarithmic.
+
+    Log: the sweep sampled it log-uniform or over a log grid (``--sample lr=loguniform(...)``, ``--grid
+    lr=1e-5:l5:0.1``, as its ``meta.sweep.invocation`` says), else its values are all positive and span at least
+    two decades (a define-by-run ``run.log_uniform``, or runs typed by hand)."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sampled_log: set[str] = set()
+    if "meta.sweep.invocation" in runs.column_names:
+        for text in set(runs["meta.sweep.invocation"].drop_null().to_pylist()):
+            try:
+                args = json.loads(text)
+            except (TypeError, ValueError):
+                continue
+            for flag, spec in zip(args, args[1:]):
+                if flag in ("--sample", "--grid") and isinstance(spec, str) and "=" in spec:
+                    key, _, dist = spec.partition("=")
+                    dist = dist.replace(" ", "").lower()
+                    if dist.startswith(("loguniform(", "log_uniform(", "log(")) or ":l" in dist:
+                        sampled_log.add(key)
+    info: dict[str, dict[str, Any]] = {}
+    for column in params:
+        key = column[7:]
+        values = runs[column]
+        entry: dict[str, Any] = {"missing": values.null_count, "log": False, "numeric": False}
+        if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+            entry["numeric"] = True
+            low, high = pc.min_max(values).values()
+            low, high = low.as_py(), high.as_py()
+            if key in sampled_log:
+                entry.update(log=True, why="sampled on a log scale")
+            elif low is not None and low > 0 and high / low >= 100:
+                entry.update(log=True, why=f"values span {math.log10(high / low):.1f} decades")
+        info[key] = entry
+    return info
+
+
+def _pareto(trials: list[dict[str, Any]], objectives: list[tuple[str, str]]) -> dict[str, Any]:
+    """The finished trials no other finished trial beats on both objectives."""
+    from gitxp.objective import pareto_front
+
+    points = [
+        (t["run_id"], (t["value"], t["value2"]))
+        for t in trials
+        if t["status"] == "finished" and t["value"] is not None and t.get("value2") is not None
+    ]
+    front = pareto_front(points, [goal for _, goal in objectives])
+    return {
+        "objectives": [{"name": n, "goal": g} for n, g in objectives],
+        "front": front,
+        "runs": len(points),
+    }
+
+
 class AnalysisViews:
     """Curves, sweep and compare views (see :class:`gitxp.ui.api.Dashboard` for ``store`` and ``table``)."""
 
@@ -117,32 +180,67 @@ class AnalysisViews:
         params = [
             c for c in runs.column_names if c.startswith("params.") and runs[c].null_count < runs.num_rows
         ]
+        second = self._second_objective(query, runs, (name, goal))
+        column2 = second[2] if second else None
+        columns = ["run_id", "status", "version", column, *params, *([column2] if column2 else [])]
         trials = []
         best: float | None = None
-        for i, row in enumerate(runs.to_pylist()):
-            value = row.get(column)
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            if ok and (best is None or (value < best if goal == "min" else value > best)):
-                best = float(value)
-            trials.append(
-                {
-                    "trial": i,
-                    "run_id": row["run_id"],
-                    "status": row.get("status"),
-                    "value": float(value) if ok else None,
-                    "best": best,
-                    "params": {p[7:]: json_value(row.get(p)) for p in params},
-                }
-            )
-        return {
+        for i, row in enumerate(runs.select(list(dict.fromkeys(columns))).to_pylist()):
+            value = _number(row.get(column))
+            if value is not None and (best is None or (value < best if goal == "min" else value > best)):
+                best = value
+            trial = {
+                "trial": i,
+                "run_id": row["run_id"],
+                "status": row.get("status"),
+                "version": row.get("version"),
+                "value": value,
+                "best": best,
+                "params": {p[7:]: json_value(row.get(p)) for p in params if row.get(p) is not None},
+            }
+            if column2:
+                trial["value2"] = _number(row.get(column2))
+            trials.append(trial)
+        versions: dict[str, int] = {}
+        for trial in trials:
+            versions[trial["version"]] = versions.get(trial["version"], 0) + 1
+        answer = {
             "experiment": experiment,
             "metric": name,
             "goal": goal,
             "trials": trials,
             "params": [p[7:] for p in params],
+            "param_info": _param_info(runs, params),
+            "versions": [{"version": v, "runs": n} for v, n in versions.items()],
             "results": results,
             "importance": self._importance(experiment, name, goal),
         }
+        if second:
+            answer["pareto"] = _pareto(trials, [(name, goal), (second[0], second[1])])
+        return answer
+
+    @staticmethod
+    def _second_objective(
+        query: Mapping[str, str], runs: pa.Table, first: tuple[str, str]
+    ) -> tuple[str, str, str] | None:
+        """The Pareto page's second objective: ``metric2=NAME:goal``, else the recorded ``--metric a,b``'s second."""
+        from gitxp import objective
+
+        text = query.get("metric2") or ""
+        if not text and "meta.metric" in runs.column_names:
+            recorded = [m for m in runs["meta.metric"].to_pylist() if m and "," in m]
+            text = recorded[0].split(",")[1] if recorded else ""
+        if not text.strip():
+            return None
+        name2, goal2 = objective.parse(text.strip())
+        if goal2 not in ("min", "max"):
+            raise BadRequest(f"metric2 {text!r}: a Pareto front needs :min or :max")
+        column2 = objective.column(name2, goal2, runs.column_names)
+        if column2 is None:
+            raise BadRequest(f"metric2 {name2!r}: no run of this experiment reports it")
+        if (name2, goal2) == first:
+            raise BadRequest("metric2: the second objective must differ from the first")
+        return name2, goal2, column2
 
     def _importance(self, experiment: str, name: str, goal: str) -> dict[str, Any]:
         try:
@@ -155,6 +253,50 @@ class AnalysisViews:
             return {"values": importances(history, evaluator="fanova")}
         except Exception as error:  # noqa: BLE001 - shown in the panel, the rest of the page keeps working
             return {"error": str(error)}
+
+    def compare_runs(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """Several runs side by side (``runs=a,b,c``, 2 to 20): their params, results and main facts, and which of
+        those differ (MLflow's compare view; the page overlays their curves through ``curves``)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ids = [r.strip() for r in (query.get("runs") or "").split(",") if r.strip()]
+        if len(ids) < 2:
+            raise BadRequest("runs: give two or more run ids, comma-separated")
+        if len(ids) > 20:
+            raise BadRequest("runs: at most 20 runs at a time")
+        table = self.table()
+        resolved = list(dict.fromkeys(self.store.resolve_run(r, table) for r in ids))
+        rows = {
+            r["run_id"]: r for r in table.filter(pc.is_in(table["run_id"], pa.array(resolved))).to_pylist()
+        }
+        runs = [rows[r] for r in resolved]
+        facts = ["experiment", "status", "version", "branch", "started", "duration"]
+        keys = {
+            group: sorted(
+                {k for row in runs for k, v in row.items() if k.startswith(group + ".") and v is not None}
+            )
+            for group in ("params", "results")
+        }
+        differ = [
+            k
+            for k in [*facts, *keys["params"], *keys["results"]]
+            if len({repr(json_value(row.get(k))) for row in runs}) > 1 and k not in ("started", "duration")
+        ]
+        return {
+            "runs": [
+                {
+                    "run_id": row["run_id"],
+                    **{k: json_value(row.get(k)) for k in facts},
+                    "params": {k[7:]: json_value(row[k]) for k in keys["params"] if row.get(k) is not None},
+                    "results": {k[8:]: json_value(row[k]) for k in keys["results"] if row.get(k) is not None},
+                }
+                for row in runs
+            ],
+            "params": [k[7:] for k in keys["params"]],
+            "results": [k[8:] for k in keys["results"]],
+            "differ": differ,
+        }
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""

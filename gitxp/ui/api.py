@@ -41,6 +41,22 @@ IMAGE_TYPES = {
 }
 
 
+def _elapsed(out: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
+    """A running run's ``duration`` is the time since it started (``elapsed`` says so): never blank."""
+    import datetime
+
+    started = row.get("started")
+    if (
+        row.get("status") == "running"
+        and row.get("duration") is None
+        and isinstance(started, datetime.datetime)
+    ):
+        now = datetime.datetime.now(started.tzinfo) if started.tzinfo else datetime.datetime.now()
+        out["duration"] = max(0.0, (now - started).total_seconds())
+        out["elapsed"] = True
+    return out
+
+
 class Dashboard(AnalysisViews):
     """Read-only views of one store for the web UI."""
 
@@ -103,7 +119,13 @@ class Dashboard(AnalysisViews):
         text = (query.get("q") or "").strip()
         if text and table.num_rows:
             hit = None
-            for name in table.column_names:
+            # only the columns the user sees (``qcols``, else the table's default ones: no meta.*, whose argv
+            # lists every grid value, so "adam" would match runs of every optimiser)
+            asked = [c for c in (query.get("qcols") or "").split(",") if c]
+            searched = [c for c in asked if c in table.column_names] or [
+                c for c in table.column_names if not c.startswith("meta.") and c not in ("commit", "ended")
+            ]
+            for name in searched:
                 column = table[name]
                 if not pa.types.is_string(column.type):
                     column = pc.cast(column, pa.string(), safe=False) if _castable(column.type) else None
@@ -130,7 +152,7 @@ class Dashboard(AnalysisViews):
                 ({"value": g["values"], "runs": g["counts"]} for g in counts), key=lambda g: str(g["value"])
             )
         page = table.slice(offset, limit).select(columns)
-        rows = [{k: json_value(v) for k, v in row.items()} for row in page.to_pylist()]
+        rows = [_elapsed({k: json_value(v) for k, v in row.items()}, row) for row in page.to_pylist()]
         return {
             "total": table.num_rows,
             "total_all": total_all,
@@ -151,7 +173,7 @@ class Dashboard(AnalysisViews):
         table = self.table()
         rid = self.store.resolve_run(run_id, table)
         row = table.filter(pc.equal(table["run_id"], rid)).to_pylist()[0]
-        record = {k: json_value(v) for k, v in row.items() if v is not None}
+        record = _elapsed({k: json_value(v) for k, v in row.items() if v is not None}, row)
         message = ""
         commit = row.get("commit")
         if commit and self.store.repo.has_object(commit):

@@ -190,6 +190,7 @@ def create_app(store: Store, show: str = "visible", hosts: Iterable[str] = LOOPB
         "/api/curves": lambda b, r: b.curves(r.query_params),
         "/api/sweep": lambda b, r: b.sweep(r.query_params),
         "/api/compare": lambda b, r: b.compare(r.query_params),
+        "/api/compare_runs": lambda b, r: b.compare_runs(r.query_params),
         "/api/info": lambda b, r: {
             "repo": str(store.repo.worktree or store.repo.git_dir),
             "errors": b.errors,

@@ -145,7 +145,11 @@ function manageRunPanel(runId, life) {
 }
 
 function kvTable(obj) {
-  const rows = Object.entries(obj || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), el("td", { class: "mono" }, fmt(v))));
+  // a traceback (or any multi-line text, or a list of lines) keeps its lines
+  const cell = (k, v) => (/traceback/i.test(k) || (typeof v === "string" && v.includes("\n"))
+    ? el("td", {}, el("pre", { class: "code traceback" }, Array.isArray(v) ? v.join("\n") : String(v)))
+    : el("td", { class: "mono" }, fmt(v)));
+  const rows = Object.entries(obj || {}).map(([k, v]) => el("tr", {}, el("td", {}, k), cell(k, v)));
   return rows.length ? el("table", { class: "kv" }, rows) : el("div", { class: "muted" }, "(none)");
 }
 
@@ -282,7 +286,7 @@ async function runsPage(main) {
   function renderCurves() {
     const ids = [...state.selected];
     document.getElementById("selection").textContent = ids.length ? `${ids.length} selected` : "select rows to plot and compare";
-    compareBtn.disabled = ids.length !== 2;
+    compareBtn.disabled = ids.length < 2;
     state.timers.forEach(clearInterval); state.timers = [];
     state.charts.forEach((c) => c.destroy ? c.destroy() : c.dispose()); state.charts = [];
     const panel = curvesPanel(ids, labels);
@@ -291,9 +295,13 @@ async function runsPage(main) {
     state.timers.push(setInterval(refresh, 3000));
   }
 
+  function visibleColumns(data) {
+    return orderColumns(data.columns).filter((c) => !isHidden(c) && !(state.hideConstant && data.constant.includes(c)));
+  }
+
   function render(data) {
     last = data;
-    const cols = orderColumns(data.columns).filter((c) => !isHidden(c) && !(state.hideConstant && data.constant.includes(c)));
+    const cols = visibleColumns(data);
     const [sortKey, desc] = q.sort ? [q.sort.replace(/^-/, ""), q.sort.startsWith("-")] : ["", false];
     const head = el("tr", {}, el("th", {}, el("input", { type: "checkbox", title: "select page", onchange: (ev) => {
       for (const r of data.rows) ev.target.checked ? state.selected.add(r.run_id) : state.selected.delete(r.run_id);
@@ -344,7 +352,7 @@ async function runsPage(main) {
   async function refresh() {
     const ticket = ++asked;
     try {
-      const data = await api("runs", q);
+      const data = await api("runs", { ...q, qcols: q.q && last ? visibleColumns(last).join(",") : "" });
       if (ticket < shown) return;
       shown = ticket;
       message.replaceChildren();
@@ -370,7 +378,11 @@ async function runsPage(main) {
   groupSel.addEventListener("change", () => { q.group = groupSel.value; q.offset = 0; refresh(); });
   hideConst.addEventListener("change", () => { state.hideConstant = hideConst.checked; localStorage.setItem("gitxp.hideConstant", hideConst.checked ? "1" : "0"); render(last); });
   clearBtn.addEventListener("click", () => { state.selected.clear(); saveSelection(); render(last); renderCurves(); });
-  compareBtn.addEventListener("click", () => { const [a, b] = [...state.selected]; location.hash = `#/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`; });
+  compareBtn.addEventListener("click", () => {
+    const ids = [...state.selected];
+    // two runs: the statistics of A vs B; more: side by side (params, results, curves, parallel coordinates)
+    location.hash = ids.length === 2 ? `#/compare?a=${encodeURIComponent(ids[0])}&b=${encodeURIComponent(ids[1])}` : `#/compare?runs=${ids.map(encodeURIComponent).join(",")}`;
+  });
   colsBtn.addEventListener("click", (ev) => {
     const existing = document.querySelector(".chooser"); if (existing) { existing.remove(); return; }
     if (!last) return;
@@ -393,6 +405,7 @@ async function runPage(main, id) {
   const r = data.record;
   const group = (p) => Object.fromEntries(Object.entries(r).filter(([k]) => k.startsWith(p + ".")).map(([k, v]) => [k.slice(p.length + 1), v]));
   const base = Object.fromEntries(["run_id", "experiment", "status", "started", "ended", "duration"].filter((k) => k in r).map((k) => [k, fmt(r[k], k === "run_id" ? "" : k)]));
+  if (r.elapsed) base.duration = `${base.duration} so far`;
   main.append(el("h1", {}, "Run ", el("span", { class: "mono" }, r.run_id), " ", status(r.status)));
   main.append(el("div", { class: "grid2" },
     el("div", {}, el("div", { class: "panel" }, el("h2", {}, "Run"), kvTable(base)),
@@ -453,7 +466,7 @@ async function sweepPage(main, experiment, params) {
   expSel.addEventListener("change", go); metricIn.addEventListener("change", go);
   main.append(el("div", { class: "toolbar" }, el("h1", { style: "margin:0 12px 0 0" }, "Sweep"), expSel, metricIn));
   if (!experiment) { main.append(el("div", { class: "empty" }, "no experiments recorded yet")); return; }
-  const data = await api("sweep", { experiment, metric: params.get("metric") || "" });
+  const data = await api("sweep", { experiment, metric: params.get("metric") || "", metric2: params.get("metric2") || "" });
   if (!data.metric) { main.append(el("div", { class: "empty" }, "the runs of this experiment report no results")); return; }
   const title = `${data.metric} (${data.goal})`;
   const trials = data.trials.filter((t) => t.value !== null);
@@ -479,39 +492,221 @@ async function sweepPage(main, experiment, params) {
     impBox.append(el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
       el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
   } else impBox.append(el("div", { class: "muted" }, imp.error || "not available"));
-  const dims = data.params.map((p, i) => {
-    const vals = trials.map((t) => t.params[p]);
-    const numeric = vals.every((v) => typeof v === "number" || v === null);
-    return numeric ? { dim: i, name: p } : { dim: i, name: p, type: "category", data: [...new Set(vals.map(String))] };
-  });
-  dims.push({ dim: data.params.length, name: data.metric, scale: true });
-  const par = echart(parBox);
+  sweepAnalysis(data, trials, parBox, scatter, main);
+}
+
+const ABSENT = "(absent)";
+
+function versionColors(data) {
+  const colors = {};
+  data.versions.forEach((v, i) => { colors[v.version] = PALETTE[i % PALETTE.length]; });
+  return colors;
+}
+
+function paramAxis(data, trials, p) {
+  // one parallel-coordinates axis; a conditional param's absence is its own place, never a crossing line
+  const info = (data.param_info || {})[p] || {};
+  const vals = trials.map((t) => t.params[p]).filter((v) => v !== undefined && v !== null);
+  if (info.numeric) {
+    const nums = vals.map(Number);
+    const lo = Math.min(...nums), hi = Math.max(...nums);
+    const absent = info.log ? lo / 10 : lo - (hi - lo || Math.abs(lo) || 1) * 0.15;
+    const axis = { name: info.log ? `${p} (log)` : p, type: info.log ? "log" : "value", scale: true };
+    if (trials.some((t) => t.params[p] === undefined)) {
+      axis.min = absent;
+      axis.axisLabel = { formatter: (v) => (Math.abs(v - absent) <= Math.abs(absent) * 1e-9 ? ABSENT : String(+v.toPrecision(4))) };
+    }
+    return { axis, value: (t) => (t.params[p] === undefined ? absent : Number(t.params[p])) };
+  }
+  const cats = [...new Set(vals.map(String))];
+  if (trials.some((t) => t.params[p] === undefined)) cats.push(ABSENT);
+  return { axis: { name: p, type: "category", data: cats }, value: (t) => (t.params[p] === undefined ? ABSENT : String(t.params[p])) };
+}
+
+function sweepAnalysis(data, trials, parBox, scatter, main) {
+  const colors = versionColors(data);
+  const manyVersions = data.versions.length > 1;
+  // ---- parallel coordinates: params (absent values at their own place) and the objective; colour by objective or version
+  const axes = data.params.map((p) => paramAxis(data, trials, p));
+  const dims = axes.map((a, i) => ({ dim: i, ...a.axis }));
+  dims.push({ dim: data.params.length, name: data.metric, type: "value", scale: true });
+  if (manyVersions) dims.push({ dim: data.params.length + 1, name: "version", type: "category", data: data.versions.map((v) => v.version) });
   const values = trials.map((t) => t.value);
-  par.setOption({
-    animation: false, backgroundColor: "transparent",
-    parallelAxis: dims, parallel: { left: 60, right: 80, top: 30, bottom: 30 },
-    visualMap: { show: true, min: Math.min(...values), max: Math.max(...values), dimension: data.params.length, right: 0, top: "middle",
-      inRange: { color: data.goal === "min" ? ["#2b8a3e", "#fab005", "#e03131"] : ["#e03131", "#fab005", "#2b8a3e"] } },
-    series: [{ type: "parallel", lineStyle: { width: 1.2, opacity: 0.7 }, data: trials.map((t) => [...data.params.map((p) => {
-      const v = t.params[p]; return typeof v === "number" || v === null ? v : String(v); }), t.value]) }],
-  });
+  const colorBy = el("select", { id: "par-color" }, el("option", { value: "objective" }, `colour by ${data.metric}`),
+    manyVersions ? el("option", { value: "version" }, "colour by code version") : null);
+  parBox.parentNode.insertBefore(el("div", { class: "toolbar" }, colorBy,
+    el("span", { class: "muted" }, `${trials.length} trials with a value`, manyVersions ? `, ${data.versions.length} code versions` : "")), parBox);
+  const par = echart(parBox);
+  const drawPar = () => {
+    const byVersion = colorBy.value === "version";
+    const row = (t) => [...axes.map((a) => a.value(t)), t.value, ...(manyVersions ? [t.version] : [])];
+    par.setOption({
+      animation: false, backgroundColor: "transparent", tooltip: { trigger: "item" },
+      parallelAxis: dims, parallel: { left: 60, right: 90, top: 30, bottom: 30 },
+      visualMap: byVersion ? undefined : { show: true, min: Math.min(...values), max: Math.max(...values), dimension: data.params.length, right: 0, top: "middle",
+        inRange: { color: data.goal === "min" ? ["#2b8a3e", "#fab005", "#e03131"] : ["#e03131", "#fab005", "#2b8a3e"] } },
+      series: byVersion
+        ? data.versions.map((v) => ({ type: "parallel", name: v.version, lineStyle: { width: 1.2, opacity: 0.7, color: colors[v.version] },
+            data: trials.filter((t) => t.version === v.version).map(row) }))
+        : [{ type: "parallel", lineStyle: { width: 1.2, opacity: 0.7 }, data: trials.map(row) }],
+      legend: byVersion ? { data: data.versions.map((v) => v.version), top: 0 } : undefined,
+    }, true);
+  };
+  colorBy.addEventListener("change", drawPar);
+  drawPar();
+  // ---- slice plots: the objective against each param; log axes where the param is log-scaled; one colour per version
   for (const p of data.params) {
-    const box = el("div", { class: "chart", style: "min-height:220px;height:220px" });
-    scatter.append(el("div", {}, el("div", { class: "muted" }, p), box));
-    const numeric = trials.every((t) => typeof t.params[p] === "number" || t.params[p] === null);
+    const info = (data.param_info || {})[p] || {};
+    const box = el("div", { class: "chart slice", "data-param": p, style: "min-height:220px;height:220px" });
+    const absent = trials.filter((t) => t.params[p] === undefined).length;
+    scatter.append(el("div", {}, el("div", { class: "muted" }, p, info.log ? ` — log axis (${info.why})` : "",
+      absent ? ` — absent in ${absent} trial(s)` : ""), box));
+    const have = trials.filter((t) => t.params[p] !== undefined);
     const c = echart(box);
+    const point = (t) => [info.numeric ? Number(t.params[p]) : String(t.params[p]), t.value, t.run_id];
     c.setOption({
-      animation: false, backgroundColor: "transparent", tooltip: { trigger: "item" }, grid: { left: 50, right: 10, top: 10, bottom: 30 },
-      xAxis: numeric ? { type: "value", scale: true } : { type: "category", data: [...new Set(trials.map((t) => String(t.params[p])))] },
+      animation: false, backgroundColor: "transparent", tooltip: { trigger: "item", formatter: (it) => `${it.data[2]}<br>${p} = ${it.data[0]}<br>${data.metric} = ${it.data[1]}` },
+      grid: { left: 50, right: 10, top: manyVersions ? 24 : 10, bottom: 30 },
+      legend: manyVersions ? { top: 0, textStyle: { fontSize: 10 } } : undefined,
+      xAxis: info.numeric ? { type: info.log ? "log" : "value", scale: true, name: info.log ? "log" : "" } : { type: "category", data: [...new Set(have.map((t) => String(t.params[p])))] },
       yAxis: { type: "value", scale: true },
-      series: [{ type: "scatter", symbolSize: 7, data: trials.map((t) => [numeric ? t.params[p] : String(t.params[p]), t.value]) }],
+      series: data.versions.map((v) => ({ type: "scatter", name: v.version, symbolSize: 7, itemStyle: { color: colors[v.version] },
+        data: have.filter((t) => t.version === v.version).map(point) })),
+    });
+  }
+  // ---- contour: the objective over two numeric params (mean per cell of a grid, log-spaced where the axis is log)
+  const numeric = data.params.filter((p) => ((data.param_info || {})[p] || {}).numeric);
+  if (numeric.length >= 2) {
+    const xSel = el("select", { id: "contour-x" }, numeric.map((p) => el("option", { value: p }, p)));
+    const ySel = el("select", { id: "contour-y" }, numeric.map((p) => el("option", { value: p }, p)));
+    ySel.value = numeric[1];
+    const box = el("div", { class: "chart", id: "contour", style: "height:360px" });
+    main.append(el("div", { class: "panel" }, el("h2", {}, `Contour — ${data.metric} over two params`),
+      el("div", { class: "toolbar" }, "x", xSel, "y", ySel, el("span", { class: "muted" }, "mean of the trials in each cell (log-spaced cells on a log axis); empty cells had no trial")), box));
+    const chart = echart(box);
+    const drawContour = () => chart.setOption(contourOption(data, trials, xSel.value, ySel.value), true);
+    xSel.addEventListener("change", drawContour); ySel.addEventListener("change", drawContour);
+    drawContour();
+  }
+  // ---- Pareto front (two objectives): the front drawn, dominated trials faded
+  const pickSecond = el("select", { id: "metric2" }, el("option", { value: "" }, "second objective…"),
+    (data.results || []).filter((r) => r !== data.metric).flatMap((r) => [el("option", { value: `${r}:min` }, `${r} (min)`), el("option", { value: `${r}:max` }, `${r} (max)`)]));
+  const paretoBox = el("div", { class: "chart", id: "pareto", style: "height:360px" });
+  const paretoPanel = el("div", { class: "panel" }, el("h2", {}, "Pareto front"), el("div", { class: "toolbar" }, pickSecond,
+    el("span", { class: "muted", id: "pareto-info" }, data.pareto ? `${data.pareto.front.length} of ${data.pareto.runs} finished trials on the front` : "pick a second objective")));
+  if (data.pareto) paretoPanel.append(paretoBox);
+  main.append(paretoPanel);
+  pickSecond.value = data.pareto ? `${data.pareto.objectives[1].name}:${data.pareto.objectives[1].goal}` : "";
+  pickSecond.addEventListener("change", () => {
+    const q = new URLSearchParams(location.hash.split("?")[1] || "");
+    if (pickSecond.value) q.set("metric2", pickSecond.value); else q.delete("metric2");
+    location.hash = `${location.hash.split("?")[0]}?${q}`;
+  });
+  if (data.pareto) {
+    const [o1, o2] = data.pareto.objectives;
+    const front = new Set(data.pareto.front);
+    const pts = trials.filter((t) => t.status === "finished" && t.value !== null && t.value2 !== null && t.value2 !== undefined);
+    const line = pts.filter((t) => front.has(t.run_id)).map((t) => [t.value, t.value2, t.run_id]).sort((a, b) => a[0] - b[0]);
+    echart(paretoBox).setOption({
+      animation: false, backgroundColor: "transparent", legend: { top: 0 },
+      tooltip: { trigger: "item", formatter: (it) => `${it.data[2]}<br>${o1.name} = ${it.data[0]}<br>${o2.name} = ${it.data[1]}` },
+      grid: { left: 60, right: 20, top: 30, bottom: 40 },
+      xAxis: { type: "value", scale: true, name: `${o1.name} (${o1.goal})`, nameLocation: "middle", nameGap: 26 },
+      yAxis: { type: "value", scale: true, name: `${o2.name} (${o2.goal})` },
+      series: [
+        { name: "dominated", type: "scatter", symbolSize: 6, itemStyle: { opacity: 0.25, color: "#868e96" }, data: pts.filter((t) => !front.has(t.run_id)).map((t) => [t.value, t.value2, t.run_id]) },
+        { name: "Pareto front", type: "line", step: false, symbolSize: 9, itemStyle: { color: "#e8590c" }, data: line },
+      ],
     });
   }
 }
 
+function contourOption(data, trials, px, py) {
+  const info = data.param_info || {};
+  const bins = 12;
+  const have = trials.filter((t) => t.params[px] !== undefined && t.params[py] !== undefined && t.value !== null);
+  const edges = (p) => {
+    const v = have.map((t) => Number(t.params[p])), log = (info[p] || {}).log;
+    const f = log ? Math.log10 : (x) => x, g = log ? (x) => 10 ** x : (x) => x;
+    const lo = f(Math.min(...v)), hi = f(Math.max(...v)), w = (hi - lo) / bins || 1;
+    return { cell: (x) => Math.min(bins - 1, Math.max(0, Math.floor((f(x) - lo) / w))), label: (i) => String(+g(lo + (i + 0.5) * w).toPrecision(3)) };
+  };
+  const ex = edges(px), ey = edges(py);
+  const sums = new Map();
+  for (const t of have) {
+    const key = `${ex.cell(Number(t.params[px]))},${ey.cell(Number(t.params[py]))}`;
+    const [s, n] = sums.get(key) || [0, 0];
+    sums.set(key, [s + t.value, n + 1]);
+  }
+  const cells = [...sums.entries()].map(([k, [s, n]]) => [...k.split(",").map(Number), s / n]);
+  const vals = cells.map((c) => c[2]);
+  const labels = (e) => Array.from({ length: bins }, (_, i) => e.label(i));
+  return {
+    animation: false, backgroundColor: "transparent", tooltip: { position: "top" },
+    grid: { left: 70, right: 90, top: 20, bottom: 50 },
+    xAxis: { type: "category", data: labels(ex), name: px, nameLocation: "middle", nameGap: 32 },
+    yAxis: { type: "category", data: labels(ey), name: py },
+    visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, precision: 3, right: 0, top: "middle",
+      inRange: { color: data.goal === "min" ? ["#2b8a3e", "#fab005", "#e03131"] : ["#e03131", "#fab005", "#2b8a3e"] } },
+    series: [{ type: "heatmap", data: cells, label: { show: false } }],
+  };
+}
+
 // ---------------------------------------------------------------- compare page
 
+async function compareRunsPage(main, ids) {
+  // several runs side by side: what differs first, then everything; curves overlaid; parallel coordinates
+  const data = await api("compare_runs", { runs: ids.join(",") });
+  const runs = data.runs;
+  const labels = {};
+  const differ = new Set(data.differ);
+  const short = (id) => id.slice(0, 12);
+  for (const r of runs) {
+    const p = data.params.filter((k) => differ.has(`params.${k}`) && r.params[k] !== undefined).map((k) => `${k}=${fmt(r.params[k])}`).join(" ");
+    labels[r.run_id] = p || short(r.run_id);
+  }
+  main.append(el("div", { class: "toolbar" }, el("h1", { style: "margin:0 12px 0 0" }, `Compare ${runs.length} runs`),
+    runs.length === 2 ? el("a", { href: `#/compare?a=${encodeURIComponent(runs[0].run_id)}&b=${encodeURIComponent(runs[1].run_id)}` }, "statistics of A vs B") : null,
+    el("label", { class: "check" }, el("input", { type: "checkbox", id: "only-diff", checked: true, onchange: (ev) => draw(ev.target.checked) }), "only what differs")));
+  const tableBox = el("div", { class: "panel", id: "runs-compare" });
+  main.append(tableBox);
+  const rowFor = (label, key, get) => el("tr", { class: differ.has(key) ? "differs" : "" }, el("td", {}, label),
+    runs.map((r) => el("td", { class: "mono" }, fmt(get(r)))));
+  function draw(only) {
+    const keep = (key) => !only || differ.has(key);
+    const rows = [
+      ...["experiment", "status", "version", "branch", "started", "duration"].filter((k) => keep(k) || k === "version").map((k) => rowFor(k, k, (r) => r[k])),
+      ...data.params.filter((k) => keep(`params.${k}`)).map((k) => rowFor(`params.${k}`, `params.${k}`, (r) => r.params[k])),
+      ...data.results.map((k) => rowFor(`results.${k}`, `results.${k}`, (r) => r.results[k])),
+    ];
+    tableBox.replaceChildren(el("h2", {}, "Params and results"), el("div", { class: "tablewrap" }, el("table", { class: "runs compare-runs" },
+      el("thead", {}, el("tr", {}, el("th", {}, ""), runs.map((r) => el("th", {}, el("a", { class: "mono", href: `#/run/${encodeURIComponent(r.run_id)}` }, short(r.run_id)), el("div", { class: "muted" }, labels[r.run_id]))))),
+      el("tbody", {}, rows))));
+  }
+  draw(true);
+  const panel = curvesPanel(runs.map((r) => r.run_id), labels);
+  main.append(panel.node);
+  const numericParams = data.params.filter((k) => runs.every((r) => r.params[k] === undefined || typeof r.params[k] === "number"));
+  const cols = [...numericParams.map((k) => ["params", k]), ...data.results.map((k) => ["results", k])].filter(([g, k]) => runs.some((r) => r[g][k] !== undefined));
+  if (cols.length >= 2) {
+    const box = el("div", { class: "chart", id: "compare-parallel", style: "height:320px" });
+    main.append(el("div", { class: "panel" }, el("h2", {}, "Parallel coordinates"), box));
+    echart(box).setOption({
+      animation: false, backgroundColor: "transparent", legend: { top: 0, type: "scroll" }, tooltip: { trigger: "item" },
+      parallelAxis: cols.map(([g, k], i) => {
+        // explicit extents: ECharts' own do not cover every series of a parallel chart
+        const vs = runs.map((r) => r[g][k]).filter((v) => typeof v === "number");
+        const lo = Math.min(...vs), hi = Math.max(...vs), pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+        return { dim: i, name: k, type: "value", min: +(lo - pad).toPrecision(4), max: +(hi + pad).toPrecision(4) };
+      }), parallel: { left: 60, right: 60, top: 40, bottom: 30 },
+      series: runs.map((r, i) => ({ type: "parallel", name: labels[r.run_id], lineStyle: { width: 2, color: PALETTE[i % PALETTE.length] },
+        data: [cols.map(([g, k]) => (r[g][k] === undefined ? null : r[g][k]))] })),
+    });
+  }
+}
+
 async function comparePage(main, params) {
+  if (params.get("runs")) return compareRunsPage(main, params.get("runs").split(",").filter(Boolean));
   const a = el("input", { type: "text", id: "cmp-a", placeholder: "run, version, branch or commit", value: params.get("a") || "" });
   const b = el("input", { type: "text", id: "cmp-b", placeholder: "run, version, branch or commit", value: params.get("b") || "" });
   const metric = el("input", { type: "text", id: "cmp-metric", placeholder: "metric (optional)", value: params.get("metric") || "" });
