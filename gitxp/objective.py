@@ -114,7 +114,7 @@ def pareto_front(points: Sequence[tuple[Any, Sequence[float]]], goals: Sequence[
     keyed = sorted(
         ((sign[0] * v[0], sign[1] * v[1]), i) for i, (_, v) in enumerate(points)
     )  # both minimised now
-    keep = set()
+    keep: set[int] = set()
     best = math.inf  # the lowest second value of the distinct points before the current group
     start = 0
     while start < len(keyed):
