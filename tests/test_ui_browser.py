@@ -292,6 +292,19 @@ def test_exported_report_opens_from_disk(served: tuple[str, Path, Path], page: A
     page.wait_for_function("document.querySelector('#curves-chart')?.dataset.series === '2'")
     page.goto(out.as_uri() + "#/compare")
     page.wait_for_selector(".compare-table tbody tr")
+    # the report holds only the comparisons it computed: a choice among them, never another pair's numbers
+    assert page.locator("#cmp-pick option").count() == 1 and " vs " in page.inner_text("#cmp-pick")
+    page.goto(out.as_uri() + "#/compare?a=0000000&b=1111111")
+    page.wait_for_selector(".banner")
+    assert "holds only these comparisons" in page.inner_text(".banner")
+    assert page.query_selector(".compare-table") is None
+    # several runs side by side works from the file too
+    page.goto(out.as_uri() + "#/runs")
+    page.wait_for_selector("#runs-table tbody tr[data-run]")
+    ids = _rows(page)[:3]
+    page.goto(out.as_uri() + "#/compare?runs=" + ",".join(ids))
+    page.wait_for_selector("#runs-compare table.compare-runs")
+    assert page.locator("#runs-compare thead th").count() == 4
     page.goto(out.as_uri() + "#/sweep/sweep")
     page.wait_for_selector("#parallel canvas")
     page.screenshot(path=str(artifacts / "report.png"))

@@ -59,8 +59,25 @@ SHIM = r"""
       }
       if (path === "sweep") return snap.sweep;
       if (path === "compare") {
-        if (!snap.compare) throw new Error("this report has a single version: nothing to compare");
-        return snap.compare;
+        // only the comparisons computed when the report was written: never another pair's numbers
+        const all = snap.comparisons || [];
+        if (!all.length) throw new Error("this report has a single version: nothing to compare");
+        if (!p.a && !p.b) return all[0].data;
+        const found = all.find((c) => c.a === p.a && c.b === p.b);
+        if (!found) throw new Error(`this report holds only these comparisons: ${all.map((c) => `${c.a} vs ${c.b}`).join(", ")} (gitxp ui compares any two)`);
+        return found.data;
+      }
+      if (path === "comparisons") return { comparisons: (snap.comparisons || []).map((c) => ({ a: c.a, b: c.b })) };
+      if (path === "compare_runs") {
+        const ids = (p.runs || "").split(",").filter(Boolean);
+        const runs = ids.map((i) => snap.runs.rows.find((x) => x.run_id.startsWith(i)));
+        if (runs.some((r) => !r)) throw new Error("a selected run is not in this report");
+        const keys = (g) => [...new Set(runs.flatMap((r) => Object.keys(r).filter((k) => k.startsWith(g + ".") && r[k] !== null)))].sort();
+        const params = keys("params"), results = keys("results"), facts = ["experiment", "status", "version", "branch", "started", "duration"];
+        const differ = [...facts.filter((k) => k !== "started" && k !== "duration"), ...params, ...results].filter((k) => new Set(runs.map((r) => JSON.stringify(r[k] ?? null))).size > 1);
+        const strip = (r, ks, n) => Object.fromEntries(ks.filter((k) => r[k] !== null && r[k] !== undefined).map((k) => [k.slice(n), r[k]]));
+        return { runs: runs.map((r) => ({ run_id: r.run_id, ...Object.fromEntries(facts.map((k) => [k, r[k] ?? null])), params: strip(r, params, 7), results: strip(r, results, 8) })),
+          params: params.map((k) => k.slice(7)), results: results.map((k) => k.slice(8)), differ };
       }
       throw new Error(`not in this report: ${path}`);
     },
@@ -95,10 +112,11 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     for row in sorted(runs["rows"], key=lambda r: str(r.get("started")), reverse=True):
         if row.get("version") and row["version"] not in versions:
             versions.append(row["version"])
-    compare = None
-    if len(versions) >= 2:
-        compare = board.compare({"a": versions[1], "b": versions[0], "metric": metric or ""})
-        compare["reports"] = [r for r in compare["reports"] if r["experiment"] == experiment]
+    comparisons = []  # each version against the one before it, newest first (at most 5 pairs)
+    for newer, older in list(zip(versions, versions[1:]))[:5]:
+        data = board.compare({"a": older, "b": newer, "metric": metric or ""})
+        data["reports"] = [r for r in data["reports"] if r["experiment"] == experiment]
+        comparisons.append({"a": older, "b": newer, "data": data})
     diffs = {}
     for rid in ids[:200]:
         patch = store.run_file(rid, "diff.patch")
@@ -110,7 +128,7 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
         "runs": runs,
         "curves": curves,
         "sweep": sweep,
-        "compare": compare,
+        "comparisons": comparisons,
         "diffs": diffs,
     }
 

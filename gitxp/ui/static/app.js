@@ -592,8 +592,9 @@ function sweepAnalysis(data, trials, parBox, scatter, main) {
   const pickSecond = el("select", { id: "metric2" }, el("option", { value: "" }, "second objective…"),
     (data.results || []).filter((r) => r !== data.metric).flatMap((r) => [el("option", { value: `${r}:min` }, `${r} (min)`), el("option", { value: `${r}:max` }, `${r} (max)`)]));
   const paretoBox = el("div", { class: "chart", id: "pareto", style: "height:360px" });
-  const paretoPanel = el("div", { class: "panel" }, el("h2", {}, "Pareto front"), el("div", { class: "toolbar" }, pickSecond,
-    el("span", { class: "muted", id: "pareto-info" }, data.pareto ? `${data.pareto.front.length} of ${data.pareto.runs} finished trials on the front` : "pick a second objective")));
+  const paretoPanel = el("div", { class: "panel" }, el("h2", {}, "Pareto front"), el("div", { class: "toolbar" }, STATIC ? null : pickSecond,
+    el("span", { class: "muted", id: "pareto-info" }, data.pareto ? `${data.pareto.front.length} of ${data.pareto.runs} finished trials on the front`
+      : STATIC ? "this experiment records one objective (gitxp ui picks a second)" : "pick a second objective")));
   if (data.pareto) paretoPanel.append(paretoBox);
   main.append(paretoPanel);
   pickSecond.value = data.pareto ? `${data.pareto.objectives[1].name}:${data.pareto.objectives[1].goal}` : "";
@@ -714,8 +715,17 @@ async function comparePage(main, params) {
     location.hash = `#/compare?a=${encodeURIComponent(a.value)}&b=${encodeURIComponent(b.value)}${metric.value ? "&metric=" + encodeURIComponent(metric.value) : ""}`;
   } }, "Compare");
   main.append(el("div", { class: "toolbar" }, el("h1", { style: "margin:0 12px 0 0" }, "Compare"), a, el("span", { class: "muted" }, "vs"), b, metric, go));
-  if (STATIC && !params.get("a")) {
-    try { const g = (await api("compare", {})).groups; params.set("a", g[0].label); params.set("b", g[1].label); a.value = g[0].label; b.value = g[1].label; } catch (e) { /* nothing to compare */ }
+  if (STATIC) {
+    // an exported report holds a few comparisons only: choose among them (never free text that it cannot answer)
+    const have = (await api("comparisons")).comparisons;
+    if (!have.length) { main.append(el("div", { class: "empty" }, "this report has a single version: nothing to compare")); return; }
+    const pick = el("select", { id: "cmp-pick" }, have.map((c, i) => el("option", { value: String(i) }, `${c.a} vs ${c.b}`)));
+    const chosen = have.findIndex((c) => c.a === params.get("a") && c.b === params.get("b"));
+    pick.value = String(Math.max(0, chosen));
+    pick.addEventListener("change", () => { const c = have[Number(pick.value)]; location.hash = `#/compare?a=${encodeURIComponent(c.a)}&b=${encodeURIComponent(c.b)}`; });
+    main.querySelector(".toolbar").replaceChildren(el("h1", { style: "margin:0 12px 0 0" }, "Compare"), pick,
+      el("span", { class: "muted" }, `${have.length} comparison(s) in this report; gitxp ui compares any two`));
+    if (!params.get("a") && !params.get("b")) { params.set("a", have[0].a); params.set("b", have[0].b); }
   }
   if (!params.get("a") || !params.get("b")) { main.append(el("div", { class: "empty" }, "pick two runs, versions, branches or commits (or select two rows on the Runs page)")); return; }
   const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "" });
