@@ -18,6 +18,7 @@ from optuna.trial import TrialState, create_trial
 
 from gitxp.errors import UsageError
 from gitxp.search.history import PRUNED_STEP_KEY, PRUNED_VALUE_KEY, load_history
+from gitxp.search.quiet import quiet
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -86,9 +87,10 @@ class Pruning:
                 state = self.final.get(run_id, "running")
                 last = curve[max(curve)] if curve else None
                 trials.append(self._trial(state, curve, last))
-        study = optuna.create_study(
-            direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner
-        )
+        with quiet():  # a throw-away study per decision: no "A new study created" line each time
+            study = optuna.create_study(
+                direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner
+            )
         if trials:
             study.add_trials(trials)
         study.add_trial(create_trial(state=TrialState.RUNNING, intermediate_values=mine))
