@@ -352,4 +352,4 @@ def execute(
 
     collect_output(run)
     run.end(status)
-    return status
+    return run.status  # "cancelled" when gitxp cancel stopped it (Run.end reads its marker)
