@@ -51,6 +51,11 @@ def _print_plan(sweep: Any, shown: int = 5) -> None:
     click.echo(
         f"dry run: {count} run{'' if total == 1 else 's'} ({sweep.strategy}, -j {sweep.jobs}), "
         f"version {sweep.version.id}"
+        + (
+            f"; {sweep.planned_skips} already finished on this version (skipped with --resume)"
+            if sweep.planned_skips
+            else ""
+        )
     )
     for number, point in enumerate(points, 1):
         click.echo(f"  #{number} " + (" ".join(f"{k}={v!r}" for k, v in point.items()) or "(no params)"))
