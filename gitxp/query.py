@@ -27,15 +27,41 @@ __all__ = ["load", "metrics", "select", "since_filter", "resolve_column", "check
 STATUSES = ("running", "finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 
 
-def check_experiments(table: pa.Table, names: Sequence[str]) -> None:
-    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?)."""
+def check_experiments(
+    table: pa.Table, names: Sequence[str], *, store: Store | None = None, show_archived: str = "--all"
+) -> None:
+    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?).
+
+    With ``store``, an experiment whose runs are all archived says so and how to see them (``show_archived``:
+    the option that does, ``--all`` for ``ls``); an empty ``table`` is then checked too."""
     if "experiment" not in table.column_names:
         known: list[str] = []
     else:
         known = sorted({e for e in table["experiment"].to_pylist() if e is not None})
     for name in names:
-        if name not in known:
-            raise unknown_name("experiment", name, known, where="-e: ")
+        if name in known:
+            continue
+        if store is not None:
+            archived = archived_runs(store, name)
+            if archived:
+                raise UsageError(
+                    f"-e: every run of experiment {name!r} is archived ({archived} run"
+                    f"{'' if archived == 1 else 's'}): {show_archived} includes them, "
+                    f"'gitxp unarchive -e {name}' brings them back"
+                )
+            if not table.num_rows:
+                continue  # nothing recorded at all: an empty listing says so
+        raise unknown_name("experiment", name, known, where="-e: ")
+
+
+def archived_runs(store: Store, experiment: str) -> int:
+    """How many archived runs ``experiment`` has."""
+    import pyarrow.compute as pc
+
+    table = store.table(show="archived")
+    if not table.num_rows or "experiment" not in table.column_names:
+        return 0
+    return int(pc.sum(pc.fill_null(pc.equal(table["experiment"], experiment), False)).as_py() or 0)
 
 
 # ---------------------------------------------------------------------- selection
@@ -164,7 +190,14 @@ def load(
         table = filter_table(table, [tag] if isinstance(tag, str) else list(tag or ()), note)
     if since:
         table = since_filter(store, table, since)
-    if experiment and table.num_rows:
+    if experiment and not archived:
+        check_experiments(
+            table,
+            [experiment] if isinstance(experiment, str) else experiment,
+            store=store,
+            show_archived="archived=True",
+        )
+    elif experiment and table.num_rows:
         check_experiments(table, [experiment] if isinstance(experiment, str) else experiment)
     return select(
         store,

@@ -78,7 +78,11 @@ def _selected(
         from gitxp.store.lifecycle import filter_table
 
         table = filter_table(table, tags, note)
-    if experiment and table.num_rows:
+    if experiment and not show_all:
+        from gitxp.query import check_experiments
+
+        check_experiments(table, experiment, store=store)  # all archived: say so, and --all
+    elif experiment and table.num_rows:
         from gitxp.query import check_experiments
 
         check_experiments(table, experiment)
