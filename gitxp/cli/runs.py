@@ -32,7 +32,11 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--version", "version", metavar="REV", help="Only runs of this commit, branch, tag or version id."
         ),
-        click.option("--status", metavar="S[,S]", help="running, finished, failed, interrupted, crashed."),
+        click.option(
+            "--status",
+            metavar="S[,S]",
+            help="running, finished, failed, interrupted, crashed, pruned, cancelled.",
+        ),
         click.option(
             "--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."
         ),
