@@ -138,9 +138,11 @@ def optimize(
         task=_trial(objective, objectives),
         git=git,
     )
+    from gitxp.search.progress import trial_progress
     from gitxp.wrapper import Controller
 
-    result = loop.run(Controller())
+    with trial_progress(objectives) as on_event:  # a bar on a terminal, silent otherwise
+        result = loop.run(Controller(), on_event=on_event)
     store.flush()
     return _best(result, objectives)
 
