@@ -119,7 +119,8 @@ def from_script(argv: Sequence[str], cwd: Path | None = None) -> tuple[tuple[str
     import ast
 
     script = next(
-        (Path(cwd or ".", arg) for arg in argv if arg.endswith(".py") and Path(cwd or ".", arg).is_file()), None
+        (Path(cwd or ".", arg) for arg in argv if arg.endswith(".py") and Path(cwd or ".", arg).is_file()),
+        None,
     )
     if script is None:
         return None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gitxp.ancestry import since_filter
 from gitxp.errors import UsageError, unknown_name
@@ -22,7 +23,16 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-__all__ = ["load", "metrics", "select", "since_filter", "resolve_column", "check_experiments", "STATUSES"]
+__all__ = [
+    "load",
+    "metrics",
+    "get_artifact",
+    "select",
+    "since_filter",
+    "resolve_column",
+    "check_experiments",
+    "STATUSES",
+]
 
 STATUSES = ("running", "finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 
@@ -239,3 +249,21 @@ def metrics(run_id: str | Sequence[str], *, path: str | os.PathLike[str] | None 
             }
         )
     return pa.concat_tables(parts, promote_options="default")
+
+
+def get_artifact(
+    run: str | Any,
+    name: str = "",
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Restore artifact ``name`` of ``run`` (a run id or unique prefix, or a :class:`gitxp.Run`) into the folder
+    ``dest`` (default: a new temporary folder) and return its local path, ``dest/name``, as MLflow's
+    ``download_artifacts`` does: ``name`` is a file (``"model.pt"``), a logged directory (``"plots"``: every file
+    under it, with its relative path) or ``""`` (every artifact). Every file's sha256 is verified."""
+    from gitxp.artifacts import download
+
+    store = Store.open(path)
+    run_id = store.resolve_run(run if isinstance(run, str) else str(run.id))
+    return download(store, run_id, name, Path(dest) if dest is not None else None)

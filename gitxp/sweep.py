@@ -153,7 +153,7 @@ class Sweep:
         strategy = self._strategy()
         finished = self._finished_points(strategy)
         self.planned_skips = 0
-        points = []
+        points: list[dict[str, Any]] = []
         while len(points) < limit or (finished is not None and strategy.total is not None):
             point = strategy.ask(History()) if hasattr(strategy, "ask") else strategy.suggest()
             if point is None:

@@ -113,7 +113,9 @@ def _config_get(data: Mapping[str, Any], key: str) -> Any:
     return node
 
 
-_HT_OUTPUT = "training.output_path"  # HyperTrainer's per-task output folder (its scripts write metric_*.log there)
+_HT_OUTPUT = (
+    "training.output_path"  # HyperTrainer's per-task output folder (its scripts write metric_*.log there)
+)
 _PER_RUN = re.compile(r"\{(output_dir|run_id)\}")
 
 
@@ -158,7 +160,9 @@ class ConfigFile:
             return
         _per_run_paths(data, params, invocation)
         if run is not None and _config_has(data, _HT_OUTPUT):
-            run.meta({"config.output_path": str(_config_get(data, _HT_OUTPUT))})  # metric_*.log are read there
+            run.meta(
+                {"config.output_path": str(_config_get(data, _HT_OUTPUT))}
+            )  # metric_*.log are read there
         rendered = invocation.output_dir / config.name
         if config.suffix.lower() == ".json":
             rendered.write_text(json.dumps(data, indent=2))

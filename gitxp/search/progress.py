@@ -57,7 +57,9 @@ def trial_progress(objectives: list[tuple[str, str]]) -> Iterator[Event | None]:
                 counts["pruned"] += 1
             progress.advance(task)
         best = f"{result.best_value:.6g}" if result.best_value is not None else "-"
-        progress.update(task, best=best, **counts)
+        progress.update(
+            task, best=best, running=counts["running"], failed=counts["failed"], pruned=counts["pruned"]
+        )
 
     with progress:
         yield on_event
