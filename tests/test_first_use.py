@@ -324,3 +324,24 @@ def test_get_a_logged_directory_and_artifacts_from_python(
     assert file == tmp_path / "py" / "model.bin" and file.read_bytes() == b"\x00\x01"
     everything = gitxp.get_artifact(run.id, dest=tmp_path / "all")
     assert (everything / "plots" / "a.txt").exists() and (everything / "model.bin").exists()
+
+
+def test_an_objective_that_returned_without_being_told_to_stop_is_finished(repo: Path) -> None:
+    def objective(run: gitxp.Run) -> float:
+        bad = run.categorical("bad", [0.1, 0.2, 0.15, 9.0])
+        for step in range(5):  # never asks run.should_prune(): it runs every step
+            run.log(step=step, loss=bad + 1.0 / (step + 1))
+        return bad
+
+    space = gitxp.Space(grid={"bad": [0.1, 0.2, 0.15, 9.0]})
+    gitxp.optimize(
+        objective,
+        n_trials=4,
+        experiment="told",
+        metric="loss:min",
+        strategy="grid",
+        prune="median",
+        space=space,
+    )
+    rows = {r["params.bad"]: r["status"] for r in gitxp.load("told").to_pylist()}
+    assert rows == {0.1: "finished", 0.2: "finished", 0.15: "finished", 9.0: "finished"}, rows
