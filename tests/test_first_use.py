@@ -345,3 +345,13 @@ def test_an_objective_that_returned_without_being_told_to_stop_is_finished(repo:
     )
     rows = {r["params.bad"]: r["status"] for r in gitxp.load("told").to_pylist()}
     assert rows == {0.1: "finished", 0.2: "finished", 0.15: "finished", 9.0: "finished"}, rows
+
+
+def test_hypertrainer_output_path_set_inside_the_output_dir_is_read(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "dummy.py", DUMMY)
+    write(repo, "cfg.yaml", CONFIG.replace("output_path: dummy", 'output_path: "{output_dir}/train"'))
+    result = invoke("run", "-e", "ht2", "--config", "cfg.yaml", "--", sys.executable, "dummy.py", "cfg.yaml")
+    assert result.exit_code == 0, result.output
+    (row,) = gitxp.load("ht2").to_pylist()
+    assert row["meta.config.output_path"] == str(Path(row["meta.output_dir"]) / "train")
+    assert len(gitxp.metrics(row["run_id"])) == 3

@@ -159,10 +159,9 @@ class ConfigFile:
         if invocation.output_dir is None:
             return
         _per_run_paths(data, params, invocation)
-        if run is not None and _config_has(data, _HT_OUTPUT):
-            run.meta(
-                {"config.output_path": str(_config_get(data, _HT_OUTPUT))}
-            )  # metric_*.log are read there
+        output_path = str(_config_get(data, _HT_OUTPUT)) if _config_has(data, _HT_OUTPUT) else None
+        if run is not None and output_path and output_path != str(invocation.output_dir):
+            run.meta({"config.output_path": output_path})  # metric_*.log files are read there too
         rendered = invocation.output_dir / config.name
         if config.suffix.lower() == ".json":
             rendered.write_text(json.dumps(data, indent=2))
