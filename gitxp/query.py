@@ -65,13 +65,15 @@ def check_experiments(
 
 
 def archived_runs(store: Store, experiment: str) -> int:
-    """How many archived runs ``experiment`` has."""
+    """How many runs ``experiment`` has when every one of them is archived (else 0)."""
     import pyarrow.compute as pc
 
-    table = store.table(show="archived")
-    if not table.num_rows or "experiment" not in table.column_names:
-        return 0
-    return int(pc.sum(pc.fill_null(pc.equal(table["experiment"], experiment), False)).as_py() or 0)
+    def count(table: pa.Table) -> int:
+        if not table.num_rows or "experiment" not in table.column_names:
+            return 0
+        return int(pc.sum(pc.fill_null(pc.equal(table["experiment"], experiment), False)).as_py() or 0)
+
+    return 0 if count(store.table()) else count(store.table(show="archived"))
 
 
 # ---------------------------------------------------------------------- selection

@@ -355,3 +355,17 @@ def test_hypertrainer_output_path_set_inside_the_output_dir_is_read(repo: Path, 
     (row,) = gitxp.load("ht2").to_pylist()
     assert row["meta.config.output_path"] == str(Path(row["meta.output_dir"]) / "train")
     assert len(gitxp.metrics(row["run_id"])) == 3
+
+
+def test_a_filter_that_leaves_no_run_is_not_called_archived(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    ids = []
+    for x in (1, 2):
+        with gitxp.start("mixed", params={"x": x}) as run:
+            run.result(acc=0.5)
+        ids.append(run.id)
+    with gitxp.start("other", params={"x": 3}) as run:
+        run.tag("kept")
+    assert invoke("archive", ids[0]).exit_code == 0  # one of two: the experiment is still visible
+    assert invoke("ls", "-e", "mixed").exit_code == 0
+    out = invoke("ls", "-e", "mixed", "--tag", "kept")  # no run of mixed has the tag: not "archived"
+    assert "archived" not in out.output, out.output
