@@ -113,9 +113,8 @@ def _config_get(data: Mapping[str, Any], key: str) -> Any:
     return node
 
 
-_HT_OUTPUT = (
-    "training.output_path"  # HyperTrainer's per-task output folder (its scripts write metric_*.log there)
-)
+# HyperTrainer's per-task output folder: its scripts write metric_*.log and progress.log there
+_HT_OUTPUT = "training.output_path"
 _PER_RUN = re.compile(r"\{(output_dir|run_id)\}")
 
 
