@@ -268,12 +268,17 @@ print("DONE")
 def test_optimize_shows_a_progress_bar_on_a_terminal_only(repo: Path) -> None:
     import pty
 
-    quiet = subprocess.run([sys.executable, "-c", OPTIMIZE], cwd=repo, capture_output=True, text=True)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+    }
+    quiet = subprocess.run(
+        [sys.executable, "-c", OPTIMIZE], cwd=repo, capture_output=True, text=True, env=env
+    )
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout.strip() == "DONE" and quiet.stderr == ""  # not a terminal: nothing
     main, child = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-c", OPTIMIZE], cwd=repo, stdin=child, stdout=child, stderr=child
+        [sys.executable, "-c", OPTIMIZE], cwd=repo, stdin=child, stdout=child, stderr=child, env=env
     )
     os.close(child)
     chunks = []
