@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from gitxp.bisection import bisect
     from gitxp.integrations.args import parse_args
     from gitxp.lifecycle.api import archive, cancel, note, remove, restore, tag, unarchive, untag
-    from gitxp.query import load, metrics
+    from gitxp.query import get_artifact, load, metrics
     from gitxp.run import Run, current, experiment, start
     from gitxp.search.api import Sweep, optimize
     from gitxp.space import Sampler, Space
@@ -35,6 +35,7 @@ __all__ = [
     "parse_args",
     "load",
     "metrics",
+    "get_artifact",
     "Run",
     "Sampler",
     "Space",
@@ -62,6 +63,7 @@ _LAZY = {
     "Run": "gitxp.run",
     "load": "gitxp.query",
     "metrics": "gitxp.query",
+    "get_artifact": "gitxp.query",
     "Store": "gitxp.store",
     "Sampler": "gitxp.space",
     "Space": "gitxp.space",

@@ -55,6 +55,10 @@ __all__ = [
     "committed_files",
     "list_artifacts",
     "get_artifact",
+    "restore",
+    "download",
+    "run_artifacts",
+    "RunArtifacts",
     "collect_output",
 ]
 
@@ -242,6 +246,75 @@ def get_artifact(store: Store, run_id: str, name: str, output: Path) -> dict[str
     finally:
         partial.unlink(missing_ok=True)
     return entry
+
+
+def _select(store: Store, run_id: str, name: str) -> tuple[bool, list[dict[str, Any]], str]:
+    """(is one file, the entries ``name`` stands for, the folder prefix): a file's name, a logged directory
+    (``plots`` or ``plots/`` for ``plots/a.png``, ``plots/deep/b.png``), or ``""`` for every artifact."""
+    entries = list_artifacts(store, run_id)
+    clean = name.replace(os.sep, "/").strip("/")
+    if clean and not name.endswith("/") and any(e["name"] == clean for e in entries):
+        return True, [e for e in entries if e["name"] == clean], ""
+    prefix = f"{_check_name(clean)}/" if clean else ""
+    inside = [e for e in entries if e["name"].startswith(prefix)]
+    if not inside:
+        folders = {str(PurePosixPath(e["name"]).parent) + "/" for e in entries} - {"./"}
+        if not entries:
+            raise UsageError(f"run {run_id} has no artifacts")
+        raise unknown_name(
+            "artifact", name, [e["name"] for e in entries] + sorted(folders), where=f"run {run_id}: "
+        )
+    return False, inside, prefix
+
+
+def restore(store: Store, run_id: str, name: str, target: Path) -> list[dict[str, Any]]:
+    """Write artifact ``name`` of ``run_id`` at ``target``: a file there, or -- for a logged directory (or ``""``,
+    every artifact) -- its files under the folder ``target`` with their relative paths. Each file's sha256 is
+    verified (a corrupt one is not written). Returns the entries written."""
+    single, entries, prefix = _select(store, run_id, name)
+    if single:
+        return [get_artifact(store, run_id, entries[0]["name"], target)]
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{target} is a file: artifact {name!r} is a directory of {len(entries)} files")
+    for entry in entries:
+        get_artifact(store, run_id, entry["name"], target / _check_name(entry["name"][len(prefix) :]))
+    return entries
+
+
+def download(store: Store, run_id: str, name: str = "", dest: Path | None = None) -> Path:
+    """As MLflow's ``download_artifacts``: artifact ``name`` (a file, a logged directory, or ``""`` for all) of
+    ``run_id`` into the folder ``dest`` (default: a new temporary folder), at ``dest/name``; returns that path."""
+    if dest is None:
+        import tempfile
+
+        dest = Path(tempfile.mkdtemp(prefix=f"gitxp-{run_id[:12]}-"))
+    clean = name.replace(os.sep, "/").strip("/")
+    target = dest / _check_name(clean) if clean else dest
+    restore(store, run_id, name, target)
+    return target
+
+
+def run_artifacts(run: Run, run_id: str) -> list[dict[str, Any]]:
+    """The artifacts ``run`` recorded so far (its staging while it lives, the store once committed), by name."""
+    staged = getattr(run._staged, "path", None)
+    manifest = _read_manifest(staged / MANIFEST) if staged is not None else {}
+    if manifest:
+        return [manifest[name] for name in sorted(manifest)]
+    if run.store is None:
+        return []
+    return list_artifacts(run.store, run_id)
+
+
+class RunArtifacts:
+    """``run.artifacts`` (mixed into :class:`gitxp.Run`)."""
+
+    id: str
+
+    @property
+    def artifacts(self) -> list[dict[str, Any]]:
+        """The files this run recorded (``log_artifact``/``log_artifacts``): name, size, sha256, where stored;
+        ``gitxp.get_artifact(run.id, name, dest)`` restores one, or a logged directory."""
+        return run_artifacts(self, self.id)  # type: ignore[arg-type]
 
 
 INPUTS = "inputs/"

@@ -57,6 +57,9 @@ def fold(
             record.setdefault("results", {}).update(attached.get("results") or {})
             meta = {k: v for k, v in (attached.get("meta") or {}).items() if k not in WRAPPER_META}
             record.setdefault("meta", {}).update(meta)
+            objective = (attached.get("meta") or {}).get("metric")
+            if objective and not record["meta"].get("metric"):  # the script's @gitxp.experiment(metric=...)
+                record["meta"]["metric"] = objective
         table = staged.metrics_table()
         if table is not None:
             tables.append(table)

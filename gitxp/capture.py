@@ -69,9 +69,11 @@ def pump(
     log_lock: threading.Lock,
     on_line: Callable[[str], None] | None,
     tail: collections.deque[str] | None,
+    on_caught_up: Callable[[], None] | None = None,
 ) -> None:
     """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``);
-    hand complete lines to ``on_line``."""
+    hand complete lines to ``on_line``; call ``on_caught_up`` after a chunk's lines when nothing more is waiting
+    in the pipe (what was read is all the child has said so far: a decision taken now is not on stale lines)."""
     pending = b""
     lines_out = _LineLog(log, log_lock)
     fd = source.fileno()
@@ -102,6 +104,8 @@ def pump(
                     tail.append(text)
                 if on_line is not None:
                     on_line(text)
+        if on_caught_up is not None and not select.select([fd], [], [], 0)[0]:
+            on_caught_up()
     lines_out.flush()
     if pending:
         text = pending.decode(errors="replace")

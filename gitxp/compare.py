@@ -394,8 +394,15 @@ def group_by(table: pa.Table, column: str, metric: str | None = None) -> list[di
             "mean": None,
         }
         for name, goal in _metrics([Group(str(value), "all", members)], metric)[:1]:
-            found = objective.column(name, goal, members.column_names)
-            nums = _numbers(members[found].to_pylist()) if found else []
+            # per run, as objective.lookup: its result NAME, else its curve summary NAME.goal (in a table of
+            # several experiments, the other's plain `loss` column is there, all null for this group)
+            names = (f"results.{name}", f"results.{objective.summary_name(name, goal)}")
+            candidates = [c for c in names if c in members.column_names]
+            columns = [members[c].to_pylist() for c in candidates]
+            values = [next((v for v in row if v is not None), None) for row in zip(*columns)]
+            nums = _numbers(values) if columns else []
+            used = [c for c, col in zip(candidates, columns) if _numbers(col)]
+            found = used[0] if len(used) == 1 else None
             item["objective"] = f"{found[len('results.') :] if found else name}:{goal}"
             item["best"] = (min if goal == "min" else max)(nums) if nums else None
             item["mean"] = statistics.fmean(nums) if nums else None

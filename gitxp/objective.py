@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gitxp.errors import UsageError, unknown_name
@@ -26,6 +27,7 @@ __all__ = [
     "check_known",
     "guess_goal",
     "pareto_front",
+    "from_script",
 ]
 
 GOALS = ("min", "max", "last")
@@ -127,3 +129,44 @@ def pareto_front(points: Sequence[tuple[Any, Sequence[float]]], goals: Sequence[
         best = min(best, second)
         start = end
     return [item for i, (item, _) in enumerate(points) if i in keep]
+
+
+def from_script(argv: Sequence[str], cwd: Path | None = None) -> tuple[tuple[str, str], str] | None:
+    """The objective a wrapped Python script already names, read from its source before it runs: the
+    ``metric=`` of its ``@gitxp.experiment(...)``/``gitxp.start(...)`` (one, or none is taken), else ``fitness:max``
+    when it prints Studio.ml's ``fitness:`` lines. Returns ``((name, goal), where it was found)`` or None."""
+    import ast
+
+    script = next(
+        (Path(cwd or ".", arg) for arg in argv if arg.endswith(".py") and Path(cwd or ".", arg).is_file()),
+        None,
+    )
+    if script is None:
+        return None
+    try:
+        tree = ast.parse(script.read_text(errors="replace"))
+    except (SyntaxError, ValueError, OSError):
+        return None
+    named: set[str] = set()
+    fitness = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("experiment", "start"):
+                for keyword in node.keywords:
+                    if keyword.arg == "metric" and isinstance(keyword.value, ast.Constant):
+                        if isinstance(keyword.value.value, str):
+                            named.add(keyword.value.value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            fitness = fitness or node.value.lstrip().startswith("fitness:")
+    if len(named) == 1:
+        text = named.pop()
+        call = "@gitxp.experiment/gitxp.start"
+        try:
+            return parse(text, option=f"{script.name}'s metric=", default="max"), f"{script.name}'s {call}"
+        except UsageError:
+            return None
+    if not named and fitness:
+        return ("fitness", "max"), f"{script.name} prints Studio's 'fitness:' lines"
+    return None

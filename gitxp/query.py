@@ -11,7 +11,8 @@ from __future__ import annotations
 import fnmatch
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from gitxp.ancestry import since_filter
 from gitxp.errors import UsageError, unknown_name
@@ -22,20 +23,57 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-__all__ = ["load", "metrics", "select", "since_filter", "resolve_column", "check_experiments", "STATUSES"]
+__all__ = [
+    "load",
+    "metrics",
+    "get_artifact",
+    "select",
+    "since_filter",
+    "resolve_column",
+    "check_experiments",
+    "STATUSES",
+]
 
 STATUSES = ("running", "finished", "failed", "interrupted", "crashed", "pruned", "cancelled")
 
 
-def check_experiments(table: pa.Table, names: Sequence[str]) -> None:
-    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?)."""
+def check_experiments(
+    table: pa.Table, names: Sequence[str], *, store: Store | None = None, show_archived: str = "--all"
+) -> None:
+    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?).
+
+    With ``store``, an experiment whose runs are all archived says so and how to see them (``show_archived``:
+    the option that does, ``--all`` for ``ls``); an empty ``table`` is then checked too."""
     if "experiment" not in table.column_names:
         known: list[str] = []
     else:
         known = sorted({e for e in table["experiment"].to_pylist() if e is not None})
     for name in names:
-        if name not in known:
-            raise unknown_name("experiment", name, known, where="-e: ")
+        if name in known:
+            continue
+        if store is not None:
+            archived = archived_runs(store, name)
+            if archived:
+                raise UsageError(
+                    f"-e: every run of experiment {name!r} is archived ({archived} run"
+                    f"{'' if archived == 1 else 's'}): {show_archived} includes them, "
+                    f"'gitxp unarchive -e {name}' brings them back"
+                )
+            if not table.num_rows:
+                continue  # nothing recorded at all: an empty listing says so
+        raise unknown_name("experiment", name, known, where="-e: ")
+
+
+def archived_runs(store: Store, experiment: str) -> int:
+    """How many runs ``experiment`` has when every one of them is archived (else 0)."""
+    import pyarrow.compute as pc
+
+    def count(table: pa.Table) -> int:
+        if not table.num_rows or "experiment" not in table.column_names:
+            return 0
+        return int(pc.sum(pc.fill_null(pc.equal(table["experiment"], experiment), False)).as_py() or 0)
+
+    return 0 if count(store.table()) else count(store.table(show="archived"))
 
 
 # ---------------------------------------------------------------------- selection
@@ -164,7 +202,14 @@ def load(
         table = filter_table(table, [tag] if isinstance(tag, str) else list(tag or ()), note)
     if since:
         table = since_filter(store, table, since)
-    if experiment and table.num_rows:
+    if experiment and not archived:
+        check_experiments(
+            table,
+            [experiment] if isinstance(experiment, str) else experiment,
+            store=store,
+            show_archived="archived=True",
+        )
+    elif experiment and table.num_rows:
         check_experiments(table, [experiment] if isinstance(experiment, str) else experiment)
     return select(
         store,
@@ -206,3 +251,21 @@ def metrics(run_id: str | Sequence[str], *, path: str | os.PathLike[str] | None 
             }
         )
     return pa.concat_tables(parts, promote_options="default")
+
+
+def get_artifact(
+    run: str | Any,
+    name: str = "",
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    path: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Restore artifact ``name`` of ``run`` (a run id or unique prefix, or a :class:`gitxp.Run`) into the folder
+    ``dest`` (default: a new temporary folder) and return its local path, ``dest/name``, as MLflow's
+    ``download_artifacts`` does: ``name`` is a file (``"model.pt"``), a logged directory (``"plots"``: every file
+    under it, with its relative path) or ``""`` (every artifact). Every file's sha256 is verified."""
+    from gitxp.artifacts import download
+
+    store = Store.open(path)
+    run_id = store.resolve_run(run if isinstance(run, str) else str(run.id))
+    return download(store, run_id, name, Path(dest) if dest is not None else None)

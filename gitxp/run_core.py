@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
+from gitxp.artifacts import RunArtifacts
 from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
 from gitxp.lifecycle.api import RunLifecycle
@@ -54,7 +55,7 @@ def current() -> Run:
     return stack[-1]
 
 
-class Run(Curves, RunLifecycle):
+class Run(Curves, RunLifecycle, RunArtifacts):
     """One execution of training code with one set of params. Create it with :func:`start`."""
 
     def __init__(

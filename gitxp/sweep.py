@@ -102,6 +102,7 @@ class Sweep:
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
+    planned_skips: int = 0  # plan() with resume: the points that already finished (and would be skipped)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -146,15 +147,24 @@ class Sweep:
 
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
         """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
-        and the first ``limit`` param sets the strategy proposes."""
+        and the first ``limit`` param sets the strategy proposes. With ``resume``, the points that already
+        finished on this version are left out of both, as :meth:`run` would skip them (their count:
+        ``self.planned_skips``)."""
         strategy = self._strategy()
-        points = []
-        while len(points) < limit:
+        finished = self._finished_points(strategy)
+        self.planned_skips = 0
+        points: list[dict[str, Any]] = []
+        while len(points) < limit or (finished is not None and strategy.total is not None):
             point = strategy.ask(History()) if hasattr(strategy, "ask") else strategy.suggest()
             if point is None:
                 break
-            points.append(point)
-        return strategy.total, points
+            if finished is not None and finished.take(point):
+                self.planned_skips += 1
+                continue
+            if len(points) < limit:
+                points.append(point)
+        total = None if strategy.total is None else strategy.total - self.planned_skips
+        return total, points
 
     def _pruning(self) -> Any:
         if not self.prune:

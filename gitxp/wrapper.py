@@ -249,7 +249,14 @@ def execute(
                 reader.line(run, text)
             except Exception as error:  # a malformed line must not kill the run
                 run.meta({"reader_error": f"{type(error).__name__}: {error}"})
-        if run._pruning is not None and child and not pruned.is_set() and run.should_prune():
+
+    def prune_check() -> None:
+        """Ask the pruner, on everything the command has said so far (never on a line with more already
+        waiting behind it), and not once the command has reported its final value: it has completed."""
+        pruning = run._pruning
+        if pruning is None or not child or pruned.is_set() or pruning.metric in run.results:
+            return
+        if run.should_prune():
             pruned.set()  # the pruner says stop: SIGTERM now, SIGKILL after a grace period
             _stop_group(child[0], PRUNE_GRACE_SECONDS)
 
@@ -281,7 +288,9 @@ def execute(
         err_sinks = [sys.stderr.buffer] if tee else []
         threads = [
             threading.Thread(
-                target=_pump, args=(proc.stdout, out_sinks, log, log_lock, on_line, None), daemon=True
+                target=_pump,
+                args=(proc.stdout, out_sinks, log, log_lock, on_line, None, prune_check),
+                daemon=True,
             ),
             threading.Thread(
                 target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail), daemon=True
@@ -302,16 +311,15 @@ def execute(
                         reader.poll(run)
                     except Exception as error:
                         run.meta({"reader_error": f"{type(error).__name__}: {error}"})
-                if run._pruning is not None and not pruned.is_set() and run.should_prune():
-                    pruned.set()
-                    _stop_group(proc, PRUNE_GRACE_SECONDS)
+                prune_check()
         for thread in threads:
             thread.join()
         _watchdog.release(proc.pid)
         with controller.lock:
             controller.procs.discard(proc)
     run.meta(exit_code=code)
-    if pruned.is_set():
+    completed = code == 0 and run._pruning is not None and run._pruning.metric in run.results
+    if pruned.is_set() and not completed:  # (exit 0 with its final value: it ended before the signal landed)
         status = "pruned"
         run._pruning.record_pruned(run)
     elif code == 0 and not controller.interrupted.is_set():
@@ -344,4 +352,4 @@ def execute(
 
     collect_output(run)
     run.end(status)
-    return status
+    return run.status  # "cancelled" when gitxp cancel stopped it (Run.end reads its marker)

@@ -104,6 +104,43 @@ def _config_set(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _config_get(data: Mapping[str, Any], key: str) -> Any:
+    if key in data:
+        return data[key]
+    node: Any = data
+    for part in key.split("."):
+        node = node[part]
+    return node
+
+
+# HyperTrainer's per-task output folder: its scripts write metric_*.log and progress.log there
+_HT_OUTPUT = "training.output_path"
+_PER_RUN = re.compile(r"\{(output_dir|run_id)\}")
+
+
+def _per_run_paths(data: dict[str, Any], params: Mapping[str, Any], invocation: Invocation) -> None:
+    """``{output_dir}`` and ``{run_id}`` inside the config's string values become this run's; HyperTrainer's
+    ``training.output_path``, unless a param or a template sets it, becomes the run's output dir -- as HyperTrainer
+    itself gave every task its own folder, so runs never write into (and read) each other's files."""
+    values = {"output_dir": str(invocation.output_dir), "run_id": invocation.run_id}
+
+    def render(node: Any) -> Any:
+        if isinstance(node, str):
+            return _PER_RUN.sub(lambda m: values[m.group(1)], node)
+        if isinstance(node, dict):
+            return {k: render(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [render(v) for v in node]
+        return node
+
+    given = _config_has(data, _HT_OUTPUT) and (
+        _HT_OUTPUT in params or _PER_RUN.search(str(_config_get(data, _HT_OUTPUT)))
+    )
+    data.update(render(data))
+    if _config_has(data, _HT_OUTPUT) and not given:
+        _config_set(data, _HT_OUTPUT, str(invocation.output_dir))
+
+
 class ConfigFile:
     @hookimpl(tryfirst=True)
     def gitxp_apply_overrides(self, run: Run | None, invocation: Invocation, params: dict[str, Any]) -> None:
@@ -120,6 +157,10 @@ class ConfigFile:
                 invocation.consumed.add(key)
         if invocation.output_dir is None:
             return
+        _per_run_paths(data, params, invocation)
+        output_path = str(_config_get(data, _HT_OUTPUT)) if _config_has(data, _HT_OUTPUT) else None
+        if run is not None and output_path and output_path != str(invocation.output_dir):
+            run.meta({"config.output_path": output_path})  # metric_*.log files are read there too
         rendered = invocation.output_dir / config.name
         if config.suffix.lower() == ".json":
             rendered.write_text(json.dumps(data, indent=2))

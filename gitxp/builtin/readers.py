@@ -18,6 +18,7 @@ import math
 import re
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gitxp.hookspecs import hookimpl
@@ -129,49 +130,65 @@ class MetricFileReader:
     def line(self, run: Run, text: str) -> None:
         pass
 
+    @staticmethod
+    def folders(run: Run) -> list[Path]:
+        """Where the files are: the run's output dir, and the ``training.output_path`` of a HyperTrainer
+        config (``--config``) when that is another folder."""
+        folders = [run.output_dir]
+        other = run.meta().get("config.output_path")
+        if isinstance(other, str) and other:
+            path = Path(other) if Path(other).is_absolute() else Path(run.meta().get("cwd") or ".") / other
+            if path.resolve() != run.output_dir.resolve():
+                folders.append(path)
+        return folders
+
     def poll(self, run: Run) -> None:
-        folder = run.output_dir
-        for path in sorted(folder.glob("metric_*.log")):
-            if path.name.startswith(_CLASSWISE):  # read whole when the command ends
-                continue
-            name = path.stem[len("metric_") :]
-            try:
-                with open(path, "rb") as handle:
-                    handle.seek(self.offsets.get(name, 0))
-                    data = handle.read()
-            except OSError:
-                continue
-            complete, _, _ = data.rpartition(b"\n")
-            if not complete:
-                continue
-            self.offsets[name] = self.offsets.get(name, 0) + len(complete) + 1
-            for raw in complete.decode(errors="replace").splitlines():
-                number = self.counts.get(name, 0)
-                self.counts[name] = number + 1
-                point = _metric_point(raw, number)
-                if point is not None:
-                    run.log({name: point[1]}, step=point[0])
+        for folder in self.folders(run):
+            for path in sorted(folder.glob("metric_*.log")):
+                if path.name.startswith(_CLASSWISE):  # read whole when the command ends
+                    continue
+                self._read(run, path)
+
+    def _read(self, run: Run, path: Path) -> None:
+        name, key = path.stem[len("metric_") :], str(path)
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(self.offsets.get(key, 0))
+                data = handle.read()
+        except OSError:
+            return
+        complete, _, _ = data.rpartition(b"\n")
+        if not complete:
+            return
+        self.offsets[key] = self.offsets.get(key, 0) + len(complete) + 1
+        for raw in complete.decode(errors="replace").splitlines():
+            number = self.counts.get(key, 0)
+            self.counts[key] = number + 1
+            point = _metric_point(raw, number)
+            if point is not None:
+                run.log({name: point[1]}, step=point[0])
 
     def finish(self, run: Run) -> None:
         self.poll(run)
-        for path in sorted(run.output_dir.glob(_CLASSWISE + "*.log")):
-            _read_classwise(run, path, path.stem[len(_CLASSWISE) :])
-        for path in sorted(run.output_dir.glob("metric_*.log")):  # a last line without a newline
-            if path.name.startswith(_CLASSWISE):
-                continue
-            name = path.stem[len("metric_") :]
-            try:
-                tail = path.read_bytes()[self.offsets.get(name, 0) :].decode(errors="replace").strip()
-            except OSError:
-                continue
-            point = _metric_point(tail, self.counts.get(name, 0)) if tail else None
-            if point is not None:
-                run.log({name: point[1]}, step=point[0])
-        progress = run.output_dir / "progress.log"
-        if progress.exists():
-            lines = [line for line in progress.read_text(errors="replace").splitlines() if line.strip()]
-            if lines:
-                run.meta(progress=lines[-1].strip())
+        for folder in self.folders(run):
+            for path in sorted(folder.glob(_CLASSWISE + "*.log")):
+                _read_classwise(run, path, path.stem[len(_CLASSWISE) :])
+            for path in sorted(folder.glob("metric_*.log")):  # a last line without a newline
+                if path.name.startswith(_CLASSWISE):
+                    continue
+                name, key = path.stem[len("metric_") :], str(path)
+                try:
+                    tail = path.read_bytes()[self.offsets.get(key, 0) :].decode(errors="replace").strip()
+                except OSError:
+                    continue
+                point = _metric_point(tail, self.counts.get(key, 0)) if tail else None
+                if point is not None:
+                    run.log({name: point[1]}, step=point[0])
+            progress = folder / "progress.log"
+            if progress.exists():
+                lines = [line for line in progress.read_text(errors="replace").splitlines() if line.strip()]
+                if lines:
+                    run.meta(progress=lines[-1].strip())
 
 
 _CLASSWISE = "metric_classwise_"

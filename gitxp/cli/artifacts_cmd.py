@@ -1,7 +1,9 @@
-"""``gitxp artifacts RUN`` (list a run's artifacts) and ``gitxp get RUN NAME [-o PATH]`` (restore one)."""
+"""``gitxp artifacts RUN`` (list a run's artifacts) and ``gitxp get RUN NAME [-o PATH]`` (restore a file or a
+logged directory)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -41,20 +43,32 @@ def artifacts_command(run: str) -> None:
 @click.argument("run")
 @click.argument("name")
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path), help="where to write it (default: ./NAME's file name)"
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="where to write it (default: ./NAME's last part; a directory's files go under it)",
 )
 def get_command(run: str, name: str, output: Path | None) -> None:
-    """Restore artifact NAME of RUN, verifying its sha256."""
-    from gitxp.artifacts import get_artifact
+    """Restore artifact NAME of RUN -- a file, or a logged directory (every file under it) -- verifying each
+    file's sha256."""
+    from gitxp.artifacts import list_artifacts, restore
     from gitxp.store import Store
 
     store = Store.open()
     run_id = store.resolve_run(run)
-    target = output if output is not None else Path(Path(name).name)
-    if target.is_dir():
-        target = target / Path(name).name
-    entry = get_artifact(store, run_id, name, target)
-    click.echo(f"{target} ({_size(entry['size'])}, sha256 verified)")
+    base = Path(name.rstrip("/")).name or "artifacts"
+    target = output if output is not None else Path(base)
+    clean = name.replace(os.sep, "/").strip("/")
+    single = not name.endswith("/") and any(e["name"] == clean for e in list_artifacts(store, run_id))
+    if single and target.is_dir():
+        target = target / base
+    entries = restore(store, run_id, name, target)
+    total = _size(sum(int(e["size"]) for e in entries))
+    if single:
+        click.echo(f"{target} ({total}, sha256 verified)")
+    else:
+        count = f"{len(entries)} file{'' if len(entries) == 1 else 's'}"
+        click.echo(f"{target}/ ({count}, {total}, sha256 verified)")
 
 
 COMMANDS = [artifacts_command, get_command]

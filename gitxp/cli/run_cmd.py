@@ -236,6 +236,16 @@ def run_command(
     finally:
         space_module.MAX_RUNS = saved
     objectives = _objectives(metrics)
+    if not objectives and (space.is_sweep or strategy != "grid") and not shell:
+        from gitxp.objective import from_script
+
+        found = from_script(command, None)
+        if found is not None:  # what the script itself names: its decorator's metric, Studio's fitness
+            objectives = [found[0]]
+            click.echo(
+                f"gitxp: objective {':'.join(found[0])} ({found[1]}; --metric NAME:min|max for another)",
+                err=True,
+            )
     from gitxp.builtin.readers import compile_parse
 
     for pattern in parse_patterns:

@@ -32,7 +32,11 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--version", "version", metavar="REV", help="Only runs of this commit, branch, tag or version id."
         ),
-        click.option("--status", metavar="S[,S]", help="running, finished, failed, interrupted, crashed."),
+        click.option(
+            "--status",
+            metavar="S[,S]",
+            help="running, finished, failed, interrupted, crashed, pruned, cancelled.",
+        ),
         click.option(
             "--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."
         ),
@@ -78,7 +82,11 @@ def _selected(
         from gitxp.store.lifecycle import filter_table
 
         table = filter_table(table, tags, note)
-    if experiment and table.num_rows:
+    if experiment and not show_all:
+        from gitxp.query import check_experiments
+
+        check_experiments(table, experiment, store=store)  # all archived: say so, and --all
+    elif experiment and table.num_rows:
         from gitxp.query import check_experiments
 
         check_experiments(table, experiment)

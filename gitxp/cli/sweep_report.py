@@ -51,6 +51,11 @@ def _print_plan(sweep: Any, shown: int = 5) -> None:
     click.echo(
         f"dry run: {count} run{'' if total == 1 else 's'} ({sweep.strategy}, -j {sweep.jobs}), "
         f"version {sweep.version.id}"
+        + (
+            f"; {sweep.planned_skips} already finished on this version (skipped with --resume)"
+            if sweep.planned_skips
+            else ""
+        )
     )
     for number, point in enumerate(points, 1):
         click.echo(f"  #{number} " + (" ".join(f"{k}={v!r}" for k, v in point.items()) or "(no params)"))
@@ -227,9 +232,11 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         table.select(columns).slice(0, 10), "table", columns_given=True, title=title, first=first, fit=True
     )
     finished = sum(1 for s in result.statuses.values() if s == "finished")
+    cancelled = sum(1 for s in result.statuses.values() if s == "cancelled")
     click.echo(
         f"{finished} finished, {result.failed} failed, "
         f"{sum(1 for s in result.statuses.values() if s == 'interrupted')} interrupted"
+        + (f", {cancelled} cancelled" if cancelled else "")
         + (f", {result.skipped} already finished (skipped)" if result.skipped else "")
         + (f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)" if sweep.prune else ""),
         err=True,

@@ -73,7 +73,7 @@ def _trial(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -
         with run:
             returned = objective(run)
             _record(run, returned, objectives)
-            if run._pruning is not None and run._pruning.should_prune(run):
+            if run._pruning is not None and run.id in run._pruning.told:  # it asked and was told to stop
                 run._pruning.record_pruned(run)
                 run.end("pruned")
         return run.status
@@ -138,9 +138,11 @@ def optimize(
         task=_trial(objective, objectives),
         git=git,
     )
+    from gitxp.search.progress import trial_progress
     from gitxp.wrapper import Controller
 
-    result = loop.run(Controller())
+    with trial_progress(objectives) as on_event:  # a bar on a terminal, silent otherwise
+        result = loop.run(Controller(), on_event=on_event)
     store.flush()
     return _best(result, objectives)
 

@@ -18,6 +18,7 @@ from optuna.trial import TrialState, create_trial
 
 from gitxp.errors import UsageError
 from gitxp.search.history import PRUNED_STEP_KEY, PRUNED_VALUE_KEY, load_history
+from gitxp.search.quiet import quiet
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -52,6 +53,9 @@ class Pruning:
         self.curves: dict[str, dict[int, float]] = {}  # run id -> step -> value, of this sweep's runs
         self.final: dict[str, str] = {}  # run id -> complete | pruned | fail, for this sweep's ended runs
         self.pruned_steps: dict[str, int] = {}
+        self.told: set[str] = (
+            set()
+        )  # runs should_prune() said to stop (a trial that never heard it completed)
         history = load_history(store, experiment, [], [objective])
         self.past: list[Any] = []
         for trial in history.trials:  # earlier sessions: curves from the store, read once
@@ -86,14 +90,19 @@ class Pruning:
                 state = self.final.get(run_id, "running")
                 last = curve[max(curve)] if curve else None
                 trials.append(self._trial(state, curve, last))
-        study = optuna.create_study(
-            direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner
-        )
+        with quiet():  # a throw-away study per decision: no "A new study created" line each time
+            study = optuna.create_study(
+                direction="minimize" if self.goal == "min" else "maximize", pruner=self.pruner
+            )
         if trials:
             study.add_trials(trials)
         study.add_trial(create_trial(state=TrialState.RUNNING, intermediate_values=mine))
         frozen = study.get_trials(deepcopy=False)[-1]
-        return bool(self.pruner.prune(study, frozen))
+        stop = bool(self.pruner.prune(study, frozen))
+        if stop:
+            with self.lock:
+                self.told.add(run.id)
+        return stop
 
     @staticmethod
     def _trial(state: str, curve: dict[int, float], value: float | None) -> Any:

@@ -23,6 +23,7 @@ from optuna.trial import TrialState, create_trial
 
 from gitxp.errors import UsageError
 from gitxp.search.history import ATTRS_KEY, DISTS_KEY, History
+from gitxp.search.quiet import quiet
 from gitxp.space import ArrayOf, Categorical, Distribution, LogUniform, Normal, RandInt, Space, Uniform
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
     "TrialSampler",
 ]
 
-optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 SAMPLERS = ("tpe", "cmaes", "gp", "qmc", "nsga2")
@@ -140,11 +140,12 @@ def study_from_history(
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
     """An in-memory study holding every trial of ``history`` (params outside today's space are left out)."""
-    study = optuna.create_study(
-        sampler=sampler,
-        pruner=pruner,
-        directions=["minimize" if d == "min" else "maximize" for d in directions],
-    )
+    with quiet():  # one throw-away study per proposal: Optuna's "A new study created" each time
+        study = optuna.create_study(
+            sampler=sampler,
+            pruner=pruner,
+            directions=["minimize" if d == "min" else "maximize" for d in directions],
+        )
     trials = []
     for trial in history.trials:
         dists = dict(distributions)
@@ -226,7 +227,8 @@ class OptunaStrategy:
         if history is not None:
             self.history = history
         study = self.study()
-        trial = study.ask(dict(self.distributions))
+        with quiet():
+            trial = study.ask(dict(self.distributions))
         self.pending_trial = trial if self.define_by_run else None
         attrs = _sampler_state(study, trial._trial_id)
         self.pending_meta = {ATTRS_KEY: attrs} if attrs else {}
