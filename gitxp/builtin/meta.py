@@ -14,6 +14,16 @@ from gitxp.secrets import mask_argv
 if TYPE_CHECKING:
     from gitxp.run import Run
 
+
+def _notebook_meta(run: Run) -> dict[str, Any]:
+    """A run made in a Jupyter kernel: its notebook, executed cells, stale modules (gitxp.notebook.kernel)."""
+    if "IPython" not in sys.modules:
+        return {}
+    from gitxp.notebook.kernel import meta_for
+
+    return meta_for(run.version)
+
+
 _ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ID", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV")
 
 
@@ -76,4 +86,5 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
     for key in _ENV_KEYS:
         if os.environ.get(key):
             meta[f"env.{key}"] = os.environ[key]
+    meta.update(_notebook_meta(run))
     return meta

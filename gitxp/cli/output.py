@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +79,27 @@ def terminal_width() -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal a progress bar may redraw. Not under a Jupyter kernel: its ``!cmd`` runs the
+    command on a pseudo-terminal with ``FORCE_COLOR`` set, but the output lands in a notebook cell, where every
+    redraw would stay as escape codes (a kernel's children inherit ``JPY_PARENT_PID`` from its launcher)."""
+    return _isatty(sys.stderr) and "JPY_PARENT_PID" not in os.environ
+
+
 def console(*, stderr: bool = False) -> Any:
     """A rich console; stdout at the width to fit (or wide enough that nothing folds when piped); stderr never
     wraps its lines (``print(..., soft_wrap=True)`` is used for messages)."""
     from rich.console import Console
 
-    if stderr:  # progress display: the terminal's width
-        return Console(stderr=True)
+    if stderr:  # progress display: the terminal's width; never cursor codes where there is no terminal
+        return Console(stderr=True, force_terminal=None if stderr_is_terminal() else False)
     return Console(soft_wrap=False, width=terminal_width() or 10_000)
 
 

@@ -331,6 +331,17 @@ def show_command(
                 "(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True
             )
             return
+        if show_diff:
+            from gitxp.notebook import readable_patch, split_executed
+
+            data = readable_patch(store.repo, data)  # notebooks as their cell sources, without outputs
+            rest, executed = split_executed(data)
+            if not rest.strip():
+                click.echo("(only notebook outputs differ from the commit: the same code)", err=True)
+            if executed:
+                click.echo(
+                    "(the cells the kernel executed, in order, are the .gitxp/executed/ file)", err=True
+                )
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
@@ -357,6 +368,10 @@ def show_command(
     item = records(row)[0]
     patch = store.run_file(run_id, "diff.patch")
     item["metrics"] = _metric_summary(metrics) if metrics.num_rows else []
+    if patch:
+        from gitxp.notebook import readable_patch, split_executed
+
+        patch = split_executed(readable_patch(store.repo, patch))[0]  # executed cells: not a tree change
     item["diffstat"] = _diffstat(patch) if patch else []
     if fmt == "json":
         click.echo(json_dumps(item))
@@ -385,9 +400,28 @@ def show_command(
         click.echo("\nuncommitted changes (gitxp show --diff):")
         for line in item["diffstat"]:
             click.echo(f"  {line}")
+    for line in _notebook_notes(meta):
+        click.echo(line)
     if tb:
         click.echo("\ntraceback (tail):")
         click.echo("\n".join(tb))
+
+
+def _notebook_notes(meta: dict[str, Any]) -> list[str]:
+    """What ``show`` says of a run made in a Jupyter kernel whose code was not all on disk."""
+    out = []
+    where = meta.get("notebook.path") or "no saved notebook"
+    if meta.get("notebook.unsaved_cells"):
+        out.append(
+            f"\nnote: {meta['notebook.unsaved_cells']} executed cell(s) differ from the saved notebook ({where}): "
+            "the version holds the cells that ran (.gitxp/executed/ in gitxp show --diff)"
+        )
+    if meta.get("notebook.stale_modules"):
+        out.append(
+            f"\nnote: changed on disk after the kernel imported them: {', '.join(meta['notebook.stale_modules'])} "
+            "(the run used the code in memory, which no version holds)"
+        )
+    return out
 
 
 COMMANDS = [ls_command, show_command, export_command]

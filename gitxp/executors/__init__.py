@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import subprocess
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -102,6 +103,8 @@ class LocalExecutor:
     def submit(self, run: Run, job: Job) -> Future[Any]:
         self._in_flight += 1
         if job.task is not None:
+            if self.jobs == 1 and threading.current_thread() is threading.main_thread():
+                return _inline(job.task, run)
             return self.pool.submit(job.task, run)
         from gitxp.wrapper import execute
 
@@ -124,6 +127,18 @@ class LocalExecutor:
 
     def shutdown(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _inline(task: Callable[[Run], str], run: Run) -> Future[Any]:
+    """Run one trial of a Python objective in this (main) thread: Ctrl-C (a kernel's interrupt) then raises
+    ``KeyboardInterrupt`` inside the objective at once, the trial is recorded ``interrupted`` and the search
+    stops, instead of the main thread waiting for a worker thread that no signal reaches."""
+    future: Future[Any] = Future()
+    try:
+        future.set_result(task(run))
+    except Exception as error:  # noqa: BLE001 - booked by outcome(), as a worker thread's would be
+        future.set_exception(error)
+    return future
 
 
 def make_executor(name: str, options: ExecutorOptions) -> Executor:

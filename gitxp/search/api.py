@@ -46,7 +46,9 @@ def _objectives(metric: str | Sequence[str]) -> list[tuple[str, str]]:
 
 
 def _version(store: Store, git: bool) -> Version:
-    return capture(store.repo) if git else Version(None)
+    from gitxp.run_setup import kernel_version
+
+    return kernel_version(store, capture(store.repo)) if git else Version(None)
 
 
 def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
@@ -140,8 +142,10 @@ def optimize(
     )
     from gitxp.wrapper import Controller
 
-    result = loop.run(Controller())
-    store.flush()
+    try:
+        result = loop.run(Controller())  # Ctrl-C: the running trial is recorded interrupted, then re-raised
+    finally:
+        store.flush()
     return _best(result, objectives)
 
 
