@@ -232,10 +232,11 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     identity = None
-    if b".ipynb" in patch:
-        from gitxp.notebook import readable_patch
+    if b".ipynb" in patch or b".gitxp/executed/" in patch:
+        from gitxp.notebook import readable_patch, split_executed
 
-        identity = readable_patch(repo, patch)
+        # notebooks by their cell sources; a kernel's executed cells (in a rerun's worktree) are not code
+        identity = split_executed(readable_patch(repo, patch))[0]
         identity = None if identity == patch else identity
     return Version(commit, branch, patch, tuple(skipped), tuple(secrets), identity)
 

@@ -304,3 +304,74 @@ def test_the_saved_notebook_executed_in_two_sessions_gives_one_version(
     first, second = runs(repo)
     assert first["version"] == second["version"] == git(repo, "rev-parse", "--short=7", "HEAD")
     assert "meta.notebook.unsaved_cells" not in first or first["meta.notebook.unsaved_cells"] is None
+
+
+# ---------------------------------------------------------------------- item 3: gitxp rerun of a kernel's run
+
+
+def gx(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitxp", *args],
+        cwd=repo,
+        env={**os.environ, **_env()},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def test_rerun_of_a_kernel_run_executes_its_cells_with_the_params_injected(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nb = notebook(
+        [
+            "lr = 0.1",
+            "import gitxp\nwith gitxp.start(experiment='nb', params={'lr': lr}) as run:\n"
+            "    run.result(score=lr * 10)",
+        ]
+    )
+    nb.cells[0].metadata["tags"] = ["parameters"]  # as papermill wants it
+    path = repo / "analysis.ipynb"
+    nbformat.write(nb, path)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "notebook")
+    client(nb, repo, monkeypatch, path).execute()
+    (original,) = runs(repo)
+    assert original["results.score"] == 1.0
+    verify = gx(repo, "rerun", original["run_id"], "--verify")
+    assert "reproduced" in (verify.stdout + verify.stderr).lower()
+    gx(repo, "rerun", original["run_id"], "--set", "lr=0.2")
+    new = runs(repo)[-1]
+    assert new["meta.rerun_of"] == original["run_id"]
+    assert (
+        new["params.lr"] == 0.2 and new["results.score"] == 2.0
+    )  # the cell's variable changed, not only the record
+
+
+def test_rerun_of_an_optimize_trial_made_in_a_kernel_calls_the_objective_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = repo / "search.ipynb"
+    nb = notebook(
+        [
+            "import gitxp",
+            "def objective(run):\n    x = run.uniform('x', 0, 1)\n    return (x - 0.3) ** 2",
+            "gitxp.optimize(objective, n_trials=3, experiment='nb', strategy='random', seed=1)",
+        ]
+    )
+    nbformat.write(nb, path)
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "notebook")
+    client(nb, repo, monkeypatch, path).execute()
+    trials = runs(repo)
+    assert len(trials) == 3 and all(row["meta.notebook.objective"] == "objective" for row in trials)
+    verify = gx(repo, "rerun", trials[1]["run_id"], "--verify")
+    assert "reproduced" in (verify.stdout + verify.stderr).lower()
+    rows = runs(repo)
+    assert len(rows) == 4  # one trial again, not the whole search
+    assert (
+        rows[-1]["params.x"] == trials[1]["params.x"]
+        and rows[-1]["results.loss"] == trials[1]["results.loss"]
+    )

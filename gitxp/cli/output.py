@@ -79,18 +79,11 @@ def terminal_width() -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
-def _isatty(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
-def stderr_is_terminal() -> bool:
-    """Whether stderr is a terminal a progress bar may redraw. Not under a Jupyter kernel: its ``!cmd`` runs the
-    command on a pseudo-terminal with ``FORCE_COLOR`` set, but the output lands in a notebook cell, where every
-    redraw would stay as escape codes (a kernel's children inherit ``JPY_PARENT_PID`` from its launcher)."""
-    return _isatty(sys.stderr) and "JPY_PARENT_PID" not in os.environ
+def in_kernel_child() -> bool:
+    """Whether this process was started by a Jupyter kernel (``!gitxp run`` in a cell): the kernel runs it on a
+    pseudo-terminal with ``FORCE_COLOR`` set, but the output lands in a notebook cell, where every redraw of a
+    progress bar would stay as escape codes (a kernel's children inherit ``JPY_PARENT_PID`` from its launcher)."""
+    return "JPY_PARENT_PID" in os.environ
 
 
 def console(*, stderr: bool = False) -> Any:
@@ -98,8 +91,8 @@ def console(*, stderr: bool = False) -> Any:
     wraps its lines (``print(..., soft_wrap=True)`` is used for messages)."""
     from rich.console import Console
 
-    if stderr:  # progress display: the terminal's width; never cursor codes where there is no terminal
-        return Console(stderr=True, force_terminal=None if stderr_is_terminal() else False)
+    if stderr:  # progress display: the terminal's width (FORCE_COLOR forces it), never into a notebook cell
+        return Console(stderr=True, force_terminal=False if in_kernel_child() else None)
     return Console(soft_wrap=False, width=terminal_width() or 10_000)
 
 

@@ -154,6 +154,11 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool,
         all_rows=filters.get("limit") is not None,
         what="runs",
     )
+    if table.num_rows == 0 and fmt == "table":  # a fresh clone: runs pushed by others come with gitxp pull
+        from gitxp.store import Store
+        from gitxp.store.commits import pull_hint
+
+        click.echo(pull_hint(Store.open()) or "", err=True, nl=False)
 
 
 def _objective_columns(table: Any) -> list[str]:
@@ -331,17 +336,10 @@ def show_command(
                 "(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True
             )
             return
-        if show_diff:
-            from gitxp.notebook import readable_patch, split_executed
+        if show_diff:  # notebooks as their cell sources, without outputs; a kernel's executed cells named
+            from gitxp.notebook import shown_diff
 
-            data = readable_patch(store.repo, data)  # notebooks as their cell sources, without outputs
-            rest, executed = split_executed(data)
-            if not rest.strip():
-                click.echo("(only notebook outputs differ from the commit: the same code)", err=True)
-            if executed:
-                click.echo(
-                    "(the cells the kernel executed, in order, are the .gitxp/executed/ file)", err=True
-                )
+            data = shown_diff(store.repo, data, lambda line: click.echo(line, err=True))
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
@@ -368,10 +366,10 @@ def show_command(
     item = records(row)[0]
     patch = store.run_file(run_id, "diff.patch")
     item["metrics"] = _metric_summary(metrics) if metrics.num_rows else []
-    if patch:
+    if patch:  # notebooks as cell sources; a kernel's executed cells are not a change of the tree
         from gitxp.notebook import readable_patch, split_executed
 
-        patch = split_executed(readable_patch(store.repo, patch))[0]  # executed cells: not a tree change
+        patch = split_executed(readable_patch(store.repo, patch))[0]
     item["diffstat"] = _diffstat(patch) if patch else []
     if fmt == "json":
         click.echo(json_dumps(item))
@@ -400,28 +398,12 @@ def show_command(
         click.echo("\nuncommitted changes (gitxp show --diff):")
         for line in item["diffstat"]:
             click.echo(f"  {line}")
-    for line in _notebook_notes(meta):
-        click.echo(line)
+    from gitxp.notebook import show_notes
+
+    click.echo("".join(show_notes(meta)), nl=False)
     if tb:
         click.echo("\ntraceback (tail):")
         click.echo("\n".join(tb))
-
-
-def _notebook_notes(meta: dict[str, Any]) -> list[str]:
-    """What ``show`` says of a run made in a Jupyter kernel whose code was not all on disk."""
-    out = []
-    where = meta.get("notebook.path") or "no saved notebook"
-    if meta.get("notebook.unsaved_cells"):
-        out.append(
-            f"\nnote: {meta['notebook.unsaved_cells']} executed cell(s) differ from the saved notebook ({where}): "
-            "the version holds the cells that ran (.gitxp/executed/ in gitxp show --diff)"
-        )
-    if meta.get("notebook.stale_modules"):
-        out.append(
-            f"\nnote: changed on disk after the kernel imported them: {', '.join(meta['notebook.stale_modules'])} "
-            "(the run used the code in memory, which no version holds)"
-        )
-    return out
 
 
 COMMANDS = [ls_command, show_command, export_command]

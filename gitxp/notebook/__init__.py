@@ -9,7 +9,7 @@ already loaded, and ``rerun`` imports nbclient (the ``notebook`` extra) only whe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitxp.notebook.source import NOTE, code_cells, is_notebook, normalize, readable, stat
 
@@ -24,6 +24,8 @@ __all__ = [
     "normalize",
     "readable",
     "readable_patch",
+    "show_notes",
+    "shown_diff",
     "split_executed",
     "stat",
 ]
@@ -55,3 +57,32 @@ def split_executed(patch: bytes) -> tuple[bytes, bytes]:
 def readable_patch(repo: Repo, patch: bytes) -> bytes:
     """A run's stored patch as it is shown: notebooks as diffs of their cell sources (see :func:`readable`)."""
     return readable(patch, blob_reader(repo)) if b".ipynb" in patch else patch
+
+
+def show_notes(meta: dict[str, Any]) -> list[str]:
+    """What ``gitxp show`` says of a run made in a Jupyter kernel whose code was not all on disk."""
+    out = []
+    where = meta.get("notebook.path") or "no saved notebook"
+    if meta.get("notebook.unsaved_cells"):
+        out.append(
+            f"\nnote: {meta['notebook.unsaved_cells']} executed cell(s) differ from the saved notebook ({where}): "
+            "the version holds the cells that ran (.gitxp/executed/ in gitxp show --diff)\n"
+        )
+    if meta.get("notebook.stale_modules"):
+        out.append(
+            f"\nnote: changed on disk after the kernel imported them: {', '.join(meta['notebook.stale_modules'])} "
+            "(the run used the code in memory, which no version holds)\n"
+        )
+    return out
+
+
+def shown_diff(repo: Repo, patch: bytes, say: Callable[[str], None]) -> bytes:
+    """``gitxp show --diff``: the patch with notebooks as cell sources; ``say`` tells when only notebook outputs
+    differ from the commit, and where a kernel's executed cells are."""
+    data = readable_patch(repo, patch)
+    rest, executed = split_executed(data)
+    if not rest.strip():
+        say("(only notebook outputs differ from the commit: the same code)")
+    if executed:
+        say("(the cells the kernel executed, in order, are the .gitxp/executed/ file)")
+    return data

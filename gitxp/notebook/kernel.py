@@ -124,6 +124,12 @@ def _history(ip: Any) -> list[str]:
     return [str(cell) for cell in list(raw)[1:]]
 
 
+def later_cells(count: int) -> list[str]:
+    """The cells the kernel executed after its first ``count`` (a run that spans cells, at its end)."""
+    ip = shell()
+    return _history(ip)[count:] if ip is not None else []
+
+
 def executed_text(cells: list[str]) -> str:
     """The executed cells as one file: a ``# %% In[N]`` block a cell (the percent format of jupytext)."""
     return "".join(

@@ -72,6 +72,8 @@ def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
 
 def _trial(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> Callable[[Run], str]:
     def call(run: Run) -> str:
+        if run.meta().get("notebook.cells") is not None and objective.__module__ == "__main__":
+            run.meta({"notebook.objective": objective.__qualname__})  # gitxp rerun calls it once (a kernel's)
         with run:
             returned = objective(run)
             _record(run, returned, objectives)
