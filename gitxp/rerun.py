@@ -144,7 +144,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         from gitxp.notebook.rerun import command as notebook_command
 
         patch = store.run_file(run["run_id"], "diff.patch") or b""
-        argv, shell, config = notebook_command(run["run_id"], meta, patch), False, None
+        argv, shell, config = notebook_command(run["run_id"], meta, patch, overrides), False, None
     elif meta.get("entrypoint"):
         _check_rerunnable(run["run_id"], meta["entrypoint"])
         argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None

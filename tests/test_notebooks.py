@@ -252,6 +252,19 @@ def test_executing_a_notebook_again_keeps_its_version_and_diffs_show_cell_source
     assert "+    run.result(x=2)" in code and '"outputs"' not in code and len(code) < 4000
     stat = invoke("compare", third["run_id"], fourth["run_id"], "--code").output
     assert re.search(r"\n analysis\.ipynb +\| \+1 -1\n", stat)
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.testclient import TestClient
+
+    from gitxp.store import Store
+    from gitxp.ui.server import create_app
+
+    board = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    shown = board.get(f"/api/run/{fourth['run_id']}").json()["diff"]  # the dashboard's run page
+    assert "+    run.result(x=2)" in shown and '"outputs"' not in shown
+    compared = board.get(f"/api/compare?a={third['run_id']}&b={fourth['run_id']}").json()
+    assert "diff" in compared, compared
+    assert "+    run.result(x=2)" in compared["diff"] and '"outputs"' not in compared["diff"]
 
 
 # ---------------------------------------------------------------------- item 1: the code that ran
@@ -342,8 +355,10 @@ def test_rerun_of_a_kernel_run_executes_its_cells_with_the_params_injected(
     assert original["results.score"] == 1.0
     verify = gx(repo, "rerun", original["run_id"], "--verify")
     assert "reproduced" in (verify.stdout + verify.stderr).lower()
-    gx(repo, "rerun", original["run_id"], "--set", "lr=0.2")
+    proc = gx(repo, "rerun", original["run_id"], "--set", "lr=0.2")
+    assert "no cell tagged 'parameters'" not in proc.stderr
     new = runs(repo)[-1]
+    assert (repo / ".git" / "gitxp" / "outputs" / new["run_id"] / "rerun.ipynb").is_file()
     assert new["meta.rerun_of"] == original["run_id"]
     assert (
         new["params.lr"] == 0.2 and new["results.score"] == 2.0

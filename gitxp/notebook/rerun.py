@@ -40,7 +40,9 @@ def _executed_path(patch: bytes) -> str | None:
     return match.group(1).decode() if match else None
 
 
-def command(run_id: str, meta: dict[str, Any], patch: bytes) -> tuple[str, ...]:
+def command(
+    run_id: str, meta: dict[str, Any], patch: bytes, overrides: dict[str, Any] | None = None
+) -> tuple[str, ...]:
     """The command ``gitxp rerun`` runs for a kernel's run (a usage error saying what is missing otherwise)."""
     executed = _executed_path(patch)
     if executed is None:
@@ -59,6 +61,7 @@ def command(run_id: str, meta: dict[str, Any], patch: bytes) -> tuple[str, ...]:
         "notebook": os.path.relpath(str(meta["notebook.path"]), workdir)
         if meta.get("notebook.path")
         else None,
+        "overrides": sorted(overrides or {}),
     }
     encoded = base64.urlsafe_b64encode(json.dumps(spec).encode()).decode()  # no {name} for the templating
     return (sys.executable, "-m", "gitxp.notebook.rerun", encoded)
@@ -113,6 +116,17 @@ def build(spec: dict[str, Any], text: str, env: dict[str, str]) -> list[str]:
         "import os as _os\n_os.environ.update(" + repr({k: env[k] for k in _ATTACH if k in env}) + ")\n"
     )
     parameters = _parameters_cell(spec.get("notebook"))
+    unset = [
+        name
+        for name in spec.get("overrides") or []
+        if parameters is None or not _injected(parameters, {name: params.get(name)})
+    ]
+    if unset:
+        print(
+            f"gitxp: warning: --set {unset[0]}: no cell tagged 'parameters' in the notebook sets {unset[0]!r}: "
+            "only the value gitxp.start records changes (tag the cell that sets it, or read it from run.params)",
+            file=sys.stderr,
+        )
     out: list[str] = []
     for source in history[: count - 1]:
         out.append(source)
