@@ -390,3 +390,27 @@ def test_rerun_of_an_optimize_trial_made_in_a_kernel_calls_the_objective_once(
         rows[-1]["params.x"] == trials[1]["params.x"]
         and rows[-1]["results.loss"] == trials[1]["results.loss"]
     )
+
+
+def test_ctrl_c_during_optimize_with_trials_in_threads_records_each_interrupted(repo: Path) -> None:
+    (repo / "search.py").write_text(
+        "import gitxp, time\n"
+        "def objective(run):\n"
+        "    x = run.uniform('x', 0, 1)\n"
+        "    open(f'started-{run.id}', 'w').close()\n"
+        "    for step in range(200):\n"
+        "        run.log(step=step, loss=x)\n"
+        "        time.sleep(0.05)\n"
+        "    return x\n"
+        "gitxp.optimize(objective, n_trials=4, n_jobs=2, experiment='nb', strategy='random', seed=1)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "search.py"], cwd=repo, env={**os.environ, **_env()})
+    for _ in range(600):
+        if len(list(repo.glob("started-*"))) == 2:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) != 0
+    rows = runs(repo)
+    assert [row["status"] for row in rows] == ["interrupted", "interrupted"]
+    assert all(len(gitxp.metrics(row["run_id"], path=repo)) < 200 for row in rows)

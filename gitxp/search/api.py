@@ -144,10 +144,16 @@ def optimize(
     )
     from gitxp.wrapper import Controller
 
+    controller = Controller()
+    if n_jobs > 1 and executor == "local":  # trials in threads: Ctrl-C interrupts each (LocalExecutor.interrupt)
+        controller.install()
     try:
-        result = loop.run(Controller())  # Ctrl-C: the running trial is recorded interrupted, then re-raised
+        result = loop.run(controller)  # n_jobs=1: Ctrl-C interrupts the trial in this thread, then propagates
     finally:
+        controller.restore()
         store.flush()
+    if controller.interrupted.is_set():
+        raise KeyboardInterrupt("gitxp.optimize: interrupted (the running trials are recorded interrupted)")
     return _best(result, objectives)
 
 
