@@ -134,7 +134,9 @@ class LocalExecutor:
         for ident in list(self._trial_threads):
             if self._trial_threads.pop(ident, None) is None:
                 continue  # once per trial: a second one could land while it records itself interrupted
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt))
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+            )
 
     def outcome(self, run: Run, future: Future[Any]) -> str:
         self._in_flight -= 1

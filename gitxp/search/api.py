@@ -145,7 +145,7 @@ def optimize(
     from gitxp.wrapper import Controller
 
     controller = Controller()
-    if n_jobs > 1 and executor == "local":  # trials in threads: Ctrl-C interrupts each (LocalExecutor.interrupt)
+    if n_jobs > 1 and executor == "local":  # trials in threads: Ctrl-C interrupts each (see LocalExecutor)
         controller.install()
     try:
         result = loop.run(controller)  # n_jobs=1: Ctrl-C interrupts the trial in this thread, then propagates
