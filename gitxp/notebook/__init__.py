@@ -48,7 +48,8 @@ def split_executed(patch: bytes) -> tuple[bytes, bytes]:
         return patch, b""
     from gitxp.notebook.source import sections
 
-    rest, executed = [], []
+    rest: list[bytes] = []
+    executed: list[bytes] = []
     for section in sections(patch):
         (executed if section.startswith(b"diff --git a/.gitxp/executed/") else rest).append(section)
     return b"".join(rest), b"".join(executed)

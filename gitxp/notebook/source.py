@@ -93,7 +93,7 @@ def _notebook_section(section: bytes, read_blob: Callable[[str], bytes | None]) 
     index = next((_INDEX.match(line) for line in lines[1:4] if _INDEX.match(line)), None)
     if index is None:
         return None
-    contents = []
+    contents: list[bytes | None] = []
     for sha in index.groups():
         if _ZERO.match(sha):
             contents.append(None)
