@@ -51,6 +51,8 @@ def command(
             "than its notebook support): re-run its notebook by hand, or put the code in a .py file and use "
             "'gitxp run -- python train.py'"
         )
+    if ".." in Path(executed).parts:  # a pulled run cannot point a rerun outside the checkout
+        raise UsageError(f"run {run_id}'s executed cells {executed!r} are outside the repository: refusing")
     workdir = meta.get("workdir") or "."
     spec = {
         "executed": os.path.relpath(executed, workdir),  # the kernel ran in workdir; the file is at the root
