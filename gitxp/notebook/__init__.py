@@ -83,7 +83,14 @@ def shown_diff(repo: Repo, patch: bytes, say: Callable[[str], None]) -> bytes:
     data = readable_patch(repo, patch)
     rest, executed = split_executed(data)
     if not rest.strip():
-        say("(only notebook outputs differ from the commit: the same code)")
+        changed = split_executed(patch)[
+            0
+        ].strip()  # a notebook whose outputs alone changed, or nothing at all
+        say(
+            "(only notebook outputs differ from the commit: the same code)"
+            if changed
+            else "(run has no uncommitted changes)"
+        )
     if executed:
         say("(the cells the kernel executed, in order, are the .gitxp/executed/ file)")
     return data
