@@ -45,10 +45,12 @@ def _objectives(metric: str | Sequence[str]) -> list[tuple[str, str]]:
     return objectives
 
 
-def _version(store: Store, git: bool) -> Version:
+def _version(store: Store, git: bool, base: Version | None = None) -> Version:
+    """The version of a search's trials; in a Jupyter kernel with the cells executed so far (``base``: the
+    captured version they are added to, when it is known already)."""
     from gitxp.run_setup import kernel_version
 
-    return kernel_version(store, capture(store.repo)) if git else Version(None)
+    return kernel_version(store, base or capture(store.repo)) if git else Version(None)
 
 
 def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
@@ -206,9 +208,10 @@ class Sweep:
         self._controller: Any = None
         self.objectives = _objectives(metric)
         self.store = Store.open(path, create=not git)
+        self._base = capture(self.store.repo) if git else Version(None)  # the tree's version, captured once
         self._loop = _Loop(
             store=self.store,
-            version=_version(self.store, git),
+            version=_version(self.store, git, self._base),
             command=None,
             space=space or Space(n=1),
             experiment=experiment,
@@ -239,7 +242,8 @@ class Sweep:
             params=point,
             metric=",".join(":".join(o) for o in self.objectives),
             store=self.store,
-            version=self._loop.version,
+            # in a kernel, each ask() is a cell of its own: the cells executed until then
+            version=_version(self.store, True, self._base) if self._loop.git else self._loop.version,
             meta=meta,
             git=self._loop.git,
             attach=False,
