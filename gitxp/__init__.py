@@ -88,3 +88,16 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+def _in_kernel() -> None:
+    """In a Jupyter kernel, start noting the modules it imports (a run then says which changed on disk since)."""
+    import sys
+
+    if "ipykernel" in sys.modules:
+        from gitxp.notebook.kernel import install
+
+        install()
+
+
+_in_kernel()

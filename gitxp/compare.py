@@ -367,6 +367,12 @@ def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
     commit_b, patch_b = _group_version(store, b)
     tree_a = version_tree(store.repo, commit_a, patch_a)
     tree_b = version_tree(store.repo, commit_b, patch_b)
+    args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--full-index", tree_a, tree_b]
+    if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
+        from gitxp.notebook import readable_patch, stat
+
+        patch = readable_patch(store.repo, store.repo.git(*args))  # notebooks as cell sources, no outputs
+        return (patch.decode(errors="replace") if full else stat(patch)) if patch.strip() else ""
     args = ["diff", "--no-color", "--no-ext-diff"] + ([] if full else ["--stat"]) + [tree_a, tree_b]
     return store.repo.git(*args).decode(errors="replace")
 

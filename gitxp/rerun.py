@@ -140,6 +140,11 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         argv = tuple(unmask(template, run["run_id"]))
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
+    elif meta.get("notebook.cells") is not None:  # made in a Jupyter kernel: its executed cells, again
+        from gitxp.notebook.rerun import command as notebook_command
+
+        patch = store.run_file(run["run_id"], "diff.patch") or b""
+        argv, shell, config = notebook_command(run["run_id"], meta, patch, overrides), False, None
     elif meta.get("entrypoint"):
         _check_rerunnable(run["run_id"], meta["entrypoint"])
         argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None

@@ -10,7 +10,6 @@ import atexit
 import contextvars
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -33,6 +32,9 @@ from gitxp.run_setup import (
     _open_runs,
     _parse_metric,
     _raise_interrupted,
+    bare_run,
+    end_open_runs,
+    wrapper_parent,
 )
 from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store
@@ -47,7 +49,7 @@ _active: contextvars.ContextVar[tuple[Run, ...]] = contextvars.ContextVar("gitxp
 
 def current() -> Run:
     """The innermost run active in this context (inside ``with gitxp.start()`` or an ``@experiment`` call)."""
-    stack = _active.get()
+    stack = _active.get() or tuple(r for r in [bare_run()] if r is not None)  # or one started without `with`
     if not stack:
         raise GitxpError(
             "no active gitxp run: call this inside 'with gitxp.start(...)' or an @gitxp.experiment function"
@@ -134,6 +136,8 @@ class Run(Curves, RunLifecycle, RunArtifacts):
             if not workdir.startswith(".."):
                 self._record["meta"]["workdir"] = Path(workdir).as_posix()  # where to run again (gitxp rerun)
         self._record["meta"].update(flat_meta)
+        if not self.attached and attach and wrapper_parent():  # a process's further run under gitxp run
+            self._record["meta"]["parent"] = wrapper_parent()
         if getattr(self.version, "secrets", ()):
             self._record["meta"]["version.secrets_skipped"] = list(self.version.secrets)
         if self._metric:
@@ -165,6 +169,7 @@ class Run(Curves, RunLifecycle, RunArtifacts):
         if not self.attached:
             HEART.add(self)
         self._token: contextvars.Token[tuple[Run, ...]] | None = None
+        self._bare_thread: int | None = None  # set by gitxp.start(): active for current() until entered/ended
         self._old_sigterm: Any = None
         _open_runs[self.id + str(id(self))] = self
         self._hooks.gitxp_run_start(run=self)
@@ -343,6 +348,7 @@ class Run(Curves, RunLifecycle, RunArtifacts):
     # -------------------------------------------------------------- context manager
 
     def __enter__(self) -> Run:
+        self._bare_thread = None
         self._token = _active.set((*_active.get(), self))
         if (
             threading.current_thread() is threading.main_thread()
@@ -392,16 +398,13 @@ def start(
     Under ``gitxp run`` (``$GITXP_RUN_ID`` set), the run *is* the wrapper's run: params, results, meta and curves
     recorded here are merged into it, and the wrapper's params override the ones given here.
     """
-    return Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path, seed=seed)
+    run = Run(experiment=experiment, params=params, meta=meta, metric=metric, git=git, path=path, seed=seed)
+    run._bare_thread = threading.get_ident()  # gitxp.current() sees it even without `with`
+    return run
 
 
 # Ending a run at exit may make pyarrow import pandas, which imports concurrent.futures.thread, which registers an
 # atexit hook: refused once the interpreter is shutting down. Import it now (it used to come with the local executor).
 import concurrent.futures.thread  # noqa: E402, F401
 
-
-@atexit.register
-def _end_open_runs() -> None:
-    """Runs started without ``with`` and never ended are ended when the interpreter exits."""
-    for run in list(_open_runs.values()):
-        run.end("failed" if getattr(sys, "last_value", None) is not None else "finished")
+atexit.register(end_open_runs)  # runs started without `with` and never ended (gitxp.run_setup)

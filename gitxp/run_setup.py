@@ -16,6 +16,7 @@ from gitxp.versioning import Version
 END_STATUSES = ("finished", "failed", "interrupted", "pruned", "cancelled")
 
 _open_runs: dict[str, Any] = {}  # every Run started and not ended in this process (ended at exit)
+_ATTACHED: list[str] = []  # the wrapper run this process attached to (only its first run attaches)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -34,11 +35,16 @@ def _parse_metric(metric: str | None) -> tuple[str, str] | None:
 
 
 def _attach_target() -> tuple[str, str, Path, dict[str, Any]] | None:
-    """When running under ``gitxp run``: (run id, experiment, wrapper's staging dir, wrapper's params)."""
+    """When running under ``gitxp run``: (run id, experiment, wrapper's staging dir, wrapper's params).
+
+    Only the first run a process starts is the wrapper's run: a second one (a loop of runs in a script, several
+    ``gitxp.start`` cells of a notebook executed by ``gitxp run -- jupyter nbconvert --execute``) is a run of its own
+    with its own version, never silently merged into the first (see :func:`wrapper_parent`)."""
     run_id = os.environ.get("GITXP_RUN_ID")
     root = os.environ.get("GITXP_ATTACH_DIR")
-    if not run_id or not root or not Path(root).is_dir() or any(r.attached for r in _open_runs.values()):
+    if not run_id or not root or not Path(root).is_dir() or _ATTACHED:
         return None
+    _ATTACHED.append(run_id)
     import json
 
     try:
@@ -68,7 +74,18 @@ def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Versio
         )
     from gitxp.versioncache import capture_cached
 
-    return store, capture_cached(store.repo)
+    return store, kernel_version(store, capture_cached(store.repo))
+
+
+def kernel_version(store: Store, version: Version) -> Version:
+    """In a Jupyter kernel, the version plus the cells the kernel executed (:mod:`gitxp.notebook.kernel`)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return version
+    from gitxp.notebook.kernel import record
+
+    return record(store.repo, version)
 
 
 def _default_experiment(store: Store | None) -> str:
@@ -78,3 +95,53 @@ def _default_experiment(store: Store | None) -> str:
         main = store.repo.common_dir.parent if store.repo.common_dir.name == ".git" else store.repo.worktree
         return main.name
     return Path.cwd().name
+
+
+def wrapper_parent() -> str | None:
+    """Under ``gitxp run``, once this process's first run took the wrapper's run: the wrapper's run id (recorded
+    as ``meta.parent`` of the process's further runs), else None."""
+    run_id = os.environ.get("GITXP_RUN_ID")
+    return run_id if run_id and _ATTACHED and _ATTACHED[0] == run_id else None
+
+
+def bare_run() -> Any:
+    """The newest run of this thread started by ``run = gitxp.start(...)`` (no ``with``) and not ended: it is
+    active for ``gitxp.current()`` until it ends, as in MLflow and W&B (a notebook's cells each run in a fresh
+    context, so a context variable alone would lose it)."""
+    import threading
+
+    me = threading.get_ident()
+    for run in reversed(list(_open_runs.values())):
+        if getattr(run, "_bare_thread", None) == me and run.status == "running":
+            return run
+    return None
+
+
+def ipython_running() -> bool:
+    """Whether this process is an IPython kernel or shell (without importing IPython when it is not loaded)."""
+    import sys
+
+    if "IPython" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None
+    except Exception:  # noqa: BLE001 - a broken IPython install is not a kernel
+        return False
+
+
+def end_open_runs() -> None:
+    """At exit: end the runs started without ``with`` and never ended: ``failed`` when the script died of an
+    uncaught exception, else ``finished``. In an IPython kernel or shell, ``sys.last_value`` is the last exception
+    any cell raised (an unrelated typo, long handled): it says nothing about the run, so a run left open across
+    cells ends ``finished`` (and says it was ended by the kernel's shutdown)."""
+    import sys
+
+    interactive = ipython_running()
+    for run in list(_open_runs.values()):
+        if interactive:
+            run.meta({"ended_by": "kernel shutdown"})
+            run.end("finished")
+        else:
+            run.end("failed" if getattr(sys, "last_value", None) is not None else "finished")

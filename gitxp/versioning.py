@@ -54,16 +54,24 @@ class Version:
     patch: bytes = b""
     skipped: tuple[SkippedFile, ...] = field(default=())
     secrets: tuple[str, ...] = field(default=())  # untracked secret-looking files left out (gitxp.secrets)
+    # what the id hashes when it differs from ``patch``: notebooks as their cell sources (gitxp.notebook), so
+    # that outputs, execution counts and metadata are not code; ``b""`` when only those changed
+    identity: bytes | None = field(default=None, compare=False)
 
     @property
     def dirty(self) -> bool:
         return bool(self.patch or self.skipped)
 
     @property
+    def code_dirty(self) -> bool:
+        """Whether the code differs from the commit (a notebook whose outputs alone changed does not)."""
+        return bool(self.skipped) or bool(self.patch if self.identity is None else self.identity)
+
+    @property
     def diff_hash(self) -> str | None:
-        if not self.dirty:
+        if not self.code_dirty:
             return None
-        digest = hashlib.sha256(self.patch)
+        digest = hashlib.sha256(self.patch if self.identity is None else self.identity)
         for item in self.skipped:
             digest.update(f"\0{item.path}\0{item.sha256}".encode())
         return digest.hexdigest()[:7]
@@ -74,7 +82,7 @@ class Version:
         if self.commit is None:
             return NO_GIT
         short = self.commit[:7]
-        return f"{short}+d.{self.diff_hash}" if self.dirty else short
+        return f"{short}+d.{self.diff_hash}" if self.code_dirty else short
 
     def patch_text(self) -> bytes:
         """The stored patch: a header naming files kept by hash only, then a ``git apply``-able diff."""
@@ -223,7 +231,14 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         )
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-    return Version(commit, branch, patch, tuple(skipped), tuple(secrets))
+    identity = None
+    if b".ipynb" in patch or b".gitxp/executed/" in patch:
+        from gitxp.notebook import readable_patch, split_executed
+
+        # notebooks by their cell sources; a kernel's executed cells (in a rerun's worktree) are not code
+        identity = split_executed(readable_patch(repo, patch))[0]
+        identity = None if identity == patch else identity
+    return Version(commit, branch, patch, tuple(skipped), tuple(secrets), identity)
 
 
 # ---------------------------------------------------------------------- materializing a version

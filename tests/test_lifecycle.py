@@ -249,7 +249,8 @@ def test_ops_travel_with_push_and_pull_and_merge_without_loss(
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(bare), str(clone))
     _gitxp(clone, "pull")
-    # concurrently: a tag on A, a note on B, an archive on B, and both note the same run (the later one wins)
+    # concurrently: a tag on A, a note on B, an archive on B, and both note the same run (both kept, newest
+    # first: a teammate's note never replaces yours, issue 25)
     assert invoke("tag", r1, "best").exit_code == 0
     assert invoke("note", r3, "first thought").exit_code == 0
     assert invoke("push").exit_code == 0
@@ -262,7 +263,7 @@ def test_ops_travel_with_push_and_pull_and_merge_without_loss(
     for path in (repo, clone):
         rows = listed("archived", path=path)
         assert rows[r1]["tags"] == "best" and rows[r1]["note"] == "from B", path
-        assert rows[r2]["archived"] is True and rows[r3]["note"] == "second thought", path
+        assert rows[r2]["archived"] is True and rows[r3]["note"] == "second thought | first thought", path
     # rm on A (and its data pruned), then a pull from B, which still has the run: it stays removed
     assert invoke("rm", r1).exit_code == 0
     monkeypatch.setenv("GITXP_RM_GRACE", "0")

@@ -14,6 +14,29 @@ from gitxp.secrets import mask_argv
 if TYPE_CHECKING:
     from gitxp.run import Run
 
+
+def _notebook_meta(run: Run) -> dict[str, Any]:
+    """A run made in a Jupyter kernel: its notebook, executed cells, stale modules (gitxp.notebook.kernel)."""
+    if "IPython" not in sys.modules:
+        return {}
+    from gitxp.notebook.kernel import meta_for
+
+    return meta_for(run.version)
+
+
+@hookimpl
+def gitxp_run_end(run: Run, status: str) -> None:
+    """A kernel's run left open across cells: the cells executed after the one that started it, until it ended
+    (``gitxp rerun`` executes them too)."""
+    if "IPython" not in sys.modules or run.meta().get("notebook.cells") is None:
+        return
+    from gitxp.notebook.kernel import later_cells
+
+    later = later_cells(int(run.meta()["notebook.cells"]))
+    if later:
+        run.meta({"notebook.later_cells": later})
+
+
 _ENV_KEYS = ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "SLURM_JOB_ID", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV")
 
 
@@ -76,4 +99,5 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
     for key in _ENV_KEYS:
         if os.environ.get(key):
             meta[f"env.{key}"] = os.environ[key]
+    meta.update(_notebook_meta(run))
     return meta

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -78,13 +79,20 @@ def terminal_width() -> int | None:
     return int(columns) if columns.isdigit() and int(columns) > 0 else None
 
 
+def in_kernel_child() -> bool:
+    """Whether this process was started by a Jupyter kernel (``!gitxp run`` in a cell): the kernel runs it on a
+    pseudo-terminal with ``FORCE_COLOR`` set, but the output lands in a notebook cell, where every redraw of a
+    progress bar would stay as escape codes (a kernel's children inherit ``JPY_PARENT_PID`` from its launcher)."""
+    return "JPY_PARENT_PID" in os.environ
+
+
 def console(*, stderr: bool = False) -> Any:
     """A rich console; stdout at the width to fit (or wide enough that nothing folds when piped); stderr never
     wraps its lines (``print(..., soft_wrap=True)`` is used for messages)."""
     from rich.console import Console
 
-    if stderr:  # progress display: the terminal's width
-        return Console(stderr=True)
+    if stderr:  # progress display: the terminal's width (FORCE_COLOR forces it), never into a notebook cell
+        return Console(stderr=True, force_terminal=False if in_kernel_child() else None)
     return Console(soft_wrap=False, width=terminal_width() or 10_000)
 
 

@@ -162,6 +162,11 @@ def ls_command(fmt: str, columns: tuple[str, ...], by: str | None, pareto: bool,
         all_rows=filters.get("limit") is not None,
         what="runs",
     )
+    if table.num_rows == 0 and fmt == "table":  # a fresh clone: runs pushed by others come with gitxp pull
+        from gitxp.store import Store
+        from gitxp.store.commits import pull_hint
+
+        click.echo(pull_hint(Store.open()) or "", err=True, nl=False)
 
 
 def _objective_columns(table: Any) -> list[str]:
@@ -339,6 +344,10 @@ def show_command(
                 "(run has no uncommitted changes)" if show_diff else "(no output was captured)", err=True
             )
             return
+        if show_diff:  # notebooks as their cell sources, without outputs; a kernel's executed cells named
+            from gitxp.notebook import shown_diff
+
+            data = shown_diff(store.repo, data, lambda line: click.echo(line, err=True))
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
@@ -365,6 +374,10 @@ def show_command(
     item = records(row)[0]
     patch = store.run_file(run_id, "diff.patch")
     item["metrics"] = _metric_summary(metrics) if metrics.num_rows else []
+    if patch:  # notebooks as cell sources; a kernel's executed cells are not a change of the tree
+        from gitxp.notebook import readable_patch, split_executed
+
+        patch = split_executed(readable_patch(store.repo, patch))[0]
     item["diffstat"] = _diffstat(patch) if patch else []
     if fmt == "json":
         click.echo(json_dumps(item))
@@ -393,6 +406,9 @@ def show_command(
         click.echo("\nuncommitted changes (gitxp show --diff):")
         for line in item["diffstat"]:
             click.echo(f"  {line}")
+    from gitxp.notebook import show_notes
+
+    click.echo("".join(show_notes(meta)), nl=False)
     if tb:
         click.echo("\ntraceback (tail):")
         click.echo("\n".join(tb))

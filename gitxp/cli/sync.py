@@ -52,12 +52,23 @@ def pull_command(remote: str) -> None:
         return
     added = store.merge(sha)
     click.echo(f"merged {added} new runs from {remote}")
+    from gitxp.porcelain import fetch_ref
+    from gitxp.store.commits import COMMITS_REFSPEC
+
+    # the commits of runs a teammate pushed with --with-commits: rerun and compare need them
+    fetch_ref(store.repo.worktree or store.repo.git_dir, remote, COMMITS_REFSPEC, "pull")
 
 
 @click.command("push")
 @click.argument("remote", default="origin")
-def push_command(remote: str) -> None:
-    """Share local runs with REMOTE (merging its runs first when it has some we lack)."""
+@click.option(
+    "--with-commits",
+    is_flag=True,
+    help="Also push the commits of runs REMOTE lacks, to refs/gitxp/commits/ (gitxp pull fetches them).",
+)
+def push_command(remote: str, with_commits: bool) -> None:
+    """Share local runs with REMOTE (merging its runs first when it has some we lack). Runs whose commit REMOTE
+    lacks are listed: teammates could neither rerun nor compare them; --with-commits pushes those commits too."""
     from gitxp.store import REF, Store
 
     store = Store.open()
@@ -73,6 +84,39 @@ def push_command(remote: str) -> None:
 
     push_ref(store.repo.worktree or store.repo.git_dir, remote, f"{REF}:{REF}")
     click.echo(f"pushed {REF} to {remote}")
+    _share_commits(store, remote, with_commits)
+
+
+def _share_commits(store: object, remote: str, with_commits: bool) -> None:
+    """Warn about runs whose commit REMOTE lacks, or push those commits (``--with-commits``)."""
+    from gitxp.store import Store
+    from gitxp.store.commits import COMMITS_PREFIX, push_commits, unshared
+
+    assert isinstance(store, Store)
+    missing = unshared(store, remote)
+    if not missing:
+        return
+    runs = sum(len(item.runs) for item in missing)
+    if with_commits:
+        push_commits(store, remote, missing)
+        click.echo(
+            f"pushed {len(missing)} commit(s) of {runs} run(s) to {COMMITS_PREFIX} on {remote} "
+            "(a teammate's gitxp pull fetches them)"
+        )
+        return
+    click.echo(
+        f"warning: {runs} run(s) use {len(missing)} commit(s) that {remote} does not have: teammates can "
+        "neither rerun nor compare them:",
+        err=True,
+    )
+    for item in missing[:10]:
+        ids = ", ".join(run_id[:12] for run_id, _branch in item.runs[:3])
+        more = f" and {len(item.runs) - 3} more" if len(item.runs) > 3 else ""
+        branch = next((b for _r, b in item.runs if b), None)
+        click.echo(f"  commit {item.commit[:7]}{f' ({branch})' if branch else ''}: {ids}{more}", err=True)
+    if len(missing) > 10:
+        click.echo(f"  ... and {len(missing) - 10} more commit(s)", err=True)
+    click.echo(f"share them with: gitxp push --with-commits {remote}   (or git push the branch)", err=True)
 
 
 @click.command("init")
@@ -103,6 +147,10 @@ def init_command(hooks: bool) -> None:
         ).stdout.decode()
         if refspec not in existing.split("\n"):
             store.repo.git("config", "--add", f"remote.{remote}.fetch", refspec)
+        from gitxp.store.commits import COMMITS_REFSPEC
+
+        if COMMITS_REFSPEC not in existing.split("\n"):  # commits of teammates' runs (push --with-commits)
+            store.repo.git("config", "--add", f"remote.{remote}.fetch", COMMITS_REFSPEC)
     click.echo(
         f"gitxp store ready in {store.root}"
         + (f"; fetch refspecs added for {', '.join(remotes)}" if remotes else "")

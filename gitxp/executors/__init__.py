@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import subprocess
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor as PoolExecutor
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -95,6 +96,7 @@ class LocalExecutor:
         self.jobs = max(1, (options.jobs if options else None) or 1)
         self.pool = pool or ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="gitxp-run")
         self._in_flight = 0
+        self._trial_threads: dict[int, Run] = {}  # thread id -> the Python objective's trial it runs
 
     def slots(self) -> int:
         return self.jobs
@@ -102,7 +104,9 @@ class LocalExecutor:
     def submit(self, run: Run, job: Job) -> Future[Any]:
         self._in_flight += 1
         if job.task is not None:
-            return self.pool.submit(job.task, run)
+            if self.jobs == 1 and threading.current_thread() is threading.main_thread():
+                return _inline(job.task, run)
+            return self.pool.submit(self._tracked, job.task, run)
         from gitxp.wrapper import execute
 
         assert job.command is not None
@@ -115,15 +119,49 @@ class LocalExecutor:
             stdin=subprocess.DEVNULL if job.parallel else None,
         )
 
+    def _tracked(self, task: Callable[[Run], str], run: Run) -> str:
+        self._trial_threads[threading.get_ident()] = run
+        try:
+            return task(run)
+        finally:
+            self._trial_threads.pop(threading.get_ident(), None)
+
+    def interrupt(self) -> None:
+        """Ctrl-C with trials in threads (``n_jobs > 1``): raise ``KeyboardInterrupt`` in each, at its next Python
+        instruction, so that each records ``interrupted`` (a trial stuck in one long C call stops after it)."""
+        import ctypes
+
+        for ident in list(self._trial_threads):
+            if self._trial_threads.pop(ident, None) is None:
+                continue  # once per trial: a second one could land while it records itself interrupted
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(ident), ctypes.py_object(KeyboardInterrupt)
+            )
+
     def outcome(self, run: Run, future: Future[Any]) -> str:
         self._in_flight -= 1
-        return str(future.result())
+        try:
+            return str(future.result())
+        except KeyboardInterrupt:  # interrupt(): the trial recorded itself interrupted
+            return run.status
 
     def counts(self) -> dict[str, int]:
         return {"queued": 0, "running": self._in_flight}
 
     def shutdown(self, cancel: bool = False) -> None:
         self.pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _inline(task: Callable[[Run], str], run: Run) -> Future[Any]:
+    """Run one trial of a Python objective in this (main) thread: Ctrl-C (a kernel's interrupt) then raises
+    ``KeyboardInterrupt`` inside the objective at once, the trial is recorded ``interrupted`` and the search
+    stops, instead of the main thread waiting for a worker thread that no signal reaches."""
+    future: Future[Any] = Future()
+    try:
+        future.set_result(task(run))
+    except Exception as error:  # noqa: BLE001 - booked by outcome(), as a worker thread's would be
+        future.set_exception(error)
+    return future
 
 
 def make_executor(name: str, options: ExecutorOptions) -> Executor:

@@ -45,8 +45,12 @@ def _objectives(metric: str | Sequence[str]) -> list[tuple[str, str]]:
     return objectives
 
 
-def _version(store: Store, git: bool) -> Version:
-    return capture(store.repo) if git else Version(None)
+def _version(store: Store, git: bool, base: Version | None = None) -> Version:
+    """The version of a search's trials; in a Jupyter kernel with the cells executed so far (``base``: the
+    captured version they are added to, when it is known already)."""
+    from gitxp.run_setup import kernel_version
+
+    return kernel_version(store, base or capture(store.repo)) if git else Version(None)
 
 
 def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
@@ -70,6 +74,8 @@ def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
 
 def _trial(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> Callable[[Run], str]:
     def call(run: Run) -> str:
+        if run.meta().get("notebook.cells") is not None and objective.__module__ == "__main__":
+            run.meta({"notebook.objective": objective.__qualname__})  # gitxp rerun calls it once (a kernel's)
         with run:
             returned = objective(run)
             _record(run, returned, objectives)
@@ -141,9 +147,18 @@ def optimize(
     from gitxp.search.progress import trial_progress
     from gitxp.wrapper import Controller
 
-    with trial_progress(objectives) as on_event:  # a bar on a terminal, silent otherwise
-        result = loop.run(Controller(), on_event=on_event)
-    store.flush()
+    controller = Controller()
+    if n_jobs > 1 and executor == "local":  # trials in threads: Ctrl-C interrupts each (see LocalExecutor)
+        controller.install()
+    try:
+        # n_jobs=1: Ctrl-C interrupts the trial in this thread, then propagates
+        with trial_progress(objectives) as on_event:  # a bar on a terminal, silent otherwise
+            result = loop.run(controller, on_event=on_event)
+    finally:
+        controller.restore()
+        store.flush()
+    if controller.interrupted.is_set():
+        raise KeyboardInterrupt("gitxp.optimize: interrupted (the running trials are recorded interrupted)")
     return _best(result, objectives)
 
 
@@ -196,9 +211,10 @@ class Sweep:
         self._controller: Any = None
         self.objectives = _objectives(metric)
         self.store = Store.open(path, create=not git)
+        self._base = capture(self.store.repo) if git else Version(None)  # the tree's version, captured once
         self._loop = _Loop(
             store=self.store,
-            version=_version(self.store, git),
+            version=_version(self.store, git, self._base),
             command=None,
             space=space or Space(n=1),
             experiment=experiment,
@@ -229,7 +245,8 @@ class Sweep:
             params=point,
             metric=",".join(":".join(o) for o in self.objectives),
             store=self.store,
-            version=self._loop.version,
+            # in a kernel, each ask() is a cell of its own: the cells executed until then
+            version=_version(self.store, True, self._base) if self._loop.git else self._loop.version,
             meta=meta,
             git=self._loop.git,
             attach=False,

@@ -8,7 +8,8 @@ Every ``gitxp tag``/``note``/``archive``/``rm`` (and their undo) appends one fil
 
 ``<clone>`` is a random id kept in ``.git/gitxp/clone-id`` (a ``git clone`` gets a new one), so two clones never
 write the same path and two stores merge as a plain union of files (``Store.merge``). Files are never changed or
-deleted. Fields: ``tag:<name>`` (true: added, false: removed), ``note`` (text, or null to clear), ``archived``
+deleted. Fields: ``tag:<name>`` (true: added, false: removed), ``note`` (text, or null to clear: each clone's
+newest note is kept, so a teammate's note stands beside yours, newest first; a clear removes all older), ``archived``
 (bool), ``removed`` (the time of removal, or null for ``rm --undo``).
 
 Reading folds every file: per (run, field) the op with the greatest ``(time, clone, file, index)`` wins
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["State", "View", "load_state", "load_view", "event_file", "clone_id", "overlay", "SHOW", "FORMAT"]
 
 FORMAT = 1
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: notes kept per clone (a teammate's note is kept beside yours)
 SHOW = ("visible", "archived", "all")
 _PATH = re.compile(r"events/([0-9a-f]{16})/([0-9a-f]{16})-([0-9a-f]{8})\.json")
 _TAG = re.compile(r"[^\s,]{1,100}")
@@ -134,6 +135,12 @@ class State:
             slot = self.fields.setdefault(run, {})
             if name not in slot or slot[name][0] < key:
                 slot[name] = [key, value]
+            if name == "note":  # each clone's newest note is kept: a teammate's note never replaces yours
+                own = f"note@{match.group(1)}"
+                if own not in slot or slot[own][0] < key:
+                    slot[own] = [key, value]
+                if value is None and ("note!clear" not in slot or slot["note!clear"][0] < key):
+                    slot["note!clear"] = [key, None]  # a clear removes every note older than it
 
     def value(self, run: str, name: str, default: Any = None) -> Any:
         slot = self.fields.get(run, {}).get(name)
@@ -144,6 +151,21 @@ class State:
             k[4:] for k, (_key, v) in self.fields.get(run, {}).items() if k.startswith("tag:") and v
         )
 
+    def notes(self, run: str) -> str | None:
+        """The run's notes, newest first (joined by `` | ``): each clone's newest note, unless a newer clear
+        (``gitxp note RUN --clear``, from any clone) removed it. Two people noting the same run keep both."""
+        slot = self.fields.get(run, {})
+        latest = slot.get("note")
+        cleared = slot["note!clear"][0] if "note!clear" in slot else None
+        found = sorted(
+            (key, text)
+            for name, (key, text) in slot.items()
+            if name.startswith("note@") and text and (cleared is None or key > cleared)
+        )
+        if not found and latest is not None and latest[1]:
+            found = [(latest[0], latest[1])]  # (a fold cached before notes were kept per clone)
+        return " | ".join(text for _key, text in reversed(found)) or None
+
     def removed(self) -> dict[str, float]:
         """Removed runs and when (seconds since the epoch)."""
         return {r: float(f["removed"][1]) for r, f in self.fields.items() if f.get("removed", [0, None])[1]}
@@ -153,7 +175,7 @@ class State:
 
     def view(self) -> View:
         tags = {r: ",".join(t) for r in self.fields if (t := self.tags(r))}
-        notes = {r: n for r in self.fields if (n := self.value(r, "note"))}
+        notes = {r: n for r in self.fields if (n := self.notes(r))}
         return View(tags=tags, notes=notes, archived_ids=sorted(self.archived()), removed_at=self.removed())
 
 

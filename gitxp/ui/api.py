@@ -184,6 +184,10 @@ class Dashboard(AnalysisViews):
         log_from = int_param(query, "log_from", 0, 0, 10**12)
         start = max(log_from, len(log) - LOG_TAIL) if log_from == 0 else log_from
         patch = self.store.run_file(rid, "diff.patch") or b""
+        if patch:
+            from gitxp.notebook import readable_patch
+
+            patch = readable_patch(self.store.repo, patch)  # notebooks as cell sources, without outputs
         metrics = self.store.metrics(rid)
         names = sorted(set(metrics["name"].to_pylist())) if metrics.num_rows else []
         from gitxp.artifacts import list_artifacts

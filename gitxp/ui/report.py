@@ -121,7 +121,9 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     for rid in ids[:200]:
         patch = store.run_file(rid, "diff.patch")
         if patch:
-            diffs[rid] = patch.decode(errors="replace")
+            from gitxp.notebook import readable_patch
+
+            diffs[rid] = readable_patch(store.repo, patch).decode(errors="replace")
     return {
         "title": f"gitxp report: {experiment} ({total} runs)",
         "experiments": {"experiments": [{"name": experiment, "runs": total}]},
