@@ -275,7 +275,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 lines.append(
                     f"{role}: {count} rerun{'' if count == 1 else 's'} left out"
                     + (f" ({overrides} with overrides: other params)" if overrides else "")
-                    + " — duplicates are not samples (--reruns counts them)  "
+                    + ": reruns of other runs are not samples (--reruns counts them)  "
                 )
     if sides:
         lines.append("")
