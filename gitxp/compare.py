@@ -135,7 +135,7 @@ def _describe(choice: Choice, kind: str, tip: str | None) -> str:
     elif choice.back and tip:
         where = "the merge-base" if kind == "merge-base" else "its tip"
         text += (
-            f": no runs at {where} {tip[:7]}, the nearest ancestor with runs "
+            f": no finished runs at {where} {tip[:7]}, the nearest ancestor with runs "
             f"({choice.back} commit{'' if choice.back == 1 else 's'} back)"
         )
     elif kind == "merge-base":
@@ -245,6 +245,8 @@ def side_at(
         raise UsageError(f"{label!r} (commit {sha[:7]}) has no recorded runs {where}")
     parts = []
     choices: dict[str, Choice] = {}
+    heads_of: dict[tuple[str, ...], str] = {}  # experiments recorded at the same commits share one answer
+    back_of: dict[str, int] = {sha: 0}
     for experiment in sorted(set(history["experiment"].to_pylist())):
         rows = history.filter(pc.equal(history["experiment"], experiment))
         versions = sorted(set(rows["version"].to_pylist()))
@@ -252,12 +254,19 @@ def side_at(
             choices[experiment] = Choice(versions, rows.num_rows, pooled=True)
             parts.append(rows)
             continue
-        heads = newest(store, sorted(set(rows["commit"].to_pylist())))
-        at = rows.filter(pc.equal(rows["commit"], heads[0]))
-        version, _ = _pick_version(at)
-        chosen = at.filter(pc.equal(at["version"], version))
-        back = 0 if heads[0] == sha else distance(store, heads[0], sha)
-        choices[experiment] = Choice([version], chosen.num_rows, heads[0], len(versions) - 1, back=back)
+        # a version "has runs" when a run of it finished (a tip whose only run crashed is no side to compare)
+        done = rows.filter(pc.equal(rows["status"], "finished")) if "status" in rows.column_names else rows
+        candidates = done if done.num_rows else rows
+        key = tuple(sorted(set(candidates["commit"].to_pylist())))
+        if key not in heads_of:
+            heads_of[key] = newest(store, list(key))[0]
+        head = heads_of[key]
+        version, _ = _pick_version(candidates.filter(pc.equal(candidates["commit"], head)))
+        chosen = rows.filter(pc.equal(rows["version"], version))
+        if head not in back_of:
+            back_of[head] = distance(store, head, sha)
+        back = back_of[head]
+        choices[experiment] = Choice([version], chosen.num_rows, head, len(versions) - 1, back=back)
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     return Group(label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded)

@@ -253,7 +253,7 @@ def _side_line(role: str, side: dict[str, Any], other: str) -> str:
         return text + f"{used}, {runs}, every version on its history pooled (--all-versions)"
     commits = {c for c in side.get("commits", []) if c}
     if start and commits and start not in commits and side["kind"] != "version":
-        text += f"`{start[:7]}` has no runs; nearest ancestor with runs: {used} ({runs})"
+        text += f"`{start[:7]}` has no finished runs; nearest ancestor with runs: {used} ({runs})"
     else:
         text += f"{used} ({runs})"
     if side.get("merge_base") and side.get("base_tip") != side["merge_base"]:

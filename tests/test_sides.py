@@ -100,12 +100,14 @@ def test_a_tip_without_runs_falls_back_to_its_nearest_version_with_runs(
 ) -> None:  # type: ignore[no-untyped-def]
     git(repo, "checkout", "-q", "feature")
     tip = commit(repo, "another comment", **{"train.py": "# two comments\n" + TRAIN})
+    crashed = invoke("run", "-e", "train", "--", sys.executable, "-c", "raise SystemExit(3)")
+    assert crashed.exit_code == 1  # a run that failed at the tip has no value: the side is still f1's
     git(repo, "checkout", "-q", "main")
     result = invoke("compare", "main", "feature")
     assert result.exit_code == 0, result.output  # today: exit 2, "has no recorded runs" (or every run pooled)
     f1 = two_versions["f1"][:7]
     assert (
-        f"feature: version {f1} (4 runs): no runs at its tip {tip[:7]}, the nearest ancestor with runs (1 commit back)"
+        f"feature: version {f1} (4 runs): no finished runs at its tip {tip[:7]}, the nearest ancestor with runs (1 commit back)"
         in result.output
     )
     assert invoke("compare", "main", "HEAD~1", "--format", "json").exit_code == 0
@@ -171,7 +173,7 @@ def test_report_base_is_the_merge_base_and_base_tip_the_tip(
     rebased = invoke("report", "--base", "main", "--head", "feature", "--fail-on-worse")
     assert rebased.exit_code == 0, rebased.output
     assert (
-        f"merge-base of `main` and `feature`: `{m3[:7]}` has no runs; nearest ancestor with runs: `{v2}`"
+        f"merge-base of `main` and `feature`: `{m3[:7]}` has no finished runs; nearest ancestor with runs: `{v2}`"
         in rebased.output
     )
     assert "✅ better" in rebased.output and "| 4 → 4 |" in rebased.output
