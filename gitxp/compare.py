@@ -34,6 +34,8 @@ __all__ = [
     "same_version",
     "resolve_groups",
     "compare_groups",
+    "compare_by_experiment",
+    "compare",
     "compare_runs",
     "code_diff",
     "since_filter",
@@ -569,6 +571,70 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
         if len({tuple(v) for v in per_group.values()}) > 1:
             report["params"].append({"name": column[len("params.") :], "values": per_group, "counts": counts})
     return report
+
+
+def compare_by_experiment(groups: list[Group], metric: str | None = None) -> dict[str, Any]:
+    """:func:`compare_groups` per experiment (runs of different experiments are never pooled): a single
+    experiment gives its plain report (with its name), several ``{"kind": "experiments", "experiments": [...]}``;
+    an experiment found in one group only, or where every group stands on the same version, is a note."""
+    reports: list[dict[str, Any]] = []
+    for name, parts in by_experiment(groups):
+        same = same_version(parts) if len(parts) > 1 else None
+        if same is not None:
+            labels = " and ".join(g.label for g in parts)
+            reports.append(
+                {"experiment": name, "note": f"{labels} are both version {same}: nothing to compare"}
+            )
+            continue
+        if len(parts) < 2:
+            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in parts)
+            reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
+            continue
+        if metric and not any(
+            objective.column(*objective.parse(metric), g.table.column_names) for g in parts
+        ):
+            reports.append(
+                {"experiment": name, "note": f"no result {objective.parse(metric)[0]!r} in this experiment"}
+            )
+            continue
+        reports.append({"experiment": name, **compare_groups(parts, metric)})
+    if len(reports) == 1 and "note" not in reports[0]:
+        return reports[0]
+    return {"kind": "experiments", "experiments": reports}
+
+
+def compare(
+    *selectors: str,
+    metric: str | None = None,
+    experiment: str | list[str] | None = None,
+    status: str | None = None,
+    where: str | None = None,
+    all_versions: bool = False,
+    reruns: bool = False,
+    path: str | None = None,
+) -> dict[str, Any]:
+    """``gitxp compare A B ...`` from Python: the report ``--format json`` prints, with the same sides.
+
+    >>> gitxp.compare.compare("main", "feature", metric="acc:max")  # doctest: +SKIP
+
+    Each selector is a run id, a version id, a commit, or a branch/tag/``HEAD`` — its newest version with runs;
+    ``all_versions`` pools every version on its history, ``reruns`` counts reruns of other runs (see
+    :func:`resolve_groups`). Every group in the result says how it was chosen (``notes``) and each verdict what it
+    stands on (``on``)."""
+    from gitxp.query import check_experiments, select
+
+    store = Store.open(path)
+    table = store.table()
+    names = [experiment] if isinstance(experiment, str) else list(experiment or [])
+    if names and table.num_rows:
+        check_experiments(table, names)
+    table = select(store, table, experiment=names or None, status=status, where=where)
+    groups = resolve_groups(store, table, list(selectors), all_versions=all_versions, reruns=reruns)
+    if all(g.kind == "run" for g in groups):
+        return compare_runs(groups)
+    if metric:
+        check_metric(groups, metric)
+    return compare_by_experiment(groups, metric)
 
 
 def compare_runs(groups: list[Group], *, show_all: bool = False) -> dict[str, Any]:

@@ -80,6 +80,7 @@ def test_a_branch_is_its_newest_version_not_a_pool(two_versions: dict[str, str],
     assert "all versions" in verdict and "8 runs of 2 versions" in verdict and "better" not in verdict
 
     # the same rule from Python and on the dashboard
+    import gitxp.compare
     from gitxp.compare import resolve_groups
     from gitxp.ui.api import Dashboard
 
@@ -89,6 +90,11 @@ def test_a_branch_is_its_newest_version_not_a_pool(two_versions: dict[str, str],
     assert [
         g.table.num_rows for g in resolve_groups(store, store.table(), ["main", "feature"], all_versions=True)
     ] == [8, 12]
+    data = gitxp.compare.compare("main", "feature")  # ``gitxp compare`` from Python
+    assert data["groups"][0]["versions"] == [v2] and data["groups"][0]["left_out"] == 1
+    assert "4 runs of" in data["metrics"][0]["differences"][0]["on"]
+    pooled_data = gitxp.compare.compare("main", "feature", all_versions=True)
+    assert "all versions" in pooled_data["metrics"][0]["differences"][0]["on"]
     board = Dashboard(store).compare({"a": "main", "b": "feature"})
     assert [g["runs"] for g in board["groups"]] == [4, 4] and "1 older version left out" in board["groups"][
         0

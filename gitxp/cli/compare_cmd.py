@@ -145,10 +145,9 @@ def compare_command(
     Groups holding several experiments are compared experiment by experiment (one block each), never pooled;
     -e EXP compares one."""
     from gitxp.compare import (
-        by_experiment,
         check_metric,
         code_diff,
-        compare_groups,
+        compare_by_experiment,
         compare_runs,
         resolve_groups,
         since_filter,
@@ -182,7 +181,7 @@ def compare_command(
     if single:
         report = compare_runs(groups, show_all=show_all)
     else:
-        report = _per_experiment(by_experiment(groups), metric, compare_groups)
+        report = compare_by_experiment(groups, metric)
     if code:
         report["code"] = [
             {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
@@ -220,33 +219,6 @@ def compare_command(
             click.echo(f"**{header}**\n\n```diff\n{item['diff'].rstrip()}\n```\n")
         elif fmt == "table":
             click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
-
-
-def _per_experiment(blocks: list[tuple[str, list[Any]]], metric: str | None, compare: Any) -> dict[str, Any]:
-    """One comparison per experiment; a single experiment gives the plain report (with its name)."""
-    from gitxp.compare import same_version
-    from gitxp.objective import column, parse
-
-    reports = []
-    for name, groups in blocks:
-        same = same_version(groups) if len(groups) > 1 else None
-        if same is not None:
-            labels = " and ".join(g.label for g in groups)
-            reports.append(
-                {"experiment": name, "note": f"{labels} are both version {same}: nothing to compare"}
-            )
-            continue
-        if len(groups) < 2:
-            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in groups)
-            reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
-            continue
-        if metric and not any(column(*parse(metric), g.table.column_names) for g in groups):
-            reports.append({"experiment": name, "note": f"no result {parse(metric)[0]!r} in this experiment"})
-            continue
-        reports.append({"experiment": name, **compare(groups, metric)})
-    if len(reports) == 1 and "note" not in reports[0]:
-        return reports[0]
-    return {"kind": "experiments", "experiments": reports}
 
 
 def _experiment_heading(block: dict[str, Any], fmt: str) -> str | None:
