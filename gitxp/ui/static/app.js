@@ -477,7 +477,7 @@ async function comparePage(main, params) {
     try { const g = (await api("compare", {})).groups; params.set("a", g[0].label); params.set("b", g[1].label); a.value = g[0].label; b.value = g[1].label; } catch (e) { /* nothing to compare */ }
   }
   if (!params.get("a") || !params.get("b")) { main.append(el("div", { class: "empty" }, "pick two runs, versions, branches or commits (or select two rows on the Runs page)")); return; }
-  const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "" });
+  const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "", all_versions: params.get("all_versions") || "", reruns: params.get("reruns") || "" });
   const groups = data.groups;
   main.append(el("div", { class: "panel" }, el("h2", {}, "Groups"), el("table", { class: "runs" },
     el("thead", {}, el("tr", {}, ["group", "kind", "runs", "versions"].map((h) => el("th", {}, h)))),
