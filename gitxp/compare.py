@@ -78,9 +78,9 @@ class Group:
     ref: str | None = None  # the ref the label was resolved to when it is not spelled so (origin/feature)
     tip: str | None = None  # the commit the side starts from (a ref's tip, a merge-base)
     choices: dict[str, Choice] = field(default_factory=dict)  # per experiment
-    excluded: dict[str, int] = field(
-        default_factory=dict
-    )  # reruns left out: {"reruns": n, "with_overrides": m}
+    # reruns left out: {"reruns": n, "with_overrides": m}
+    excluded: dict[str, int] = field(default_factory=dict)
+    off_history: int = 0  # runs recorded on this branch at commits no longer on its history (rebased, reset)
 
     @property
     def run_ids(self) -> list[str]:
@@ -124,6 +124,11 @@ class Group:
             if with_overrides:
                 text += f" ({with_overrides} with overrides: other params)"
             lines.append(text + "; --reruns counts them")
+        if self.off_history:
+            lines.append(
+                f"{self.label}: {self.off_history} run{'' if self.off_history == 1 else 's'} recorded on branch "
+                f"{self.label} at commits no longer on its history (rebased or reset) not used"
+            )
         return lines
 
 
@@ -235,12 +240,18 @@ def side_at(
 
     from gitxp.ancestry import distance, newest, on_history
 
+    off_history = 0
     if kind == "commit":
         history = table.filter(pc.equal(table["commit"], sha))
     else:
         commits = [c for c in pc.unique(table["commit"]).to_pylist() if c] if table.num_rows else []
-        keep = on_history(store, sha, commits)
-        history = table.filter(pc.is_in(table["commit"], value_set=pa.array(sorted(keep), pa.string())))
+        keep = pa.array(sorted(on_history(store, sha, commits)), pa.string())
+        history = table.filter(pc.is_in(table["commit"], value_set=keep))
+        if kind == "branch" and ref is None and "branch" in table.column_names and table.num_rows:
+            mine = pc.and_(
+                pc.equal(table["branch"], label), pc.invert(pc.is_in(table["commit"], value_set=keep))
+            )
+            off_history = pc.sum(pc.fill_null(mine, False)).as_py() or 0
     history, excluded = _without_reruns(history, reruns)
     if not history.num_rows:
         where = "at that commit" if kind == "commit" else "on its history"
@@ -271,7 +282,9 @@ def side_at(
         choices[experiment] = Choice([version], chosen.num_rows, head, len(versions) - 1, back=back)
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    return Group(label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded)
+    return Group(
+        label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded, off_history=off_history
+    )
 
 
 def _resolve_one(

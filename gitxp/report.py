@@ -146,6 +146,7 @@ def _side_info(group: Group) -> dict[str, Any]:
         "excluded": group.excluded,
         "notes": group.notes(),
         "commits": sorted({c.commit for c in group.choices.values() if c.commit}),
+        "off_history": group.off_history,
     }
 
 
@@ -276,6 +277,11 @@ def render_markdown(report: dict[str, Any]) -> str:
                     f"{role}: {count} rerun{'' if count == 1 else 's'} left out"
                     + (f" ({overrides} with overrides: other params)" if overrides else "")
                     + ": reruns of other runs are not samples (--reruns counts them)  "
+                )
+            if side.get("off_history"):
+                lines.append(
+                    f"{role}: {side['off_history']} runs recorded on `{side['label']}` at commits no longer on "
+                    "its history (rebased or reset) not used  "
                 )
     if sides:
         lines.append("")

@@ -183,6 +183,10 @@ def test_report_base_is_the_merge_base_and_base_tip_the_tip(
         in rebased.output
     )
     assert "✅ better" in rebased.output and "| 4 → 4 |" in rebased.output
+    assert (
+        "head: 4 runs recorded on `feature` at commits no longer on its history (rebased or reset)"
+        in rebased.output
+    )
     data = json.loads(invoke("report", "--base", "main", "--head", "feature", "--format", "json").output)
     assert data["sides"]["base"]["merge_base"] == m3 and data["sides"]["base"]["versions"] == [v2]
 
