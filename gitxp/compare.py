@@ -88,7 +88,9 @@ class Group:
 
     def versions(self) -> list[str]:
         """The versions of the runs the side stands on."""
-        return sorted(set(self.table["version"].to_pylist())) if self.table.num_rows else []
+        import pyarrow.compute as pc
+
+        return sorted(pc.unique(self.table["version"]).to_pylist()) if self.table.num_rows else []
 
     @property
     def left_out(self) -> int:
@@ -210,12 +212,8 @@ def resolve_revision(store: Store, text: str) -> tuple[str, str, str | None] | N
 def _pick_version(rows: pa.Table) -> tuple[str, int]:
     """The version of a commit a side uses: the clean one if it has runs, else the one run most recently; and
     how many other versions of the commit were left out."""
-    versions = rows["version"].to_pylist()
-    ids = rows["run_id"].to_pylist()
-    latest: dict[str, str] = {}
-    for version, run_id in zip(versions, ids):
-        if run_id > latest.get(version, ""):
-            latest[version] = run_id
+    newest_run = rows.group_by("version").aggregate([("run_id", "max")])
+    latest = dict(zip(newest_run["version"].to_pylist(), newest_run["run_id_max"].to_pylist()))
     clean = [v for v in latest if "+" not in v]
     chosen = clean[0] if clean else max(latest, key=lambda v: latest[v])
     return chosen, len(latest) - 1
@@ -260,22 +258,29 @@ def side_at(
     choices: dict[str, Choice] = {}
     heads_of: dict[tuple[str, ...], str] = {}  # experiments recorded at the same commits share one answer
     back_of: dict[str, int] = {sha: 0}
-    for experiment in sorted(set(history["experiment"].to_pylist())):
-        rows = history.filter(pc.equal(history["experiment"], experiment))
-        versions = sorted(set(rows["version"].to_pylist()))
+    experiments = sorted(pc.unique(history["experiment"]).to_pylist())
+    for experiment in experiments:
+        # filters skipped when they would keep every row (one experiment, one version: the common case)
+        rows = (
+            history if len(experiments) == 1 else history.filter(pc.equal(history["experiment"], experiment))
+        )
+        versions = sorted(pc.unique(rows["version"]).to_pylist())
         if all_versions:
             choices[experiment] = Choice(versions, rows.num_rows, pooled=True)
             parts.append(rows)
             continue
         # a version "has runs" when a run of it finished (a tip whose only run crashed is no side to compare)
-        done = rows.filter(pc.equal(rows["status"], "finished")) if "status" in rows.column_names else rows
+        done = rows.filter(pc.equal(rows["status"], "finished")) if len(versions) > 1 else rows
         candidates = done if done.num_rows else rows
-        key = tuple(sorted(set(candidates["commit"].to_pylist())))
+        key = tuple(sorted(pc.unique(candidates["commit"]).to_pylist()))
         if key not in heads_of:
             heads_of[key] = newest(store, list(key))[0]
         head = heads_of[key]
-        version, _ = _pick_version(candidates.filter(pc.equal(candidates["commit"], head)))
-        chosen = rows.filter(pc.equal(rows["version"], version))
+        if len(versions) == 1:
+            version, chosen = versions[0], rows
+        else:
+            version, _ = _pick_version(candidates.filter(pc.equal(candidates["commit"], head)))
+            chosen = rows.filter(pc.equal(rows["version"], version))
         if head not in back_of:
             back_of[head] = distance(store, head, sha)
         back = back_of[head]
@@ -575,13 +580,17 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
         report["metrics"].append(entry)
     params = sorted({c for g in groups for c in g.table.column_names if c.startswith("params.")})
     for column in params:
-        per_group, counts = {}, {}
+        per_group, seen = {}, {}
         for group in groups:
-            vals = group.table[column].to_pylist() if column in group.table.column_names else []
-            seen = Counter(repr(v) for v in vals if v is not None)
-            per_group[group.label] = sorted(seen)
-            counts[group.label] = sorted(seen.items(), key=lambda item: (-item[1], item[0]))
+            seen[group.label] = _value_counts(group.table, column)
+            per_group[group.label] = sorted(seen[group.label])
         if len({tuple(v) for v in per_group.values()}) > 1:
+            counts = {  # every value with its run count, most runs first (a sweep's unique values: sorted)
+                label: sorted(found.items(), key=lambda item: (-item[1], item[0]))
+                if any(n > 1 for n in found.values())
+                else [(value, 1) for value in per_group[label]]
+                for label, found in seen.items()
+            }
             report["params"].append({"name": column[len("params.") :], "values": per_group, "counts": counts})
     return report
 
@@ -648,6 +657,24 @@ def compare(
     if metric:
         check_metric(groups, metric)
     return compare_by_experiment(groups, metric)
+
+
+def _value_counts(table: pa.Table, column: str) -> Counter[str]:
+    """How many runs have each value of ``column`` (values as ``repr``; None left out), counted by Arrow."""
+    import pyarrow.compute as pc
+
+    if column not in table.column_names or not table.num_rows:
+        return Counter()
+    try:
+        counted = pc.value_counts(table[column])
+        pairs = zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist())
+        seen: Counter[str] = Counter()
+        for value, count in pairs:
+            if value is not None:
+                seen[repr(value)] += count
+        return seen
+    except Exception:  # noqa: BLE001 - a type Arrow cannot count (nested lists): count in Python
+        return Counter(repr(v) for v in table[column].to_pylist() if v is not None)
 
 
 def compare_runs(groups: list[Group], *, show_all: bool = False) -> dict[str, Any]:
