@@ -239,3 +239,6 @@ def test_repeats_get_their_own_seed(repo: Path, invoke) -> None:  # type: ignore
     table = gitxp.load(sort="started")
     assert sorted(table["meta.seed"].to_pylist()) == [0, 1, 2]
     assert len(set(table["results.acc"].to_pylist())) == 3  # today: three identical results
+    last = table.to_pylist()[-1]
+    verify = invoke("rerun", last["run_id"], "--verify", "--yes")  # repeat 2 again: GITXP_SEED=2 again
+    assert verify.exit_code == 0, verify.output
