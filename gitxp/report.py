@@ -204,9 +204,11 @@ def _choice_text(group: Group) -> str:
         return ""
     if choice.pooled:
         return f"{len(choice.versions)} versions pooled (--all-versions)"
-    if choice.left_out:
-        return f"{choice.left_out} older version{'' if choice.left_out == 1 else 's'} left out"
-    return ""
+    older, same = choice.left_out - choice.same_commit, choice.same_commit
+    parts = [f"{older} older version{'' if older == 1 else 's'}"] if older else []
+    if same:
+        parts.append(f"{same} other version{'' if same == 1 else 's'} of its commit")
+    return " and ".join(parts) + " left out" if parts else ""
 
 
 def _row(store: Store, parts: list[Group], entry: dict[str, Any]) -> dict[str, Any]:

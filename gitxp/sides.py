@@ -45,6 +45,7 @@ class Choice:
     runs: int
     commit: str | None = None  # the commit of the version used
     left_out: int = 0  # other versions with runs on the side's history (or at its commit), not used
+    same_commit: int = 0  # of which: other versions of the same commit (runs with uncommitted changes)
     pooled: bool = False
     back: int = 0  # commits between the side's tip and the version used (0: at the tip)
 
@@ -133,11 +134,12 @@ def _describe(choice: Choice, kind: str, tip: str | None) -> str:
         text += ", at the merge-base"
     else:
         text += ", the newest on its history with runs"
-    if choice.left_out:
-        other = "other version at this commit" if kind == "commit" else "older version"
-        text += f"; {choice.left_out} {other}{'' if choice.left_out == 1 else 's'} left out"
-        if kind != "commit":
-            text += " (--all-versions pools them)"
+    older, same = choice.left_out - choice.same_commit, choice.same_commit
+    parts = [f"{older} older version{'' if older == 1 else 's'}"] if older else []
+    if same:
+        parts.append(f"{same} other version{'' if same == 1 else 's'} of its commit (uncommitted changes)")
+    if parts:
+        text += f"; {' and '.join(parts)} left out (--all-versions pools them; a version id selects one)"
     return text
 
 
@@ -191,14 +193,12 @@ def resolve_revision(store: Store, text: str) -> tuple[str, str, str | None] | N
     return None
 
 
-def _pick_version(rows: pa.Table) -> tuple[str, int]:
-    """The version of a commit a side uses: the clean one if it has runs, else the one run most recently; and
-    how many other versions of the commit were left out."""
+def _pick_version(rows: pa.Table) -> str:
+    """The version of a commit a side uses: the clean one if it has runs, else the one run most recently."""
     newest_run = rows.group_by("version").aggregate([("run_id", "max")])
     latest = dict(zip(newest_run["version"].to_pylist(), newest_run["run_id_max"].to_pylist()))
     clean = [v for v in latest if "+" not in v]
-    chosen = clean[0] if clean else max(latest, key=lambda v: latest[v])
-    return chosen, len(latest) - 1
+    return clean[0] if clean else max(latest, key=lambda v: latest[v])
 
 
 def side_at(
@@ -258,15 +258,20 @@ def side_at(
         if key not in heads_of:
             heads_of[key] = newest(store, list(key))[0]
         head = heads_of[key]
+        same = 0
         if len(versions) == 1:
             version, chosen = versions[0], rows
         else:
-            version, _ = _pick_version(candidates.filter(pc.equal(candidates["commit"], head)))
+            version = _pick_version(candidates.filter(pc.equal(candidates["commit"], head)))
             chosen = rows.filter(pc.equal(rows["version"], version))
+            at_head = rows.filter(pc.equal(rows["commit"], head))
+            same = len(pc.unique(at_head["version"])) - 1
         if head not in back_of:
             back_of[head] = distance(store, head, sha)
         back = back_of[head]
-        choices[experiment] = Choice([version], chosen.num_rows, head, len(versions) - 1, back=back)
+        choices[experiment] = Choice(
+            [version], chosen.num_rows, head, len(versions) - 1, back=back, same_commit=same
+        )
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     return Group(

@@ -119,6 +119,23 @@ def test_a_tip_without_runs_falls_back_to_its_nearest_version_with_runs(
     assert invoke("compare", "main", "HEAD~1", "--format", "json").exit_code == 0
 
 
+def test_a_commit_is_its_clean_version_first(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]
+    (repo / "level.txt").write_text("0.70\n")  # uncommitted: runs of another version of v2's commit
+    record(invoke)
+    git(repo, "checkout", "level.txt")
+    v2 = two_versions["v2"][:7]
+    dirty = next(v for v in gitxp.load()["version"].to_pylist() if v.startswith(v2 + "+"))
+    text = invoke("compare", "main", "feature").output
+    assert (
+        f"main: version {v2} (4 runs), the newest on its history with runs; 1 older version and 1 other version "
+        "of its commit (uncommitted changes) left out" in text
+    )
+    assert "no significant difference" in text  # today: 12 runs of three versions pooled, "feature is worse"
+    by_sha = json.loads(invoke("compare", two_versions["v2"], dirty, "--format", "json").output)
+    assert [g["versions"] for g in by_sha["groups"]] == [[v2], [dirty]]
+    assert "is worse than" in by_sha["metrics"][0]["differences"][0]["verdict"]
+
+
 def test_reruns_are_their_own_group_and_params_show_every_value(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]
     table = gitxp.load()
     rows = [r for r in table.to_pylist() if r["commit"] == two_versions["v2"]]
