@@ -117,6 +117,8 @@ def resolve_sides(
     if sides["base"] is None:
         base_group = resolve_side(store, table, base, all_versions=all_versions, reruns=reruns)
         sides["base"] = _side_info(base_group)
+        if found is not None:  # unrelated histories, or a shallow clone that does not reach the merge-base
+            sides["base"]["no_merge_base"] = True
     if base_group.label == head_group.label:
         raise UsageError(f"{base!r} is given twice")
     return [base_group, head_group], sides
@@ -261,6 +263,10 @@ def _side_line(role: str, side: dict[str, Any], other: str) -> str:
         text += f"{used} ({runs})"
     if side.get("merge_base") and side.get("base_tip") != side["merge_base"]:
         text += f"; `{side['label']}` has moved on since (--base-tip compares with its tip)"
+    if side.get("no_merge_base"):
+        text += (
+            f" — no merge-base with `{other}` in this clone (unrelated or shallow history): its tip is used"
+        )
     return text
 
 

@@ -207,6 +207,16 @@ def test_report_base_is_the_merge_base_and_base_tip_the_tip(
     data = json.loads(invoke("report", "--base", "main", "--head", "feature", "--format", "json").output)
     assert data["sides"]["base"]["merge_base"] == m3 and data["sides"]["base"]["versions"] == [v2]
 
+    git(repo, "checkout", "-q", "--orphan", "other")  # a history unrelated to main's: no merge-base
+    commit(repo, "unrelated", **{"level.txt": "0.50\n"})
+    record(invoke)
+    unrelated = invoke("report", "--base", "other", "--head", "main")
+    assert unrelated.exit_code == 0, unrelated.output
+    assert (
+        "no merge-base with `main` in this clone (unrelated or shallow history): its tip is used"
+        in unrelated.output
+    )
+
 
 def test_two_clones_remote_branch_and_merge_base(
     tmp_path: Path, invoke, monkeypatch: pytest.MonkeyPatch
