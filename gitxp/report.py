@@ -116,9 +116,10 @@ def resolve_sides(
             sides["base"] = {**_side_info(base_group), "merge_base": point, "base_tip": sha}
     if sides["base"] is None:
         base_group = resolve_side(store, table, base, all_versions=all_versions, reruns=reruns)
-        sides["base"] = _side_info(base_group)
+        info = _side_info(base_group)
         if found is not None:  # unrelated histories, or a shallow clone that does not reach the merge-base
-            sides["base"]["no_merge_base"] = True
+            info["no_merge_base"] = True
+        sides["base"] = info
     if base_group.label == head_group.label:
         raise UsageError(f"{base!r} is given twice")
     return [base_group, head_group], sides
@@ -270,6 +271,12 @@ def _side_line(role: str, side: dict[str, Any], other: str) -> str:
     return text
 
 
+def _sets(excluded: dict[str, Any]) -> str:
+    return ", ".join(
+        f"`{k}` ({n} run{'' if n == 1 else 's'})" for k, n in excluded.get("overrides", {}).items()
+    )
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     base, head = report["base"], report["head"]
     lines = [f"### gitxp: `{head}` vs `{base}`", ""]
@@ -283,7 +290,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 count, overrides = excluded["reruns"], excluded.get("with_overrides", 0)
                 lines.append(
                     f"{role}: {count} rerun{'' if count == 1 else 's'} left out"
-                    + (f" ({overrides} with overrides: other params)" if overrides else "")
+                    + (f" ({overrides} with overrides: other params, {_sets(excluded)})" if overrides else "")
                     + ": reruns of other runs are not samples (--reruns counts them)  "
                 )
             if side.get("off_history"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitxp import objective
 from gitxp.errors import RunNotFoundError, UsageError
@@ -62,7 +62,7 @@ class Group:
     tip: str | None = None  # the commit the side starts from (a ref's tip, a merge-base)
     choices: dict[str, Choice] = field(default_factory=dict)  # per experiment
     # reruns left out: {"reruns": n, "with_overrides": m}
-    excluded: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, Any] = field(default_factory=dict)
     off_history: int = 0  # runs recorded on this branch at commits no longer on its history (rebased, reset)
 
     @property
@@ -107,7 +107,10 @@ class Group:
             count, with_overrides = self.excluded["reruns"], self.excluded.get("with_overrides", 0)
             text = f"{self.label}: {count} rerun{'' if count == 1 else 's'} left out"
             if with_overrides:
-                text += f" ({with_overrides} with overrides: other params)"
+                sets = ", ".join(
+                    f"{k} ({n} run{'' if n == 1 else 's'})" for k, n in self.excluded["overrides"].items()
+                )
+                text += f" ({with_overrides} with overrides: other params, {sets})"
             lines.append(text + "; --reruns counts them")
         if self.off_history:
             lines.append(
@@ -143,7 +146,7 @@ def _describe(choice: Choice, kind: str, tip: str | None) -> str:
     return text
 
 
-def _without_reruns(table: pa.Table, keep: bool) -> tuple[pa.Table, dict[str, int]]:
+def _without_reruns(table: pa.Table, keep: bool) -> tuple[pa.Table, dict[str, Any]]:
     """``table`` without the reruns of another run (duplicates of a run already counted, or other params when
     made with ``--set``), and how many were left out; all of it with ``keep``."""
     import pyarrow.compute as pc
@@ -155,13 +158,13 @@ def _without_reruns(table: pa.Table, keep: bool) -> tuple[pa.Table, dict[str, in
     if not count:
         return table, {}
     overrides = [c for c in table.column_names if c.startswith("meta.rerun.overrides")]
-    with_overrides = 0
+    sets: Counter[str] = Counter()  # each set of overrides (``lr=0.01``): the group those reruns form
     if overrides:
-        mask = pc.is_valid(table[overrides[0]])
-        for column in overrides[1:]:
-            mask = pc.or_(mask, pc.is_valid(table[column]))
-        with_overrides = pc.sum(pc.and_(rerun, mask)).as_py() or 0
-    return table.filter(pc.invert(rerun)), {"reruns": count, "with_overrides": with_overrides}
+        for row in table.filter(rerun).select(overrides).to_pylist():
+            given = [f"{k[len('meta.rerun.overrides.') :]}={v!r}" for k, v in row.items() if v is not None]
+            sets.update([", ".join(given)] if given else [])
+    excluded = {"reruns": count, "with_overrides": sum(sets.values()), "overrides": dict(sets.most_common())}
+    return table.filter(pc.invert(rerun)), excluded
 
 
 def resolve_revision(store: Store, text: str) -> tuple[str, str, str | None] | None:

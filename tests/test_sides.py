@@ -146,11 +146,15 @@ def test_reruns_are_their_own_group_and_params_show_every_value(two_versions: di
     assert duplicate.exit_code == 0, duplicate.output
     data = json.loads(invoke("compare", "main", "feature", "--format", "json").output)
     assert data["groups"][0]["runs"] == 4  # today 10: both versions and both reruns pooled
-    assert data["groups"][0]["excluded"] == {"reruns": 2, "with_overrides": 1}
+    assert data["groups"][0]["excluded"] == {"reruns": 2, "with_overrides": 1, "overrides": {"seed=7": 1}}
     text = invoke("compare", "main", "feature").output
-    assert "main: 2 reruns left out (1 with overrides: other params)" in text
+    assert (
+        "main: 2 reruns left out (1 with overrides: other params, seed=7 (1 run)); --reruns counts them"
+        in text
+    )
     report = invoke("report", "--base", "main", "--head", "feature")
-    assert "2 reruns left out" in report.output and "| 4 → 4 |" in report.output
+    assert "base: 2 reruns left out (1 with overrides: other params, `seed=7` (1 run))" in report.output
+    assert "| 4 → 4 |" in report.output
     assert "1 older version" in report.output
 
     counted = invoke("compare", "main", "feature", "--reruns")
