@@ -212,8 +212,10 @@ def execute(
         list(command.argv), config=command.config, output_dir=run.output_dir, run_id=run.id
     )
     hooks.gitxp_apply_overrides(run=run, invocation=invocation, params=dict(run.params))
+    seed = run.meta().get("seed")  # a repeat's own seed (gitxp run -n N), unless the caller sets one
     env = {
         **os.environ,
+        **({"GITXP_SEED": str(seed)} if isinstance(seed, int) and not isinstance(seed, bool) else {}),
         **(extra_env or {}),
         **invocation.env,
         "GITXP_ATTACH_DIR": str(run._staged.path),

@@ -70,7 +70,15 @@ def test_compare_branches_json(branches: Path, invoke) -> None:  # type: ignore[
     assert main["best_run"] in report["groups"][0]["run_ids"]
     diff = metric["differences"][0]
     assert diff["ci95"][0] > 0 and diff["verdict"] == "feature is better than main"
-    assert report["params"] == [{"name": "lr", "values": {"main": [], "feature": ["0.1", "0.2"]}}]
+    assert report["params"] == [
+        {
+            "name": "lr",
+            "values": {"main": [], "feature": ["0.1", "0.2"]},
+            "counts": {"main": [], "feature": [["0.1", 6], ["0.2", 6]]},
+        }
+    ]
+    table = invoke("compare", "main", "feature").output
+    assert "0.1 (6 runs), 0.2 (6 runs)" in table  # every value of a group, with its run count
 
 
 def test_compare_branches_csv_and_markdown(branches: Path, invoke) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +98,17 @@ def test_compare_branches_csv_and_markdown(branches: Path, invoke) -> None:  # t
 def test_compare_by_commit_tag_and_version(branches: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     git(branches, "tag", "v1", "main")
     versions = gitxp.load()["version"].to_pylist()
-    result = invoke("compare", "v1", versions[-1], "--format", "json")
+    result = invoke("compare", "v1", versions[0], "--format", "json")
     assert result.exit_code == 0, result.output
+    assert [g["kind"] for g in json.loads(result.output)["groups"]] == ["tag", "version"]
+    main = git(branches, "rev-parse", "main")
+    result = invoke("compare", main, versions[0], "--format", "json")
     assert [g["kind"] for g in json.loads(result.output)["groups"]] == ["commit", "version"]
+    same = json.loads(invoke("compare", "v1", versions[-1], "--format", "json").output)
+    assert (
+        same["experiments"][0]["note"]
+        == f"v1 and {versions[-1]} are both version {versions[-1]}: nothing to compare"
+    )
     assert invoke("compare", "main").exit_code == 2
     bad = invoke("compare", "main", "nonexistent-thing")
     assert bad.exit_code == 2 and "not a run id, version, branch, tag or commit" in bad.output
@@ -140,7 +156,7 @@ def test_bootstrap_of_large_groups_agrees_with_resampling_them(monkeypatch: pyte
     the one resampling every value gives, within the Monte-Carlo error of the bootstrap itself."""
     import random
 
-    import gitxp.compare as compare
+    import gitxp.stats as compare
 
     rng = random.Random(5)
     a = [rng.expovariate(1.0) for _ in range(12_000)]  # skewed, as accuracies near a bound are
@@ -174,7 +190,7 @@ def test_interval_keeps_its_false_positive_rate_with_few_runs() -> None:
 
 def test_t_quantile_matches_scipy() -> None:
     stats = pytest.importorskip("scipy.stats")
-    from gitxp.compare import t_quantile_975
+    from gitxp.stats import t_quantile_975
 
     for df in (1, 2, 3, 4, 5, 8, 15, 30, 100, 10_000):
         assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-3)

@@ -90,8 +90,12 @@ def test_report_marks_a_significant_change_and_no_change(tmp_path: Path) -> None
     assert base_curve[-1] == "█" and head_curve[-1] < "█"  # one scale: head's curve ends lower
     assert f"[`{feature[:7]}`](https://github.com/o/r/commit/{feature})" in text
     assert cli(repo, "report", "--base", "main", "--head", "feature", "--fail-on-worse").returncode == 1
-    # the other way round the same difference is an improvement; a :min metric flips the direction too
-    assert "✅ better" in cli(repo, "report", "--base", "feature", "--head", "main").stdout
+    # the other way round (against feature's tip: main is feature's merge-base) the same difference is an
+    # improvement; a :min metric flips the direction too
+    assert "✅ better" in cli(repo, "report", "--base", "feature", "--head", "main", "--base-tip").stdout
+    assert (
+        "base and head are both version" in cli(repo, "report", "--base", "feature", "--head", "main").stdout
+    )
     assert (
         "✅ better"
         in cli(repo, "report", "--base", "main", "--head", "feature", "--metric", "acc:min").stdout

@@ -259,6 +259,11 @@ def test_compare_and_sweep_pages(served: tuple[str, Path, Path], page: Any) -> N
     assert "valid_acc" in text and "[" in text  # the bootstrap CI
     assert "a better model" in page.inner_text("#code-diff")
     page.screenshot(path=str(artifacts / "compare.png"), full_page=True)
+    page.goto(url + "/#/compare?a=main~1&b=main")  # branches: each is its newest version with runs, named
+    page.wait_for_selector("#compare-sides")
+    sides = page.inner_text("#compare-sides")
+    assert f"main [sweep]: version {second[:7]} (2 runs), the newest on its history with runs" in sides
+    assert "1 older version left out" in sides
     page.goto(url + "/#/sweep/sweep")
     page.wait_for_selector("#best-chart canvas")
     page.wait_for_selector("#parallel canvas")

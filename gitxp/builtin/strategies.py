@@ -32,15 +32,20 @@ class Strategy(Protocol):
 
 
 class GridStrategy:
-    """Every grid point (Cartesian product of ``--grid`` axes), each with ``n`` draws of the ``--sample`` params."""
+    """Every grid point (Cartesian product of ``--grid`` axes), each with ``n`` draws of the ``--sample`` params.
+
+    With ``n`` > 1 every repeat of a point gets its own seed, the repeat index (0 .. n-1): recorded as the run's
+    ``meta.seed`` (``pending_meta``), and given to the command as ``$GITXP_SEED`` — so that repeats of a seeded
+    script are not n identical results, and a rerun of repeat i gets the same seed again."""
 
     def __init__(self, space: Space, *, seed: int | None = None, n: int | None = None, **_: Any) -> None:
         self.rng = random.Random(seed)
         self.space = space
-        repeats = n or 1
-        self.points = [pt for pt in space.grid_points() for _ in range(repeats)]
+        self.repeats = n or 1
+        self.points = [pt for pt in space.grid_points() for _ in range(self.repeats)]
         self.total: int | None = len(self.points)
         self.index = 0
+        self.pending_meta: dict[str, Any] = {}
 
     def suggest(self) -> dict[str, Any] | None:
         if self.index >= len(self.points):
@@ -48,6 +53,7 @@ class GridStrategy:
         point = dict(self.space.fixed)
         point.update(self.points[self.index])
         point.update({k: d.sample(self.rng) for k, d in self.space.sample.items()})
+        self.pending_meta = {"seed": self.index % self.repeats} if self.repeats > 1 else {}
         self.index += 1
         return point
 

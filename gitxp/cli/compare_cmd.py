@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import click
@@ -77,6 +78,25 @@ def summarise_values(values: list[str], few: int = 4) -> str:
     return ", ".join(values[: few - 1]) + f", … ({len(values)} values)"
 
 
+def summarise_counts(counts: list[tuple[str, int]], many: int = 8) -> str:
+    """A cell for a group's values of one param, each with its run count (``0.1 (8 runs), 0.01 (1 run)``), most
+    runs first; only a long list of values that each one run has (a sweep) is summarised as a range."""
+    if len(counts) > many and all(n == 1 for _, n in counts):
+        return summarise_values(sorted(v for v, _ in counts)) + " (1 run each)"
+    return ", ".join(f"{value} ({n} run{'' if n == 1 else 's'})" for value, n in counts)
+
+
+def _emit_notes(notes: list[str], fmt: str) -> None:
+    """How each side was chosen, before the tables (wrapped to the terminal)."""
+    width = terminal_width()
+    for line in notes:
+        if fmt == "markdown":
+            click.echo(f"- {line}")
+        else:
+            click.echo("\n".join(textwrap.wrap(line, width, subsequent_indent="  ")) if width else line)
+    click.echo("")
+
+
 def _emit(text: str | None) -> None:
     if text is not None:
         click.echo(text)
@@ -95,6 +115,12 @@ def _emit(text: str | None) -> None:
 @click.option("--status", metavar="S[,S]", help="Only runs with this status (e.g. finished).")
 @click.option("--where", metavar="EXPR", help="Only runs matching this filter, as in gitxp ls.")
 @click.option("--archived", is_flag=True, help="Also archived runs (gitxp archive).")
+@click.option(
+    "--all-versions",
+    is_flag=True,
+    help="A branch, tag or commit pools every version on its history (default: its newest version with runs).",
+)
+@click.option("--reruns", is_flag=True, help="Count reruns of other runs as samples (default: left out).")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS), default="table", show_default=True)
 def compare_command(
     selectors: tuple[str, ...],
@@ -107,17 +133,21 @@ def compare_command(
     status: str | None,
     where: str | None,
     archived: bool,
+    all_versions: bool,
+    reruns: bool,
     fmt: str,
 ) -> None:
     """Compare runs, versions, commits, tags or branches: gitxp compare A B [C ...].
 
+    A branch, tag or HEAD is the newest code version on its history that has runs (its tip's, or the nearest
+    ancestor's), never every version it ever had: --all-versions pools them. A branch that exists only as
+    origin/NAME is found as git checkout finds it. Reruns of other runs are left out (--reruns counts them).
     Groups holding several experiments are compared experiment by experiment (one block each), never pooled;
     -e EXP compares one."""
     from gitxp.compare import (
-        by_experiment,
         check_metric,
         code_diff,
-        compare_groups,
+        compare_by_experiment,
         compare_runs,
         resolve_groups,
         since_filter,
@@ -135,7 +165,7 @@ def compare_command(
     from gitxp.errors import UsageError
 
     try:
-        groups = resolve_groups(store, table, list(selectors))
+        groups = resolve_groups(store, table, list(selectors), all_versions=all_versions, reruns=reruns)
     except UsageError:
         from gitxp.store.lifecycle import load_view, why_hidden
 
@@ -151,7 +181,7 @@ def compare_command(
     if single:
         report = compare_runs(groups, show_all=show_all)
     else:
-        report = _per_experiment(by_experiment(groups), metric, compare_groups)
+        report = compare_by_experiment(groups, metric)
     if code:
         report["code"] = [
             {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
@@ -160,6 +190,9 @@ def compare_command(
     if fmt == "json":
         click.echo(json_dumps(to_json_value(report)))
         return
+    notes = [line for g in groups for line in g.notes()]
+    if notes and fmt in ("table", "markdown"):
+        _emit_notes(notes, fmt)
     if single:
         rows = report["rows"]
         _emit(
@@ -186,25 +219,6 @@ def compare_command(
             click.echo(f"**{header}**\n\n```diff\n{item['diff'].rstrip()}\n```\n")
         elif fmt == "table":
             click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
-
-
-def _per_experiment(blocks: list[tuple[str, list[Any]]], metric: str | None, compare: Any) -> dict[str, Any]:
-    """One comparison per experiment; a single experiment gives the plain report (with its name)."""
-    from gitxp.objective import column, parse
-
-    reports = []
-    for name, groups in blocks:
-        if len(groups) < 2:
-            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in groups)
-            reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
-            continue
-        if metric and not any(column(*parse(metric), g.table.column_names) for g in groups):
-            reports.append({"experiment": name, "note": f"no result {parse(metric)[0]!r} in this experiment"})
-            continue
-        reports.append({"experiment": name, **compare(groups, metric)})
-    if len(reports) == 1 and "note" not in reports[0]:
-        return reports[0]
-    return {"kind": "experiments", "experiments": reports}
 
 
 def _experiment_heading(block: dict[str, Any], fmt: str) -> str | None:
@@ -259,16 +273,22 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
                 f", 95% CI [{_signed(ci[0])}, {_signed(ci[1])}]" if ci else " (too few runs for an interval)"
             )
             if diff["verdict"]:
-                verdict = f": {diff['verdict']}"
-                fits = len(text) + len(verdict) <= (terminal_width() or 10_000)
-                text += verdict if fits or fmt == "markdown" else f"\n  {diff['verdict']}"
+                verdict = f": {diff['verdict']} ({diff['on']})"
+                width = terminal_width()
+                if fmt == "markdown" or not width or len(text) + len(verdict) <= width:
+                    text += verdict
+                else:  # the verdict and what it stands on on their own lines, at the terminal's width
+                    rest = f"{diff['verdict']} ({diff['on']})"
+                    text += "\n" + "\n".join(
+                        textwrap.wrap(rest, width, initial_indent="  ", subsequent_indent="  ")
+                    )
             click.echo(f"- {text}" if fmt == "markdown" else text)
         if fmt == "markdown":
             click.echo("")
     if report["params"]:
         labels = [g["label"] for g in report["groups"]]
         rows = [
-            [p["name"], *[summarise_values(p["values"].get(label, [])) for label in labels]]
+            [p["name"], *[summarise_counts(p["counts"].get(label, [])) for label in labels]]
             for p in report["params"]
         ]
         _emit(render_rows("params that differ", ["param", *labels], rows, fmt))

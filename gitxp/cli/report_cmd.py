@@ -13,7 +13,20 @@ __all__ = ["COMMANDS"]
 
 
 @click.command("report")
-@click.option("--base", required=True, metavar="REV", help="The base side: a branch, commit, tag or version.")
+@click.option(
+    "--base",
+    required=True,
+    metavar="REV",
+    help="The base: a branch, tag or commit (taken at its merge-base with the head), or a version.",
+)
+@click.option(
+    "--base-tip", is_flag=True, help="Compare with the base's tip instead of the merge-base with the head."
+)
+@click.option(
+    "--all-versions", is_flag=True, help="Pool every version on each side's history (default: one version)."
+)
+@click.option("--reruns", is_flag=True, help="Count reruns of other runs as samples (default: left out).")
+@click.option("--where", metavar="EXPR", help="Only runs matching this filter, as in gitxp ls.")
 @click.option("--head", default="HEAD", show_default=True, metavar="REV", help="The side under review.")
 @click.option(
     "--metric", "metrics", multiple=True, metavar="NAME[:min|max]", help="Metric to report (repeatable)."
@@ -34,6 +47,10 @@ __all__ = ["COMMANDS"]
 )
 def report_command(
     base: str,
+    base_tip: bool,
+    all_versions: bool,
+    reruns: bool,
+    where: str | None,
     head: str,
     metrics: tuple[str, ...],
     experiment: tuple[str, ...],
@@ -45,7 +62,10 @@ def report_command(
 ) -> None:
     """Markdown for a pull request: base vs head per metric, with the CI of the difference and a verdict.
 
-    Sides are selected as in gitxp compare (a branch means the runs recorded on it)."""
+    The head is its newest code version with runs (a branch: its tip's, or the nearest ancestor's); the base is
+    the version at the merge-base of base and head (or its nearest ancestor with runs) — what the pull request
+    changed, whatever the base branch did since; --base-tip takes the base's tip instead. Reruns of other runs are
+    not samples (--reruns counts them). The report names the versions and runs each side stands on."""
     from gitxp.query import check_experiments, select
     from gitxp.report import build_report, render_markdown
     from gitxp.store import Store
@@ -54,8 +74,18 @@ def report_command(
     table = store.table()
     if experiment and table.num_rows:
         check_experiments(table, experiment)
-    table = select(store, table, experiment=list(experiment) or None, status=status)
-    report = build_report(store, table, base, head, metrics=list(metrics) or None, link_base=link_base)
+    table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
+    report = build_report(
+        store,
+        table,
+        base,
+        head,
+        metrics=list(metrics) or None,
+        link_base=link_base,
+        base_tip=base_tip,
+        all_versions=all_versions,
+        reruns=reruns,
+    )
     text = json_dumps(to_json_value(report)) + "\n" if fmt == "json" else render_markdown(report)
     if output is not None:
         output.write_text(text, encoding="utf-8")

@@ -134,6 +134,12 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
                 + f"), version {sweep.version.id}",
                 err=True,
             )
+            if sweep.strategy == "grid" and (sweep.n or 1) > 1 and sweep.command is not None:
+                click.echo(
+                    f"gitxp: {sweep.n} repeats of each point, each with its own seed: $GITXP_SEED is the repeat "
+                    f"index (0..{sweep.n - 1}), recorded as meta.seed",
+                    err=True,
+                )
             if result.resume_found is not None:
                 click.echo(
                     f"gitxp: resuming: {result.resume_found} finished run"

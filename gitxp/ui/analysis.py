@@ -300,14 +300,19 @@ class AnalysisViews:
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""
-        from gitxp.compare import by_experiment, code_diff, compare_groups, resolve_groups
+        from gitxp.compare import by_experiment, code_diff, compare_groups, resolve_groups, same_version
 
         a, b = (query.get("a") or "").strip(), (query.get("b") or "").strip()
         if not a or not b:
             raise BadRequest("compare needs a= and b= (run ids, versions, branches or commits)")
         metric = query.get("metric") or None
-        groups = resolve_groups(self.store, self.table(), [a, b])
-        blocks = [(name, parts) for name, parts in by_experiment(groups) if len(parts) == len(groups)]
+        flags = {k: (query.get(k) or "") in ("1", "true", "yes") for k in ("all_versions", "reruns")}
+        groups = resolve_groups(self.store, self.table(), [a, b], **flags)
+        blocks = [
+            (name, parts)
+            for name, parts in by_experiment(groups)
+            if len(parts) == len(groups) and same_version(parts) is None
+        ]
         reports = [{"experiment": name, **_clean(compare_groups(parts, metric))} for name, parts in blocks]
         try:
             diff = code_diff(self.store, groups[0], groups[1], full=True)
@@ -318,7 +323,11 @@ class AnalysisViews:
                 "label": g.label,
                 "kind": g.kind,
                 "runs": g.table.num_rows,
-                "versions": sorted(set(g.table["version"].to_pylist())),
+                "versions": g.versions(),
+                "left_out": g.left_out,
+                "pooled": g.pooled,
+                "excluded": g.excluded,
+                "note": "; ".join(g.notes()),
             }
             for g in groups
         ]

@@ -728,11 +728,13 @@ async function comparePage(main, params) {
     if (!params.get("a") && !params.get("b")) { params.set("a", have[0].a); params.set("b", have[0].b); }
   }
   if (!params.get("a") || !params.get("b")) { main.append(el("div", { class: "empty" }, "pick two runs, versions, branches or commits (or select two rows on the Runs page)")); return; }
-  const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "" });
+  const data = await api("compare", { a: params.get("a"), b: params.get("b"), metric: params.get("metric") || "", all_versions: params.get("all_versions") || "", reruns: params.get("reruns") || "" });
   const groups = data.groups;
   main.append(el("div", { class: "panel" }, el("h2", {}, "Groups"), el("table", { class: "runs" },
     el("thead", {}, el("tr", {}, ["group", "kind", "runs", "versions"].map((h) => el("th", {}, h)))),
     el("tbody", {}, groups.map((g) => el("tr", {}, el("td", { class: "mono" }, g.label), el("td", {}, g.kind), el("td", { class: "num" }, g.runs), el("td", { class: "mono" }, g.versions.join(", "))))))));
+  const notes = groups.map((g) => g.note).filter((n) => n);
+  if (notes.length) main.append(el("div", { class: "panel muted", id: "compare-sides" }, notes.map((n) => el("div", {}, n))));
   if (!data.reports.length) main.append(el("div", { class: "panel empty" }, "no experiment has runs in both groups"));
   for (const rep of data.reports) {
     const rows = [];
@@ -743,7 +745,7 @@ async function comparePage(main, params) {
         m.groups.map((g) => el("td", { class: "num" }, g.mean === null ? "–" : `${fmt(g.mean)}${g.std !== null ? " ± " + fmt(g.std) : ""} (n=${g.runs})`)),
         el("td", { class: "num" }, d.mean_diff === undefined ? "–" : fmt(d.mean_diff)),
         el("td", { class: "num" }, d.ci95 ? `[${fmt(d.ci95[0])}, ${fmt(d.ci95[1])}]` : "–"),
-        el("td", { class: verdict.includes("better") ? "better" : verdict.includes("worse") ? "worse" : "muted" }, verdict)));
+        el("td", { class: verdict.includes("better") ? "better" : verdict.includes("worse") ? "worse" : "muted" }, verdict + (verdict && d.on ? ` (${d.on})` : ""))));
     }
     main.append(el("div", { class: "panel" }, el("h2", {}, `Results — experiment ${rep.experiment}`), el("table", { class: "runs compare-table" },
       el("thead", {}, el("tr", {}, el("th", {}, "metric"), rep.groups.map((g) => el("th", {}, `mean ${g.label}`)), el("th", {}, "difference"), el("th", {}, "95% CI (bootstrap)"), el("th", {}, "verdict"))),
@@ -751,7 +753,7 @@ async function comparePage(main, params) {
     if (rep.params.length) {
       main.append(el("div", { class: "panel" }, el("h2", {}, `Params that differ — ${rep.experiment}`), el("table", { class: "runs" },
         el("thead", {}, el("tr", {}, el("th", {}, "param"), rep.groups.map((g) => el("th", {}, g.label)))),
-        el("tbody", {}, rep.params.map((p) => el("tr", {}, el("td", {}, p.name), rep.groups.map((g) => el("td", { class: "mono" }, (p.values[g.label] || []).join(", ")))))))));
+        el("tbody", {}, rep.params.map((p) => el("tr", {}, el("td", {}, p.name), rep.groups.map((g) => el("td", { class: "mono" }, (p.counts ? (p.counts[g.label] || []).map(([v, n]) => `${v} (${n} run${n === 1 ? "" : "s"})`) : (p.values[g.label] || [])).join(", ")))))))));
     }
   }
   main.append(el("div", { class: "panel" }, el("h2", {}, "Code diff"), el("div", { id: "code-diff" }, diffView(data.diff))));
