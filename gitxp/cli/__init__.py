@@ -101,6 +101,7 @@ def _register() -> None:
         rerun_cmd,
         run_cmd,
         runs,
+        show_cmd,
         sync,
         ui_cmd,
     )
@@ -108,6 +109,7 @@ def _register() -> None:
     commands = (
         run_cmd,
         runs,
+        show_cmd,
         compare_cmd,
         rerun_cmd,
         lifecycle_cmd,

@@ -12,20 +12,13 @@ slots free up (``--slurm-array-parallelism``, else ``-j``, else 2 at once). With
 returns once the jobs are submitted: the trials are listed ``queued`` (then ``running``), and :func:`collect`
 (``gitxp collect``, or any later ``gitxp ls``/``run``) records those whose job has ended.
 
-On a real cluster the jobs are watched with ``squeue -t all`` (one call for all of a sweep's jobs), not with
-submitit's ``sacct`` calls: many clusters (and the single-node one of the tests) run without accounting, where
-``sacct`` fails and submitit warns on every poll, and a task cancelled while still pending leaves no record at all.
-A job that ended without writing its result is recorded from the state Slurm gives (``CANCELLED`` -> ``cancelled``,
-``FAILED`` -> ``failed``, ``TIMEOUT``/``NODE_FAIL``/``OUT_OF_MEMORY``/... -> ``crashed``); one that Slurm no longer
-lists (a pending array task cancelled with ``scancel 7_3`` vanishes from ``squeue``) is ``cancelled`` when it never
-started and ``crashed`` when it had.
+On a real cluster the jobs are watched with ``squeue``, never ``sacct`` (:mod:`gitxp.executors.slurm_watch`).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import threading
 import time
 from concurrent.futures import Future
@@ -35,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from gitxp.errors import UsageError
 from gitxp.executors import ExecutorOptions, Job
 from gitxp.executors.remote import Outcome, absorb, run_trial, spec_for
+from gitxp.executors.slurm_watch import GRACE, SlurmJobEnded, ended, job_states
 from gitxp.store import DETACHED  # the meta flag of a trial left to Slurm by `gitxp run --detach`
 
 if TYPE_CHECKING:
@@ -75,95 +69,6 @@ def settings(root: Path | None, given: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(value, _KEYS[key]):
             raise UsageError(f"[tool.gitxp.slurm] {key!r}: expected {_KEYS[key].__name__}, not {value!r}")
     return {**table, **given}
-
-
-# ---------------------------------------------------------------------- watching jobs without sacct
-
-# Slurm's job states after which a job writes nothing more; a result pickle absent then never comes.
-_ENDED = {
-    "CANCELLED": "cancelled",
-    "FAILED": "failed",
-    "TIMEOUT": "crashed",
-    "NODE_FAIL": "crashed",
-    "OUT_OF_MEMORY": "crashed",
-    "PREEMPTED": "crashed",
-    "BOOT_FAIL": "crashed",
-    "DEADLINE": "crashed",
-    "COMPLETED": "crashed",  # exited 0 without submitit's result: the job was killed past submitit's handler
-}
-_GRACE = 5.0  # seconds a result may lag behind the state Slurm reports (shared filesystems)
-
-
-class SlurmJobEnded(Exception):
-    """A Slurm job that ended (or vanished) without writing its result; ``status`` is what the run records."""
-
-    def __init__(self, status: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def job_states(job_ids: list[str]) -> dict[str, str] | None:
-    """The state of each job or array task (``"7_3"``) that Slurm still lists, in one ``squeue -t all`` call.
-
-    ``None`` when squeue cannot answer (no controller): nothing may be concluded then. Jobs that ended stay listed for
-    the controller's ``MinJobAge`` (300 s by default); a pending array task cancelled by ``scancel`` is not listed.
-    """
-    bases = sorted({str(job_id).split("_")[0] for job_id in job_ids if job_id})
-    if not bases:
-        return {}
-    try:
-        proc = subprocess.run(
-            ["squeue", "--noheader", "--states=all", "--array", "--format=%i|%T", "--jobs", ",".join(bases)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if proc.returncode != 0:
-        # squeue refuses a list made only of ids it no longer knows: those are simply not listed
-        return {} if "Invalid job id" in proc.stderr else None
-    states = {}
-    for line in proc.stdout.splitlines():
-        job_id, _, state = line.strip().partition("|")
-        if job_id:
-            states[job_id] = state.split()[0].rstrip("+") if state else "UNKNOWN"
-    return states
-
-
-def _sacct_state(job_id: str) -> str | None:
-    """The state accounting kept for a job Slurm no longer lists, or None (accounting off: sacct fails quietly)."""
-    try:
-        proc = subprocess.run(
-            ["sacct", "--noheader", "--parsable2", "--format=JobID,State", "--jobs", job_id],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    for line in proc.stdout.splitlines() if proc.returncode == 0 else []:
-        found, _, state = line.partition("|")
-        if found == job_id and state:
-            return state.split()[0].rstrip("+")
-    return None
-
-
-def ended(job_id: str, states: dict[str, str], started: bool) -> SlurmJobEnded | None:
-    """Why a job that wrote no result is over, from ``squeue``'s ``states`` (None: it may still write one)."""
-    state = states.get(job_id)
-    if state is None:
-        state = _sacct_state(job_id)
-        if state is None:
-            if started:
-                return SlurmJobEnded(
-                    "crashed", f"Slurm job {job_id} ended without a result (no longer listed)"
-                )
-            return SlurmJobEnded("cancelled", f"Slurm job {job_id} was cancelled before it started")
-    status = _ENDED.get(state)
-    if status is None:
-        return None  # PENDING, RUNNING, COMPLETING, ...
-    return SlurmJobEnded(status, f"Slurm job {job_id} ended {state} without a result")
 
 
 def _task(spec: Any, bundle: str | None) -> Outcome:
@@ -320,7 +225,7 @@ class SlurmExecutor:
                 why = ended(job_id, states, Path(job.paths.stdout).exists())
                 if why is None:
                     overdue.pop(job_id, None)
-                elif now - overdue.setdefault(job_id, now) >= _GRACE and not job.paths.result_pickle.exists():
+                elif now - overdue.setdefault(job_id, now) >= GRACE and not job.paths.result_pickle.exists():
                     future.set_exception(why)
 
     def outcome(self, run: Run, future: Future[Any]) -> str:
@@ -423,7 +328,7 @@ def collect(store: Store) -> dict[str, int]:
         result = Path(meta.get("slurm.result", ""))
         job_id = str(meta.get("slurm.job_id", ""))
         why = None
-        if states is not None and job_id in real and time.time() - float(record.get("started") or 0) > _GRACE:
+        if states is not None and job_id in real and time.time() - float(record.get("started") or 0) > GRACE:
             why = ended(job_id, states, Path(meta.get("slurm.stdout", "")).exists())
         if why is not None and not result.exists():
             _ingest(staged, record, "ended", why)
@@ -480,6 +385,7 @@ def _ingest(staged: Any, record: dict[str, Any], kind: str, value: Any) -> None:
 def cancel(store: Store, run_ids: list[str] | None = None) -> int:
     """Cancel detached trials (all, or those of ``run_ids``): scancel their jobs, record them ``cancelled``."""
     import signal
+    import subprocess
 
     done = []
     for staged, record in detached(store):
