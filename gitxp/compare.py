@@ -73,7 +73,7 @@ def _resolve_one(store: Store, table: pa.Table, selector: str) -> Group:
         return Group(text, "version", versions, versions["commit"][0].as_py())
     try:
         run_id = store.resolve_run(text, table)
-        return Group(run_id[:12], "run", table.filter(pc.equal(table["run_id"], run_id)))
+        return Group(store.short_id(run_id), "run", table.filter(pc.equal(table["run_id"], run_id)))
     except RunNotFoundError as error:
         if "ambiguous" in str(error) and store.repo.resolve(text) is None:
             raise

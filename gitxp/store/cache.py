@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
@@ -209,6 +210,52 @@ class ReadCache(RefWriter):
 
         committed = committed.filter(pc.invert(pc.is_in(committed["run_id"], value_set=live["run_id"])))
         return concat_tables([committed, live])
+
+    def run_ids(self) -> list[str]:
+        """Every run id of the store, sorted: committed ones (archived and removed ones too) and staged ones. A
+        printed prefix must be unique among these (see ``short_ids``). Reads only the ``run_id`` column of the
+        read cache when it is current; remembered while neither the ref nor the staging area changes."""
+        from gitxp.ids import is_run_id
+
+        head = self.head()
+        try:
+            staged = tuple(sorted(n for n in os.listdir(self.staging) if is_run_id(n)))
+        except (FileNotFoundError, NotADirectoryError):
+            staged = ()
+        memo = getattr(self, "_run_ids_memo", None)
+        if memo is not None and memo[0] == (head, staged):
+            return list(memo[1])
+        committed: list[str] = []
+        if head is not None:
+            column = None
+            try:
+                state = json.loads((self.cache_dir / "state.json").read_text())
+                if (
+                    isinstance(state, dict)
+                    and state.get("ref") == head
+                    and state.get("cache") == CACHE_VERSION
+                ):
+                    column = read_parquet(self.cache_dir / "runs.parquet", columns=["run_id"])["run_id"]
+            except (OSError, ValueError, KeyError):
+                column = None
+            if column is None:
+                column = self.committed_table()["run_id"]
+            committed = column.to_pylist()
+        ids = sorted(set(committed).union(staged))
+        self._run_ids_memo = ((head, staged), ids)
+        return list(ids)
+
+    def short_ids(self, ids: Sequence[str]) -> list[str]:
+        """``ids`` as gitxp prints them: the shortest prefixes (at least 8 characters) unique in this store."""
+        from gitxp.ids import unique_prefixes
+
+        if not ids:
+            return []
+        return unique_prefixes(list(ids), self.run_ids())
+
+    def short_id(self, run_id: str) -> str:
+        """One id as gitxp prints it (see ``short_ids``)."""
+        return self.short_ids([run_id])[0]
 
     def resolve_run(self, prefix: str, table: pa.Table | None = None) -> str:
         """Return the one run id starting with ``prefix``."""

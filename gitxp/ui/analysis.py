@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import UsageError
-from gitxp.ui.values import BadRequest, _clean, downsample, int_param, json_value
+from gitxp.ui.values import BadRequest, _clean, curve_labels, downsample, int_param, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -33,6 +33,8 @@ class AnalysisViews:
     def curves(self, query: Mapping[str, str]) -> dict[str, Any]:
         """Per-step metrics of ``runs`` (comma-separated ids): one series per run and metric, down-sampled to
         ``width`` buckets; ``after=N`` returns only the points with step > N (live polling)."""
+        import pyarrow.compute as pc
+
         ids = [r for r in (query.get("runs") or "").split(",") if r.strip()]
         if not ids:
             raise BadRequest("runs: give one or more run ids")
@@ -76,7 +78,17 @@ class AnalysisViews:
                         "last_step": points[-1][0],
                     }
                 )
-        return {"series": out, "metrics": sorted(names)}
+        import pyarrow as pa
+
+        resolved = list(dict.fromkeys(s["run"] for s in out))
+        rows = table.filter(pc.is_in(table["run_id"], value_set=pa.array(resolved, pa.string()))).to_pylist()
+        short = dict(zip(resolved, self.store.short_ids(resolved)))
+        return {
+            "series": out,
+            "metrics": sorted(names),
+            "labels": curve_labels(rows, short),
+            "short_ids": short,
+        }
 
     # ------------------------------------------------------------------ sweep and compare
 

@@ -131,7 +131,9 @@ class Dashboard(AnalysisViews):
             )
         page = table.slice(offset, limit).select(columns)
         rows = [{k: json_value(v) for k, v in row.items()} for row in page.to_pylist()]
+        ids = [row["run_id"] for row in rows if isinstance(row.get("run_id"), str)]
         return {
+            "short_ids": dict(zip(ids, self.store.short_ids(ids))),  # ids as shown: unique in the store
             "total": table.num_rows,
             "total_all": total_all,
             "offset": offset,
@@ -177,6 +179,7 @@ class Dashboard(AnalysisViews):
         ]
         return {
             "record": record,
+            "short_id": self.store.short_id(rid),
             "commit_message": message,
             "diff": patch.decode(errors="replace"),
             "log": log[start:].decode(errors="replace"),

@@ -85,6 +85,7 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     while len(runs["rows"]) < total:
         more = board.runs({"experiment": experiment, "limit": "1000", "offset": str(len(runs["rows"]))})
         runs["rows"] += more["rows"]
+        runs["short_ids"] = {**runs.get("short_ids", {}), **more.get("short_ids", {})}
     ids = [r["run_id"] for r in runs["rows"]]
     curves: list[dict[str, Any]] = []
     for start in range(0, min(len(ids), 200), 50):

@@ -43,9 +43,13 @@ async function api(path, params) {
   return data;
 }
 
+/* Run ids as shown: the shortest prefix unique in the store, as the server computed it (``short_ids``). */
+const SHORT = {};
+function shortId(id) { return SHORT[id] || String(id); }
+
 function fmt(v, col) {
   if (v === null || v === undefined) return "";
-  if (col === "run_id") return String(v).slice(0, 12);
+  if (col === "run_id") return shortId(v);
   if (col === "commit") return String(v).slice(0, 10);
   if (col === "duration" && typeof v === "number") return v < 120 ? v.toFixed(1) + "s" : (v / 60).toFixed(1) + "m";
   if (col === "started" || col === "ended") return String(v).replace("T", " ").slice(0, 19);
@@ -123,6 +127,7 @@ function curvesPanel(runIds, labels) {
   const chartBox = el("div", { class: "chart", id: "curves-chart" });
   box.append(el("h2", {}, "Curves"), el("div", { class: "toolbar" }, metricSel, xSel,
     el("label", { class: "check" }, "smoothing", smooth), el("label", { class: "check" }, logY, "log scale"), info), chartBox);
+  const curveLabels = {};
   const series = new Map(); // key run|metric -> {run, metric, steps, values, times, last_step}
   let plot = null;
   let metrics = [];
@@ -149,7 +154,7 @@ function curvesPanel(runIds, labels) {
       scales: { x: { time: useTime }, y: { distr: logY.checked ? 3 : 1 } },
       axes: [axis, axis],
       series: [{ label: useTime ? "time" : "step" }, ...chosen.map((s, i) => ({
-        label: labels[s.run] || s.run.slice(0, 12), stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: true,
+        label: curveLabels[s.run] || labels[s.run] || shortId(s.run), stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: true,
         value: (u, v) => v === null || v === undefined ? "–" : Number(v.toPrecision(5)).toString(),
       }))],
       legend: { live: true },
@@ -167,6 +172,8 @@ function curvesPanel(runIds, labels) {
     const params = { runs: runIds.join(","), width };
     if (after !== undefined) params.after = after;
     const data = await api("curves", params);
+    Object.assign(SHORT, data.short_ids || {});
+    Object.assign(curveLabels, data.labels || {});  // the params that tell these runs apart
     for (const s of data.series) {
       const key = `${s.run}|${s.metric}`;
       const old = series.get(key);
@@ -248,6 +255,7 @@ async function runsPage(main) {
 
   function render(data) {
     last = data;
+    Object.assign(SHORT, data.short_ids || {});
     const cols = orderColumns(data.columns).filter((c) => !isHidden(c) && !(state.hideConstant && data.constant.includes(c)));
     const [sortKey, desc] = q.sort ? [q.sort.replace(/^-/, ""), q.sort.startsWith("-")] : ["", false];
     const head = el("tr", {}, el("th", {}, el("input", { type: "checkbox", title: "select page", onchange: (ev) => {
@@ -263,7 +271,7 @@ async function runsPage(main) {
     for (const err of data.errors || []) body.push(el("tr", { class: "error" }, el("td", { colspan: cols.length + 1 }, "⚠ " + err)));
     let group = undefined;
     for (const r of data.rows) {
-      labels[r.run_id] = `${String(r.run_id).slice(0, 8)} ${r.experiment || ""}`;
+      labels[r.run_id] = `${shortId(r.run_id)} ${r.experiment || ""}`;
       if (r.status === "running") running.add(r.run_id);
       if (q.group && r[q.group] !== group) {
         group = r[q.group];
@@ -357,7 +365,8 @@ async function runPage(main, id) {
       kvTable({ version: r.version, commit: r.commit, branch: r.branch }),
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
-  const labels = { [r.run_id]: r.run_id.slice(0, 12) };
+  SHORT[r.run_id] = data.short_id || r.run_id;
+  const labels = { [r.run_id]: shortId(r.run_id) };
   // a finished run that logged no per-step metrics gets no (empty) curves panel
   const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
   if (panel) main.append(panel.node);
