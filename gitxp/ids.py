@@ -82,7 +82,7 @@ def unique_prefixes(ids: Sequence[str], universe: Sequence[str], minimum: int = 
 
 def _item(universe: Sequence[str], index: int) -> str:
     value = universe[index]
-    return value if isinstance(value, str) else str(value.as_py())  # type: ignore[attr-defined]
+    return value if isinstance(value, str) else str(value.as_py())
 
 
 def _common(a: str, b: str) -> int:

@@ -80,7 +80,7 @@ class AnalysisViews:
                 )
         import pyarrow as pa
 
-        resolved = list(dict.fromkeys(s["run"] for s in out))
+        resolved = [str(r) for r in dict.fromkeys(s["run"] for s in out)]
         rows = table.filter(pc.is_in(table["run_id"], value_set=pa.array(resolved, pa.string()))).to_pylist()
         short = dict(zip(resolved, self.store.short_ids(resolved)))
         return {
