@@ -240,6 +240,11 @@ class ReadCache(RefWriter):
                 column = self.committed_table()["run_id"]
         return self._remember_ids(head, staged, column)
 
+    def state(self) -> tuple[str | None, tuple[str, ...]]:
+        """What the store holds, in short: the ref's commit (moved by every recording, archive, removal, pull)
+        and the runs still staged. Equal states, equal runs: a key for derived data (importance, ids)."""
+        return self.head(), self._staged_ids()
+
     def _staged_ids(self) -> tuple[str, ...]:
         from gitxp.ids import is_run_id
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from gitxp.store import Store
+    from gitxp.ui.background import ImportanceJobs
 
 __all__ = ["AnalysisViews"]
 
@@ -153,20 +154,51 @@ class AnalysisViews:
             "trials": trials,
             "params": [p[7:] for p in params],
             "results": results,
-            "importance": self._importance(experiment, name, goal),
+            "importance": self._importance(experiment, name, goal, wait=query.get("importance") == "wait"),
         }
 
-    def _importance(self, experiment: str, name: str, goal: str) -> dict[str, Any]:
+    def importance(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``/api/importance?experiment=E&metric=NAME:GOAL``: the param importance of the sweep page, polled
+        until it is ready (``{"pending": true}`` meanwhile); asking keeps its computation going."""
+        from gitxp import objective
+        from gitxp.query import check_experiments
+
+        experiment = query.get("experiment") or ""
+        check_experiments(self.table(), [experiment])
+        metric = query.get("metric") or ""
+        if not metric:
+            return self.sweep({"experiment": experiment})["importance"]  # the page's default objective
+        name, goal = objective.parse(metric)
+        return self._importance(experiment, name, goal)
+
+    def _importance(self, experiment: str, name: str, goal: str, wait: bool = False) -> dict[str, Any]:
+        """Cached, or computed in the background (gitxp.ui.background); ``wait`` (the static report): here."""
         try:
-            from gitxp.search.history import load_history
-            from gitxp.search.importance import importances
+            if wait:
+                from gitxp.search.importance import cached
+
+                return cached(self.store, experiment, (name, goal)).to_json()
+            return self.importance_jobs.status(experiment, (name, goal))
         except ImportError as error:
             return {"error": f"param importance is not available: {error}"}
-        try:
-            history = load_history(self.store, experiment, [], [(name, goal)])
-            return {"values": importances(history, evaluator="fanova")}
         except Exception as error:  # noqa: BLE001 - shown in the panel, the rest of the page keeps working
             return {"error": str(error)}
+
+    def stop_background(self) -> None:
+        """Stop the background computations now (the server stops)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is not None:
+            jobs.stop_all()
+
+    @property
+    def importance_jobs(self) -> ImportanceJobs:
+        """The background computations of this dashboard (created on first use)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is None:
+            from gitxp.ui.background import ImportanceJobs
+
+            jobs = self._importance_jobs = ImportanceJobs(self.store)
+        return jobs
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""

@@ -91,7 +91,7 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     for start in range(0, min(len(ids), 200), 50):
         chunk = ids[start : start + 50]
         curves += board.curves({"runs": ",".join(chunk), "width": str(CURVE_WIDTH)})["series"]
-    sweep = board.sweep({"experiment": experiment, "metric": metric or ""})
+    sweep = board.sweep({"experiment": experiment, "metric": metric or "", "importance": "wait"})
     versions: list[str] = []
     for row in sorted(runs["rows"], key=lambda r: str(r.get("started")), reverse=True):
         if row.get("version") and row["version"] not in versions:

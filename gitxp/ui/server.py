@@ -9,8 +9,9 @@ even a value that slipped through escaping could not run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,7 @@ def create_app(store: Store, show: str = "visible") -> Starlette:
         "/api/run/{run_id}": lambda b, r: b.run(r.path_params["run_id"], r.query_params),
         "/api/curves": lambda b, r: b.curves(r.query_params),
         "/api/sweep": lambda b, r: b.sweep(r.query_params),
+        "/api/importance": lambda b, r: b.importance(r.query_params),
         "/api/compare": lambda b, r: b.compare(r.query_params),
         "/api/info": lambda b, r: {
             "repo": str(store.repo.worktree or store.repo.git_dir),
@@ -99,6 +101,14 @@ def create_app(store: Store, show: str = "visible") -> Starlette:
         Route("/", _index),
         Mount("/static", app=StaticFiles(directory=str(STATIC), follow_symlink=False), name="static"),
     ]
-    app = Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # the server stops (SIGINT, SIGTERM): background computations stop now, not when done
+            board.stop_background()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.dashboard = board
     return app

@@ -436,12 +436,25 @@ async function sweepPage(main, experiment, params) {
     series: [{ name: "trial", type: "scatter", symbolSize: 6, data: data.trials.filter((t) => t.value !== null).map((t) => [t.trial, t.value]) },
       { name: "best so far", type: "line", step: "end", showSymbol: false, data: data.trials.filter((t) => t.best !== null).map((t) => [t.trial, t.best]) }],
   });
-  const imp = data.importance || {};
-  if (imp.values) {
+  // importance is computed in the background (never in this page's request): shown when ready, polled till then
+  function showImportance(imp) {
+    impBox.replaceChildren();
+    if (imp.pending) { impBox.append(el("div", { class: "muted", id: "importance-pending" }, "computing…")); return false; }
+    if (!imp.values) { impBox.append(el("div", { class: "muted" }, imp.error || "not available")); return true; }
     const max = Math.max(...Object.values(imp.values), 1e-9);
-    impBox.append(el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
-      el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
-  } else impBox.append(el("div", { class: "muted" }, imp.error || "not available"));
+    const used = imp.sampled ? `a sample of ${imp.runs} of ${imp.eligible} runs` : `${imp.runs} runs`;
+    impBox.append(el("div", { class: "muted" }, used + (imp.conditional && imp.conditional.length ? `; absent counted as a level for ${imp.conditional.join(", ")}` : "")),
+      el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
+        el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
+    return true;
+  }
+  if (!showImportance(data.importance || {}) && !STATIC) {
+    const poll = setInterval(async () => {
+      try { if (showImportance(await api("importance", { experiment, metric: params.get("metric") || "" }))) clearInterval(poll); }
+      catch (e) { clearInterval(poll); impBox.replaceChildren(el("div", { class: "muted" }, e.message)); }
+    }, 1000);
+    state.timers.push(poll);
+  }
   const dims = data.params.map((p, i) => {
     const vals = trials.map((t) => t.params[p]);
     const numeric = vals.every((v) => typeof v === "number" || v === null);
