@@ -101,6 +101,7 @@ class Sweep:
     )
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
+    argv_params: bool = True  # record the command's --name value flags as params (gitxp run --no-argv-params)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
 
     def __post_init__(self) -> None:
@@ -108,6 +109,15 @@ class Sweep:
             self.objectives = [self.metric]
         if self.objectives and not self.metric:
             self.metric = self.objectives[0]
+
+    def _with_argv_params(self, point: dict[str, Any]) -> dict[str, Any]:
+        """``point`` plus the flags typed in the command (gitxp.run_setup.argv_params) it does not set."""
+        if not self.argv_params or self.command is None or self.task is not None:
+            return point
+        from gitxp.run_setup import argv_params
+
+        typed = argv_params(self.command.argv, shell=self.command.shell, skip=point)
+        return {**point, **typed} if typed else point
 
     @property
     def experiment_name(self) -> str:
@@ -236,7 +246,7 @@ class Sweep:
                     meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,
-                        params=point,
+                        params=self._with_argv_params(point),
                         metric=metric,
                         store=self.store,
                         version=self.version,
