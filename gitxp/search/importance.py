@@ -208,14 +208,28 @@ def compute(
                 state=optuna.trial.TrialState.COMPLETE, values=[value], params=params, distributions=dists
             )
         )
+    import warnings
+
+    # PED-ANOVA explains what makes the target low: a "max" objective is negated for it (and its warning saying
+    # so is not shown); variance-based fANOVA and MDI do not care
+    sign = (
+        -1.0
+        if evaluator == "ped-anova" and history.objectives[:1] and history.objectives[0][1] == "max"
+        else 1.0
+    )
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created in memory" line
     try:
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
         study.add_trials(trials)
-        shares = optuna.importance.get_param_importances(
-            study, evaluator=_evaluator(evaluator, seed), params=list(dists), target=lambda t: t.values[0]
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*computes the importances of params to achieve low")
+            shares = optuna.importance.get_param_importances(
+                study,
+                evaluator=_evaluator(evaluator, seed),
+                params=list(dists),
+                target=lambda t: sign * t.values[0],
+            )
     finally:
         optuna.logging.set_verbosity(verbosity)
     return Importance(
