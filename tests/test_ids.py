@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,17 @@ def test_dashboard_shows_unique_ids_and_names_curves_by_their_params(repo: Path)
     assert labels[ids[0]] == "bs=16 lr=0.1" and labels[ids[3]] == "bs=32 lr=0.01"
     assert client.get(f"/api/run/{ids[2]}").json()["short_id"] == ids[2]
     assert "slice(0, 8)" not in (Path(__file__).parents[1] / "gitxp/ui/static/app.js").read_text()
+
+
+def test_ids_of_processes_started_together_are_distinct_as_printed(tmp_path: Path) -> None:
+    """A job array's tasks: separate processes making their id at the same instant (within a millisecond or a
+    few), each with its own random part."""
+    at = time.time() + 1.5
+    code = f"import time\nfrom gitxp.ids import new_run_id\ntime.sleep(max(0, {at} - time.time()))\nprint(new_run_id())"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(12)
+    ]
+    ids = sorted(p.communicate()[0].strip() for p in procs)
+    assert len(set(ids)) == 12
+    shown = unique_prefixes(ids, ids)
+    assert len(set(shown)) == 12 and all(len([i for i in ids if i.startswith(s)]) == 1 for s in shown)
