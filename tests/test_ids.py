@@ -165,3 +165,17 @@ def test_ids_of_processes_started_together_are_distinct_as_printed(tmp_path: Pat
     assert len(set(ids)) == 12
     shown = unique_prefixes(ids, ids)
     assert len(set(shown)) == 12 and all(len([i for i in ids if i.startswith(s)]) == 1 for s in shown)
+
+
+def test_no_run_id_is_cut_to_a_fixed_width_in_the_code() -> None:
+    """A guard for code added later: a run id printed as ``run_id[:12]`` may name several runs (use
+    ``store.short_ids`` / ``gitxp.cli.output.short_ids``); a temporary directory's name is not printed."""
+    package = Path(__file__).parents[1] / "gitxp"
+    cut = re.compile(r"\b(run_id|rid|run\.id|run)\)?\[:\d+\]")
+    found = [
+        f"{path.relative_to(package.parent)}:{n}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if cut.search(line) and "mkdtemp" not in line
+    ]
+    assert not found, "\n".join(found)
