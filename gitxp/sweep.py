@@ -111,10 +111,10 @@ class Sweep:
             self.metric = self.objectives[0]
 
     def _with_argv_params(self, point: dict[str, Any]) -> dict[str, Any]:
-        """``point`` plus the flags typed in the command (gitxp.run_setup.argv_params) it does not set."""
+        """``point`` plus the flags typed in the command (gitxp.space.argv) it does not set."""
         if not self.argv_params or self.command is None or self.task is not None:
             return point
-        from gitxp.run_setup import argv_params
+        from gitxp.space.argv import argv_params
 
         typed = argv_params(self.command.argv, shell=self.command.shell, skip=point)
         return {**point, **typed} if typed else point

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import gitxp
-from gitxp.run_setup import argv_params
+from gitxp.space.argv import argv_params
 
 SCRIPT = "import sys\nprint('gitxp: acc=0.5')\n"
 
