@@ -31,6 +31,22 @@ class AnalysisViews:
 
         def table(self) -> pa.Table: ...
 
+    def stop_background(self) -> None:
+        """Stop the background computations now (the server stops)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is not None:
+            jobs.stop_all()
+
+    @property
+    def importance_jobs(self) -> ImportanceJobs:
+        """The background computations of this dashboard (created on first use)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is None:
+            from gitxp.ui.background import ImportanceJobs
+
+            jobs = self._importance_jobs = ImportanceJobs(self.store)
+        return jobs
+
     def curves(self, query: Mapping[str, str]) -> dict[str, Any]:
         """Per-step metrics of ``runs`` (comma-separated ids): one series per run and metric, down-sampled to
         ``width`` buckets; ``after=N`` returns only the points with step > N (live polling)."""
@@ -183,22 +199,6 @@ class AnalysisViews:
             return {"error": f"param importance is not available: {error}"}
         except Exception as error:  # noqa: BLE001 - shown in the panel, the rest of the page keeps working
             return {"error": str(error)}
-
-    def stop_background(self) -> None:
-        """Stop the background computations now (the server stops)."""
-        jobs = getattr(self, "_importance_jobs", None)
-        if jobs is not None:
-            jobs.stop_all()
-
-    @property
-    def importance_jobs(self) -> ImportanceJobs:
-        """The background computations of this dashboard (created on first use)."""
-        jobs = getattr(self, "_importance_jobs", None)
-        if jobs is None:
-            from gitxp.ui.background import ImportanceJobs
-
-            jobs = self._importance_jobs = ImportanceJobs(self.store)
-        return jobs
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``gitxp compare A B``: the same statistics (gitxp.compare) plus the code diff between the two."""

@@ -131,9 +131,7 @@ class Dashboard(AnalysisViews):
             )
         page = table.slice(offset, limit).select(columns)
         rows = [{k: json_value(v) for k, v in row.items()} for row in page.to_pylist()]
-        ids = [row["run_id"] for row in rows if isinstance(row.get("run_id"), str)]
         return {
-            "short_ids": dict(zip(ids, self.store.short_ids(ids))),  # ids as shown: unique in the store
             "total": table.num_rows,
             "total_all": total_all,
             "offset": offset,
@@ -141,8 +139,14 @@ class Dashboard(AnalysisViews):
             "constant": constant,
             "groups": groups,
             "rows": rows,
+            "short_ids": self.short_ids(rows),  # ids as shown: the shortest prefixes unique in the store
             "errors": self.errors,
         }
+
+    def short_ids(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        """``run_id`` -> the id as shown (the shortest prefix of 8 or more characters unique in the store)."""
+        ids = [row["run_id"] for row in rows if isinstance(row.get("run_id"), str)]
+        return dict(zip(ids, self.store.short_ids(ids)))
 
     # ------------------------------------------------------------------ one run
 
@@ -179,7 +183,6 @@ class Dashboard(AnalysisViews):
         ]
         return {
             "record": record,
-            "short_id": self.store.short_id(rid),
             "commit_message": message,
             "diff": patch.decode(errors="replace"),
             "log": log[start:].decode(errors="replace"),
@@ -187,6 +190,7 @@ class Dashboard(AnalysisViews):
             "log_truncated": start > 0 and log_from == 0,
             "metrics": names,
             "artifacts": artifacts,
+            "short_id": self.store.short_id(rid),
         }
 
     def artifact(self, run_id: str, name: str) -> tuple[bytes, str]:

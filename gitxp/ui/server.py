@@ -9,9 +9,8 @@ even a value that slipped through escaping could not run.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +100,8 @@ def create_app(store: Store, show: str = "visible") -> Starlette:
         Route("/", _index),
         Mount("/static", app=StaticFiles(directory=str(STATIC), follow_symlink=False), name="static"),
     ]
+    import contextlib
+    from collections.abc import AsyncIterator
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
