@@ -191,6 +191,7 @@ class Dashboard(AnalysisViews):
             "metrics": names,
             "artifacts": artifacts,
             "short_id": self.store.short_id(rid),
+            "short_ids": {rid: self.store.short_id(rid)},
         }
 
     def artifact(self, run_id: str, name: str) -> tuple[bytes, str]:

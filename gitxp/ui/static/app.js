@@ -36,10 +36,16 @@ function el(tag, attrs, ...children) {
 async function api(path, params) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) qs.set(k, v);
-  if (STATIC) return STATIC.answer(path, Object.fromEntries(qs));
+  if (STATIC) return remember(STATIC.answer(path, Object.fromEntries(qs)));
   const resp = await fetch(`/api/${path}${qs.toString() ? "?" + qs : ""}`);
   const data = await resp.json().catch(() => ({ reason: `HTTP ${resp.status}` }));
   if (!resp.ok) throw new Error(data.reason || `HTTP ${resp.status}`);
+  return remember(data);
+}
+
+/* The ids as shown that an answer carries (``short_ids``: run id -> shortest prefix unique in the store). */
+function remember(data) {
+  if (data && data.short_ids) Object.assign(SHORT, data.short_ids);
   return data;
 }
 
@@ -172,7 +178,6 @@ function curvesPanel(runIds, labels) {
     const params = { runs: runIds.join(","), width };
     if (after !== undefined) params.after = after;
     const data = await api("curves", params);
-    Object.assign(SHORT, data.short_ids || {});
     Object.assign(curveLabels, data.labels || {});  // the params that tell these runs apart
     for (const s of data.series) {
       const key = `${s.run}|${s.metric}`;
@@ -255,7 +260,6 @@ async function runsPage(main) {
 
   function render(data) {
     last = data;
-    Object.assign(SHORT, data.short_ids || {});
     const cols = orderColumns(data.columns).filter((c) => !isHidden(c) && !(state.hideConstant && data.constant.includes(c)));
     const [sortKey, desc] = q.sort ? [q.sort.replace(/^-/, ""), q.sort.startsWith("-")] : ["", false];
     const head = el("tr", {}, el("th", {}, el("input", { type: "checkbox", title: "select page", onchange: (ev) => {
@@ -365,7 +369,6 @@ async function runPage(main, id) {
       kvTable({ version: r.version, commit: r.commit, branch: r.branch }),
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
-  SHORT[r.run_id] = data.short_id || r.run_id;
   const labels = { [r.run_id]: shortId(r.run_id) };
   // a finished run that logged no per-step metrics gets no (empty) curves panel
   const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
@@ -399,6 +402,28 @@ async function runPage(main, id) {
 }
 
 // ---------------------------------------------------------------- sweep page
+
+/* Param importance: computed in the background, never in the sweep page's request; shown when ready (polled). */
+function importancePanel(impBox, first, experiment, metric) {
+  function show(imp) {
+    impBox.replaceChildren();
+    if (imp.pending) { impBox.append(el("div", { class: "muted", id: "importance-pending" }, "computing…")); return false; }
+    if (!imp.values) { impBox.append(el("div", { class: "muted" }, imp.error || "not available")); return true; }
+    const max = Math.max(...Object.values(imp.values), 1e-9);
+    const used = imp.sampled ? `a sample of ${imp.runs} of ${imp.eligible} runs` : `${imp.runs} runs`;
+    const absent = imp.conditional && imp.conditional.length ? `; absent counted as a level for ${imp.conditional.join(", ")}` : "";
+    impBox.append(el("div", { class: "muted" }, used + absent),
+      el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
+        el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
+    return true;
+  }
+  if (show(first) || STATIC) return;
+  const poll = setInterval(async () => {
+    try { if (show(await api("importance", { experiment, metric }))) clearInterval(poll); }
+    catch (e) { clearInterval(poll); impBox.replaceChildren(el("div", { class: "muted" }, e.message)); }
+  }, 1000);
+  state.timers.push(poll);
+}
 
 function echart(node) {
   const chart = echarts.init(node, window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : null, { renderer: "canvas" });
@@ -436,25 +461,7 @@ async function sweepPage(main, experiment, params) {
     series: [{ name: "trial", type: "scatter", symbolSize: 6, data: data.trials.filter((t) => t.value !== null).map((t) => [t.trial, t.value]) },
       { name: "best so far", type: "line", step: "end", showSymbol: false, data: data.trials.filter((t) => t.best !== null).map((t) => [t.trial, t.best]) }],
   });
-  // importance is computed in the background (never in this page's request): shown when ready, polled till then
-  function showImportance(imp) {
-    impBox.replaceChildren();
-    if (imp.pending) { impBox.append(el("div", { class: "muted", id: "importance-pending" }, "computing…")); return false; }
-    if (!imp.values) { impBox.append(el("div", { class: "muted" }, imp.error || "not available")); return true; }
-    const max = Math.max(...Object.values(imp.values), 1e-9);
-    const used = imp.sampled ? `a sample of ${imp.runs} of ${imp.eligible} runs` : `${imp.runs} runs`;
-    impBox.append(el("div", { class: "muted" }, used + (imp.conditional && imp.conditional.length ? `; absent counted as a level for ${imp.conditional.join(", ")}` : "")),
-      el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
-        el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
-    return true;
-  }
-  if (!showImportance(data.importance || {}) && !STATIC) {
-    const poll = setInterval(async () => {
-      try { if (showImportance(await api("importance", { experiment, metric: params.get("metric") || "" }))) clearInterval(poll); }
-      catch (e) { clearInterval(poll); impBox.replaceChildren(el("div", { class: "muted" }, e.message)); }
-    }, 1000);
-    state.timers.push(poll);
-  }
+  importancePanel(impBox, data.importance || {}, experiment, params.get("metric") || "");
   const dims = data.params.map((p, i) => {
     const vals = trials.map((t) => t.params[p]);
     const numeric = vals.every((v) => typeof v === "number" || v === null);
