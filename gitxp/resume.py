@@ -167,7 +167,7 @@ def check_resumable(run: Mapping[str, Any]) -> None:
         raise UsageError(f"run {run['run_id']} is still running: nothing to resume yet")
     raise UsageError(
         f"run {run['run_id']} is {status}: --resume continues a crashed, failed, interrupted or cancelled run "
-        f"(gitxp rerun {str(run['run_id'])[:12]} runs it again from the start)"
+        f"(gitxp rerun {run['run_id']} runs it again from the start)"
     )
 
 

@@ -298,7 +298,7 @@ def _resolve_one(
     try:
         run_id = store.resolve_run(text, table)
         rows = table.filter(pc.equal(table["run_id"], run_id))
-        return Group(run_id[:12], "run", rows, rows["commit"][0].as_py() if rows.num_rows else None)
+        return Group(store.short_id(run_id), "run", rows, rows["commit"][0].as_py() if rows.num_rows else None)
     except RunNotFoundError as error:
         if "ambiguous" in str(error) and store.repo.resolve(text) is None:
             raise

@@ -101,6 +101,7 @@ class Sweep:
     )
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
+    argv_params: bool = True  # record the command's --name value flags as params (gitxp run --no-argv-params)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
     planned_skips: int = 0  # plan() with resume: the points that already finished (and would be skipped)
 
@@ -109,6 +110,15 @@ class Sweep:
             self.objectives = [self.metric]
         if self.objectives and not self.metric:
             self.metric = self.objectives[0]
+
+    def _with_argv_params(self, point: dict[str, Any]) -> dict[str, Any]:
+        """``point`` plus the flags typed in the command (gitxp.space.argv) it does not set."""
+        if not self.argv_params or self.command is None or self.task is not None:
+            return point
+        from gitxp.space.argv import argv_params
+
+        typed = argv_params(self.command.argv, shell=self.command.shell, skip=point)
+        return {**point, **typed} if typed else point
 
     @property
     def experiment_name(self) -> str:
@@ -246,7 +256,7 @@ class Sweep:
                     meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,
-                        params=point,
+                        params=self._with_argv_params(point),
                         metric=metric,
                         store=self.store,
                         version=self.version,

@@ -86,7 +86,7 @@ def test_ls_version_takes_any_git_revision(runs: list[str], repo: Path, invoke) 
 
 def test_ls_table_and_csv(runs: list[str], invoke) -> None:  # type: ignore[no-untyped-def]
     table = invoke("ls")
-    assert table.exit_code == 0 and runs[0][:12] in table.output and "params.lr" in table.output
+    assert table.exit_code == 0 and runs[0][:8] in table.output and "params.lr" in table.output
     csv_out = invoke("ls", "--format", "csv", "--columns", "run_id,params.lr,status")
     lines = csv_out.output.strip().splitlines()
     assert lines[0] == "run_id,params.lr,status" and lines[-1] == f"{runs[0]},0.1,finished"

@@ -268,7 +268,8 @@ def test_compare_and_sweep_pages(served: tuple[str, Path, Path], page: Any) -> N
     page.wait_for_selector("#best-chart canvas")
     page.wait_for_selector("#parallel canvas")
     assert page.eval_on_selector_all("#scatters canvas", "c => c.length") >= 3
-    page.wait_for_timeout(300)
+    page.wait_for_selector("#importance table", timeout=90_000)  # computed in the background, then shown
+    assert "runs" in page.inner_text("#importance")
     page.screenshot(path=str(artifacts / "sweep.png"), full_page=True)
     assert not page.errors and not page.dialogs
 

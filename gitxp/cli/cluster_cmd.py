@@ -72,8 +72,10 @@ def cancel_detached(
             from gitxp.executors.slurm import cancel
 
             cancel(store, chosen)
-            for run_id in chosen:
-                click.echo(f"{run_id[:12]}  cancelled (Slurm job)")
+            from gitxp.cli.output import short_ids
+
+            for shown in short_ids(list(chosen), store):
+                click.echo(f"{shown}  cancelled (Slurm job)")
     return chosen, rest_targets, rest_experiments
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gitxp.cli.output import json_dumps, print_view, terminal_width, to_json_value
+from gitxp.cli.output import json_dumps, print_view, short_ids, terminal_width, to_json_value
 
 __all__ = ["COMMANDS", "render_rows"]
 
@@ -198,7 +198,7 @@ def compare_command(
         _emit(
             render_rows(
                 "runs",
-                ["key", *[r[:12] for r in report["runs"]]],
+                ["key", *short_ids(list(report["runs"]))],
                 [[r["key"], *r["values"]] for r in rows],
                 fmt,
                 [r["differs"] for r in rows],
@@ -254,8 +254,18 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
             + ")"
         )
     for metric in report["metrics"]:
+        ids = [g["best_run"] for g in metric["groups"] if g["best_run"]]
+        best = dict(zip(ids, short_ids(ids)))
         rows = [
-            [g["label"], g["runs"], g["best"], g["mean"], g["std"], g["median"], (g["best_run"] or "")[:12]]
+            [
+                g["label"],
+                g["runs"],
+                g["best"],
+                g["mean"],
+                g["std"],
+                g["median"],
+                best.get(g["best_run"] or "", ""),
+            ]
             for g in metric["groups"]
         ]
         _emit(

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from gitxp.cli.output import short_ids
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -50,7 +51,7 @@ def selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _short(ids: list[str], limit: int = 8) -> str:
-    shown = " ".join(i[:12] for i in ids[:limit])
+    shown = " ".join(short_ids(ids[:limit]))
     return shown + (f" ... (+{len(ids) - limit})" if len(ids) > limit else "")
 
 
@@ -197,8 +198,8 @@ def cancel_command(
     if len(ids) > 1 and not yes:
         click.confirm(f"cancel {len(ids)} running runs? {_short(ids)}", abort=True, err=True)
     statuses = cancel(store, chosen, grace=grace)
-    for run_id, status in statuses.items():
-        click.echo(f"{run_id[:12]}  {status}")
+    for shown, status in zip(short_ids(list(statuses)), statuses.values()):
+        click.echo(f"{shown}  {status}")
     cancelled = sum(1 for s in statuses.values() if s == "cancelled")
     click.echo(f"cancelled {cancelled} of {len(statuses)} runs", err=True)
 

@@ -26,25 +26,41 @@ __all__ = [
     "records_json",
     "write_csv",
     "short_id",
+    "short_ids",
     "shorten",
     "terminal_width",
     "max_rows",
 ]
 
 FORMATS = ("table", "csv", "json")
-SHORT_ID = 12
 _GROUPS = ("params", "results", "meta")
 
 
-def short_id(run_id: str) -> str:
-    return run_id[:SHORT_ID]
+def short_ids(ids: list[str], store: Any = None) -> list[str]:
+    """Run ids as gitxp prints them: the shortest prefixes (8 characters or more) unique among every run of
+    ``store`` (default: the current directory's), so ``gitxp show <printed id>`` finds the run. Ids stay whole
+    where there is no store."""
+    if not ids:
+        return []
+    if store is None:
+        from gitxp.errors import GitxpError
+        from gitxp.store import Store
+
+        try:
+            store = Store.open()
+        except GitxpError:
+            return list(ids)
+    return list(store.short_ids(ids))
+
+
+def short_id(run_id: str, store: Any = None) -> str:
+    """One run id as printed (see ``short_ids``)."""
+    return short_ids([run_id], store)[0]
 
 
 def _cell(value: Any, column: str) -> str:
     if value is None:
         return ""
-    if column == "run_id":
-        return short_id(value)
     if isinstance(value, dt.datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
     if column == "duration" and isinstance(value, float):
@@ -131,6 +147,7 @@ def shorten(text: str, width: int) -> str:
     return cut + "…"
 
 
+ID_ROOM = 12  # characters the id column counts as taking at least, when choosing the columns that fit
 MAX_CELL = 24  # characters a cell may take in a fitted table before it is cut with an ellipsis
 
 
@@ -140,6 +157,8 @@ def _fit(names: list[str], cells: list[list[str]], width: int, keep: int) -> lis
     for i, name in enumerate(names):
         header = _header(name, names)
         need = min(MAX_CELL, max([len(header)] + [len(row[i]) for row in cells])) + 3  # padding, separator
+        if name == "run_id":  # ids as printed vary in length (8 to 26) with timing: the choice of columns not
+            need = max(need, ID_ROOM + 3)
         if i >= keep and used + need > width:
             continue
         chosen.append(i)
@@ -187,6 +206,11 @@ def render_rich(
     width = terminal_width()
     names = table.column_names
     rows = table.to_pylist()
+    if "run_id" in names:  # ids as printed: unique prefixes in the store
+        ids = [row["run_id"] for row in rows if isinstance(row["run_id"], str)]
+        shown = dict(zip(ids, short_ids(ids)))
+        for row in rows:
+            row["run_id"] = shown.get(row["run_id"], row["run_id"])
     cells = [[_cell(row[n], n) for n in names] for row in rows]
     hidden = 0
     if fit and width:

@@ -160,6 +160,11 @@ class _RunCommand(click.Command):
 )
 @click.option("--fail-fast", is_flag=True, help="Stop the sweep at the first failed run.")
 @click.option(
+    "--no-argv-params",
+    is_flag=True,
+    help="Do not record the command's --name VALUE flags as params (recorded by default).",
+)
+@click.option(
     "--tee/--no-tee", default=None, help="Show the command's output (default: yes for one run, no in sweeps)."
 )
 @click.option("--no-git", is_flag=True, help="Record without a version (no commit needed).")
@@ -205,6 +210,7 @@ def run_command(
     shell: bool,
     allow_unused: bool,
     fail_fast: bool,
+    no_argv_params: bool,
     tee: bool | None,
     no_git: bool,
     parse_patterns: tuple[str, ...],
@@ -292,6 +298,7 @@ def run_command(
         tee=(not is_sweep) if tee is None else tee,
         resume=resume,
         invocation=click.get_current_context().meta.get("gitxp.argv"),
+        argv_params=not no_argv_params,
     )
     if dry_run:
         _print_plan(sweep)

@@ -62,17 +62,16 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
 
     from gitxp.cli.output import print_view
     from gitxp.objective import parse
-    from gitxp.search.history import load_history
-    from gitxp.search.importance import importances
+    from gitxp.search.importance import cached
 
     table = store.table()
     runs = table.filter(pc.equal(table["experiment"], experiment)) if table.num_rows else table
     objectives = [parse(metric)] if metric else recorded_objectives(runs)[:1]
     if not objectives:
         raise UsageError(f"--importance: give --metric NAME:min|max (the runs of {experiment!r} record none)")
-    history = load_history(store, experiment, [], objectives)
-    shares = importances(history, evaluator=evaluator)
-    click.echo(f"param importance for {objectives[0][0]} ({evaluator}, {len(history.completed())} runs)")
+    result = cached(store, experiment, objectives[0], evaluator)  # a bounded sample; cached by the store's state
+    shares = result.values
+    click.echo(result.describe(objectives[0][0]))
     view = Table(box=None, pad_edge=False)
     view.add_column("param", style="bold")
     view.add_column("importance", justify="right")

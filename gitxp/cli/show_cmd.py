@@ -156,7 +156,7 @@ def show_command(
     metrics = store.metrics(run_id)
     if show_metrics:
         if fmt == "table" and not metrics.num_rows:
-            click.echo(f"run {run_id[:12]} has no per-step metrics")
+            click.echo(f"run {store.short_id(run_id)} has no per-step metrics")
             return
         if fmt == "table":
             import pyarrow as pa
@@ -169,7 +169,7 @@ def show_command(
             names = sorted(set(metrics["name"].to_pylist()))
             steps = sorted(wide)
             pivot = pa.table({"step": steps, **{n: [wide[s].get(n) for s in steps] for n in names}})
-            render_rich(pivot, f"metrics of {run_id[:12]}", fit=True, first=["step", *names])
+            render_rich(pivot, f"metrics of {store.short_id(run_id)}", fit=True, first=["step", *names])
         else:
             emit_table(metrics, fmt)
         return

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gitxp.cli.output import short_ids
 from gitxp.errors import UsageError
 
 
@@ -248,13 +249,14 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         err=True,
     )
     failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]
+    shown = dict(zip([r.id for r in failures[:3]], short_ids([r.id for r in failures[:3]], sweep.store)))
     for run in failures[:3]:  # say why, without making the user dig
         meta = run._record["meta"]
         tail = [line for line in meta.get("error.traceback") or [] if line.strip()][-1:]
         click.echo(
             f"failed: run {run.id} {dict(run.params)}: {meta.get('error.message')}"
             + (f": {tail[0].strip()}" if tail else "")
-            + f" (gitxp show {run.id[:12]} --log)",
+            + f" (gitxp show {shown[run.id]} --log)",
             err=True,
         )
     if len(failures) > 3:

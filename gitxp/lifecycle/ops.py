@@ -76,7 +76,7 @@ def _resolve(
         raise RunNotFoundError(f"run {elsewhere[0]} is not removed: nothing to undo")
     if elsewhere:
         raise RunNotFoundError(
-            f"run {elsewhere[0]} was removed (bring it back with 'gitxp rm --undo {elsewhere[0][:12]}')"
+            f"run {elsewhere[0]} was removed (bring it back with 'gitxp rm --undo {elsewhere[0]}')"
         )
     hint = did_you_mean(text, {i[: len(text)] for i in pool})
     raise RunNotFoundError(f"no run matches {prefix!r}{hint} (see 'gitxp ls')")
@@ -217,7 +217,9 @@ def _refuse_running(store: Store, runs: Sequence[str]) -> None:
     live = {s.run_id for s in store.staged_runs()}
     for run in runs:
         if run in live:
-            raise UsageError(f"run {run} is still running: stop it first with 'gitxp cancel {run[:12]}'")
+            raise UsageError(
+                f"run {run} is still running: stop it first with 'gitxp cancel {store.short_id(run)}'"
+            )
 
 
 def record(store: Store, the_plan: Plan) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.store import written
@@ -16,6 +17,9 @@ from gitxp.store.writer import RefWriter
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+
+_IDS_SEEN: dict[str, tuple[tuple[str | None, tuple[str, ...]], Any]] = {}  # store -> (state, sorted run ids)
 
 
 class ReadCache(RefWriter):
@@ -201,14 +205,77 @@ class ReadCache(RefWriter):
                     GitxpWarning,
                     stacklevel=2,
                 )
+        staged = self._staged_ids()
         live = self.live_table()
         committed = self.committed_table()
+        # what printed ids must be unique among (run_ids), read here anyway
+        if "run_id" in committed.column_names:
+            self._remember_ids(self.head(), staged, committed["run_id"])
         if not live.num_rows:
             return committed
         import pyarrow.compute as pc
 
         committed = committed.filter(pc.invert(pc.is_in(committed["run_id"], value_set=live["run_id"])))
         return concat_tables([committed, live])
+
+    def run_ids(self) -> Sequence[str]:
+        """Every run id of the store, sorted (a sorted Arrow array: indexing gives ``pa.StringScalar``s; see
+        ``gitxp.ids.unique_prefixes``): committed ones, archived and removed ones too, and staged ones. A printed
+        prefix must be unique among these (``short_ids``). Remembered per process while neither the ref nor the
+        staging area changes; ``table()`` fills the memory as it reads, so ``ls`` reads nothing twice."""
+        head, staged = self.head(), self._staged_ids()
+        memo = _IDS_SEEN.get(str(self.cache_dir))
+        if memo is not None and memo[0] == (head, staged):
+            return memo[1]
+        column = None
+        if head is not None:
+            try:
+                state = json.loads((self.cache_dir / "state.json").read_text())
+                current = (head, CACHE_VERSION)
+                if isinstance(state, dict) and (state.get("ref"), state.get("cache")) == current:
+                    column = read_parquet(self.cache_dir / "runs.parquet", columns=["run_id"])["run_id"]
+            except (OSError, ValueError, KeyError):
+                column = None
+            if column is None:
+                column = self.committed_table()["run_id"]
+        return self._remember_ids(head, staged, column)
+
+    def state(self) -> tuple[str | None, tuple[str, ...]]:
+        """What the store holds, in short: the ref's commit (moved by every recording, archive, removal, pull)
+        and the runs still staged. Equal states, equal runs: a key for derived data (importance, ids)."""
+        return self.head(), self._staged_ids()
+
+    def _staged_ids(self) -> tuple[str, ...]:
+        from gitxp.ids import is_run_id
+
+        try:
+            return tuple(sorted(n for n in os.listdir(self.staging) if is_run_id(n)))
+        except (FileNotFoundError, NotADirectoryError):
+            return ()
+
+    def _remember_ids(self, head: str | None, staged: tuple[str, ...], committed: object) -> Sequence[str]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        parts = [pa.array(staged, pa.string())]
+        if committed is not None:
+            parts += [c.cast(pa.string()) for c in getattr(committed, "chunks", [committed])]
+        ids = pc.unique(pa.chunked_array(parts, pa.string()).combine_chunks())
+        ids = pc.array_take(ids, pc.array_sort_indices(ids))
+        _IDS_SEEN[str(self.cache_dir)] = ((head, staged), ids)
+        return ids
+
+    def short_ids(self, ids: Sequence[str]) -> list[str]:
+        """``ids`` as gitxp prints them: the shortest prefixes (at least 8 characters) unique in this store."""
+        from gitxp.ids import unique_prefixes
+
+        if not ids:
+            return []
+        return unique_prefixes(list(ids), self.run_ids())
+
+    def short_id(self, run_id: str) -> str:
+        """One id as gitxp prints it (see ``short_ids``)."""
+        return self.short_ids([run_id])[0]
 
     def resolve_run(self, prefix: str, table: pa.Table | None = None) -> str:
         """Return the one run id starting with ``prefix``."""

@@ -342,8 +342,8 @@ def why_hidden(state: State | View, prefix: str, flag: str = "--all") -> str | N
         return None
     for run in sorted(state.removed()):
         if run.startswith(text):
-            return f"run {run} was removed (bring it back with 'gitxp rm --undo {run[:12]}')"
+            return f"run {run} was removed (bring it back with 'gitxp rm --undo {run}')"
     for run in sorted(state.archived()):
         if run.startswith(text):
-            return f"run {run} is archived: add {flag} to include it (or 'gitxp unarchive {run[:12]}')"
+            return f"run {run} is archived: add {flag} to include it (or 'gitxp unarchive {run}')"
     return None

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import UsageError
-from gitxp.ui.values import BadRequest, _clean, downsample, int_param, json_value
+from gitxp.ui.values import BadRequest, _clean, curve_labels, downsample, int_param, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from gitxp.store import Store
+    from gitxp.ui.background import ImportanceJobs
 
 __all__ = ["AnalysisViews"]
 
@@ -93,9 +94,27 @@ class AnalysisViews:
 
         def table(self) -> pa.Table: ...
 
+    def stop_background(self) -> None:
+        """Stop the background computations now (the server stops)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is not None:
+            jobs.stop_all()
+
+    @property
+    def importance_jobs(self) -> ImportanceJobs:
+        """The background computations of this dashboard (created on first use)."""
+        jobs = getattr(self, "_importance_jobs", None)
+        if jobs is None:
+            from gitxp.ui.background import ImportanceJobs
+
+            jobs = self._importance_jobs = ImportanceJobs(self.store)
+        return jobs
+
     def curves(self, query: Mapping[str, str]) -> dict[str, Any]:
         """Per-step metrics of ``runs`` (comma-separated ids): one series per run and metric, down-sampled to
         ``width`` buckets; ``after=N`` returns only the points with step > N (live polling)."""
+        import pyarrow.compute as pc
+
         ids = [r for r in (query.get("runs") or "").split(",") if r.strip()]
         if not ids:
             raise BadRequest("runs: give one or more run ids")
@@ -139,7 +158,17 @@ class AnalysisViews:
                         "last_step": points[-1][0],
                     }
                 )
-        return {"series": out, "metrics": sorted(names)}
+        import pyarrow as pa
+
+        resolved = [str(r) for r in dict.fromkeys(s["run"] for s in out)]
+        rows = table.filter(pc.is_in(table["run_id"], value_set=pa.array(resolved, pa.string()))).to_pylist()
+        short = dict(zip(resolved, self.store.short_ids(resolved)))
+        return {
+            "series": out,
+            "metrics": sorted(names),
+            "labels": curve_labels(rows, short),
+            "short_ids": short,
+        }
 
     # ------------------------------------------------------------------ sweep and compare
 
@@ -213,7 +242,7 @@ class AnalysisViews:
             "param_info": _param_info(runs, params),
             "versions": [{"version": v, "runs": n} for v, n in versions.items()],
             "results": results,
-            "importance": self._importance(experiment, name, goal),
+            "importance": self._importance(experiment, name, goal, wait=query.get("importance") == "wait"),
         }
         if second:
             answer["pareto"] = _pareto(trials, [(name, goal), (second[0], second[1])])
@@ -242,15 +271,30 @@ class AnalysisViews:
             raise BadRequest("metric2: the second objective must differ from the first")
         return name2, goal2, column2
 
-    def _importance(self, experiment: str, name: str, goal: str) -> dict[str, Any]:
+    def importance(self, query: Mapping[str, str]) -> dict[str, Any]:
+        """``/api/importance?experiment=E&metric=NAME:GOAL``: the param importance of the sweep page, polled
+        until it is ready (``{"pending": true}`` meanwhile); asking keeps its computation going."""
+        from gitxp import objective
+        from gitxp.query import check_experiments
+
+        experiment = query.get("experiment") or ""
+        check_experiments(self.table(), [experiment])
+        metric = query.get("metric") or ""
+        if not metric:
+            return self.sweep({"experiment": experiment})["importance"]  # the page's default objective
+        name, goal = objective.parse(metric)
+        return self._importance(experiment, name, goal)
+
+    def _importance(self, experiment: str, name: str, goal: str, wait: bool = False) -> dict[str, Any]:
+        """Cached, or computed in the background (gitxp.ui.background); ``wait`` (the static report): here."""
         try:
-            from gitxp.search.history import load_history
-            from gitxp.search.importance import importances
+            if wait:
+                from gitxp.search.importance import cached
+
+                return cached(self.store, experiment, (name, goal)).to_json()
+            return self.importance_jobs.status(experiment, (name, goal))
         except ImportError as error:
             return {"error": f"param importance is not available: {error}"}
-        try:
-            history = load_history(self.store, experiment, [], [(name, goal)])
-            return {"values": importances(history, evaluator="fanova")}
         except Exception as error:  # noqa: BLE001 - shown in the panel, the rest of the page keeps working
             return {"error": str(error)}
 
@@ -296,6 +340,7 @@ class AnalysisViews:
             "params": [k[7:] for k in keys["params"]],
             "results": [k[8:] for k in keys["results"]],
             "differ": differ,
+            "short_ids": dict(zip(resolved, self.store.short_ids(resolved))),
         }
 
     def compare(self, query: Mapping[str, str]) -> dict[str, Any]:

@@ -161,8 +161,14 @@ class Dashboard(AnalysisViews):
             "constant": constant,
             "groups": groups,
             "rows": rows,
+            "short_ids": self.short_ids(rows),  # ids as shown: the shortest prefixes unique in the store
             "errors": self.errors,
         }
+
+    def short_ids(self, rows: list[dict[str, Any]]) -> dict[str, str]:
+        """``run_id`` -> the id as shown (the shortest prefix of 8 or more characters unique in the store)."""
+        ids = [row["run_id"] for row in rows if isinstance(row.get("run_id"), str)]
+        return dict(zip(ids, self.store.short_ids(ids)))
 
     # ------------------------------------------------------------------ one run
 
@@ -211,6 +217,8 @@ class Dashboard(AnalysisViews):
             "log_truncated": start > 0 and log_from == 0,
             "metrics": names,
             "artifacts": artifacts,
+            "short_id": self.store.short_id(rid),
+            "short_ids": {rid: self.store.short_id(rid)},
         }
 
     # ------------------------------------------------------------------ edits (POST /api/edit/..., see server)

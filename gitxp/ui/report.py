@@ -102,12 +102,13 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     while len(runs["rows"]) < total:
         more = board.runs({"experiment": experiment, "limit": "1000", "offset": str(len(runs["rows"]))})
         runs["rows"] += more["rows"]
+        runs["short_ids"] = {**runs.get("short_ids", {}), **more.get("short_ids", {})}
     ids = [r["run_id"] for r in runs["rows"]]
     curves: list[dict[str, Any]] = []
     for start in range(0, min(len(ids), 200), 50):
         chunk = ids[start : start + 50]
         curves += board.curves({"runs": ",".join(chunk), "width": str(CURVE_WIDTH)})["series"]
-    sweep = board.sweep({"experiment": experiment, "metric": metric or ""})
+    sweep = board.sweep({"experiment": experiment, "metric": metric or "", "importance": "wait"})
     versions: list[str] = []
     for row in sorted(runs["rows"], key=lambda r: str(r.get("started")), reverse=True):
         if row.get("version") and row["version"] not in versions:

@@ -189,6 +189,7 @@ def create_app(store: Store, show: str = "visible", hosts: Iterable[str] = LOOPB
         "/api/run/{run_id}": lambda b, r: b.run(r.path_params["run_id"], r.query_params),
         "/api/curves": lambda b, r: b.curves(r.query_params),
         "/api/sweep": lambda b, r: b.sweep(r.query_params),
+        "/api/importance": lambda b, r: b.importance(r.query_params),
         "/api/compare": lambda b, r: b.compare(r.query_params),
         "/api/compare_runs": lambda b, r: b.compare_runs(r.query_params),
         "/api/info": lambda b, r: {
@@ -204,7 +205,17 @@ def create_app(store: Store, show: str = "visible", hosts: Iterable[str] = LOOPB
         Route("/", _index_with(token)),
         Mount("/static", app=StaticFiles(directory=str(STATIC), follow_symlink=False), name="static"),
     ]
-    app = Starlette(routes=routes)
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # the server stops (SIGINT, SIGTERM): background computations stop now, not when done
+            board.stop_background()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.dashboard = board
     app.state.token = token
     guarded = _HostGuard(app, frozenset(hosts))

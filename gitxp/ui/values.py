@@ -9,7 +9,7 @@ from typing import Any
 
 from gitxp.errors import UsageError
 
-__all__ = ["BadRequest", "downsample", "int_param", "json_value"]
+__all__ = ["BadRequest", "curve_labels", "downsample", "int_param", "json_value"]
 
 
 class BadRequest(UsageError):
@@ -85,3 +85,25 @@ def _clean(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         return [_clean(v) for v in data]
     return json_value(data)
+
+
+def curve_labels(rows: list[dict[str, Any]], short: Mapping[str, str]) -> dict[str, str]:
+    """A legend label per run of ``rows`` (records with ``run_id`` and ``params.*``): the params whose values
+    differ between these runs (``lr=0.1 optim=adam``) when they tell every run apart; else the run's id as
+    printed (``short``, unique in the store) followed by them."""
+    names = sorted({k for row in rows for k in row if k.startswith("params.")})
+    differing = [n for n in names if len({repr(row.get(n)) for row in rows}) > 1]
+
+    def text(row: dict[str, Any]) -> str:
+        parts = []
+        for name in differing:
+            value = row.get(name)
+            shown = "–" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+            parts.append(f"{name[7:]}={shown}")
+        return " ".join(parts)
+
+    by_params = {row["run_id"]: text(row) for row in rows}
+    unique = len(rows) > 1 and all(by_params.values()) and len(set(by_params.values())) == len(rows)
+    if unique:
+        return by_params
+    return {rid: f"{short.get(rid, rid)} {label}".strip() for rid, label in by_params.items()}

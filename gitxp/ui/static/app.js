@@ -36,16 +36,26 @@ function el(tag, attrs, ...children) {
 async function api(path, params) {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params || {})) if (v !== "" && v !== null && v !== undefined) qs.set(k, v);
-  if (STATIC) return STATIC.answer(path, Object.fromEntries(qs));
+  if (STATIC) return remember(STATIC.answer(path, Object.fromEntries(qs)));
   const resp = await fetch(`/api/${path}${qs.toString() ? "?" + qs : ""}`);
   const data = await resp.json().catch(() => ({ reason: `HTTP ${resp.status}` }));
   if (!resp.ok) throw new Error(data.reason || `HTTP ${resp.status}`);
+  return remember(data);
+}
+
+/* The ids as shown that an answer carries (``short_ids``: run id -> shortest prefix unique in the store). */
+function remember(data) {
+  if (data && data.short_ids) Object.assign(SHORT, data.short_ids);
   return data;
 }
 
+/* Run ids as shown: the shortest prefix unique in the store, as the server computed it (``short_ids``). */
+const SHORT = {};
+function shortId(id) { return SHORT[id] || String(id); }
+
 function fmt(v, col) {
   if (v === null || v === undefined) return "";
-  if (col === "run_id") return String(v).slice(0, 12);
+  if (col === "run_id") return shortId(v);
   if (col === "commit") return String(v).slice(0, 10);
   if (col === "duration" && typeof v === "number") return v < 120 ? v.toFixed(1) + "s" : (v / 60).toFixed(1) + "m";
   if (col === "started" || col === "ended") return String(v).replace("T", " ").slice(0, 19);
@@ -172,6 +182,7 @@ function curvesPanel(runIds, labels) {
   const chartBox = el("div", { class: "chart", id: "curves-chart" });
   box.append(el("h2", {}, "Curves"), el("div", { class: "toolbar" }, metricSel, xSel,
     el("label", { class: "check" }, "smoothing", smooth), el("label", { class: "check" }, logY, "log scale"), info), chartBox);
+  const curveLabels = {};
   const series = new Map(); // key run|metric -> {run, metric, steps, values, times, last_step}
   let plot = null;
   let metrics = [];
@@ -198,7 +209,7 @@ function curvesPanel(runIds, labels) {
       scales: { x: { time: useTime }, y: { distr: logY.checked ? 3 : 1 } },
       axes: [axis, axis],
       series: [{ label: useTime ? "time" : "step" }, ...chosen.map((s, i) => ({
-        label: labels[s.run] || s.run.slice(0, 12), stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: true,
+        label: curveLabels[s.run] || labels[s.run] || shortId(s.run), stroke: PALETTE[i % PALETTE.length], width: 1.6, spanGaps: true,
         value: (u, v) => v === null || v === undefined ? "–" : Number(v.toPrecision(5)).toString(),
       }))],
       legend: { live: true },
@@ -216,6 +227,7 @@ function curvesPanel(runIds, labels) {
     const params = { runs: runIds.join(","), width };
     if (after !== undefined) params.after = after;
     const data = await api("curves", params);
+    Object.assign(curveLabels, data.labels || {});  // the params that tell these runs apart
     for (const s of data.series) {
       const key = `${s.run}|${s.metric}`;
       const old = series.get(key);
@@ -316,7 +328,7 @@ async function runsPage(main) {
     for (const err of data.errors || []) body.push(el("tr", { class: "error" }, el("td", { colspan: cols.length + 1 }, "⚠ " + err)));
     let group = undefined;
     for (const r of data.rows) {
-      labels[r.run_id] = `${String(r.run_id).slice(0, 8)} ${r.experiment || ""}`;
+      labels[r.run_id] = `${shortId(r.run_id)} ${r.experiment || ""}`;
       if (r.status === "running") running.add(r.run_id);
       if (q.group && r[q.group] !== group) {
         group = r[q.group];
@@ -416,7 +428,7 @@ async function runPage(main, id) {
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
   if (!STATIC && data.lifecycle) main.append(manageRunPanel(r.run_id, data.lifecycle));
-  const labels = { [r.run_id]: r.run_id.slice(0, 12) };
+  const labels = { [r.run_id]: shortId(r.run_id) };
   // a finished run that logged no per-step metrics gets no (empty) curves panel
   const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
   if (panel) main.append(panel.node);
@@ -449,6 +461,28 @@ async function runPage(main, id) {
 }
 
 // ---------------------------------------------------------------- sweep page
+
+/* Param importance: computed in the background, never in the sweep page's request; shown when ready (polled). */
+function importancePanel(impBox, first, experiment, metric) {
+  function show(imp) {
+    impBox.replaceChildren();
+    if (imp.pending) { impBox.append(el("div", { class: "muted", id: "importance-pending" }, "computing…")); return false; }
+    if (!imp.values) { impBox.append(el("div", { class: "muted" }, imp.error || "not available")); return true; }
+    const max = Math.max(...Object.values(imp.values), 1e-9);
+    const used = imp.sampled ? `a sample of ${imp.runs} of ${imp.eligible} runs` : `${imp.runs} runs`;
+    const absent = imp.conditional && imp.conditional.length ? `; absent counted as a level for ${imp.conditional.join(", ")}` : "";
+    impBox.append(el("div", { class: "muted" }, used + absent),
+      el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
+        el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
+    return true;
+  }
+  if (show(first) || STATIC) return;
+  const poll = setInterval(async () => {
+    try { if (show(await api("importance", { experiment, metric }))) clearInterval(poll); }
+    catch (e) { clearInterval(poll); impBox.replaceChildren(el("div", { class: "muted" }, e.message)); }
+  }, 1000);
+  state.timers.push(poll);
+}
 
 function echart(node) {
   const chart = echarts.init(node, window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : null, { renderer: "canvas" });
@@ -486,12 +520,7 @@ async function sweepPage(main, experiment, params) {
     series: [{ name: "trial", type: "scatter", symbolSize: 6, data: data.trials.filter((t) => t.value !== null).map((t) => [t.trial, t.value]) },
       { name: "best so far", type: "line", step: "end", showSymbol: false, data: data.trials.filter((t) => t.best !== null).map((t) => [t.trial, t.best]) }],
   });
-  const imp = data.importance || {};
-  if (imp.values) {
-    const max = Math.max(...Object.values(imp.values), 1e-9);
-    impBox.append(el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
-      el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
-  } else impBox.append(el("div", { class: "muted" }, imp.error || "not available"));
+  importancePanel(impBox, data.importance || {}, experiment, params.get("metric") || "");
   sweepAnalysis(data, trials, parBox, scatter, main);
 }
 
@@ -661,7 +690,7 @@ async function compareRunsPage(main, ids) {
   const runs = data.runs;
   const labels = {};
   const differ = new Set(data.differ);
-  const short = (id) => id.slice(0, 12);
+  const short = (id) => (data.short_ids || {})[id] || shortId(id);
   for (const r of runs) {
     const p = data.params.filter((k) => differ.has(`params.${k}`) && r.params[k] !== undefined).map((k) => `${k}=${fmt(r.params[k])}`).join(" ");
     labels[r.run_id] = p || short(r.run_id);
