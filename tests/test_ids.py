@@ -140,7 +140,7 @@ def test_dashboard_shows_unique_ids_and_names_curves_by_their_params(repo: Path)
         "        run.log(step=0, loss=1.0)\n"
     )
     run_python(code, repo)
-    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1")
     data = client.get("/api/runs").json()
     shown = data["short_ids"]
     assert sorted(shown.values()) == sorted(ids)  # the same but the last character: all 26 needed

@@ -110,7 +110,7 @@ def _share_commits(store: object, remote: str, with_commits: bool) -> None:
         err=True,
     )
     for item in missing[:10]:
-        ids = ", ".join(run_id[:12] for run_id, _branch in item.runs[:3])
+        ids = ", ".join(store.short_ids([run_id for run_id, _branch in item.runs[:3]]))
         more = f" and {len(item.runs) - 3} more" if len(item.runs) > 3 else ""
         branch = next((b for _r, b in item.runs if b), None)
         click.echo(f"  commit {item.commit[:7]}{f' ({branch})' if branch else ''}: {ids}{more}", err=True)

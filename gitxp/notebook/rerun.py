@@ -56,7 +56,7 @@ def command(
             f"run {run_id} is a trial asked of a gitxp.Sweep in a notebook: executing its cells again would ask "
             "the sweep for a new trial, not re-run this one. To make such trials re-runnable, search with "
             "gitxp.optimize(objective, ...) (its trials re-run by calling the objective once), or re-run the "
-            f"params by hand: with gitxp.start(params={{...}}) (gitxp show {run_id[:12]} lists them)"
+            f"params by hand: with gitxp.start(params={{...}}) (gitxp show {run_id} lists them)"
         )
     if ".." in Path(executed).parts:  # a pulled run cannot point a rerun outside the checkout
         raise UsageError(f"run {run_id}'s executed cells {executed!r} are outside the repository: refusing")
