@@ -82,7 +82,7 @@ def test_sweep_page_answers_before_importance_and_it_follows(repo: Path) -> None
 
     run_python(CONDITIONAL, repo)
     app = create_app(Store.open(repo))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with TestClient(app, raise_server_exceptions=False, base_url="http://127.0.0.1") as client:
         page = client.get("/api/sweep", params={"experiment": "cond"}).json()
         assert page["trials"] and page["importance"].get("pending") is True  # not computed in the request
         deadline = time.monotonic() + 120
