@@ -36,7 +36,7 @@ from gitxp.run_setup import (
 from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store
 from gitxp.store.staging import own_pid_start
-from gitxp.values import flatten
+from gitxp.values import clean_text, flatten
 from gitxp.versioning import Version
 
 _TRACEBACK_LINES = 30
@@ -95,7 +95,7 @@ class Run(Curves, RunLifecycle):
             self.version = version
             self.id = run_id or new_run_id()  # given: a remote executor records the client's run
         self.experiment_given = bool(experiment)
-        self.experiment = (
+        self.experiment = clean_text(  # a lone surrogate (a non-UTF-8 directory name) is repaired, not fatal
             experiment
             or (os.environ.get("GITXP_EXPERIMENT") if self.attached else None)
             or _default_experiment(self.store)
@@ -279,7 +279,9 @@ class Run(Curves, RunLifecycle):
             self._record[group].update(flat)
             if self.status != "running":
                 return
-            if self.attached or time.monotonic() - self._record_written >= FLUSH_SECONDS / 2:
+            # a param (sampled define-by-run, or given late) is on disk before the call returns: a kill -9 right
+            # after must not lose what the run's code already acted on
+            if self.attached or group == "params" or time.monotonic() - self._record_written >= FLUSH_SECONDS / 2:
                 self._write_record()
             else:  # written by the heartbeat thread within FLUSH_SECONDS / 2, or at the end: a run that
                 self._record_dirty = True  # reports results and ends at once writes its record twice, not 3x
