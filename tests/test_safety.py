@@ -89,3 +89,61 @@ def test_lone_surrogates_in_param_keys_and_experiment_names_do_not_lose_the_run(
     assert row["params.k\\ud800"] == 1 and row["params.ok"] == 2
     assert row["meta.m\\xfe"] == "x" and row["results.acc\\x80"] == 0.5
     assert not list((repo / ".git").rglob(".corrupt"))
+
+
+# ---------------------------------------------------------------------- item 1: forged runs are foreign
+
+
+def _gitxp(cwd: Path, *args: str, stdin: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gitxp", *args], cwd=cwd, stdin=stdin, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize("forged", ["null", "victim"])
+def test_a_pulled_run_with_forged_user_and_host_is_not_run_unasked(
+    repo: Path, tmp_path: Path, forged: str
+) -> None:
+    from gitxp.builtin.meta import current_user
+    from gitxp.store import HOST
+
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    mallory = tmp_path / "mallory"
+    git(tmp_path, "clone", "-q", str(bare), str(mallory))
+    marker = tmp_path / "pwned"
+    meta = {"user": None, "host": None} if forged == "null" else {"user": current_user(), "host": HOST}
+    code = (
+        "import gitxp\n"
+        f"run = gitxp.start(params={{'x': 1}}, meta={meta!r})\n"
+        f"run.meta({{'command.template': ['sh', '-c', 'touch {marker} # x={{x}}'], 'command.shell': False}})\n"
+        "run.end()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=mallory, check=True)
+    assert _gitxp(mallory, "push", "origin").returncode == 0
+    # the victim's own run, recorded in this clone: re-run without a question
+    own = tmp_path / "own"
+    code = (
+        "import gitxp\n"
+        "run = gitxp.start(params={'x': 2})\n"
+        f"run.meta({{'command.template': ['sh', '-c', 'touch {own}'], 'command.shell': False}})\n"
+        "run.end()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
+    pulled = _gitxp(repo, "pull", "origin")
+    assert pulled.returncode == 0, pulled.stderr
+    rows = {r["params.x"]: r for r in gitxp.load().to_pylist()}
+    forged_id, own_id = rows[1]["run_id"], rows[2]["run_id"]
+    assert (rows[1]["meta.user"], rows[1]["meta.host"]) == (meta["user"], meta["host"])
+    refused = _gitxp(repo, "rerun", forged_id)
+    assert refused.returncode == 2, refused.stderr
+    assert not marker.exists(), "a pulled run's command ran without a yes"
+    assert "not recorded in this clone" in refused.stderr
+    # the prompt shows the command that will run (params applied), not the template
+    assert f"touch {marker} # x=1" in refused.stderr and "{x}" not in refused.stderr
+    mine = _gitxp(repo, "rerun", own_id)
+    assert mine.returncode == 0, mine.stderr
+    assert own.exists()
+    assert _gitxp(repo, "rerun", forged_id, "--yes").returncode == 0 and marker.exists()

@@ -76,7 +76,7 @@ def rerun_command(
     if dry_run:
         _print_plan(plan.describe(), fmt)
         return
-    _confirm_foreign(original, plan, yes)
+    _confirm_foreign(store, original, plan, yes)
     tree = prepare_tree(store, plan)
     status = "failed"
     controller = Controller()
@@ -163,26 +163,37 @@ def rerun_command(
         sys.exit(1)
 
 
-def _confirm_foreign(original: dict[str, Any], plan: Any, yes: bool) -> None:
-    """A command recorded by another user or on another machine (a pulled run) is shown and confirmed before it
-    runs: ``--yes`` skips the question; without a terminal to ask on, it is refused."""
+def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool) -> None:
+    """A run this clone did not record (a pulled run: gitxp.store.provenance) is shown, with the exact command
+    that will run, and confirmed before it runs: ``--yes`` skips the question; without a terminal to ask on, it
+    is refused. The run's own ``meta.user``/``meta.host`` are only shown: whoever recorded it wrote them."""
     import shlex
     import sys
 
-    from gitxp.builtin.meta import current_user
-    from gitxp.store import HOST
+    from gitxp.builtin.overrides import rendered_command
+    from gitxp.secrets import mask_argv
+    from gitxp.store.provenance import recorded_here
 
-    host, user = original.get("meta.host"), original.get("meta.user")
-    if (host in (None, HOST) and user in (None, current_user())) or yes:
+    if yes or recorded_here(store.root, original["run_id"]):
         return
-    command = shlex.join(plan.command.argv)
-    where = f"recorded by {user or '?'} on {host or '?'}"
+    host, user = original.get("meta.host"), original.get("meta.user")
+    argv = mask_argv(rendered_command(list(plan.command.argv), plan.params))
+    if plan.command.shell:
+        command = "sh -c " + shlex.quote(" ".join(argv))
+    elif original.get("meta.command.template"):
+        command = shlex.join(argv)
+    else:
+        command = f"{original.get('meta.entrypoint')}() with params {plan.params} (python -c ...)"
+    where = f"was not recorded in this clone (pulled; it says: recorded by {user or '?'} on {host or '?'})"
+    if plan.command.config is not None:
+        command += f"\n  with config {plan.command.config} (params applied)"
+    run_id = original["run_id"]
     if not sys.stdin.isatty():
         raise UsageError(
-            f"run {original['run_id']} was {where}; gitxp will not run its command without a yes: {command} "
-            "(review it, then pass --yes)"
+            f"run {run_id} {where}; gitxp will not run its command without a yes:\n  {command}\n"
+            "review it, then pass --yes"
         )
-    click.echo(f"run {original['run_id']} was {where}. Its command:\n  {command}", err=True)
+    click.echo(f"run {run_id} {where}. It will run:\n  {command}", err=True)
     if not click.confirm("Run it?", default=False, err=True):
         raise UsageError("not confirmed: nothing was run")
 
