@@ -147,3 +147,102 @@ def test_a_pulled_run_with_forged_user_and_host_is_not_run_unasked(
     assert mine.returncode == 0, mine.stderr
     assert own.exists()
     assert _gitxp(repo, "rerun", forged_id, "--yes").returncode == 0 and marker.exists()
+
+
+# ---------------------------------------------------------------------- item 4: secrets never leave the machine
+
+SECRET = "S3CR3T-planted-value"
+SECRET_FILES = [
+    ".git-credentials",
+    ".npmrc",
+    ".envrc",
+    ".docker/config.json",
+    "service-account.json",
+    "kubeconfig",
+    "secrets.yaml",
+    "token.txt",
+    "api_key.txt",
+    "terraform.tfvars",
+    "keys/deploy.ppk",
+    ".htpasswd",
+    "conf/local.secret",  # from git config gitxp.secretFiles
+]
+
+
+def test_no_planted_secret_reaches_the_pushed_remote(repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    (repo / "settings.env").write_text("MODE=dev\n")
+    (repo / "t.py").write_text("import sys\nprint('gitxp: ok=1')\n")
+    git(repo, "add", "settings.env", "t.py")
+    git(repo, "commit", "-qm", "settings")
+    git(repo, "config", "--add", "gitxp.secretFiles", "*.secret")
+    (repo / "settings.env").write_text(f"MODE=dev\nPASSWORD={SECRET}\n")  # an edit of a tracked secret file
+    (repo / "notes.txt").write_text("harmless untracked text\n")
+    for name in SECRET_FILES:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(f"{SECRET}\n")
+    secret_args = [
+        "--password", SECRET, f"--api-key={SECRET}", "--pass", SECRET, "--key", SECRET,
+        "--private-key", SECRET, "--access-key", SECRET, "-p", SECRET,
+        f"https://user:{SECRET}@example.com/x", "-H", f"Authorization: Bearer {SECRET}",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    import shlex
+
+    shell = subprocess.run(
+        [sys.executable, "-m", "gitxp", "run", "--shell", "-p", f"token={SECRET}", "--grid", f"api_key={SECRET}",
+         "--allow-unused", "--", shlex.join([sys.executable, "t.py", *secret_args])],
+        cwd=repo, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert shell.returncode == 0, shell.stderr
+    plain = subprocess.run(
+        [sys.executable, "-m", "gitxp", "run", "-p", f"db.password={SECRET}", "--allow-unused", "--",
+         sys.executable, "t.py", *secret_args],
+        cwd=repo, capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert plain.returncode == 0, plain.stderr
+    code = f"import gitxp\nwith gitxp.start(params={{'hf_token': {SECRET!r}}}, meta={{'url': 'https://u:{SECRET}@h'}}):\n    pass\n"
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, env=env)
+    rows = gitxp.load().to_pylist()
+    assert len(rows) == 3
+    skipped = set(next(r for r in rows if r["meta.version.secrets_skipped"])["meta.version.secrets_skipped"])
+    assert skipped >= {*SECRET_FILES, "settings.env"}
+    pushed = subprocess.run([sys.executable, "-m", "gitxp", "push", "origin"], cwd=repo, capture_output=True, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    objects = subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=bare, capture_output=True, check=True
+    ).stdout
+    assert len(objects) > 1000 and b"harmless untracked text" in objects  # the patches did travel
+    assert SECRET.encode() not in objects
+    for pack in bare.rglob("*.pack"):  # and nothing hides compressed (cat-file shows every object inflated)
+        assert SECRET.encode() not in pack.read_bytes()
+
+
+def test_one_masking_function_covers_every_form_and_rerun_fills_them_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gitxp.secrets import MASK, is_secret_name, mask_argv, mask_record, unmask, unmask_params
+
+    argv = [
+        "python", "t.py", "--password", "a", "--api-key=b", "--pass", "c", "--key", "d", "--private-key", "e",
+        "--access-key", "f", "-p", "g", "https://user:h@host/x", "-H", "Authorization: Bearer i", "db.password=j",
+        "--max-tokens", "512", "--token-file", "tok.txt", "-p", "lr=0.1", "-p", "4", "--lr", "0.1",
+    ]  # fmt: skip
+    masked = mask_argv(argv)
+    assert not set("abcdefghij") & set(masked) and "Authorization: ***" in masked and "db.password=***" in masked
+    assert masked[-10:] == argv[-10:]  # not secrets
+    shell = 'API_KEY=k python t.py --token x | tee "$HOME/log"'
+    assert mask_argv([shell]) == ['API_KEY=*** python t.py --token *** | tee "$HOME/log"']  # quoting kept
+    for name in ("PASSWORD", "API_KEY", "PASS", "KEY", "PRIVATE_KEY", "ACCESS_KEY", "P", "URL_PASSWORD",
+                 "AUTHORIZATION", "DB_PASSWORD", "TOKEN"):  # fmt: skip
+        monkeypatch.setenv(f"GITXP_SECRET_{name}", name.lower())
+    filled = unmask(masked, "r")
+    assert filled[3] == "password" and filled[15] == "https://user:url_password@host/x"
+    assert unmask(mask_argv([shell]), "r") == ['API_KEY=api_key python t.py --token token | tee "$HOME/log"']
+    record = mask_record({"params": {"token": "x", "max_tokens": 5}, "meta": {"note": "see https://u:p@h"}})
+    assert record["params"] == {"token": MASK, "max_tokens": 5} and record["meta"]["note"] == "see https://u:***@h"
+    assert unmask_params(record["params"], "r") == {"token": "token", "max_tokens": 5}
+    assert mask_record(record) == record  # idempotent
+    assert not any(map(is_secret_name, ["--max-tokens", "--keyboard", "--author", "--secret-name", "tokenizer"]))
