@@ -10,7 +10,11 @@ import os
 import threading
 import time
 
-__all__ = ["new_run_id", "is_run_id"]
+__all__ = ["new_run_id", "is_run_id", "MIN_PREFIX", "check_prefix"]
+
+# the shortest run-id prefix an operation on runs takes (the first 8 characters are time: a shorter prefix names
+# every run of hours or more, as `gitxp cancel 0` did)
+MIN_PREFIX = 8
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _lock = threading.Lock()
@@ -41,3 +45,16 @@ def new_run_id() -> str:
 def is_run_id(text: str) -> bool:
     """Whether ``text`` is a well-formed run id: 26 characters of the (lower-case) ULID alphabet."""
     return len(text) == 26 and all(ch in _ALPHABET for ch in text)
+
+
+def check_prefix(prefix: str) -> None:
+    """Refuse a run-id prefix shorter than :data:`MIN_PREFIX` characters (a usage error). Text that cannot begin
+    an id (a typo, a name) is left to the caller's "no such run" with its "did you mean"."""
+    text = prefix.strip().lower()
+    if text and len(text) < MIN_PREFIX and all(ch in _ALPHABET for ch in text):
+        from gitxp.errors import UsageError
+
+        raise UsageError(
+            f"run id prefix {prefix!r} is too short: give at least {MIN_PREFIX} characters of the id (as 'gitxp ls' "
+            "shows it), or name the runs with -e EXP / --where"
+        )

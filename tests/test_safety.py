@@ -246,3 +246,60 @@ def test_one_masking_function_covers_every_form_and_rerun_fills_them_back(
     assert unmask_params(record["params"], "r") == {"token": "token", "max_tokens": 5}
     assert mask_record(record) == record  # idempotent
     assert not any(map(is_secret_name, ["--max-tokens", "--keyboard", "--author", "--secret-name", "tokenizer"]))
+
+
+# ---------------------------------------------------------------------- item 12: many runs only with a yes
+
+
+def _detached_trials(repo: Path, experiments: list[str]) -> list[str]:
+    """Trials left to a (fake) Slurm by `gitxp run --detach`, as its executor stages them."""
+    code = (
+        "import gitxp, sys\n"
+        "from gitxp.run import _open_runs\n"
+        "from gitxp.store.schema import DETACHED\n"
+        f"for exp in {experiments!r}:\n"
+        "    run = gitxp.start(experiment=exp, params={'x': 1})\n"
+        "    with run._lock:\n"
+        "        run._record['meta'].update({DETACHED: True, 'slurm.cluster': 'none', 'slurm.job_id': 'x'})\n"
+        "        run._record['status'] = 'queued'\n"
+        "        run._staged.write_record(run._record)\n"
+        "    run._stop.set(); run._staged.release(); run.status = 'queued'\n"
+        "    _open_runs.pop(run.id + str(id(run)), None)\n"
+        "    print(run.id)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def test_cancel_of_several_slurm_trials_asks_and_a_short_prefix_is_refused(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    ids = _detached_trials(repo, ["a", "a", "b"])
+
+    def statuses() -> list[str]:
+        from gitxp.store import Store
+
+        return sorted(Store.open().table(show="all")["status"].to_pylist())
+
+    short = invoke("cancel", "0")
+    assert short.exit_code == 2 and "too short" in short.output, short.output
+    assert statuses() == ["queued"] * 3
+    many = invoke("cancel", "a")  # an experiment of 2 trials, no terminal, no --yes
+    assert many.exit_code != 0 and "--yes" in many.output, many.output
+    assert statuses() == ["queued"] * 3
+    asked = invoke("cancel", "a", input="n\n")
+    assert asked.exit_code != 0 and statuses() == ["queued"] * 3
+    assert invoke("cancel", ids[2]).exit_code == 0  # one trial by its id: no question
+    assert statuses() == ["cancelled", "queued", "queued"]
+    assert invoke("cancel", "-e", "a", "--yes").exit_code == 0
+    assert statuses() == ["cancelled"] * 3
+
+
+def test_lifecycle_ops_refuse_a_short_prefix_and_ask_for_several(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    for x in range(3):
+        with gitxp.start(params={"x": x}):
+            pass
+    ids = [r["run_id"] for r in gitxp.load().to_pylist()]
+    short = invoke("archive", ids[0][:4])
+    assert short.exit_code == 2 and "too short" in short.output, short.output
+    many = invoke("archive", "-e", "project")
+    assert many.exit_code != 0 and "--yes" in many.output
+    assert invoke("archive", ids[0][:8] if len({i[:8] for i in ids}) == 3 else ids[0]).exit_code == 0
