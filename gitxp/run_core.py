@@ -310,11 +310,12 @@ class Run(Curves, RunLifecycle):
             raise ValueError(f"run.end({status!r}): the status must be one of {', '.join(END_STATUSES)}")
         self._finish(status, error)
 
-    def _finish(self, status: str, error: BaseException | None = None) -> None:
-        """End the run with any final status (``crashed`` included: a remote executor lost its worker)."""
+    def _finish(self, status: str, error: BaseException | None = None, *, ended: float | None = None) -> None:
+        """End the run with any final status (``crashed`` included: a remote executor lost its worker), at
+        ``ended`` (default: now; a lost attempt ends at its last sign of life)."""
         if self.status != "running":
             return
-        ended = time.time()
+        ended = time.time() if ended is None else max(float(ended), self._started)
         if status != "finished" and (self._staged.path / "cancel").exists():
             status = "cancelled"  # stopped by gitxp cancel (gitxp.lifecycle.cancel)
         self.status = status

@@ -186,7 +186,7 @@ class DaskExecutor:
             return "failed"
         for attempt, info in trial.attempts.items():
             if attempt != outcome.attempt:
-                record_lost(run, info["host"], info["stdout"], f"Dask worker {info['worker']} lost mid-trial")
+                _record_lost(run, info)
         return absorb(run, outcome)
 
     def counts(self) -> dict[str, int]:
@@ -313,13 +313,20 @@ class DaskExecutor:
             return
         attempt = message.get("attempt")
         if message.get("kind") == "start":
+            started = message.get("time")
             trial.attempts[attempt] = {
                 "host": message.get("host"),
                 "worker": message.get("worker"),
                 "stdout": b"",
+                "started": float(started) if isinstance(started, (int, float)) else time.time(),
+                "last": time.time(),
+                "points": [],  # what it streamed: kept for its own record if it is lost
             }
-            if trial.current is not None:  # a retry: the log so far was the lost attempt's
+            if trial.current is not None:  # a retry: the log and curves so far were the lost attempt's
                 (trial.run._staged.path / "stdout.log").write_bytes(b"")
+                from gitxp.executors.remote import _drop_live
+
+                _drop_live(trial.run)
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
                 trial.cancelled = True
@@ -330,7 +337,10 @@ class DaskExecutor:
                 )
         elif message.get("kind") == "live" and attempt in trial.attempts:
             chunk = message.get("stdout") or b""
-            trial.attempts[attempt]["stdout"] += chunk
+            info = trial.attempts[attempt]
+            info["stdout"] += chunk
+            info["points"].extend(message.get("points") or [])
+            info["last"] = time.time()  # its last sign of life, should its worker die
             if attempt == trial.current:
                 if chunk:  # `gitxp show --log` and the dashboard tail it while the trial runs
                     with open(trial.run._staged.path / "stdout.log", "ab") as log:
@@ -341,9 +351,7 @@ class DaskExecutor:
         """End a trial whose attempts were all lost: earlier ones as their own crashed runs, the last in the run."""
         attempts = list(trial.attempts.values())
         for info in attempts[:-1]:
-            record_lost(
-                trial.run, info["host"], info["stdout"], f"Dask worker {info['worker']} lost mid-trial"
-            )
+            _record_lost(trial.run, info)
         run = trial.run
         if attempts and attempts[-1]["stdout"]:
             from gitxp.executors.remote import _drop_live
@@ -392,6 +400,19 @@ class DaskExecutor:
             "run the same command again with --resume to run the missing ones"
         )
         self._cancel_all("crashed", "the Dask scheduler went away")
+
+
+def _record_lost(run: Run, info: dict[str, Any]) -> None:
+    """An attempt lost with its worker, recorded with its real start, its last sign of life and its points."""
+    record_lost(
+        run,
+        info["host"],
+        info["stdout"],
+        f"Dask worker {info['worker']} lost mid-trial",
+        started=info.get("started"),
+        ended=info.get("last"),
+        points=info.get("points") or (),
+    )
 
 
 def dask_executor(options: ExecutorOptions) -> DaskExecutor:

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,12 +154,12 @@ def run_trial(
         attach=False,
         run_id=spec.run_id,
     )
-    points: list[tuple[int, dict[str, float]]] = []
+    points: list[tuple[int, dict[str, float], float]] = []
     points_lock = threading.Lock()
 
     def on_log(run: Any, step: int, values: dict[str, float]) -> None:
         with points_lock:
-            points.append((step, dict(values)))
+            points.append((step, dict(values), time.time()))  # with its time: a lost attempt keeps it
 
     previous_hook = run._log_hook
     run._log_hook = on_log if previous_hook is None else (lambda **kw: (previous_hook(**kw), on_log(**kw)))
@@ -265,8 +265,19 @@ def absorb(run: Run, outcome: Outcome) -> str:
     return status
 
 
-def record_lost(run: Run, host: str, stdout: bytes, why: str) -> Run:
-    """Record an attempt of ``run`` lost with its worker as a ``crashed`` run of its own, with its partial log."""
+def record_lost(
+    run: Run,
+    host: str,
+    stdout: bytes,
+    why: str,
+    *,
+    started: float | None = None,
+    ended: float | None = None,
+    points: Sequence[Sequence[Any]] = (),
+) -> Run:
+    """Record an attempt of ``run`` lost with its worker as a ``crashed`` run of its own: its partial log, the
+    curve ``points`` it streamed (``(step, values, time)``), from when it ``started`` to its last sign of life
+    (``ended``) — not the moment it is recorded."""
     from gitxp.run import Run as RunClass
 
     lost = RunClass(
@@ -279,16 +290,28 @@ def record_lost(run: Run, host: str, stdout: bytes, why: str) -> Run:
         attach=False,
     )
     lost._record["host"] = host
+    if started is not None:
+        lost._started = lost._record["started"] = float(started)
     if stdout:
         (lost._staged.path / "stdout.log").write_bytes(stdout)
-    lost._finish("crashed")
+    now = time.time()
+    with lost._lock:
+        for point in points:
+            step, values = point[0], point[1]
+            when = float(point[2]) if len(point) > 2 else now
+            for name, value in values.items():
+                lost._steps.append(int(step))
+                lost._names.append(str(name))
+                lost._values.append(float(value))
+                lost._times.append(when)
+    lost._finish("crashed", ended=ended)
     return lost
 
 
 def live(run: Run, event: dict[str, Any]) -> None:
     """Apply a ``live`` event to the client-side run: its curves grow while it trains."""
-    for step, values in event.get("points") or []:
+    for point in event.get("points") or []:
         try:
-            run.log(values, step=step)
+            run.log(point[1], step=point[0])
         except Exception:
             pass
