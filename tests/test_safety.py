@@ -303,3 +303,40 @@ def test_lifecycle_ops_refuse_a_short_prefix_and_ask_for_several(repo: Path, inv
     many = invoke("archive", "-e", "project")
     assert many.exit_code != 0 and "--yes" in many.output
     assert invoke("archive", ids[0][:8] if len({i[:8] for i in ids}) == 3 else ids[0]).exit_code == 0
+
+
+def test_bisect_and_resume_of_a_pulled_run_do_not_run_its_command_unasked(repo: Path, tmp_path: Path) -> None:
+    import json
+
+    from gitxp.resume import INVOCATION_KEY
+
+    for i in range(3):
+        (repo / f"f{i}.py").write_text(f"x = {i}\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qm", f"c{i}")
+    bare = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    mallory = tmp_path / "mallory"
+    git(tmp_path, "clone", "-q", str(bare), str(mallory))
+    marker = tmp_path / "pwned"
+    invocation = json.dumps(["--grid", "x=1,2", "--", "sh", "-c", f"touch {marker}"])
+    code = (
+        "import gitxp\n"
+        "run = gitxp.start(experiment='evil', params={'x': 1}, meta={'user': None, 'host': None})\n"
+        f"run.meta({{'command.template': ['sh', '-c', 'touch {marker}'], 'command.shell': False, "
+        f"{INVOCATION_KEY!r}: {invocation!r}}})\n"
+        "run.result(ok=1.0)\n"
+        "run.end()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=mallory, check=True)
+    assert _gitxp(mallory, "push", "origin").returncode == 0
+    assert _gitxp(repo, "pull", "origin").returncode == 0
+    run_id = gitxp.load().to_pylist()[0]["run_id"]
+    bisect = _gitxp(repo, "bisect", "--good", "HEAD~2", "--bad", "HEAD", "--metric", "ok:max", run_id)
+    assert bisect.returncode == 2 and "not recorded in this clone" in bisect.stderr, bisect.stderr
+    resume = _gitxp(repo, "run", "--resume", "-e", "evil")
+    assert resume.returncode == 2 and "not recorded in this clone" in resume.stderr, resume.stderr
+    assert f"touch {marker}" in resume.stderr
+    assert not marker.exists()

@@ -164,38 +164,19 @@ def rerun_command(
 
 
 def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool) -> None:
-    """A run this clone did not record (a pulled run: gitxp.store.provenance) is shown, with the exact command
-    that will run, and confirmed before it runs: ``--yes`` skips the question; without a terminal to ask on, it
-    is refused. The run's own ``meta.user``/``meta.host`` are only shown: whoever recorded it wrote them."""
-    import shlex
-    import sys
+    """A run this clone did not record (a pulled run) is shown with the exact command that will run, and
+    confirmed (gitxp.cli.trust)."""
+    from gitxp.cli.trust import confirm_foreign, shown_command
 
-    from gitxp.builtin.overrides import rendered_command
-    from gitxp.secrets import mask_argv
-    from gitxp.store.provenance import recorded_here
-
-    if yes or recorded_here(store.root, original["run_id"]):
-        return
-    host, user = original.get("meta.host"), original.get("meta.user")
-    argv = mask_argv(rendered_command(list(plan.command.argv), plan.params))
-    if plan.command.shell:
-        command = "sh -c " + shlex.quote(" ".join(argv))
-    elif original.get("meta.command.template"):
-        command = shlex.join(argv)
+    if original.get("meta.command.template"):
+        command = shown_command(plan.command.argv, plan.params, shell=plan.command.shell)
     else:
-        command = f"{original.get('meta.entrypoint')}() with params {plan.params} (python -c ...)"
-    where = f"was not recorded in this clone (pulled; it says: recorded by {user or '?'} on {host or '?'})"
+        from gitxp.secrets import mask_params
+
+        command = f"{original.get('meta.entrypoint')}() with params {mask_params(plan.params)} (python -c ...)"
     if plan.command.config is not None:
         command += f"\n  with config {plan.command.config} (params applied)"
-    run_id = original["run_id"]
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"run {run_id} {where}; gitxp will not run its command without a yes:\n  {command}\n"
-            "review it, then pass --yes"
-        )
-    click.echo(f"run {run_id} {where}. It will run:\n  {command}", err=True)
-    if not click.confirm("Run it?", default=False, err=True):
-        raise UsageError("not confirmed: nothing was run")
+    confirm_foreign(store, original, command, yes=yes)
 
 
 def _print_plan(plan: dict[str, Any], fmt: str) -> None:
