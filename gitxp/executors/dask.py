@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpError, UsageError
 from gitxp.executors import ExecutorOptions, Job
-from gitxp.executors.remote import Outcome, absorb, live, record_lost, run_trial, spec_for
+from gitxp.executors.remote import Outcome, absorb, drop_live, live, record_attempt, run_trial, spec_for
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -186,7 +186,7 @@ class DaskExecutor:
             return "failed"
         for attempt, info in trial.attempts.items():
             if attempt != outcome.attempt:
-                _record_lost(run, info)
+                record_attempt(run, info, f"Dask worker {info['worker']} lost mid-trial")
         return absorb(run, outcome)
 
     def counts(self) -> dict[str, int]:
@@ -324,9 +324,7 @@ class DaskExecutor:
             }
             if trial.current is not None:  # a retry: the log and curves so far were the lost attempt's
                 (trial.run._staged.path / "stdout.log").write_bytes(b"")
-                from gitxp.executors.remote import _drop_live
-
-                _drop_live(trial.run)
+                drop_live(trial.run)
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
                 trial.cancelled = True
@@ -351,12 +349,10 @@ class DaskExecutor:
         """End a trial whose attempts were all lost: earlier ones as their own crashed runs, the last in the run."""
         attempts = list(trial.attempts.values())
         for info in attempts[:-1]:
-            _record_lost(trial.run, info)
+            record_attempt(trial.run, info, f"Dask worker {info['worker']} lost mid-trial")
         run = trial.run
         if attempts and attempts[-1]["stdout"]:
-            from gitxp.executors.remote import _drop_live
-
-            _drop_live(run)
+            drop_live(run)
             (run._staged.path / "stdout.log").write_bytes(attempts[-1]["stdout"])
         run.meta({"error.type": "WorkerLost" if status == "crashed" else "Interrupted", "error.message": why})
         if attempts:
@@ -400,19 +396,6 @@ class DaskExecutor:
             "run the same command again with --resume to run the missing ones"
         )
         self._cancel_all("crashed", "the Dask scheduler went away")
-
-
-def _record_lost(run: Run, info: dict[str, Any]) -> None:
-    """An attempt lost with its worker, recorded with its real start, its last sign of life and its points."""
-    record_lost(
-        run,
-        info["host"],
-        info["stdout"],
-        f"Dask worker {info['worker']} lost mid-trial",
-        started=info.get("started"),
-        ended=info.get("last"),
-        points=info.get("points") or (),
-    )
 
 
 def dask_executor(options: ExecutorOptions) -> DaskExecutor:

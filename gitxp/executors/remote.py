@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from gitxp.store import Store
     from gitxp.wrapper import Command
 
-__all__ = ["TrialSpec", "Outcome", "spec_for", "run_trial", "absorb", "record_lost", "LIVE_SECONDS"]
+__all__ = [
+    "TrialSpec",
+    "Outcome",
+    "spec_for",
+    "run_trial",
+    "absorb",
+    "drop_live",
+    "record_lost",
+    "record_attempt",
+    "LIVE_SECONDS",
+]
 
 LIVE_SECONDS = float(os.environ.get("GITXP_LIVE_SECONDS", 0.5))
 _SKIP = {"record.json", "heartbeat", "lock", "diff.patch", "attached"}
@@ -229,7 +239,7 @@ def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
 # ---------------------------------------------------------------------- client side
 
 
-def _drop_live(run: Run) -> None:
+def drop_live(run: Run) -> None:
     """Forget the curve points streamed while the trial ran: the outcome carries the complete curves."""
     with run._lock:
         run._steps, run._names, run._values, run._times = [], [], [], []
@@ -241,7 +251,7 @@ def _drop_live(run: Run) -> None:
 
 def absorb(run: Run, outcome: Outcome) -> str:
     """Fold a worker's ``outcome`` into the staged client-side ``run`` and end it (committing it)."""
-    _drop_live(run)
+    drop_live(run)
     path = run._staged.path
     for name, data in outcome.files.items():
         target = path / name
@@ -306,6 +316,20 @@ def record_lost(
                 lost._times.append(when)
     lost._finish("crashed", ended=ended)
     return lost
+
+
+def record_attempt(run: Run, info: dict[str, Any], why: str) -> Run:
+    """:func:`record_lost` of an attempt as an executor tracked it (``host``, ``stdout``, ``started``, ``last``
+    sign of life, streamed ``points``)."""
+    return record_lost(
+        run,
+        info["host"],
+        info["stdout"],
+        why,
+        started=info.get("started"),
+        ended=info.get("last"),
+        points=info.get("points") or (),
+    )
 
 
 def live(run: Run, event: dict[str, Any]) -> None:
