@@ -199,15 +199,17 @@ def _words(command: str) -> list[tuple[str, int, int]]:
     import io
     import shlex
 
-    lexer = shlex.shlex(io.StringIO(command), posix=True)
+    stream = io.StringIO(command)
+    lexer = shlex.shlex(stream, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = ""
-    out, at = [], 0
+    out: list[tuple[str, int, int]] = []
+    at = 0
     while True:
         word = lexer.get_token()
         if word is None:
             return out
-        end = lexer.instream.tell()
+        end = stream.tell()
         out.append((word, at, end))
         at = end
 
