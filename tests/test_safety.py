@@ -340,3 +340,12 @@ def test_bisect_and_resume_of_a_pulled_run_do_not_run_its_command_unasked(repo: 
     assert resume.returncode == 2 and "not recorded in this clone" in resume.stderr, resume.stderr
     assert f"touch {marker}" in resume.stderr
     assert not marker.exists()
+
+
+def test_a_non_utf8_experiment_name_on_the_command_line_sweeps_and_keeps_its_runs(repo: Path) -> None:
+    argv = [sys.executable.encode(), b"-m", b"gitxp", b"run", b"-e", b"bad\xff", b"-n", b"2", b"--strategy", b"tpe",
+            b"--metric", b"loss:min", b"--sample", b"x=uniform(0,1)", b"--allow-unused", b"--", b"echo", b"gitxp: loss=1"]  # fmt: skip
+    for _ in range(2):  # the second sweep reads the first one's history
+        out = subprocess.run(argv, cwd=repo, capture_output=True)
+        assert out.returncode == 0, out.stderr.decode(errors="replace")
+    assert [r["experiment"] for r in gitxp.load().to_pylist()] == ["bad\\xff"] * 4

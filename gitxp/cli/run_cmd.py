@@ -221,8 +221,11 @@ def run_command(
     metric_<name>.log files in $GITXP_OUTPUT_DIR, or the gitxp API inside the command.
     """
     from gitxp.builtin.overrides import delivered_params
+    from gitxp.values import clean_text
     from gitxp.wrapper import Command, check_command
 
+    if experiment is not None:  # a non-UTF-8 byte (a lone surrogate) is repaired as the runs record it
+        experiment = clean_text(experiment)
     if resume and not command:
         _resume_experiment(experiment, dry_run)
         return
