@@ -107,6 +107,7 @@ def is_secret_file(path: str, patterns: Sequence[str] = SECRET_FILES) -> bool:
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@'\"]*:)(?P<secret>[^@/\s'\"]+)(?=@)")
 _HEADER = re.compile(r"(?P<head>\b(?P<name>[A-Za-z][\w\-]*)\s*:\s*)(?P<secret>\S.*)")
+_HEADER_ANY = re.compile(r"(?P<head>\b(?P<name>[A-Za-z][\w\-]*):[ \t]*)(?P<secret>[^'\"\n]*[^'\"\s])")
 _ASSIGN = re.compile(r"^(?P<head>(?P<name>[A-Za-z_][\w.\-]*)=)(?P<secret>.+)$", re.S)
 _PLAIN = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$|^\{[\w.\-]+\}$")
 
@@ -137,10 +138,13 @@ def mask_text(text: str) -> str:
         return text
     if any(c.isspace() for c in text.strip()):
         masked = mask_shell(text)
-        if masked != text:
-            return masked
-        header = _header_or_none(text)
-        return header if header is not None else _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+        if masked == text:
+            header = _header_or_none(text)
+            masked = header if header is not None else _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+        # a header inside free text ("... Authorization: Bearer X ..."): masked to the end of its line or quote
+        return _HEADER_ANY.sub(
+            lambda m: m["head"] + MASK if m["secret"] != MASK and is_secret_name(m["name"]) else m[0], masked
+        )
     return _mask_word(text)
 
 
@@ -178,7 +182,12 @@ def _mask_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
             else:
                 out.append(f"{name}={MASK}" if name != "-p" else arg)
             continue
-        out.append(arg if arg.startswith("-") and "://" not in arg else mask_text(arg))
+        if arg.startswith("-") and eq:  # --header=Authorization: Bearer X, --url=https://user:pass@host
+            value = arg[len(name) + 1 :]
+            masked = mask_text(value)
+            out.append(arg if masked == value else f"{name}={masked}")
+        else:
+            out.append(arg if arg.startswith("-") and "://" not in arg else mask_text(arg))
     return tuple(out)
 
 
@@ -340,6 +349,15 @@ def _unmask_word(word: str, run_id: str) -> str:
     )
 
 
+def _unmask_text(text: str, run_id: str) -> str:
+    if any(c.isspace() for c in text.strip()) and not _HEADER.match(text.strip()):
+        try:  # a whole shell command line in one element
+            return _unmask_shell(text, run_id)
+        except ValueError:
+            return text
+    return _unmask_word(text, run_id)
+
+
 def unmask(argv: Sequence[str], run_id: str) -> list[str]:
     """A recorded command with its masked secrets filled back in from ``$GITXP_SECRET_<NAME>`` (``--api-key`` ->
     ``GITXP_SECRET_API_KEY``); a usage error naming the variable when one is not set."""
@@ -352,13 +370,10 @@ def unmask(argv: Sequence[str], run_id: str) -> list[str]:
             secret = _secret(_variable(option), option, run_id)
             arg = f"{name}={secret}" if eq else secret
         elif MASK in arg:
-            if any(c.isspace() for c in arg.strip()) and not _HEADER.match(arg.strip()):
-                try:  # a whole shell command line in one element
-                    arg = _unmask_shell(arg, run_id)
-                except ValueError:
-                    pass
+            if arg.startswith("-") and eq:  # --header=Authorization: ***
+                arg = f"{name}={_unmask_text(value, run_id)}"
             else:
-                arg = _unmask_word(arg, run_id)
+                arg = _unmask_text(arg, run_id)
         out.append(arg)
         previous = arg
     return out

@@ -349,3 +349,36 @@ def test_a_non_utf8_experiment_name_on_the_command_line_sweeps_and_keeps_its_run
         out = subprocess.run(argv, cwd=repo, capture_output=True)
         assert out.returncode == 0, out.stderr.decode(errors="replace")
     assert [r["experiment"] for r in gitxp.load().to_pylist()] == ["bad\\xff"] * 4
+
+
+def test_masked_secrets_never_show_and_come_back_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gitxp.secrets import mask_argv, mask_record, unmask
+
+    secrets = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_.+"), min_size=6,
+                      max_size=20).filter(lambda s: not s.startswith("-"))  # fmt: skip
+    forms = st.sampled_from(["--password {}", "--api-key={}", "-p {}", "--access-key {}", "db.password={}",
+                             "https://user:{}@host/x", "--header=Authorization: Bearer {}", "HF_TOKEN={}"])  # fmt: skip
+    names = {"PASSWORD", "API_KEY", "P", "ACCESS_KEY", "DB_PASSWORD", "URL_PASSWORD", "AUTHORIZATION", "HF_TOKEN"}
+
+    @settings(max_examples=150, deadline=None)
+    @given(secret=secrets, form=forms, shell=st.booleans())
+    def check(secret: str, form: str, shell: bool) -> None:
+        if secret.replace(".", "").replace("+", "").isdigit():
+            return  # `-p 123` is a number (a port, a count), not a password
+        words = form.format(secret).split(" ", 1) if form.startswith(("--password", "-p ", "--access")) else [
+            form.format(secret)]  # fmt: skip
+        argv = ["python", "t.py", *words, "--lr", "0.1"]
+        import shlex
+
+        recorded = mask_argv([shlex.join(argv)] if shell else argv)
+        assert secret not in " ".join(recorded)
+        assert secret not in str(mask_record({"meta": {"command": recorded, "note": " ".join(argv)}}))
+        value = ("Bearer " + secret) if "Authorization" in form else secret
+        for name in names:
+            monkeypatch.setenv(f"GITXP_SECRET_{name}", value)
+        assert unmask(recorded, "r") == ([shlex.join(argv)] if shell else argv)
+
+    check()
