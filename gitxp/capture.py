@@ -26,8 +26,10 @@ class _LineLog:
     go to the log at once; an unfinished line waits until it ends, for at most ``LINE_FLUSH_SECONDS`` (a prompt
     without a newline still shows in the dashboard's tail), or until it is ``_MAX_PARTIAL`` bytes long, or EOF."""
 
-    def __init__(self, log: IO[bytes], lock: threading.Lock) -> None:
-        self.log, self.lock = log, lock
+    def __init__(
+        self, log: IO[bytes], lock: threading.Lock, redact: Callable[[bytes], bytes] | None = None
+    ) -> None:
+        self.log, self.lock, self.redact = log, lock, redact
         self.partial = b""
         self.since = 0.0  # when the unfinished line began to wait
 
@@ -57,6 +59,8 @@ class _LineLog:
             self.partial = b""
 
     def _write(self, data: bytes) -> None:
+        if self.redact is not None:  # whole lines: a secret the command printed is masked (gitxp.secrets)
+            data = self.redact(data)
         with self.lock:
             self.log.write(data)
             self.log.flush()  # the dashboard tails the log while the run runs
@@ -69,11 +73,12 @@ def pump(
     log_lock: threading.Lock,
     on_line: Callable[[str], None] | None,
     tail: collections.deque[str] | None,
+    redact: Callable[[bytes], bytes] | None = None,
 ) -> None:
-    """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``);
-    hand complete lines to ``on_line``."""
+    """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``,
+    ``redact`` masking secrets in what is kept); hand complete lines to ``on_line``."""
     pending = b""
-    lines_out = _LineLog(log, log_lock)
+    lines_out = _LineLog(log, log_lock, redact)
     fd = source.fileno()
     while True:
         wait = lines_out.wait()
@@ -98,14 +103,14 @@ def pump(
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 text = raw.decode(errors="replace").rstrip("\r")
-                if tail is not None:
-                    tail.append(text)
+                if tail is not None:  # kept (as an error message): masked like the log
+                    tail.append(text if redact is None else redact(raw).decode(errors="replace").rstrip("\r"))
                 if on_line is not None:
                     on_line(text)
     lines_out.flush()
     if pending:
         text = pending.decode(errors="replace")
         if tail is not None:
-            tail.append(text)
+            tail.append(text if redact is None else redact(pending).decode(errors="replace"))
         if on_line is not None:
             on_line(text)

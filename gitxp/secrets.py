@@ -34,21 +34,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+# fmt: off
 __all__ = [
-    "SECRET_FILES",
-    "MASK",
-    "is_secret_file",
-    "is_secret_name",
-    "secret_file_patterns",
-    "mask_argv",
-    "mask_shell",
-    "mask_text",
-    "mask_params",
-    "mask_record",
-    "masked_names",
-    "unmask",
-    "unmask_params",
+    "SECRET_FILES", "MASK", "is_secret_file", "is_secret_name", "secret_file_patterns", "mask_argv", "mask_shell",
+    "mask_text", "mask_params", "mask_record", "unmask", "unmask_params", "secret_values", "redactor"
 ]
+# fmt: on
 
 _NAMED = "secret secrets token .token *_token *-token *_secret *-secret *_secrets *-secrets api_key api-key apikey"
 _DATA = ("", ".txt", ".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env")  # not .py: code stays
@@ -189,11 +180,6 @@ def _mask_argv(argv: tuple[str, ...]) -> tuple[str, ...]:
         else:
             out.append(arg if arg.startswith("-") and "://" not in arg else mask_text(arg))
     return tuple(out)
-
-
-def masked_names(argv: Sequence[str]) -> list[str]:
-    """The options whose values :func:`mask_argv` hides."""
-    return [a.partition("=")[0] for a in argv if _is_secret_option(a.partition("=")[0])]
 
 
 def _hidden(original: str, masked: str) -> str:
@@ -387,3 +373,36 @@ def unmask_params(params: Mapping[str, Any], run_id: str) -> dict[str, Any]:
         if value == MASK and is_secret_name(key.rsplit(".", 1)[-1]):
             out[key] = _secret(_variable(key), f"param {key!r}", run_id)
     return out
+
+
+# ---------------------------------------------------------------------- what the command prints
+
+
+def secret_values(argv: Sequence[str], params: Mapping[str, Any], *, shell: bool = False) -> list[str]:
+    """The secret values a command is given (what :func:`mask_argv` hides in ``argv``, the string values of
+    secret-named params), longest first; numbers and values shorter than 4 characters are left out."""
+    words = list(argv)
+    if shell:
+        try:
+            words = [w for arg in argv for w, _s, _e in _words(arg)]
+        except ValueError:
+            pass
+    found = {_hidden(word, masked) for word, masked in zip(words, mask_argv(words)) if word != masked}
+    found |= {v for k, v in params.items() if isinstance(v, str) and mask_params({k: v})[k] == MASK}
+    return sorted((v for v in found if len(v) >= 4 and v != MASK and not _PLAIN.match(v)), key=len, reverse=True)
+
+
+def redactor(values: Sequence[str]) -> Any:
+    """A function replacing each of ``values`` by ``***`` in a chunk of output (bytes), or None when there are
+    none: the run's log never holds a secret the command printed."""
+    encoded = [v.encode(errors="surrogateescape") for v in values if v]
+    if not encoded:
+        return None
+
+    def redact(data: bytes) -> bytes:
+        for value in encoded:
+            if value in data:
+                data = data.replace(value, MASK.encode())
+        return data
+
+    return redact

@@ -279,12 +279,15 @@ def execute(
         assert proc.stdout is not None and proc.stderr is not None
         out_sinks = [sys.stdout.buffer] if tee else []
         err_sinks = [sys.stderr.buffer] if tee else []
+        from gitxp.secrets import redactor, secret_values
+
+        redact = redactor(secret_values(invocation.command, dict(run.params), shell=command.shell))
         threads = [
             threading.Thread(
-                target=_pump, args=(proc.stdout, out_sinks, log, log_lock, on_line, None), daemon=True
+                target=_pump, args=(proc.stdout, out_sinks, log, log_lock, on_line, None, redact), daemon=True
             ),
             threading.Thread(
-                target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail), daemon=True
+                target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail, redact), daemon=True
             ),
         ]
         for thread in threads:

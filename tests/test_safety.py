@@ -174,7 +174,10 @@ def test_no_planted_secret_reaches_the_pushed_remote(repo: Path, tmp_path: Path)
     git(tmp_path, "init", "-q", "--bare", str(bare))
     git(repo, "remote", "add", "origin", str(bare))
     (repo / "settings.env").write_text("MODE=dev\n")
-    (repo / "t.py").write_text("import sys\nprint('gitxp: ok=1')\n")
+    (repo / "t.py").write_text(  # a script that prints what it was given: the run's log must not keep it
+        "import os, sys\nprint(sys.argv)\nprint(os.environ.get('GITXP_PARAMS'), file=sys.stderr)\n"
+        "print('gitxp: ok=1')\n"
+    )
     git(repo, "add", "settings.env", "t.py")
     git(repo, "commit", "-qm", "settings")
     git(repo, "config", "--add", "gitxp.secretFiles", "*.secret")
