@@ -18,7 +18,9 @@ Values (:func:`mask_record`, the one function every record passes through before
 - ``NAME=VALUE`` words with a secret-looking name (``-p token=…``, ``--grid api_key=…``, ``db.password=…``,
   ``API_KEY=… python train.py``), the password of a URL (``https://user:***@host``) and the value of an
   ``Authorization:`` (or other secret-named) header, anywhere in any recorded text;
-- params with a secret-looking name are recorded as ``***`` (the command still receives the real value).
+- params with a secret-looking name are recorded as ``***`` (the command still receives the real value);
+- the values so hidden are masked in the command's recorded output as well (:func:`secret_values`,
+  :func:`redactor`: a script that prints its arguments or ``$GITXP_PARAMS``).
 
 ``gitxp rerun`` fills masked values back in from ``$GITXP_SECRET_<NAME>`` (``--api-key`` -> ``GITXP_SECRET_API_KEY``,
 a URL's password -> ``GITXP_SECRET_URL_PASSWORD``) and says which variable to set. Environment variables are never
