@@ -73,6 +73,7 @@ def pump(
     log_lock: threading.Lock,
     on_line: Callable[[str], None] | None,
     tail: collections.deque[str] | None,
+    *,
     redact: Callable[[bytes], bytes] | None = None,
 ) -> None:
     """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``,

@@ -284,10 +284,16 @@ def execute(
         redact = redactor(secret_values(invocation.command, dict(run.params), shell=command.shell))
         threads = [
             threading.Thread(
-                target=_pump, args=(proc.stdout, out_sinks, log, log_lock, on_line, None, redact), daemon=True
+                target=_pump,
+                args=(proc.stdout, out_sinks, log, log_lock, on_line, None),
+                kwargs={"redact": redact},
+                daemon=True,
             ),
             threading.Thread(
-                target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail, redact), daemon=True
+                target=_pump,
+                args=(proc.stderr, err_sinks, log, log_lock, None, tail),
+                kwargs={"redact": redact},
+                daemon=True,
             ),
         ]
         for thread in threads:
