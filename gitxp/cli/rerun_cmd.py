@@ -168,12 +168,14 @@ def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool)
     confirmed (gitxp.cli.trust)."""
     from gitxp.cli.trust import confirm_foreign, shown_command
 
+    from gitxp.secrets import mask_params
+
     if original.get("meta.command.template"):
         command = shown_command(plan.command.argv, plan.params, shell=plan.command.shell)
-    else:
-        from gitxp.secrets import mask_params
-
-        command = f"{original.get('meta.entrypoint')}() with params {mask_params(plan.params)} (python -c ...)"
+    elif original.get("meta.entrypoint"):
+        command = f"{original['meta.entrypoint']}() with params {mask_params(plan.params)} (python -c ...)"
+    else:  # e.g. a notebook's executed cells, run again as a script
+        command = shown_command(plan.command.argv, {}) + f"  with params {mask_params(plan.params)}"
     if plan.command.config is not None:
         command += f"\n  with config {plan.command.config} (params applied)"
     confirm_foreign(store, original, command, yes=yes)
