@@ -14,10 +14,26 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["pump", "LINE_FLUSH_SECONDS"]
+__all__ = ["pump", "redactor", "LINE_FLUSH_SECONDS"]
 
 LINE_FLUSH_SECONDS = 0.5  # an output line that has not ended after this long goes to the log unfinished
 _MAX_PARTIAL = 1 << 20
+
+
+def redactor(values: list[str]) -> Callable[[bytes], bytes] | None:
+    """A function replacing each of ``values`` by ``***`` in a chunk of output, or None when there are none: the
+    run's log keeps no secret the command printed (the values come from gitxp.secrets.secret_values)."""
+    encoded = [v.encode(errors="surrogateescape") for v in values if v]
+    if not encoded:
+        return None
+
+    def redact(data: bytes) -> bytes:
+        for value in encoded:
+            if value in data:
+                data = data.replace(value, b"***")
+        return data
+
+    return redact
 
 
 class _LineLog:

@@ -20,7 +20,7 @@ Values (:func:`mask_record`, the one function every record passes through before
   ``Authorization:`` (or other secret-named) header, anywhere in any recorded text;
 - params with a secret-looking name are recorded as ``***`` (the command still receives the real value);
 - the values so hidden are masked in the command's recorded output as well (:func:`secret_values`,
-  :func:`redactor`: a script that prints its arguments or ``$GITXP_PARAMS``).
+  :func:`gitxp.capture.redactor`: a script that prints its arguments or ``$GITXP_PARAMS``).
 
 ``gitxp rerun`` fills masked values back in from ``$GITXP_SECRET_<NAME>`` (``--api-key`` -> ``GITXP_SECRET_API_KEY``,
 a URL's password -> ``GITXP_SECRET_URL_PASSWORD``) and says which variable to set. Environment variables are never
@@ -39,7 +39,7 @@ from typing import Any
 # fmt: off
 __all__ = [
     "SECRET_FILES", "MASK", "is_secret_file", "is_secret_name", "secret_file_patterns", "mask_argv", "mask_shell",
-    "mask_text", "mask_params", "mask_record", "unmask", "unmask_params", "secret_values", "redactor"
+    "mask_text", "mask_params", "mask_record", "unmask", "unmask_params", "secret_values"
 ]
 # fmt: on
 
@@ -65,6 +65,10 @@ _HARMLESS_LAST = frozenset(  # --token-file, --max-tokens-len, --secret-name: ab
     "file path dir folder env var name id len length size limit limits count num type budget url".split()
 )
 _HARMLESS_WORDS = frozenset("max min num".split())  # --max-tokens: a count, not a token
+_NOT_A_KEY = frozenset(  # sort_key, rng_key (JAX), cache_key: names of a key that is not a secret
+    "sort primary foreign hash dict group join partition cache lookup index map random rng prng seed column row "
+    "metric music shard dataset data split".split()
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -75,7 +79,8 @@ def is_secret_name(name: str) -> bool:
     words = [w.lower() for w in words]
     if not words or words[-1] in _HARMLESS_LAST or _HARMLESS_WORDS.intersection(words):
         return False
-    return words[-1] == "key" or bool(_SECRET_WORDS.intersection(words)) or "".join(words[-2:]) == "apikey"
+    is_key = words[-1] == "key" and (len(words) == 1 or words[-2] not in _NOT_A_KEY)
+    return is_key or bool(_SECRET_WORDS.intersection(words)) or "".join(words[-2:]) == "apikey"
 
 
 def secret_file_patterns(extra: Iterable[str] = ()) -> tuple[str, ...]:
@@ -392,19 +397,3 @@ def secret_values(argv: Sequence[str], params: Mapping[str, Any], *, shell: bool
     found = {_hidden(word, masked) for word, masked in zip(words, mask_argv(words)) if word != masked}
     found |= {v for k, v in params.items() if isinstance(v, str) and mask_params({k: v})[k] == MASK}
     return sorted((v for v in found if len(v) >= 4 and v != MASK and not _PLAIN.match(v)), key=len, reverse=True)
-
-
-def redactor(values: Sequence[str]) -> Any:
-    """A function replacing each of ``values`` by ``***`` in a chunk of output (bytes), or None when there are
-    none: the run's log never holds a secret the command printed."""
-    encoded = [v.encode(errors="surrogateescape") for v in values if v]
-    if not encoded:
-        return None
-
-    def redact(data: bytes) -> bytes:
-        for value in encoded:
-            if value in data:
-                data = data.replace(value, MASK.encode())
-        return data
-
-    return redact

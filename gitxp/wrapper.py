@@ -279,7 +279,8 @@ def execute(
         assert proc.stdout is not None and proc.stderr is not None
         out_sinks = [sys.stdout.buffer] if tee else []
         err_sinks = [sys.stderr.buffer] if tee else []
-        from gitxp.secrets import redactor, secret_values
+        from gitxp.capture import redactor
+        from gitxp.secrets import secret_values
 
         redact = redactor(secret_values(invocation.command, dict(run.params), shell=command.shell))
         threads = [

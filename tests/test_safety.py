@@ -248,7 +248,9 @@ def test_one_masking_function_covers_every_form_and_rerun_fills_them_back(
     assert record["params"] == {"token": MASK, "max_tokens": 5} and record["meta"]["note"] == "see https://u:***@h"
     assert unmask_params(record["params"], "r") == {"token": "token", "max_tokens": 5}
     assert mask_record(record) == record  # idempotent
-    assert not any(map(is_secret_name, ["--max-tokens", "--keyboard", "--author", "--secret-name", "tokenizer"]))
+    assert not any(map(is_secret_name, ["--max-tokens", "--keyboard", "--author", "--secret-name", "tokenizer",
+                                        "sort_key", "rng_key"]))  # fmt: skip
+    assert all(map(is_secret_name, ["--key", "--private-key", "OPENAI_API_KEY", "wandb_key", "hfToken"]))
 
 
 # ---------------------------------------------------------------------- item 12: many runs only with a yes
