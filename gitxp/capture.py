@@ -14,10 +14,26 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["pump", "LINE_FLUSH_SECONDS"]
+__all__ = ["pump", "redactor", "LINE_FLUSH_SECONDS"]
 
 LINE_FLUSH_SECONDS = 0.5  # an output line that has not ended after this long goes to the log unfinished
 _MAX_PARTIAL = 1 << 20
+
+
+def redactor(values: list[str]) -> Callable[[bytes], bytes] | None:
+    """A function replacing each of ``values`` by ``***`` in a chunk of output, or None when there are none: the
+    run's log keeps no secret the command printed (the values come from gitxp.secrets.secret_values)."""
+    encoded = [v.encode(errors="surrogateescape") for v in values if v]
+    if not encoded:
+        return None
+
+    def redact(data: bytes) -> bytes:
+        for value in encoded:
+            if value in data:
+                data = data.replace(value, b"***")
+        return data
+
+    return redact
 
 
 class _LineLog:
@@ -26,8 +42,10 @@ class _LineLog:
     go to the log at once; an unfinished line waits until it ends, for at most ``LINE_FLUSH_SECONDS`` (a prompt
     without a newline still shows in the dashboard's tail), or until it is ``_MAX_PARTIAL`` bytes long, or EOF."""
 
-    def __init__(self, log: IO[bytes], lock: threading.Lock) -> None:
-        self.log, self.lock = log, lock
+    def __init__(
+        self, log: IO[bytes], lock: threading.Lock, redact: Callable[[bytes], bytes] | None = None
+    ) -> None:
+        self.log, self.lock, self.redact = log, lock, redact
         self.partial = b""
         self.since = 0.0  # when the unfinished line began to wait
 
@@ -57,6 +75,8 @@ class _LineLog:
             self.partial = b""
 
     def _write(self, data: bytes) -> None:
+        if self.redact is not None:  # whole lines: a secret the command printed is masked (gitxp.secrets)
+            data = self.redact(data)
         with self.lock:
             self.log.write(data)
             self.log.flush()  # the dashboard tails the log while the run runs
@@ -70,12 +90,15 @@ def pump(
     on_line: Callable[[str], None] | None,
     tail: collections.deque[str] | None,
     on_caught_up: Callable[[], None] | None = None,
+    *,
+    redact: Callable[[bytes], bytes] | None = None,
 ) -> None:
-    """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``);
-    hand complete lines to ``on_line``; call ``on_caught_up`` after a chunk's lines when nothing more is waiting
-    in the pipe (what was read is all the child has said so far: a decision taken now is not on stale lines)."""
+    """Copy a child's stream to the terminal as it arrives and to the run's log line by line (see ``_LineLog``,
+    ``redact`` masking secrets in what is kept); hand complete lines to ``on_line``; call ``on_caught_up`` after a
+    chunk's lines when nothing more is waiting in the pipe (what was read is all the child has said so far: a
+    decision taken now is not on stale lines)."""
     pending = b""
-    lines_out = _LineLog(log, log_lock)
+    lines_out = _LineLog(log, log_lock, redact)
     fd = source.fileno()
     while True:
         wait = lines_out.wait()
@@ -100,8 +123,8 @@ def pump(
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 text = raw.decode(errors="replace").rstrip("\r")
-                if tail is not None:
-                    tail.append(text)
+                if tail is not None:  # kept (as an error message): masked like the log
+                    tail.append(text if redact is None else redact(raw).decode(errors="replace").rstrip("\r"))
                 if on_line is not None:
                     on_line(text)
         if on_caught_up is not None and not select.select([fd], [], [], 0)[0]:
@@ -110,6 +133,6 @@ def pump(
     if pending:
         text = pending.decode(errors="replace")
         if tail is not None:
-            tail.append(text)
+            tail.append(text if redact is None else redact(pending).decode(errors="replace"))
         if on_line is not None:
             on_line(text)

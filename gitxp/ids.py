@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Sequence
 
-__all__ = ["MIN_SHOWN", "new_run_id", "is_run_id", "unique_prefixes"]
+__all__ = ["MIN_SHOWN", "MIN_PREFIX", "new_run_id", "is_run_id", "unique_prefixes", "check_prefix"]
 
 MIN_SHOWN = 8  # the fewest characters of an id gitxp prints (8 characters: the time to about a second)
+# the shortest run-id prefix an operation on runs takes (the first 8 characters are time: a shorter prefix names
+# every run of hours or more, as `gitxp cancel 0` did)
+MIN_PREFIX = MIN_SHOWN
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _STEP = 1 << 70  # same-millisecond ids step their random part by less than this
@@ -91,3 +94,16 @@ def _common(a: str, b: str) -> int:
         if a[i] != b[i]:
             return i
     return n
+
+
+def check_prefix(prefix: str) -> None:
+    """Refuse a run-id prefix shorter than :data:`MIN_PREFIX` characters (a usage error). Text that cannot begin
+    an id (a typo, a name) is left to the caller's "no such run" with its "did you mean"."""
+    text = prefix.strip().lower()
+    if text and len(text) < MIN_PREFIX and all(ch in _ALPHABET for ch in text):
+        from gitxp.errors import UsageError
+
+        raise UsageError(
+            f"run id prefix {prefix!r} is too short: give at least {MIN_PREFIX} characters of the id (as 'gitxp ls' "
+            "shows it), or name the runs with -e EXP / --where"
+        )

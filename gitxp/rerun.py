@@ -133,6 +133,11 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     """Work out how to run ``run`` again (nothing is executed)."""
     meta = {k[len("meta.") :]: v for k, v in run.items() if k.startswith("meta.") and v is not None}
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
+    from gitxp.secrets import unmask_params
+
+    params = unmask_params({k: v for k, v in params.items() if k not in overrides}, run["run_id"]) | {
+        k: v for k, v in params.items() if k in overrides
+    }  # a secret param recorded as *** comes from $GITXP_SECRET_<NAME> (or --set)
     template = meta.get("command.template")
     if template:
         from gitxp.secrets import unmask

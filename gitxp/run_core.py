@@ -39,7 +39,7 @@ from gitxp.run_setup import (
 from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store
 from gitxp.store.staging import own_pid_start
-from gitxp.values import flatten
+from gitxp.values import clean_text, flatten
 from gitxp.versioning import Version
 
 _TRACEBACK_LINES = 30
@@ -98,7 +98,7 @@ class Run(Curves, RunLifecycle, RunArtifacts):
             self.version = version
             self.id = run_id or new_run_id()  # given: a remote executor records the client's run
         self.experiment_given = bool(experiment)
-        self.experiment = (
+        self.experiment = clean_text(  # a lone surrogate (a non-UTF-8 directory name) is repaired, not fatal
             experiment
             or (os.environ.get("GITXP_EXPERIMENT") if self.attached else None)
             or _default_experiment(self.store)
@@ -204,26 +204,6 @@ class Run(Curves, RunLifecycle, RunArtifacts):
         self._update("params", {name: value})
         return value
 
-    def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
-        """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
-        from gitxp.artifacts import log_artifact
-
-        return log_artifact(self, path, name)
-
-    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Record a file the run read (data, a config outside git) so that ``gitxp rerun`` restores it."""
-        from gitxp.artifacts import log_input
-
-        return log_input(self, path)
-
-    def log_artifacts(
-        self, folder: str | os.PathLike[str], prefix: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Record every file under ``folder`` as an artifact named by its relative path (under ``prefix``)."""
-        from gitxp.artifacts import log_artifacts
-
-        return log_artifacts(self, folder, prefix)
-
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
         return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]
@@ -285,7 +265,13 @@ class Run(Curves, RunLifecycle, RunArtifacts):
             self._record[group].update(flat)
             if self.status != "running":
                 return
-            if self.attached or time.monotonic() - self._record_written >= FLUSH_SECONDS / 2:
+            # a param (sampled define-by-run, or given late) is on disk before the call returns: a kill -9 right
+            # after must not lose what the run's code already acted on
+            if (
+                self.attached
+                or group == "params"
+                or time.monotonic() - self._record_written >= FLUSH_SECONDS / 2
+            ):
                 self._write_record()
             else:  # written by the heartbeat thread within FLUSH_SECONDS / 2, or at the end: a run that
                 self._record_dirty = True  # reports results and ends at once writes its record twice, not 3x
@@ -314,11 +300,12 @@ class Run(Curves, RunLifecycle, RunArtifacts):
             raise ValueError(f"run.end({status!r}): the status must be one of {', '.join(END_STATUSES)}")
         self._finish(status, error)
 
-    def _finish(self, status: str, error: BaseException | None = None) -> None:
-        """End the run with any final status (``crashed`` included: a remote executor lost its worker)."""
+    def _finish(self, status: str, error: BaseException | None = None, *, ended: float | None = None) -> None:
+        """End the run with any final status (``crashed`` included: a remote executor lost its worker), at
+        ``ended`` (default: now; a lost attempt ends at its last sign of life)."""
         if self.status != "running":
             return
-        ended = time.time()
+        ended = time.time() if ended is None else max(float(ended), self._started)
         if status != "finished" and (self._staged.path / "cancel").exists():
             status = "cancelled"  # stopped by gitxp cancel (gitxp.lifecycle.cancel)
         self.status = status

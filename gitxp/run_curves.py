@@ -82,10 +82,16 @@ class Curves:
 
         from gitxp.store.arrays import array
 
+        try:
+            names = array(self._names, pa.string())
+        except (UnicodeEncodeError, pa.ArrowException):  # a lone surrogate in a name: repaired, not lost
+            from gitxp.values import clean_text
+
+            names = pa.array([clean_text(name) for name in self._names], pa.string())
         batch = pa.record_batch(
             [
                 array(self._steps, pa.int64()),
-                array(self._names, pa.string()),
+                names,
                 array(self._values, pa.float64()),
                 array(self._times, pa.float64()),
             ],

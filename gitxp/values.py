@@ -35,6 +35,7 @@ def flatten(
             raise TypeError(f"{what} keys must be strings, got {key!r} ({type(key).__name__})")
         if key == "":
             raise TypeError(f"{what} key must not be empty")
+        key = clean_text(key)  # a lone surrogate would make the run impossible to store: repaired like values
         full = f"{prefix}{key}" if prefix else key
         kind = type(value)
         if kind is float or kind is bool or value is None:  # the common leaves, already normal

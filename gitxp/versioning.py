@@ -106,9 +106,10 @@ def _is_binary(path: Path) -> bool:
         return b"\0" in handle.read(8000)
 
 
-def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, list[str]]:
-    """Parse ``git status --porcelain=v2 --branch -z``: commit, branch, dirty, untracked paths."""
-    commit, branch, dirty, untracked = "", None, False, []
+def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, list[str], list[str]]:
+    """Parse ``git status --porcelain=v2 --branch -z``: commit, branch, dirty, untracked paths, changed tracked
+    paths."""
+    commit, branch, dirty, untracked, changed = "", None, False, [], []
     for entry in status.split(b"\0"):
         if entry.startswith(b"# branch.oid "):
             commit = entry[13:].decode()
@@ -119,9 +120,26 @@ def _parse_status(repo: Repo, status: bytes) -> tuple[str, str | None, bool, lis
             untracked.append(entry[2:].decode(errors="surrogateescape"))
         elif entry[:2] in (b"1 ", b"2 ", b"u "):
             dirty = True
+            fields = entry.split(b" ", 10 if entry[:2] == b"u " else 8)
+            changed.append(fields[-1].decode(errors="surrogateescape"))
     if not commit or commit == "(initial)":
         repo.head()  # raises NoCommitError with the full message
-    return commit, branch, dirty, untracked
+    return commit, branch, dirty, untracked, changed
+
+
+_patterns: dict[str, tuple[str, ...]] = {}
+
+
+def secret_patterns(repo: Repo) -> tuple[str, ...]:
+    """The secret-file patterns of ``repo``: gitxp's defaults plus ``git config gitxp.secretFiles`` (read once per
+    process and repository)."""
+    key = str(repo.git_dir)
+    if key not in _patterns:
+        from gitxp.secrets import secret_file_patterns
+
+        extra = repo.run(["config", "--get-all", "gitxp.secretFiles"], check=False).stdout
+        _patterns[key] = secret_file_patterns(extra.decode(errors="replace").splitlines())
+    return _patterns[key]
 
 
 IGNORE_FILE = ".gitxpignore"
@@ -133,7 +151,7 @@ def _warn_secrets(paths: list[str]) -> None:
     if new:
         _warned.update(new)
         warnings.warn(
-            f"gitxp: untracked file(s) that look secret are not recorded: {', '.join(new)} "
+            f"gitxp: file(s) that look secret are not recorded (untracked, or edits of tracked ones): {', '.join(new)} "
             "(listed in the run's meta as version.secrets_skipped)",
             GitxpWarning,
             stacklevel=3,
@@ -172,14 +190,16 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         "--ignore-submodules=dirty",
         env=_NO_LOCKS,
     )
-    commit, branch, dirty, untracked = _parse_status(repo, status)
+    commit, branch, dirty, untracked, changed = _parse_status(repo, status)
     untracked = _without_gitxpignored(repo, untracked)
     if not dirty and not untracked:
         return Version(commit, branch)
     include: list[str] = []
     skipped: list[SkippedFile] = []
-    secrets = [rel for rel in untracked if is_secret_file(rel)]
-    _warn_secrets(secrets)
+    patterns = secret_patterns(repo)
+    secrets = [rel for rel in untracked if is_secret_file(rel, patterns)]
+    tracked_secrets = [rel for rel in changed if is_secret_file(rel, patterns)]  # edits of a tracked .env
+    _warn_secrets(secrets + tracked_secrets)
     for rel in untracked:
         if rel in secrets:
             continue
@@ -210,6 +230,9 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         else:
             repo.git("read-tree", "HEAD", env=env)
         repo.git("add", "--update", "--", ":/", env=env)
+        if tracked_secrets:  # their committed content, not the edit: the patch leaves them out
+            paths = b"\0".join(p.encode(errors="surrogateescape") for p in tracked_secrets)
+            repo.git("reset", "-q", commit, "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
         if include:
             paths = b"\0".join(p.encode(errors="surrogateescape") for p in include)
             repo.git("add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
@@ -238,7 +261,7 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         # notebooks by their cell sources; a kernel's executed cells (in a rerun's worktree) are not code
         identity = split_executed(readable_patch(repo, patch))[0]
         identity = None if identity == patch else identity
-    return Version(commit, branch, patch, tuple(skipped), tuple(secrets), identity)
+    return Version(commit, branch, patch, tuple(skipped), tuple(secrets + tracked_secrets), identity)
 
 
 # ---------------------------------------------------------------------- materializing a version

@@ -288,14 +288,22 @@ def execute(
         assert proc.stdout is not None and proc.stderr is not None
         out_sinks = [sys.stdout.buffer] if tee else []
         err_sinks = [sys.stderr.buffer] if tee else []
+        from gitxp.capture import redactor
+        from gitxp.secrets import secret_values
+
+        redact = redactor(secret_values(invocation.command, dict(run.params), shell=command.shell))
         threads = [
             threading.Thread(
                 target=_pump,
                 args=(proc.stdout, out_sinks, log, log_lock, on_line, None, prune_check),
+                kwargs={"redact": redact},
                 daemon=True,
             ),
             threading.Thread(
-                target=_pump, args=(proc.stderr, err_sinks, log, log_lock, None, tail), daemon=True
+                target=_pump,
+                args=(proc.stderr, err_sinks, log, log_lock, None, tail),
+                kwargs={"redact": redact},
+                daemon=True,
             ),
         ]
         for thread in threads:

@@ -563,3 +563,66 @@ def test_executor_mistakes_are_one_line_usage_errors(repo: Path) -> None:
     retries = gitxp_run(repo, "--executor", "dask", "--retries", "-1", "--", sys.executable, "train.py", "1")
     assert retries.returncode == 2 and "--retries" in retries.stderr
     assert gitxp.load().num_rows == 0  # nothing ran, nothing recorded
+
+
+def test_a_lost_attempt_keeps_its_real_start_and_the_points_it_streamed(
+    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
+) -> None:
+    """Issue 21 item 13: the crashed record of an attempt lost with its Dask worker starts when the attempt
+    started (not when it was recorded) and holds the curve points the attempt had streamed."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write(
+        repo,
+        "slow.py",
+        "import os, sys, time\n"
+        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        "for step in range(3):\n"
+        "    print(f'gitxp: step={step} loss={10 - step}', flush=True)\n"
+        "time.sleep(0.3)\n"
+        "print('working on', sys.argv[1], flush=True)\n"
+        "time.sleep(3)\n"
+        "print('gitxp: done=1')\n",
+    )
+    dask = cluster(2)
+    before = time.time()
+    proc = subprocess.Popen(
+        [*GITXP, "run", "--executor", "dask", "--scheduler", dask.address, "--grid", "x=1,2", "--", sys.executable,
+         "slow.py", "{x}"],  # fmt: skip
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    from gitxp.store import Store
+
+    store = Store.open()
+    seen, working = None, ""
+    deadline = time.monotonic() + 60
+    while seen is None and time.monotonic() < deadline:  # until a trial's output reached the client
+        for staged in store.staged_runs():
+            log = staged.path / "stdout.log"
+            text = log.read_text() if log.exists() else ""
+            if "working on" in text:
+                seen, working = time.time(), text.split("working on", 1)[1].split()[0]
+        time.sleep(0.05)
+    assert seen is not None
+    time.sleep(1.0)  # the points streamed with (or before) that output
+    victim = next(m for m in marks.iterdir() if m.name.startswith(f"{working}-")).name.split("-")[1]
+    os.kill(int(victim), signal.SIGKILL)
+    killed = time.time()
+    dask.add_worker()
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    rows = gitxp.load().to_pylist()
+    crashed = [r for r in rows if r["status"] == "crashed"]
+    assert len(crashed) == 1 and [r["status"] for r in rows].count("finished") == 2
+
+    def seconds(value: object) -> float:
+        return value.timestamp() if hasattr(value, "timestamp") else float(value)  # type: ignore[arg-type]
+
+    started, ended = seconds(crashed[0]["started"]), seconds(crashed[0]["ended"])
+    assert before <= started < seen, (before, started, seen)  # when the attempt started, not when recorded
+    assert started < ended <= killed + 5
+    points = gitxp.metrics(crashed[0]["run_id"]).to_pylist()
+    assert sorted((p["step"], p["value"]) for p in points if p["name"] == "loss") == [(0, 10.0), (1, 9.0), (2, 8.0)]

@@ -30,7 +30,7 @@ from typing import Any
 from gitxp.errors import UsageError
 from gitxp.hookspecs import Invocation, Run, hookimpl
 
-__all__ = ["Invocation", "delivered_params", "format_value", "load_config", "PLUGINS"]
+__all__ = ["Invocation", "delivered_params", "rendered_command", "format_value", "load_config", "PLUGINS"]
 
 _TEMPLATE = re.compile(r"\{([A-Za-z_][\w.\-]*)\}")
 
@@ -55,6 +55,16 @@ def delivered_params(command: list[str], params: Mapping[str, Any], config: Path
     invocation = Invocation(list(command), config=config)
     get_plugin_manager().hook.gitxp_apply_overrides(run=None, invocation=invocation, params=dict(params))
     return invocation.consumed
+
+
+def rendered_command(command: list[str], params: Mapping[str, Any], run_id: str = "") -> list[str]:
+    """The argv ``command`` becomes once every ``gitxp_apply_overrides`` plugin has applied ``params`` (nothing
+    runs, no file is written; a ``--config`` file is shown by its own path, rendered when the run starts)."""
+    from gitxp.plugins import get_plugin_manager
+
+    invocation = Invocation(list(command), run_id=run_id)
+    get_plugin_manager().hook.gitxp_apply_overrides(run=None, invocation=invocation, params=dict(params))
+    return invocation.command
 
 
 # ---------------------------------------------------------------------- config files

@@ -41,6 +41,7 @@ class _BisectCommand(click.Command):
 @click.option("--shell", is_flag=True, help="Run the command through the shell.")
 @click.option("--resume", is_flag=True, help="Continue the latest bisect after an interruption.")
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
+@click.option("--yes", is_flag=True, help="Run the command of a RUN recorded elsewhere (pulled) without asking.")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 @click.argument("target", nargs=-1, type=click.UNPROCESSED)
 def bisect_command(
@@ -54,6 +55,7 @@ def bisect_command(
     shell: bool,
     resume: bool,
     dry_run: bool,
+    yes: bool,
     fmt: str,
     target: tuple[str, ...],
 ) -> None:
@@ -93,6 +95,8 @@ def bisect_command(
         if dry_run:
             _print_plan(plan(store, state), fmt)
             return
+        if state.spec.source_run is not None:  # a pulled RUN's command: shown and confirmed (gitxp.cli.trust)
+            _confirm_source(store, state.spec, yes)
     controller = Controller()
     controller.install()
     try:
@@ -104,6 +108,20 @@ def bisect_command(
         sys.exit(EXIT_INTERRUPTED)
     _print(result, fmt)
     sys.exit(0 if result["result"] == "found" else EXIT_NOT_FOUND)
+
+
+def _confirm_source(store: Any, spec: Any, yes: bool) -> None:
+    import pyarrow.compute as pc
+
+    from gitxp.cli.trust import confirm_foreign, shown_command
+
+    table = store.table(show="archived")
+    row = table.filter(pc.equal(table["run_id"], spec.source_run)).slice(0, 1).to_pylist()
+    if spec.entrypoint:
+        command = f"{spec.entrypoint}() at every commit tested"
+    else:
+        command = shown_command(spec.argv, spec.params, shell=spec.shell) + "  (at every commit tested)"
+    confirm_foreign(store, row[0] if row else {"run_id": spec.source_run}, command, yes=yes)
 
 
 def _params(sets: tuple[str, ...]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-__all__ = ["COMMANDS", "collect_detached", "cancel_detached"]
+__all__ = ["COMMANDS", "collect_detached", "cancel_detached", "select_detached"]
 
 
 def collect_detached(store: Any) -> dict[str, int] | None:
@@ -37,22 +37,27 @@ def collect_command() -> None:
     )
 
 
-def cancel_detached(
-    store: Any, targets: tuple[str, ...], experiments: tuple[str, ...], dry_run: bool
+def select_detached(
+    store: Any, targets: tuple[str, ...], experiments: tuple[str, ...]
 ) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
-    """``gitxp cancel`` for trials left to Slurm: cancel (scancel) those named by id prefix or experiment; return
-    their ids and the targets/experiments left for the local runs (an experiment with local running runs stays)."""
+    """``gitxp cancel`` for trials left to Slurm: the ids of those named by id prefix (at least
+    ``gitxp.ids.MIN_PREFIX`` characters) or experiment, and the targets/experiments left for the local runs (an
+    experiment with local running runs stays). Nothing is cancelled here: the caller asks first."""
     from gitxp.executors.slurm import detached as staged_detached
 
     detached = [record for _staged, record in staged_detached(store)]
     if not detached:
         return [], targets, experiments
+    from gitxp.ids import check_prefix
     from gitxp.lifecycle.cancel import live_runs
 
     local = {record.get("experiment") for _s, record in live_runs(store)}
+    names = {r.get("experiment") for r in detached}
     chosen: list[str] = []
 
     def take(name: str, by_id: bool) -> bool:
+        if by_id and name not in names:
+            check_prefix(name)
         found = [
             r["run_id"]
             for r in detached
@@ -63,20 +68,18 @@ def cancel_detached(
 
     rest_targets = tuple(t for t in targets if not take(t, True))
     rest_experiments = tuple(e for e in experiments if not take(e, False))
-    if chosen:
-        if dry_run:
-            click.echo(
-                f"would cancel {len(chosen)} Slurm trial{'s' if len(chosen) != 1 else ''}: {' '.join(chosen)}"
-            )
-        else:
-            from gitxp.executors.slurm import cancel
-
-            cancel(store, chosen)
-            from gitxp.cli.output import short_ids
-
-            for shown in short_ids(list(chosen), store):
-                click.echo(f"{shown}  cancelled (Slurm job)")
     return chosen, rest_targets, rest_experiments
+
+
+def cancel_detached(store: Any, chosen: list[str]) -> None:
+    """Cancel the Slurm trials ``chosen`` (full ids, from :func:`select_detached`) and say so."""
+    from gitxp.executors.slurm import cancel
+
+    cancel(store, chosen)
+    from gitxp.cli.output import short_ids
+
+    for shown in short_ids(list(chosen), store):
+        click.echo(f"{shown}  cancelled (Slurm job)")
 
 
 COMMANDS = [collect_command]

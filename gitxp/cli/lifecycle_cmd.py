@@ -87,7 +87,7 @@ def _run(
         click.echo(f"nothing to do: {len(ids)} {'run' if len(ids) == 1 else 'runs'} {_SAME[action]}")
         return
     if len(changed) > 1 and not opts["yes"]:
-        click.confirm(f"{verb} {len(changed)} runs{what}? {_short(changed)}", abort=True, err=True)
+        confirm_many(f"{verb} {len(changed)} runs{what}? {_short(changed)}", f"{verb} them")
     record(store, the_plan)
     click.echo(f"{done} {len(changed)} {plural}{what}{same}")
     if action == "rm":
@@ -97,6 +97,18 @@ def _run(
         click.echo(
             f"(undo with 'gitxp rm --undo RUN'; 'gitxp gc' prunes their data after {days:g} days)", err=True
         )
+
+
+def confirm_many(question: str, doing: str) -> None:
+    """Ask before an operation on more than one run; a "no", or no answer at all (no terminal, stdin at its end),
+    changes nothing and exits 1, saying that ``--yes`` goes ahead without the question."""
+    import sys
+
+    try:
+        click.confirm(question, abort=True, err=True)
+    except click.Abort:
+        click.echo(f"not confirmed: nothing changed (pass --yes to {doing} without a question)", err=True)
+        sys.exit(1)
 
 
 def _split(args: tuple[str, ...], name: str) -> tuple[list[str], str]:
@@ -185,18 +197,24 @@ def cancel_command(
     if grace is not None and grace < 0:
         raise UsageError("--grace must be >= 0")
     store = Store.open()
-    from gitxp.cli.cluster_cmd import cancel_detached
+    from gitxp.cli.cluster_cmd import cancel_detached, select_detached
 
-    slurm, targets, experiment = cancel_detached(store, targets, experiment, dry_run)  # --detach'ed trials
-    if slurm and not targets and not experiment:
-        return
-    chosen = select_live(store, list(targets), list(experiment))
+    slurm, targets, experiment = select_detached(store, targets, experiment)  # --detach'ed trials
+    chosen = select_live(store, list(targets), list(experiment)) if targets or experiment or not slurm else []
     ids = [record["run_id"] for _s, record in chosen]
+    every = slurm + ids
     if dry_run:
-        click.echo(f"would cancel {len(ids)} running run{'s' if len(ids) != 1 else ''}: {_short(ids)}")
+        if slurm:
+            click.echo(f"would cancel {len(slurm)} Slurm trial{'s' if len(slurm) != 1 else ''}: {_short(slurm)}")
+        if ids or not slurm:
+            click.echo(f"would cancel {len(ids)} running run{'s' if len(ids) != 1 else ''}: {_short(ids)}")
         return
-    if len(ids) > 1 and not yes:
-        click.confirm(f"cancel {len(ids)} running runs? {_short(ids)}", abort=True, err=True)
+    if len(every) > 1 and not yes:  # whatever runs them: local processes, Slurm jobs, or both
+        confirm_many(f"cancel {len(every)} running runs? {_short(every)}", "cancel them")
+    if slurm:
+        cancel_detached(store, slurm)
+    if not chosen:
+        return
     statuses = cancel(store, chosen, grace=grace)
     for shown, status in zip(short_ids(list(statuses)), statuses.values()):
         click.echo(f"{shown}  {status}")

@@ -76,7 +76,7 @@ def rerun_command(
     if dry_run:
         _print_plan(plan.describe(), fmt)
         return
-    _confirm_foreign(original, plan, yes)
+    _confirm_foreign(store, original, plan, yes)
     tree = prepare_tree(store, plan)
     status = "failed"
     controller = Controller()
@@ -163,28 +163,21 @@ def rerun_command(
         sys.exit(1)
 
 
-def _confirm_foreign(original: dict[str, Any], plan: Any, yes: bool) -> None:
-    """A command recorded by another user or on another machine (a pulled run) is shown and confirmed before it
-    runs: ``--yes`` skips the question; without a terminal to ask on, it is refused."""
-    import shlex
-    import sys
+def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool) -> None:
+    """A run this clone did not record (a pulled run) is shown with the exact command that will run, and
+    confirmed (gitxp.cli.trust)."""
+    from gitxp.cli.trust import confirm_foreign, shown_command
+    from gitxp.secrets import mask_params
 
-    from gitxp.builtin.meta import current_user
-    from gitxp.store import HOST
-
-    host, user = original.get("meta.host"), original.get("meta.user")
-    if (host in (None, HOST) and user in (None, current_user())) or yes:
-        return
-    command = shlex.join(plan.command.argv)
-    where = f"recorded by {user or '?'} on {host or '?'}"
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"run {original['run_id']} was {where}; gitxp will not run its command without a yes: {command} "
-            "(review it, then pass --yes)"
-        )
-    click.echo(f"run {original['run_id']} was {where}. Its command:\n  {command}", err=True)
-    if not click.confirm("Run it?", default=False, err=True):
-        raise UsageError("not confirmed: nothing was run")
+    if original.get("meta.command.template"):
+        command = shown_command(plan.command.argv, plan.params, shell=plan.command.shell)
+    elif original.get("meta.entrypoint"):
+        command = f"{original['meta.entrypoint']}() with params {mask_params(plan.params)} (python -c ...)"
+    else:  # e.g. a notebook's executed cells, run again as a script
+        command = shown_command(plan.command.argv, {}) + f"  with params {mask_params(plan.params)}"
+    if plan.command.config is not None:
+        command += f"\n  with config {plan.command.config} (params applied)"
+    confirm_foreign(store, original, command, yes=yes)
 
 
 def _print_plan(plan: dict[str, Any], fmt: str) -> None:

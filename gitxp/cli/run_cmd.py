@@ -227,8 +227,11 @@ def run_command(
     metric_<name>.log files in $GITXP_OUTPUT_DIR, or the gitxp API inside the command.
     """
     from gitxp.builtin.overrides import delivered_params
+    from gitxp.values import clean_text
     from gitxp.wrapper import Command, check_command
 
+    if experiment is not None:  # a non-UTF-8 byte (a lone surrogate) is repaired as the runs record it
+        experiment = clean_text(experiment)
     if resume and not command:
         _resume_experiment(experiment, dry_run)
         return
@@ -344,7 +347,21 @@ def _resume_experiment(experiment: str | None, dry_run: bool) -> None:
     from gitxp.secrets import unmask
     from gitxp.store import Store
 
-    argv, run_id = last_invocation(Store.open(), experiment)
+    store = Store.open()
+    argv, run_id = last_invocation(store, experiment)
+    import pyarrow.compute as pc
+
+    from gitxp.cli.trust import confirm_foreign
+
+    table = store.table(show="archived")
+    row = table.filter(pc.equal(table["run_id"], run_id)).slice(0, 1).to_pylist()
+    confirm_foreign(  # a sweep pulled from elsewhere: its command line is shown and confirmed first
+        store,
+        row[0] if row else {"run_id": run_id},
+        "gitxp run " + " ".join(mask_quote(a) for a in argv),
+        yes=dry_run,
+        how="run that command yourself",
+    )
     args = unmask(argv, run_id)
     if "--resume" not in args[: args.index("--") if "--" in args else len(args)]:
         args = ["--resume"] + args

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpError, UsageError
 from gitxp.executors import ExecutorOptions, Job
-from gitxp.executors.remote import Outcome, absorb, live, record_lost, run_trial, spec_for
+from gitxp.executors.remote import Outcome, absorb, drop_live, live, record_attempt, run_trial, spec_for
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -186,7 +186,7 @@ class DaskExecutor:
             return "failed"
         for attempt, info in trial.attempts.items():
             if attempt != outcome.attempt:
-                record_lost(run, info["host"], info["stdout"], f"Dask worker {info['worker']} lost mid-trial")
+                record_attempt(run, info, f"Dask worker {info['worker']} lost mid-trial")
         return absorb(run, outcome)
 
     def counts(self) -> dict[str, int]:
@@ -313,13 +313,18 @@ class DaskExecutor:
             return
         attempt = message.get("attempt")
         if message.get("kind") == "start":
+            started = message.get("time")
             trial.attempts[attempt] = {
                 "host": message.get("host"),
                 "worker": message.get("worker"),
                 "stdout": b"",
+                "started": float(started) if isinstance(started, (int, float)) else time.time(),
+                "last": time.time(),
+                "points": [],  # what it streamed: kept for its own record if it is lost
             }
-            if trial.current is not None:  # a retry: the log so far was the lost attempt's
+            if trial.current is not None:  # a retry: the log and curves so far were the lost attempt's
                 (trial.run._staged.path / "stdout.log").write_bytes(b"")
+                drop_live(trial.run)
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
                 trial.cancelled = True
@@ -330,7 +335,10 @@ class DaskExecutor:
                 )
         elif message.get("kind") == "live" and attempt in trial.attempts:
             chunk = message.get("stdout") or b""
-            trial.attempts[attempt]["stdout"] += chunk
+            info = trial.attempts[attempt]
+            info["stdout"] += chunk
+            info["points"].extend(message.get("points") or [])
+            info["last"] = time.time()  # its last sign of life, should its worker die
             if attempt == trial.current:
                 if chunk:  # `gitxp show --log` and the dashboard tail it while the trial runs
                     with open(trial.run._staged.path / "stdout.log", "ab") as log:
@@ -341,14 +349,10 @@ class DaskExecutor:
         """End a trial whose attempts were all lost: earlier ones as their own crashed runs, the last in the run."""
         attempts = list(trial.attempts.values())
         for info in attempts[:-1]:
-            record_lost(
-                trial.run, info["host"], info["stdout"], f"Dask worker {info['worker']} lost mid-trial"
-            )
+            record_attempt(trial.run, info, f"Dask worker {info['worker']} lost mid-trial")
         run = trial.run
         if attempts and attempts[-1]["stdout"]:
-            from gitxp.executors.remote import _drop_live
-
-            _drop_live(run)
+            drop_live(run)
             (run._staged.path / "stdout.log").write_bytes(attempts[-1]["stdout"])
         run.meta({"error.type": "WorkerLost" if status == "crashed" else "Interrupted", "error.message": why})
         if attempts:

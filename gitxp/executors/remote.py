@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,17 @@ if TYPE_CHECKING:
     from gitxp.store import Store
     from gitxp.wrapper import Command
 
-__all__ = ["TrialSpec", "Outcome", "spec_for", "run_trial", "absorb", "record_lost", "LIVE_SECONDS"]
+__all__ = [
+    "TrialSpec",
+    "Outcome",
+    "spec_for",
+    "run_trial",
+    "absorb",
+    "drop_live",
+    "record_lost",
+    "record_attempt",
+    "LIVE_SECONDS",
+]
 
 LIVE_SECONDS = float(os.environ.get("GITXP_LIVE_SECONDS", 0.5))
 _SKIP = {"record.json", "heartbeat", "lock", "diff.patch", "attached"}
@@ -154,12 +164,12 @@ def run_trial(
         attach=False,
         run_id=spec.run_id,
     )
-    points: list[tuple[int, dict[str, float]]] = []
+    points: list[tuple[int, dict[str, float], float]] = []
     points_lock = threading.Lock()
 
     def on_log(run: Any, step: int, values: dict[str, float]) -> None:
         with points_lock:
-            points.append((step, dict(values)))
+            points.append((step, dict(values), time.time()))  # with its time: a lost attempt keeps it
 
     previous_hook = run._log_hook
     run._log_hook = on_log if previous_hook is None else (lambda **kw: (previous_hook(**kw), on_log(**kw)))
@@ -229,7 +239,7 @@ def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
 # ---------------------------------------------------------------------- client side
 
 
-def _drop_live(run: Run) -> None:
+def drop_live(run: Run) -> None:
     """Forget the curve points streamed while the trial ran: the outcome carries the complete curves."""
     with run._lock:
         run._steps, run._names, run._values, run._times = [], [], [], []
@@ -241,7 +251,7 @@ def _drop_live(run: Run) -> None:
 
 def absorb(run: Run, outcome: Outcome) -> str:
     """Fold a worker's ``outcome`` into the staged client-side ``run`` and end it (committing it)."""
-    _drop_live(run)
+    drop_live(run)
     path = run._staged.path
     for name, data in outcome.files.items():
         target = path / name
@@ -265,8 +275,19 @@ def absorb(run: Run, outcome: Outcome) -> str:
     return status
 
 
-def record_lost(run: Run, host: str, stdout: bytes, why: str) -> Run:
-    """Record an attempt of ``run`` lost with its worker as a ``crashed`` run of its own, with its partial log."""
+def record_lost(
+    run: Run,
+    host: str,
+    stdout: bytes,
+    why: str,
+    *,
+    started: float | None = None,
+    ended: float | None = None,
+    points: Sequence[Sequence[Any]] = (),
+) -> Run:
+    """Record an attempt of ``run`` lost with its worker as a ``crashed`` run of its own: its partial log, the
+    curve ``points`` it streamed (``(step, values, time)``), from when it ``started`` to its last sign of life
+    (``ended``) — not the moment it is recorded."""
     from gitxp.run import Run as RunClass
 
     lost = RunClass(
@@ -279,16 +300,42 @@ def record_lost(run: Run, host: str, stdout: bytes, why: str) -> Run:
         attach=False,
     )
     lost._record["host"] = host
+    if started is not None:
+        lost._started = lost._record["started"] = float(started)
     if stdout:
         (lost._staged.path / "stdout.log").write_bytes(stdout)
-    lost._finish("crashed")
+    now = time.time()
+    with lost._lock:
+        for point in points:
+            step, values = point[0], point[1]
+            when = float(point[2]) if len(point) > 2 else now
+            for name, value in values.items():
+                lost._steps.append(int(step))
+                lost._names.append(str(name))
+                lost._values.append(float(value))
+                lost._times.append(when)
+    lost._finish("crashed", ended=ended)
     return lost
+
+
+def record_attempt(run: Run, info: dict[str, Any], why: str) -> Run:
+    """:func:`record_lost` of an attempt as an executor tracked it (``host``, ``stdout``, ``started``, ``last``
+    sign of life, streamed ``points``)."""
+    return record_lost(
+        run,
+        info["host"],
+        info["stdout"],
+        why,
+        started=info.get("started"),
+        ended=info.get("last"),
+        points=info.get("points") or (),
+    )
 
 
 def live(run: Run, event: dict[str, Any]) -> None:
     """Apply a ``live`` event to the client-side run: its curves grow while it trains."""
-    for step, values in event.get("points") or []:
+    for point in event.get("points") or []:
         try:
-            run.log(values, step=step)
+            run.log(point[1], step=point[0])
         except Exception:
             pass

@@ -65,6 +65,9 @@ def select_live(
             names.append(target)
             continue
         text = target.strip().lower()
+        from gitxp.ids import check_prefix
+
+        check_prefix(text)
         found = [r for r in by_id if text and r.startswith(text)]
         if len(found) > 1:
             raise RunNotFoundError(

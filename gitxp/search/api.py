@@ -125,6 +125,10 @@ def optimize(
     if n_jobs < 1:
         raise UsageError("n_jobs must be at least 1")
     objectives = _objectives(metric)
+    if isinstance(experiment, str):  # a lone surrogate is repaired as the runs record it (gitxp.values)
+        from gitxp.values import clean_text
+
+        experiment = clean_text(experiment)
     store = Store.open(path, create=not git)
     loop = _Loop(
         store=store,

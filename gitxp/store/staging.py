@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp import liveness
+from gitxp.secrets import mask_record
 from gitxp.store.schema import GROUPS, HOST
 
 if TYPE_CHECKING:
@@ -181,7 +182,8 @@ class StagedRun:
         gitxp.store.recycle). One cut short by a kill -9 is moved aside like any unreadable record (the run had
         recorded nothing yet)."""
         flags = os.O_TRUNC if recycled else os.O_EXCL
-        _write_new(str(self.path / "record.json"), json.dumps(record, allow_nan=True).encode("ascii"), flags)
+        data = json.dumps(mask_record(record), allow_nan=True).encode("ascii")
+        _write_new(str(self.path / "record.json"), data, flags)
 
     def write_record(self, record: Mapping[str, Any], *, first: bool = False) -> None:
         """Replace the staged record atomically. The ``first`` record of a run whose liveness lock is held is
@@ -189,6 +191,7 @@ class StagedRun:
         lock, so readers skip it as not theirs to judge, and one cut short by a kill -9 is moved aside like any
         unreadable record (the run had recorded nothing yet)."""
         path = self.path / "record.json"
+        record = mask_record(record)  # no secret reaches the disk (gitxp.secrets)
         if first and self.lock is not None:
             _write_new(str(path), json.dumps(record, allow_nan=True).encode("ascii"), os.O_EXCL)
         else:
@@ -196,7 +199,7 @@ class StagedRun:
 
     def ended(self, record: Mapping[str, Any]) -> None:
         """Keep a copy of the final ``record`` just written, for the committer (no need to read it back)."""
-        self.final = {k: dict(v) if isinstance(v, dict) else v for k, v in record.items()}
+        self.final = {k: dict(v) if isinstance(v, dict) else v for k, v in mask_record(record).items()}
 
     def touch(self) -> None:
         """Show a sign of life: the ``heartbeat`` file's time (created on the first beat)."""

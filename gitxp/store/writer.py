@@ -18,6 +18,7 @@ from gitxp.store import recycle, written
 from gitxp.store import staging as _staging
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
+from gitxp.store.provenance import note_recorded
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
 from gitxp.store.staging import CorruptRecord, StagedRun
 from gitxp.store.tables import concat_tables, record_table, record_tables
@@ -172,6 +173,8 @@ class RefWriter(StagingArea):
             message = f"gitxp: record {what}\n\n" + "".join(
                 f"{r['run_id']} {r.get('experiment')} {r.get('status')} {r.get('version')}\n" for r in done
             )
+            # this clone recorded them (gitxp.store.provenance): noted before the ref names them
+            note_recorded(self.root, [r["run_id"] for r in done])
             self._commit_files(files, message)
             for data, table in built:
                 written.remember(data, table)  # the read cache takes these instead of parsing them again
