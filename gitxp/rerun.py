@@ -25,7 +25,15 @@ from gitxp.store import Store
 from gitxp.versioning import materialize, remove_worktree, require_commit
 from gitxp.wrapper import Command
 
-__all__ = ["Plan", "plan_rerun", "bootstrap_command", "compare_results", "temporary_tree", "cleanup"]
+__all__ = [
+    "Plan",
+    "plan_rerun",
+    "check_overrides_delivered",
+    "bootstrap_command",
+    "compare_results",
+    "temporary_tree",
+    "cleanup",
+]
 
 
 @dataclass
@@ -161,6 +169,15 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
             f"--set {unknown[0]}: run {run['run_id']} has no param {unknown[0]!r} (its params: "
             f"{', '.join(sorted(params)) or 'none'})"
         )
+    if overrides and template:
+        config_text = None
+        if config is not None and not config.is_absolute():
+            where = os.path.normpath(os.path.join(workdir, str(config)))
+            config_text = store.repo.read_blob(commit, where) if commit else None
+            if config_text is None and store.repo.worktree is not None:
+                local = store.repo.worktree / where
+                config_text = local.read_bytes() if local.is_file() else None
+        check_overrides_delivered(run, argv, overrides, config, config_text)
     return Plan(
         run,
         commit,
@@ -172,6 +189,37 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         here,
         [p for p, _ in _patch_skipped(patch)],
     )
+
+
+def check_overrides_delivered(
+    run: dict[str, Any],
+    argv: tuple[str, ...] | list[str],
+    overrides: dict[str, Any],
+    config: Path | None,
+    config_text: bytes | None = None,
+) -> None:
+    """Refuse a ``--set`` that THIS run's command would never receive: not through its template, its flags, its
+    config file (``config_text``: the file as the run's commit holds it; else ``config`` as it is), nor as one of
+    this run's own params (those reach the gitxp API inside the script through ``GITXP_PARAMS``). Other runs'
+    params (the wide table's columns) do not count: a param that was not applied is never recorded as applied."""
+    from gitxp.builtin.overrides import delivered_params
+
+    if config is not None and config_text is not None:
+        with tempfile.TemporaryDirectory(prefix="gitxp-check-") as folder:
+            copy = Path(folder) / config
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(config_text)
+            found = delivered_params(list(argv), overrides, copy)
+    elif config is not None and not config.is_file():
+        found = delivered_params(list(argv), overrides, None)
+    else:
+        found = delivered_params(list(argv), overrides, config)
+    missing = [k for k in overrides if k not in found and run.get(f"params.{k}") is None]
+    if missing:
+        raise UsageError(
+            f"--set {missing[0]}: the command of run {run['run_id']} never receives {missing[0]!r} (not in its "
+            "command template, flags or config, and not one of its params); nothing was run"
+        )
 
 
 def temporary_tree(store: Store, commit: str, patch: bytes, label: str, keep_dir: Path | None = None) -> Path:

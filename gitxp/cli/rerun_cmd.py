@@ -47,9 +47,16 @@ def rerun_command(
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
     import pyarrow.compute as pc
 
-    from gitxp.builtin.overrides import delivered_params
     from gitxp.repo import Repo
-    from gitxp.rerun import cleanup, compare_results, env_for, plan_rerun, prepare_tree, run_dir
+    from gitxp.rerun import (
+        check_overrides_delivered,
+        cleanup,
+        compare_results,
+        env_for,
+        plan_rerun,
+        prepare_tree,
+        run_dir,
+    )
     from gitxp.run import Run
     from gitxp.space import parse_assignment, parse_value
     from gitxp.store import Store
@@ -91,10 +98,7 @@ def rerun_command(
         )
         check_command(command)
         if overrides and original.get("meta.command.template"):
-            found = delivered_params(list(command.argv), overrides, config)
-            missing = [k for k in overrides if k not in found and f"params.{k}" not in original]
-            if missing:
-                raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")
+            check_overrides_delivered(original, command.argv, overrides, config)
         version = (
             capture(Repo.discover(tree))
             if tree is not None
