@@ -29,6 +29,7 @@ __all__ = [
     "Plan",
     "plan_rerun",
     "check_overrides_delivered",
+    "world_warnings",
     "bootstrap_command",
     "compare_results",
     "temporary_tree",
@@ -70,9 +71,11 @@ class Plan:
         }
 
 
-def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
+def bootstrap_command(entrypoint: str, call: str | None = None, metric: str | None = None) -> tuple[str, ...]:
     """A command that calls a decorated function the way the original run did (its params come from
-    ``GITXP_PARAMS``, which the decorator applies to the call)."""
+    ``GITXP_PARAMS``, which the decorator applies to the call); with ``call="run"``, a ``gitxp.optimize``
+    objective called with a run whose params are the recorded ones (its ``run.uniform(...)`` calls return them,
+    nothing is sampled again), its return value recorded as results for ``metric``."""
     target, sep, qualname = entrypoint.rpartition(":")
     if not sep or not target or not qualname:
         raise UsageError(f"entry point {entrypoint!r} is not of the form file.py:function or module:function")
@@ -94,11 +97,15 @@ def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
         code = (
             f"import importlib, sys\nsys.path.insert(0, '')\nmodule = importlib.import_module({target!r})\n"
         )
-    code += (
-        "obj = module\n"
-        + "".join(f"obj = getattr(obj, {part!r})\n" for part in qualname.split("."))
-        + "obj()\n"
-    )
+    code += "obj = module\n" + "".join(f"obj = getattr(obj, {part!r})\n" for part in qualname.split("."))
+    if call == "run":
+        code += (
+            "import gitxp\nfrom gitxp.search.api import record_returned\n"
+            "with gitxp.start() as run:\n"
+            f"    record_returned(run, obj(run), {metric or 'loss:min'!r})\n"
+        )
+    else:
+        code += "obj()\n"
     return (sys.executable, "-c", code)
 
 
@@ -142,23 +149,42 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     meta = {k[len("meta.") :]: v for k, v in run.items() if k.startswith("meta.") and v is not None}
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
     template = meta.get("command.template")
-    if template:
-        from gitxp.secrets import unmask
+    own_params = True  # a param of the run itself reaches it (through GITXP_PARAMS and the gitxp API)
+    from gitxp.secrets import unmask
 
+    if template:
         argv = tuple(unmask(template, run["run_id"]))
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
     elif meta.get("entrypoint"):
         _check_rerunnable(run["run_id"], meta["entrypoint"])
-        argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None
+        if meta.get("entrypoint.why_not"):
+            raise UsageError(f"run {run['run_id']} cannot be re-run: {meta['entrypoint.why_not']}")
+        argv = bootstrap_command(
+            meta["entrypoint"], meta.get("entrypoint.call"), meta.get("entrypoint.metric")
+        )
+        shell, config = False, None
+    elif meta.get("entrypoint.why_not"):
+        raise UsageError(f"run {run['run_id']} cannot be re-run: {meta['entrypoint.why_not']}")
+    elif meta.get("entrypoint.argv"):
+        # a script that called gitxp.start: run again as it was started; an override must reach its argv (the
+        # script's own params come from its arguments, not from gitxp)
+        argv = (sys.executable, *unmask(list(meta["entrypoint.argv"]), run["run_id"]))
+        template, own_params, shell, config = list(argv), False, False, None
     else:
-        raise UsageError(f"run {run['run_id']} has no recorded command or entry point to run again")
+        raise UsageError(
+            f"run {run['run_id']} has no recorded command or entry point to run again (recorded before "
+            "entry points were, or by an integration that records none)"
+        )
     commit = run.get("commit")
     if not here:
         commit = require_commit(store.repo, commit, f"run {run['run_id']}")
     patch = store.run_file(run["run_id"], "diff.patch") or b""
     workdir = meta.get("workdir") or "."
     _check_inside(run["run_id"], "working directory", workdir)
+    if not own_params and str(meta["entrypoint.argv"][0]) != "-m":
+        script = os.path.normpath(os.path.join(workdir, str(meta["entrypoint.argv"][0])))
+        _check_inside(run["run_id"], "script", script)
     if meta.get("entrypoint") and not template:
         target = str(meta["entrypoint"]).rpartition(":")[0]
         if target.endswith(".py"):  # relative to the working directory, which is relative to the root
@@ -177,7 +203,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
             if config_text is None and store.repo.worktree is not None:
                 local = store.repo.worktree / where
                 config_text = local.read_bytes() if local.is_file() else None
-        check_overrides_delivered(run, argv, overrides, config, config_text)
+        check_overrides_delivered(run, argv, overrides, config, config_text, own_params=own_params)
     return Plan(
         run,
         commit,
@@ -197,6 +223,8 @@ def check_overrides_delivered(
     overrides: dict[str, Any],
     config: Path | None,
     config_text: bytes | None = None,
+    *,
+    own_params: bool = True,
 ) -> None:
     """Refuse a ``--set`` that THIS run's command would never receive: not through its template, its flags, its
     config file (``config_text``: the file as the run's commit holds it; else ``config`` as it is), nor as one of
@@ -214,7 +242,7 @@ def check_overrides_delivered(
         found = delivered_params(list(argv), overrides, None)
     else:
         found = delivered_params(list(argv), overrides, config)
-    missing = [k for k in overrides if k not in found and run.get(f"params.{k}") is None]
+    missing = [k for k in overrides if k not in found and (not own_params or run.get(f"params.{k}") is None)]
     if missing:
         raise UsageError(
             f"--set {missing[0]}: the command of run {run['run_id']} never receives {missing[0]!r} (not in its "
@@ -261,8 +289,39 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
     from gitxp.artifacts import restore_inputs
 
     restored += restore_inputs(store, plan.run["run_id"], dest, dict(_patch_skipped(plan.patch)))
+    _link_declared_inputs(store, plan.run, dest)
     plan.missing_files = [p for p in plan.missing_files if p not in restored]
     return dest
+
+
+def _link_declared_inputs(store: Store, run: dict[str, Any], dest: Path) -> None:
+    """Declared inputs inside the repository that the checkout lacks (data kept out of git): linked from the
+    user's working tree, so the re-run reads the same files (``world_warnings`` says when they changed)."""
+    from gitxp.store.inputs import parse_lines
+
+    root = store.repo.worktree
+    if root is None:
+        return
+    for item in parse_lines(run.get("meta.inputs")):
+        path = Path(item["path"])
+        if path.is_absolute() or ".." in path.parts:
+            continue
+        source, target = root / path, dest / path
+        if source.exists() and not target.exists() and not target.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source.resolve(), target_is_directory=source.is_dir())
+
+
+def world_warnings(store: Store, run: dict[str, Any]) -> list[str]:
+    """What differs, here and now, from the world the run was recorded in: each package of the environment
+    that differs, each declared input whose content changed (one line each; empty when nothing does)."""
+    from gitxp.store import envs, inputs
+
+    warnings = envs.check_against(store, run)
+    for item in inputs.check(run.get("meta.inputs"), store.repo.worktree, store.root):
+        now = "is gone" if item["now"] is None else f"changed: {item['recorded']} -> {item['now']}"
+        warnings.append(f"input {item['path']} {now} since run {run['run_id']}")
+    return warnings
 
 
 def cleanup(store: Store, tree: Path | None) -> None:

@@ -102,6 +102,7 @@ class Sweep:
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
+    run_meta: dict[str, Any] = field(default_factory=dict)  # meta of every run (entry point, declared inputs)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -233,6 +234,7 @@ class Sweep:
                         from gitxp.secrets import mask_argv
 
                         meta[INVOCATION_KEY] = json.dumps(mask_argv(self.invocation))
+                    meta.update(self.run_meta)
                     meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,

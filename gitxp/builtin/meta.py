@@ -6,6 +6,7 @@ import getpass
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
@@ -76,4 +77,19 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
     for key in _ENV_KEYS:
         if os.environ.get(key):
             meta[f"env.{key}"] = os.environ[key]
+    from gitxp.store import envs
+
+    digest = envs.current_hash(_store_root(run))
+    if digest:
+        meta["environment"] = digest  # envs/<hash>.json on the ref (gitxp.store.envs)
     return meta
+
+
+def _store_root(run: Run) -> Path | None:
+    """The store's directory in .git (for the environment's file): the run's store, or the wrapper's when the run
+    is attached to ``gitxp run`` (``$GITXP_ATTACH_DIR`` is ``<root>/staging/<run>``)."""
+    store = getattr(run, "store", None)
+    if store is not None:
+        return Path(store.root)
+    attach = os.environ.get("GITXP_ATTACH_DIR")
+    return Path(attach).parent.parent if attach else None

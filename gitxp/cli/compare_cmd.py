@@ -152,6 +152,7 @@ def compare_command(
         report = compare_runs(groups, show_all=show_all)
     else:
         report = _per_experiment(by_experiment(groups), metric, compare_groups)
+    report.update(world_differences(store, groups))
     if code:
         report["code"] = [
             {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
@@ -180,12 +181,86 @@ def compare_command(
                 _render_groups(block, fmt)
     else:
         _render_groups(report, fmt)
+    _render_world(report, fmt)
     for item in report.get("code", []):
         header = f"code: {item['a']} -> {item['b']}"
         if fmt == "markdown":
             click.echo(f"**{header}**\n\n```diff\n{item['diff'].rstrip()}\n```\n")
         elif fmt == "table":
             click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
+
+
+# ---------------------------------------------------------------------------------------------- the world of the
+# sides: package environments and declared inputs (issue 22; kept apart from the results' comparison above)
+
+
+def world_differences(store: Any, groups: list[Any]) -> dict[str, Any]:
+    """What differs outside the code between the first side and each other: packages (``environment``) and
+    declared input data (``inputs``). Keys are present only when something differs or a side's record is
+    missing."""
+    from gitxp.store import envs, inputs
+
+    def column(group: Any, name: str) -> list[Any]:
+        table = group.table
+        return table[name].to_pylist() if name in table.column_names else []
+
+    environment, data = [], []
+    first = groups[0]
+    a_digest, a_env, a_count = envs.of_side(store, column(first, "meta.environment"))
+    a_inputs = inputs.of_side(column(first, "meta.inputs"))
+    for other in groups[1:]:
+        b_digest, b_env, b_count = envs.of_side(store, column(other, "meta.environment"))
+        notes = [
+            f"{g.label} holds {n} environments (the most common one is compared)"
+            for g, n in ((first, a_count), (other, b_count))
+            if n > 1
+        ]
+        if a_digest != b_digest and a_env is not None and b_env is not None:
+            rows = envs.diff(a_env, b_env)
+            if rows:
+                environment.append(
+                    {"a": first.label, "b": other.label, "packages": rows, "notes": notes}
+                )
+        elif (a_digest is None) != (b_digest is None):
+            missing = first.label if a_digest is None else other.label
+            environment.append(
+                {"a": first.label, "b": other.label, "packages": [], "notes": [f"{missing}: no environment recorded"]}
+            )
+        rows = inputs.side_diff(a_inputs, inputs.of_side(column(other, "meta.inputs")))
+        if rows:
+            data.append({"a": first.label, "b": other.label, "inputs": rows})
+    out: dict[str, Any] = {}
+    if environment:
+        out["environment"] = environment
+    if data:
+        out["inputs"] = data
+    return out
+
+
+def _render_world(report: dict[str, Any], fmt: str) -> None:
+    """The environment and input blocks of ``world_differences`` (table and markdown; csv has none)."""
+    from gitxp.store.envs import format_change
+
+    if fmt not in ("table", "markdown"):
+        return
+    bullet = "- " if fmt == "markdown" else "  "
+    for item in report.get("environment", []):
+        rows = item["packages"]
+        head = f"environment: {item['a']} -> {item['b']}" + (
+            f" ({len(rows)} package{'s' * (len(rows) != 1)} differ)" if rows else ""
+        )
+        click.echo(f"\n**{head}**\n" if fmt == "markdown" else f"\n{head}")
+        for row in rows:
+            click.echo(bullet + format_change(row))
+        for note in item["notes"]:
+            click.echo(f"{bullet}({note})")
+    for item in report.get("inputs", []):
+        head = f"inputs that differ: {item['a']} -> {item['b']}"
+        click.echo(f"\n**{head}**\n" if fmt == "markdown" else f"\n{head}")
+        for row in item["inputs"]:
+            a = ", ".join(h[:19] for h in row["a"]) or "(not declared)"
+            b = ", ".join(h[:19] for h in row["b"]) or "(not declared)"
+            click.echo(f"{bullet}{row['path']}: {a} -> {b}")
 
 
 def _per_experiment(blocks: list[tuple[str, list[Any]]], metric: str | None, compare: Any) -> dict[str, Any]:

@@ -49,6 +49,12 @@ def _version(store: Store, git: bool) -> Version:
     return capture(store.repo) if git else Version(None)
 
 
+def record_returned(run: Run, returned: Any, metric: str) -> None:
+    """Record an objective's return value as ``gitxp.optimize`` does (``metric``: ``"loss:min"`` or several,
+    comma-separated); used to re-run one trial (``gitxp rerun``)."""
+    _record(run, returned, _objectives([m for m in metric.split(",") if m]))
+
+
 def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
     """The objective's return value as results: a number is the (single) objective, a mapping is results."""
     if isinstance(returned, Mapping):
@@ -137,12 +143,21 @@ def optimize(
         timeout=timeout,
         task=_trial(objective, objectives),
         git=git,
+        run_meta=_entrypoint(objective, objectives),
     )
     from gitxp.wrapper import Controller
 
     result = loop.run(Controller())
     store.flush()
     return _best(result, objectives)
+
+
+def _entrypoint(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> dict[str, Any]:
+    """How to re-run one trial: the objective called with a run whose params are the trial's (see
+    gitxp.builtin.entrypoint), and how its return value becomes results."""
+    from gitxp.builtin.entrypoint import METRIC, for_function
+
+    return {**for_function(objective, call="run"), METRIC: ",".join(":".join(o) for o in objectives)}
 
 
 def _options(executor: str, jobs: int | None, scheduler: str | None, retries: int) -> Any:
@@ -221,7 +236,14 @@ class Sweep:
         point = self._loop._propose(self._strategy)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
-        meta = {"strategy": self._loop.strategy, **(getattr(self._strategy, "pending_meta", None) or {})}
+        from gitxp.builtin.entrypoint import WHY_NOT
+
+        meta = {
+            "strategy": self._loop.strategy,
+            WHY_NOT: "asked from a gitxp.Sweep loop: its code is the loop's body, which cannot be run alone "
+            "(use gitxp.optimize with a module-level objective to make trials re-runnable)",
+            **(getattr(self._strategy, "pending_meta", None) or {}),
+        }
         run = Run(
             experiment=self._loop.experiment,
             params=point,

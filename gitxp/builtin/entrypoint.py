@@ -1,0 +1,124 @@
+"""Entry points: how any run can be run again (``gitxp rerun``), recorded with the run.
+
+A run's meta says how to call its code again, in one of these ways (``gitxp.rerun.plan_rerun`` reads them in this
+order):
+
+- ``command.template``: the command of ``gitxp run`` (recorded by the wrapper);
+- ``entrypoint`` (``file.py:function`` or ``module:function``): a function to call again, with no argument (an
+  ``@gitxp.experiment`` function: its params reach it through ``$GITXP_PARAMS``), or, with
+  ``entrypoint.call = "run"``, with the run (a ``gitxp.optimize`` objective: its ``run.uniform(...)``-style calls
+  then return the trial's recorded params instead of sampling; ``entrypoint.metric`` says how its return value
+  becomes results);
+- ``entrypoint.argv``: a script started as ``python script.py ARGS`` (or ``python -m module ARGS``) that called
+  ``gitxp.start``: run again as ``<python> script.py ARGS`` from the run's working directory;
+- ``entrypoint.why_not``: why the run cannot be re-run (a lambda, a nested function, a notebook cell or REPL, a
+  ``gitxp.Sweep.ask()`` loop), said at record time and by ``gitxp rerun``.
+
+:func:`for_function` and :func:`for_script` give these meta entries; a plugin or another front end (notebooks)
+records its own entry point by passing them as a run's meta.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitxp.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from gitxp.run import Run
+
+__all__ = ["for_function", "for_script", "WHY_NOT", "ARGV", "ENTRYPOINT", "CALL", "METRIC"]
+
+ENTRYPOINT = "entrypoint"
+ARGV = "entrypoint.argv"
+CALL = "entrypoint.call"
+METRIC = "entrypoint.metric"
+WHY_NOT = "entrypoint.why_not"
+
+_script: dict[str, Any] = {}  # per process: the script's entry point (sys.argv does not change)
+
+
+def for_function(fn: Callable[..., Any], *, call: str | None = None) -> dict[str, Any]:
+    """The entry point of a function: ``{"entrypoint": "module:qualname"}`` (``file.py:qualname`` for a function
+    of the script being run), with ``entrypoint.call`` when given, plus ``entrypoint.why_not`` when it cannot be
+    called again from outside (a lambda, a nested function, a function of a notebook or REPL)."""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    module = getattr(fn, "__module__", None)
+    if not name or not module:
+        return {WHY_NOT: f"{fn!r} is not a named function: it cannot be called again from outside"}
+    out: dict[str, Any] = {}
+    if module == "__main__":
+        file = getattr(sys.modules.get("__main__"), "__file__", None)
+        if file:
+            module = os.path.relpath(os.path.abspath(file)) if str(file).endswith(".py") else str(file)
+        if not file or not str(file).endswith(".py"):
+            out[WHY_NOT] = _interactive()
+    out[ENTRYPOINT] = f"{module}:{name}"
+    if "<lambda>" in name:
+        out[WHY_NOT] = "the function is a lambda: no name to call it again by (define it with def at module level)"
+    elif "<locals>" in name:
+        out[WHY_NOT] = (
+            f"{name} is a nested function: it cannot be called again from outside (define it at the module "
+            "level of a .py file)"
+        )
+    if call:
+        out[CALL] = call
+    return out
+
+
+def _interactive() -> str:
+    if "ipykernel" in sys.modules:
+        return "defined in a notebook cell: no file of the repository holds its code (move it into a .py module)"
+    return "defined in an interactive session (REPL or python -c/-): no file holds its code"
+
+
+def for_script() -> dict[str, Any]:
+    """The entry point of this process: ``{"entrypoint.argv": [script, *args]}`` (``["-m", module, *args]``)
+    when it was started as ``python script.py`` / ``python -m module``, else ``{"entrypoint.why_not": ...}``.
+    The script path is relative to the current directory (the run's ``meta.workdir``)."""
+    if _script:
+        return dict(_script)
+    from gitxp.secrets import mask_argv
+
+    main = sys.modules.get("__main__")
+    file = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if "ipykernel" in sys.modules or not file or not sys.argv or sys.argv[0] in ("", "-c", "-"):
+        _script[WHY_NOT] = _interactive()
+    elif spec is not None and getattr(spec, "name", None) and spec.name != "__main__":
+        name = spec.name.removesuffix(".__main__")
+        if name.split(".")[0] in ("pytest", "gitxp", "ipykernel_launcher", "IPython"):
+            _script[WHY_NOT] = f"started by {name}: not a script of the project to run again"
+        else:
+            _script[ARGV] = ["-m", name, *mask_argv(sys.argv[1:])]
+    else:
+        path = Path(os.path.abspath(file))
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            relative = str(path)
+        if relative.startswith(".."):
+            _script[WHY_NOT] = f"the script {path} is outside the working directory: run again from the repository"
+        else:
+            _script[ARGV] = [Path(relative).as_posix(), *mask_argv(sys.argv[1:])]
+    return dict(_script)
+
+
+def _is_gitxp() -> bool:
+    """The process is gitxp's own command line (``gitxp run`` records the command it wraps instead)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", "") or ""
+    return name.startswith("gitxp.") or os.path.basename(sys.argv[0] if sys.argv else "") == "gitxp"
+
+
+@hookimpl
+def gitxp_collect_meta(run: Run) -> dict[str, Any]:
+    """The script's entry point of a run started with ``gitxp.start`` (a wrapped command's runs have the
+    wrapper's command; decorator and objective runs add their function as meta, which wins at rerun)."""
+    if getattr(run, "attached", False) or _is_gitxp():
+        return {}
+    return for_script()

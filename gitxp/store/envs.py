@@ -1,0 +1,283 @@
+"""Package environments, content-addressed: what a run's interpreter had installed, stored once per environment.
+
+A run records only the hash of its environment (``meta.environment``); the environment itself (installed
+distributions name -> version from ``importlib.metadata``, python, implementation, platform, executable, and CUDA
+and driver versions when torch is already imported or ``nvidia-smi`` is on the PATH) is one JSON file,
+``envs/<hash>.json`` on the store's ref, written with the first run committed that uses it: 10,000 runs in one
+virtualenv cost one file.
+
+Cost: walking the installed distributions takes ~0.1 s, so it happens at most once per process and usually never:
+the hash is cached in ``.git/gitxp/envs/`` under a key made of the interpreter and the modification times of the
+directories on ``sys.path`` (installing, upgrading or removing a package changes its site-packages directory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ENVS",
+    "capture",
+    "current_hash",
+    "diff",
+    "format_change",
+    "load",
+    "ref_files",
+    "local_file",
+]
+
+ENVS = "envs"  # the folder on the ref, and in the store's directory inside .git/gitxp
+_memo: dict[str, tuple[str, dict[str, Any] | None]] = {}  # store root -> (hash, env if computed here)
+_on_ref: set[tuple[str, str]] = set()  # (store root, hash) committed by this process already
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _driver() -> dict[str, str]:
+    """CUDA and driver versions, from torch when the process already imported it (never imported here)."""
+    out: dict[str, str] = {}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        cuda = getattr(getattr(torch, "version", None), "cuda", None)
+        if cuda:
+            out["cuda"] = str(cuda)
+        cudnn = getattr(getattr(getattr(torch, "backends", None), "cudnn", None), "version", None)
+        try:
+            value = cudnn() if callable(cudnn) else None
+            if value:
+                out["cudnn"] = str(value)
+        except Exception:  # no cuDNN library: nothing to record
+            pass
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        import subprocess
+
+        try:
+            proc = subprocess.run(
+                [smi, "--query-gpu=driver_version,name", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+            if proc.returncode == 0 and lines:
+                out["driver"] = lines[0].split(",")[0].strip()
+                out["gpus"] = ", ".join(line.split(",", 1)[-1].strip() for line in lines)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return out
+
+
+def capture() -> dict[str, Any]:
+    """The environment of the running interpreter (walks the installed distributions: ~0.1 s)."""
+    import importlib.metadata
+    import platform
+
+    from gitxp.builtin.meta import platform_name
+
+    packages: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        try:
+            name = dist.metadata["Name"]
+        except Exception:  # a broken dist-info directory
+            continue
+        if name:
+            packages.setdefault(_canonical(str(name)), str(dist.version))  # the first on sys.path is imported
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform_name(),
+        "executable": sys.executable,
+        **_driver(),
+        "packages": dict(sorted(packages.items())),
+    }
+
+
+def encode(env: Mapping[str, Any]) -> bytes:
+    return json.dumps(env, sort_keys=True, indent=1).encode() + b"\n"
+
+
+def hash_of(env: Mapping[str, Any]) -> str:
+    """The content hash an environment is stored under (16 hex digits of sha256)."""
+    return hashlib.sha256(encode(env)).hexdigest()[:16]
+
+
+def _key() -> str:
+    """What identifies the environment without walking it: the interpreter, the directories it imports from
+    (with their modification times), torch's CUDA build when imported, the nvidia-smi binary."""
+    parts: list[Any] = [sys.executable, sys.prefix, sys.version]
+    for entry in sys.path:
+        try:
+            parts.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            parts.append((entry, None))
+    torch = sys.modules.get("torch")
+    parts.append(getattr(getattr(torch, "version", None), "cuda", None) if torch is not None else None)
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        try:
+            parts.append((smi, os.stat(smi).st_mtime_ns))
+        except OSError:
+            pass
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
+
+
+def current_hash(root: Path | None) -> str | None:
+    """The hash of this interpreter's environment, its file written under ``root/envs/`` (the store's directory)
+    for the committer; computed once per process, and across processes cached by :func:`_key`."""
+    key = str(root)
+    if key in _memo:
+        return _memo[key][0]
+    try:
+        folder = root / ENVS if root is not None else None
+        cache = folder / f"key-{_key()}" if folder is not None else None
+        if cache is not None and folder is not None:
+            try:
+                digest = cache.read_text().strip()
+                if (folder / f"{digest}.json").is_file():
+                    _memo[key] = (digest, None)
+                    return digest
+            except OSError:
+                pass
+        env = capture()
+        digest = hash_of(env)
+        if folder is not None and cache is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{digest}.json"
+            if not target.is_file():
+                tmp = folder / f".{digest}.{os.getpid()}.tmp"
+                tmp.write_bytes(encode(env))
+                os.replace(tmp, target)
+            tmp = folder / f".key.{os.getpid()}.tmp"
+            tmp.write_text(digest)
+            os.replace(tmp, cache)
+        _memo[key] = (digest, env)
+        return digest
+    except Exception:  # never fail a run for its environment record
+        return None
+
+
+def local_file(root: Path, digest: str) -> Path:
+    return root / ENVS / f"{digest}.json"
+
+
+def ref_files(root: Path, records: list[Mapping[str, Any]]) -> dict[str, bytes]:
+    """The ``envs/<hash>.json`` files the committed ``records`` refer to and this process has not committed."""
+    files: dict[str, bytes] = {}
+    for record in records:
+        digest = (record.get("meta") or {}).get("environment")
+        if not isinstance(digest, str) or (str(root), digest) in _on_ref or f"{ENVS}/{digest}.json" in files:
+            continue
+        try:
+            files[f"{ENVS}/{digest}.json"] = local_file(root, digest).read_bytes()
+        except OSError:
+            continue  # recorded on another machine, and pulled: its file came with it
+    return files
+
+
+def committed(root: Path, paths: list[str]) -> None:
+    """Remember the env files just committed (not committed again by this process)."""
+    for path in paths:
+        if path.startswith(f"{ENVS}/"):
+            _on_ref.add((str(root), path[len(ENVS) + 1 : -len(".json")]))
+
+
+def load(store: Any, digest: str | None) -> dict[str, Any] | None:
+    """The environment stored under ``digest`` (from the ref, else from this machine's store directory)."""
+    if not digest:
+        return None
+    data = None
+    head = store.head()
+    if head is not None:
+        data = store.repo.read_blob(head, f"{ENVS}/{digest}.json")
+    if data is None:
+        try:
+            data = local_file(store.root, digest).read_bytes()
+        except OSError:
+            return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """What differs between two environments: one row per package added, removed or changed, and per changed
+    python/platform/cuda/driver field (``{"name", "a", "b", "change"}``), sorted by name."""
+    a, b = a or {}, b or {}
+    rows = []
+    for field in ("python", "implementation", "platform", "cuda", "cudnn", "driver"):
+        if a.get(field) != b.get(field) and (a.get(field) or b.get(field)):
+            rows.append({"name": field, "a": a.get(field), "b": b.get(field), "change": "changed"})
+    pa, pb = a.get("packages") or {}, b.get("packages") or {}
+    for name in sorted(set(pa) | set(pb)):
+        va, vb = pa.get(name), pb.get(name)
+        if va == vb:
+            continue
+        change = "added" if va is None else "removed" if vb is None else "changed"
+        rows.append({"name": name, "a": va, "b": vb, "change": change})
+    return rows
+
+
+def format_change(row: Mapping[str, Any]) -> str:
+    """``numpy 1.26.4 → 2.1.0``, ``+ torch 2.3.0``, ``- six 1.16.0``."""
+    if row["change"] == "added":
+        return f"+ {row['name']} {row['b']}"
+    if row["change"] == "removed":
+        return f"- {row['name']} {row['a']}"
+    return f"{row['name']} {row['a']} → {row['b']}"
+
+
+def of_run(store: Any, row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The environment a run (a row of the wide table) was recorded in, or None when it recorded none."""
+    return load(store, row.get("meta.environment"))
+
+
+def current(store: Any) -> dict[str, Any]:
+    """The environment of this interpreter (its file also kept for the store's next commit)."""
+    digest = current_hash(Path(store.root))
+    memo = _memo.get(str(Path(store.root)))
+    env = memo[1] if memo and memo[1] is not None else None
+    if env is None and digest:
+        env = load(store, digest)
+    return env if env is not None else capture()
+
+
+def check_against(store: Any, row: Mapping[str, Any]) -> list[str]:
+    """Warnings, one line each, naming what differs between a run's environment and the current one (for
+    ``gitxp rerun``); empty when the same, or when the run recorded no environment."""
+    recorded = of_run(store, row)
+    if recorded is None:
+        digest = row.get("meta.environment")
+        return [f"run {row['run_id']} recorded environment {digest}, which is not in this store"] if digest else []
+    rows = diff(recorded, current(store))
+    if not rows:
+        return []
+    shown = ", ".join(format_change(r) for r in rows[:20]) + (f" (+{len(rows) - 20} more)" if len(rows) > 20 else "")
+    return [
+        f"the environment differs from run {row['run_id']}'s ({len(rows)} difference{'s' * (len(rows) != 1)}; "
+        f"'+' only here, '-' only in the run): {shown}"
+    ]
+
+
+def of_side(store: Any, digests: list[str | None]) -> tuple[str | None, dict[str, Any] | None, int]:
+    """The environment of a side of a comparison (the runs' ``meta.environment`` values): the most common one,
+    and how many distinct environments the side holds."""
+    from collections import Counter
+
+    counts = Counter(d for d in digests if d)
+    if not counts:
+        return None, None, 0
+    digest = counts.most_common(1)[0][0]
+    return digest, load(store, digest), len(counts)
