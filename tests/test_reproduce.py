@@ -111,3 +111,121 @@ def test_rerun_warns_naming_each_differing_package(repo: Path, invoke, tmp_path:
         assert result.exit_code == 0, result.output
         assert "environment differs" in result.output and "- fakepkg 1.0" in result.output
     assert "reproduced" in result.output
+
+
+# ---------------------------------------------------------------------------------------------- 22.2 inputs
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_declared_inputs_recorded_compared_and_verified(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo / ".gitignore").write_text("*.ckpt\ndata/\n")
+    git(repo, "commit", "-qam", "ignore data")
+    data = repo / "data"
+    (data / "images").mkdir(parents=True)
+    (data / "train.csv").write_text("x\n1\n2\n")
+    (data / "images" / "a.txt").write_text("a")
+    (data / "images" / "b.txt").write_text("b")
+    write(repo, "t.py", "rows = open('data/train.csv').read().split()[1:]\nprint(f'gitxp: n={len(rows)}')\n")
+    args = ("run", "--input", "data/train.csv", "--input", "data/images", "--", sys.executable, "t.py")
+    assert invoke(*args).exit_code == 0
+    first = latest()
+    recorded = {line.split(" ", 2)[2]: line.split(" ", 2)[0] for line in first["meta.inputs"]}
+    assert recorded["data/train.csv"] == _sha(data / "train.csv")
+    assert recorded["data/images"].startswith("sha256:") and first["results.n"] == 2
+    assert "data/train.csv" in invoke("show", first["run_id"]).output
+    # the rerun reads the same (untracked) data from the user's tree; unchanged: no warning
+    verified = invoke("rerun", first["run_id"], "--verify")
+    assert verified.exit_code == 0 and "input" not in verified.output.replace("--input", ""), verified.output
+    # the data changes: compare says which input differs, rerun --verify names it
+    (data / "train.csv").write_text("x\n1\n2\n3\n")
+    (data / "images" / "b.txt").write_text("B")
+    assert invoke(*args).exit_code == 0
+    second = latest()
+    compared = invoke("compare", first["run_id"], second["run_id"])
+    assert "inputs that differ" in compared.output
+    assert "data/train.csv" in compared.output and "data/images" in compared.output
+    bad = invoke("rerun", first["run_id"], "--verify")
+    assert bad.exit_code == 1 and "input data/train.csv changed" in bad.output
+    assert "input data/images changed" in bad.output
+
+
+def test_input_from_python_decorator_and_dvc(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    (repo / "big.bin.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 42\n  path: big.bin\n")
+    (repo / "small.txt").write_text("hello")
+    write(
+        repo,
+        "d.py",
+        "import gitxp\n\n@gitxp.experiment(inputs=['small.txt'])\ndef f(a: int = 1) -> dict:\n"
+        "    gitxp.current().input('big.bin')\n    return {'x': a}\n\nif __name__ == '__main__':\n    f()\n",
+    )
+    _python(repo, None, argv=["d.py"])
+    lines = latest()["meta.inputs"]
+    assert "md5:0123456789abcdef0123456789abcdef 42 big.bin" in lines  # DVC's hash, no hashing of the data
+    assert f"{_sha(repo / 'small.txt')} 5 small.txt" in lines
+    assert json.loads((repo / ".git" / "gitxp" / "inputs.json").read_text())  # hashes cached by (path, size, ...)
+    missing = invoke("run", "--input", "nope.csv", "--", sys.executable, "d.py")
+    assert missing.exit_code == 2 and "nope.csv" in missing.output
+
+
+# ---------------------------------------------------------------------------------------------- 22.3 entry points
+
+
+def test_runs_made_from_python_are_rerun_and_verified(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(
+        repo,
+        "train.py",
+        "import argparse, gitxp\np = argparse.ArgumentParser(); p.add_argument('--lr', type=float)\n"
+        "p.add_argument('scale', type=float)\na = p.parse_args()\n"
+        "with gitxp.start(params={'lr': a.lr, 'scale': a.scale}) as run:\n"
+        "    run.result(score=a.lr * a.scale)\n",
+    )
+    _python(repo, None, argv=["train.py", "--lr", "0.5", "3"])
+    original = latest()
+    assert original["meta.entrypoint.argv"] == ["train.py", "--lr", "0.5", "3"]
+    (repo / "train.py").write_text("raise SystemExit('the code moved on')\n")  # the rerun uses the run's code
+    verified = invoke("rerun", original["run_id"], "--verify")
+    assert verified.exit_code == 0, verified.output
+    assert latest()["results.score"] == 1.5 and latest()["meta.rerun_of"] == original["run_id"]
+    over = invoke("rerun", original["run_id"], "--set", "lr=2")  # reaches the script through its --lr flag
+    assert over.exit_code == 0, over.output
+    assert latest()["results.score"] == 6.0 and latest()["params.lr"] == 2
+    refused = invoke("rerun", original["run_id"], "--set", "scale=2")  # a positional argument: not applied
+    assert refused.exit_code == 2 and "never receives 'scale'" in refused.output
+
+
+def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(
+        repo,
+        "objectives.py",
+        "def objective(run):\n    x = run.uniform('x', -2.0, 2.0)\n    kind = run.categorical('kind', ['a', 'b'])\n"
+        "    return (x - 0.3) ** 2 + (kind == 'b')\n",
+    )
+    write(
+        repo,
+        "search.py",
+        "import gitxp\nfrom objectives import objective\n"
+        "if __name__ == '__main__':\n    gitxp.optimize(objective, 3, experiment='opt', strategy='random', seed=1)\n"
+        "    gitxp.optimize(lambda run: run.uniform('y', 0, 1), 1, experiment='lam', strategy='random')\n"
+        "    sweep = gitxp.Sweep(experiment='asked', strategy='tpe')\n"
+        "    with sweep.ask() as run:\n        run.result(loss=run.uniform('z', 0, 1))\n",
+    )
+    _python(repo, None, argv=["search.py"])
+    trial = gitxp.load(experiment="opt").to_pylist()[1]
+    assert trial["meta.entrypoint"] == "objectives:objective" and trial["meta.entrypoint.call"] == "run"
+    verified = invoke("rerun", trial["run_id"], "--verify", "--format", "json")
+    assert verified.exit_code == 0, verified.output
+    again = latest()
+    assert (again["params.x"], again["params.kind"]) == (trial["params.x"], trial["params.kind"])  # not re-sampled
+    assert again["results.loss"] == trial["results.loss"]
+    lam = gitxp.load(experiment="lam").to_pylist()[0]
+    assert "lambda" in lam["meta.entrypoint.why_not"]
+    refused = invoke("rerun", lam["run_id"])
+    assert refused.exit_code == 2 and "cannot be re-run" in refused.output and "lambda" in refused.output
+    asked = gitxp.load(experiment="asked").to_pylist()[0]
+    refused = invoke("rerun", asked["run_id"])
+    assert refused.exit_code == 2 and "gitxp.Sweep" in refused.output
