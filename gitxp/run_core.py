@@ -23,6 +23,7 @@ from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
 from gitxp.lifecycle.api import RunLifecycle
 from gitxp.run_curves import FLUSH_SECONDS, HEART, Curves
+from gitxp.run_inputs import RunInputs
 from gitxp.run_setup import (
     END_STATUSES,
     _attach_target,
@@ -54,7 +55,7 @@ def current() -> Run:
     return stack[-1]
 
 
-class Run(Curves, RunLifecycle):
+class Run(Curves, RunLifecycle, RunInputs):
     """One execution of training code with one set of params. Create it with :func:`start`."""
 
     def __init__(
@@ -203,30 +204,6 @@ class Run(Curves, RunLifecycle):
         from gitxp.artifacts import log_artifact
 
         return log_artifact(self, path, name)
-
-    def input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Declare a file or directory the run reads (data): its path, size and content hash are recorded
-        (``meta.inputs``; see :mod:`gitxp.store.inputs`), so that ``show``/``compare`` list it and ``rerun
-        --verify`` and ``bisect`` notice when it changed. Nothing is copied (``log_input`` also keeps a copy)."""
-        from gitxp.store import inputs
-
-        repo = self.store.repo if self.store is not None else None
-        store_root = self.store.root if self.store is not None else _attached_store_root()
-        item = inputs.describe(
-            path, repo_root=repo.worktree if repo is not None else _repo_root(), store_root=store_root
-        )
-        with self._lock:
-            lines = list(self._record["meta"].get("inputs") or [])
-        self._update("meta", {"inputs": inputs.merge(lines, item)})
-        return item
-
-    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Record a file the run read (data, a config outside git) and keep a copy of it, so that ``gitxp
-        rerun`` restores it; it is also declared as an input (:meth:`input`)."""
-        from gitxp.artifacts import log_input
-
-        self.input(path)
-        return log_input(self, path)
 
     def log_artifacts(
         self, folder: str | os.PathLike[str], prefix: str | None = None
@@ -386,21 +363,6 @@ class Run(Curves, RunLifecycle):
             if self._token is not None:
                 _active.reset(self._token)
                 self._token = None
-
-
-def _attached_store_root() -> Path | None:
-    attach = os.environ.get("GITXP_ATTACH_DIR")  # <store root>/staging/<run id>
-    return Path(attach).parent.parent if attach else None
-
-
-def _repo_root() -> Path | None:
-    from gitxp.errors import GitxpError
-    from gitxp.repo import Repo
-
-    try:
-        return Repo.discover().worktree
-    except GitxpError:
-        return None
 
 
 def start(

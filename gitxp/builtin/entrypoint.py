@@ -24,12 +24,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitxp.hookspecs import hookimpl
-
-if TYPE_CHECKING:
-    from gitxp.run import Run
 
 __all__ = ["for_function", "for_script", "WHY_NOT", "ARGV", "ENTRYPOINT", "CALL", "METRIC"]
 
@@ -116,7 +113,7 @@ def _is_gitxp() -> bool:
 
 
 @hookimpl
-def gitxp_collect_meta(run: Run) -> dict[str, Any]:
+def gitxp_collect_meta(run: Any) -> dict[str, Any]:
     """The script's entry point of a run started with ``gitxp.start`` (a wrapped command's runs have the
     wrapper's command; decorator and objective runs add their function as meta, which wins at rerun)."""
     if getattr(run, "attached", False) or _is_gitxp():

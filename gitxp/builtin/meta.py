@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
+from gitxp.store.envs import platform_name
 from gitxp.secrets import mask_argv
 
 if TYPE_CHECKING:
@@ -48,20 +49,6 @@ def _static() -> dict[str, str]:
     if not _STATIC:
         _STATIC.update(python=platform.python_version(), platform=platform_name(), executable=sys.executable)
     return _STATIC
-
-
-def platform_name() -> str:
-    """``platform.platform()``, without the ``uname -p`` process it starts on Linux (a few ms of every
-    ``gitxp run``): there the processor it asks for is left out whenever it is "unknown" or repeats the machine,
-    which is what ``uname -p`` answers on Linux. Anything unusual goes to ``platform.platform()`` itself."""
-    if sys.platform != "linux":
-        return platform.platform()
-    system, _node, release, _version, machine = os.uname()
-    libc, libc_version = platform.libc_ver()
-    text = "-".join(part.strip() for part in (system, release, machine, "with", libc + libc_version) if part)
-    if system != "Linux" or any(c in text for c in ' /\\:;"()') or "unknown" in text or "--" in text:
-        return platform.platform()
-    return text
 
 
 @hookimpl

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import sys
@@ -32,11 +33,26 @@ __all__ = [
     "load",
     "ref_files",
     "local_file",
+    "platform_name",
 ]
 
 ENVS = "envs"  # the folder on the ref, and in the store's directory inside .git/gitxp
 _memo: dict[str, tuple[str, dict[str, Any] | None]] = {}  # store root -> (hash, env if computed here)
 _on_ref: set[tuple[str, str]] = set()  # (store root, hash) committed by this process already
+
+
+def platform_name() -> str:
+    """``platform.platform()``, without the ``uname -p`` process it starts on Linux (a few ms of every
+    ``gitxp run``): there the processor it asks for is left out whenever it is "unknown" or repeats the machine,
+    which is what ``uname -p`` answers on Linux. Anything unusual goes to ``platform.platform()`` itself."""
+    if sys.platform != "linux":
+        return platform.platform()
+    system, _node, release, _version, machine = os.uname()
+    libc, libc_version = platform.libc_ver()
+    text = "-".join(part.strip() for part in (system, release, machine, "with", libc + libc_version) if part)
+    if system != "Linux" or any(c in text for c in ' /\\:;"()') or "unknown" in text or "--" in text:
+        return platform.platform()
+    return text
 
 
 def _canonical(name: str) -> str:
@@ -81,9 +97,6 @@ def _driver() -> dict[str, str]:
 def capture() -> dict[str, Any]:
     """The environment of the running interpreter (walks the installed distributions: ~0.1 s)."""
     import importlib.metadata
-    import platform
-
-    from gitxp.builtin.meta import platform_name
 
     packages: dict[str, str] = {}
     for dist in importlib.metadata.distributions():

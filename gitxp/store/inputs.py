@@ -20,7 +20,7 @@ from typing import Any
 
 from gitxp.errors import UsageError
 
-__all__ = ["describe", "line", "parse_lines", "merge", "check", "diff"]
+__all__ = ["describe", "describe_for", "line", "parse_lines", "merge", "check", "diff"]
 
 _CACHE_NAME = "inputs.json"
 
@@ -116,6 +116,22 @@ def describe(path: str | os.PathLike[str], *, repo_root: Path | None, store_root
         return {"path": name, "size": size, "hash": f"sha256:{digest}"}
     finally:
         cache.save()
+
+
+def describe_for(store: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """:func:`describe` for a run of ``store`` (None: a run attached to ``gitxp run``, whose store directory is
+    the one of ``$GITXP_ATTACH_DIR``, ``<store root>/staging/<run id>``)."""
+    if store is not None:
+        return describe(path, repo_root=store.repo.worktree, store_root=Path(store.root))
+    from gitxp.errors import GitxpError
+    from gitxp.repo import Repo
+
+    attach = os.environ.get("GITXP_ATTACH_DIR")
+    try:
+        repo_root = Repo.discover().worktree
+    except GitxpError:
+        repo_root = None
+    return describe(path, repo_root=repo_root, store_root=Path(attach).parent.parent if attach else None)
 
 
 def line(item: Mapping[str, Any]) -> str:
