@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 ENVS = "envs"  # the folder on the ref, and in the store's directory inside .git/gitxp
-_memo: dict[str, tuple[str, dict[str, Any] | None]] = {}  # store root -> (hash, env if computed here)
+_proc: dict[str, Any] = {}  # this process's environment: "key", "digest", "data" (its JSON file's bytes)
+_roots: set[str] = set()  # store directories whose envs/ folder has this process's environment
 _on_ref: set[tuple[str, str]] = set()  # (store root, hash) committed by this process already
 
 
@@ -147,35 +148,38 @@ def _key() -> str:
 
 def current_hash(root: Path | None) -> str | None:
     """The hash of this interpreter's environment, its file written under ``root/envs/`` (the store's directory)
-    for the committer; computed once per process, and across processes cached by :func:`_key`."""
-    key = str(root)
-    if key in _memo:
-        return _memo[key][0]
+    for the committer. Computed once per process (and across processes cached under :func:`_key`); each store
+    directory is looked at once per process."""
+    if str(root) in _roots:
+        return _proc.get("digest")
     try:
         folder = root / ENVS if root is not None else None
-        cache = folder / f"key-{_key()}" if folder is not None else None
-        if cache is not None and folder is not None:
-            try:
-                digest = cache.read_text().strip()
-                if (folder / f"{digest}.json").is_file():
-                    _memo[key] = (digest, None)
-                    return digest
-            except OSError:
-                pass
-        env = capture()
-        digest = hash_of(env)
-        if folder is not None and cache is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+        if not _proc:
+            _proc["key"] = _key()
+            if folder is not None:
+                try:
+                    digest = (folder / f"key-{_proc['key']}").read_text().strip()
+                    _proc.update(digest=digest, data=local_file(root, digest).read_bytes())  # type: ignore[arg-type]
+                except OSError:
+                    pass
+            if "data" not in _proc:
+                env = capture()
+                _proc.update(digest=hash_of(env), data=encode(env))
+        digest = _proc["digest"]
+        if folder is not None:
             target = folder / f"{digest}.json"
             if not target.is_file():
+                folder.mkdir(parents=True, exist_ok=True)
                 tmp = folder / f".{digest}.{os.getpid()}.tmp"
-                tmp.write_bytes(encode(env))
+                tmp.write_bytes(_proc["data"])
                 os.replace(tmp, target)
-            tmp = folder / f".key.{os.getpid()}.tmp"
-            tmp.write_text(digest)
-            os.replace(tmp, cache)
-        _memo[key] = (digest, env)
-        return digest
+            cache = folder / f"key-{_proc['key']}"
+            if not cache.is_file():
+                tmp = folder / f".key.{os.getpid()}.tmp"
+                tmp.write_text(digest)
+                os.replace(tmp, cache)
+        _roots.add(str(root))
+        return str(digest)
     except Exception:  # never fail a run for its environment record
         return None
 
@@ -259,12 +263,12 @@ def of_run(store: Any, row: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def current(store: Any) -> dict[str, Any]:
     """The environment of this interpreter (its file also kept for the store's next commit)."""
-    digest = current_hash(Path(store.root))
-    memo = _memo.get(str(Path(store.root)))
-    env = memo[1] if memo and memo[1] is not None else None
-    if env is None and digest:
-        env = load(store, digest)
-    return env if env is not None else capture()
+    current_hash(Path(store.root))
+    try:
+        value = json.loads(_proc["data"])
+    except (KeyError, ValueError):
+        return capture()
+    return value if isinstance(value, dict) else capture()
 
 
 def check_against(store: Any, row: Mapping[str, Any]) -> list[str]:
