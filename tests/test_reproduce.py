@@ -10,6 +10,8 @@ from pathlib import Path
 from conftest import git
 from test_wrapper import write
 
+import pytest
+
 import gitxp
 
 
@@ -100,6 +102,18 @@ def test_environment_recorded_once_per_environment_and_shown(repo: Path, invoke,
     assert "fakepkg 1.0 → 2.0" in compared.output and "+ addedpkg 0.3" in compared.output
     as_json = json.loads(invoke("compare", runs[0]["run_id"], runs[6]["run_id"], "--format", "json").output)
     assert {"name": "fakepkg", "a": "1.0", "b": "2.0", "change": "changed"} in as_json["environment"][0]["packages"]
+    # the dashboard's run and compare pages show the same
+    pytest.importorskip("starlette")
+    from starlette.testclient import TestClient
+
+    from gitxp.store import Store
+    from gitxp.ui.server import create_app
+
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    page = client.get(f"/api/run/{runs[0]['run_id']}").json()
+    assert page["environment"]["packages"]["fakepkg"] == "1.0"
+    board = client.get("/api/compare", params={"a": runs[0]["run_id"], "b": runs[6]["run_id"]}).json()
+    assert "fakepkg 1.0 → 2.0" in board["environment"][0]["lines"]
 
 
 def test_rerun_warns_naming_each_differing_package(repo: Path, invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -152,6 +152,8 @@ def compare_command(
         report = compare_runs(groups, show_all=show_all)
     else:
         report = _per_experiment(by_experiment(groups), metric, compare_groups)
+    from gitxp.store.world import world_differences
+
     report.update(world_differences(store, groups))
     if code:
         report["code"] = [
@@ -192,49 +194,6 @@ def compare_command(
 
 # ---------------------------------------------------------------------------------------------- the world of the
 # sides: package environments and declared inputs (issue 22; kept apart from the results' comparison above)
-
-
-def world_differences(store: Any, groups: list[Any]) -> dict[str, Any]:
-    """What differs outside the code between the first side and each other: packages (``environment``) and
-    declared input data (``inputs``). Keys are present only when something differs or a side's record is
-    missing."""
-    from gitxp.store import envs, inputs
-
-    def column(group: Any, name: str) -> list[Any]:
-        table = group.table
-        return table[name].to_pylist() if name in table.column_names else []
-
-    environment, data = [], []
-    first = groups[0]
-    a_digest, a_env, a_count = envs.of_side(store, column(first, "meta.environment"))
-    a_inputs = inputs.of_side(column(first, "meta.inputs"))
-    for other in groups[1:]:
-        b_digest, b_env, b_count = envs.of_side(store, column(other, "meta.environment"))
-        notes = [
-            f"{g.label} holds {n} environments (the most common one is compared)"
-            for g, n in ((first, a_count), (other, b_count))
-            if n > 1
-        ]
-        if a_digest != b_digest and a_env is not None and b_env is not None:
-            rows = envs.diff(a_env, b_env)
-            if rows:
-                environment.append(
-                    {"a": first.label, "b": other.label, "packages": rows, "notes": notes}
-                )
-        elif (a_digest is None) != (b_digest is None):
-            missing = first.label if a_digest is None else other.label
-            environment.append(
-                {"a": first.label, "b": other.label, "packages": [], "notes": [f"{missing}: no environment recorded"]}
-            )
-        rows = inputs.side_diff(a_inputs, inputs.of_side(column(other, "meta.inputs")))
-        if rows:
-            data.append({"a": first.label, "b": other.label, "inputs": rows})
-    out: dict[str, Any] = {}
-    if environment:
-        out["environment"] = environment
-    if data:
-        out["inputs"] = data
-    return out
 
 
 def _render_world(report: dict[str, Any], fmt: str) -> None:
