@@ -30,6 +30,7 @@ __all__ = [
     "plan_rerun",
     "check_overrides_delivered",
     "world_warnings",
+    "link_declared_inputs",
     "bootstrap_command",
     "compare_results",
     "temporary_tree",
@@ -289,20 +290,21 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
     from gitxp.artifacts import restore_inputs
 
     restored += restore_inputs(store, plan.run["run_id"], dest, dict(_patch_skipped(plan.patch)))
-    _link_declared_inputs(store, plan.run, dest)
+    link_declared_inputs(store, plan.run.get("meta.inputs"), dest)
     plan.missing_files = [p for p in plan.missing_files if p not in restored]
     return dest
 
 
-def _link_declared_inputs(store: Store, run: dict[str, Any], dest: Path) -> None:
-    """Declared inputs inside the repository that the checkout lacks (data kept out of git): linked from the
-    user's working tree, so the re-run reads the same files (``world_warnings`` says when they changed)."""
+def link_declared_inputs(store: Store, lines: list[str] | None, dest: Path) -> None:
+    """Declared inputs (``meta.inputs`` lines) inside the repository that a checkout at ``dest`` lacks (data kept
+    out of git): linked from the user's working tree, so that a rerun or a bisect reads the same files
+    (``world_warnings`` says when they changed since the run)."""
     from gitxp.store.inputs import parse_lines
 
     root = store.repo.worktree
     if root is None:
         return
-    for item in parse_lines(run.get("meta.inputs")):
+    for item in parse_lines(lines):
         path = Path(item["path"])
         if path.is_absolute() or ".." in path.parts:
             continue

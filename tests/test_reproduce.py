@@ -243,3 +243,33 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
     asked = gitxp.load(experiment="asked").to_pylist()[0]
     refused = invoke("rerun", asked["run_id"])
     assert refused.exit_code == 2 and "gitxp.Sweep" in refused.output
+
+
+def test_bisect_reports_a_changed_input_as_a_cause(repo: Path) -> None:
+    import os
+    import subprocess
+
+    from test_wrapper import GITXP
+
+    (repo / ".gitignore").write_text("*.ckpt\ndata.txt\n")
+    (repo / "train.py").write_text("level = float(open('data.txt').read())\nprint(f'gitxp: acc={level}')\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "good end")
+    (repo / "data.txt").write_text("0.9\n")
+    for _ in range(3):  # the good end's runs, made with the old data
+        proc = subprocess.run([*GITXP, "run", "-e", "t", "--input", "data.txt", "--", sys.executable, "train.py"],
+                              cwd=repo, capture_output=True, text=True)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    good = git(repo, "rev-parse", "HEAD")
+    for i in range(3):  # code changes that change nothing
+        (repo / "notes.txt").write_text(f"{i}\n")
+        git(repo, "add", "notes.txt")
+        git(repo, "commit", "-qm", f"note {i}")
+    (repo / "data.txt").write_text("0.8\n")  # the data changed, not the code
+    run_id = gitxp.load("t").to_pylist()[0]["run_id"]
+    proc = subprocess.run(
+        [*GITXP, "bisect", "--good", good, "--bad", "HEAD", "--metric", "acc:max", run_id],
+        cwd=repo, capture_output=True, text=True, env={**os.environ},
+    )  # fmt: skip
+    assert "input data.txt differs between the runs of" in proc.stdout, proc.stdout + proc.stderr
+    assert "may come from the data" in proc.stdout
