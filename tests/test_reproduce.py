@@ -273,3 +273,75 @@ def test_bisect_reports_a_changed_input_as_a_cause(repo: Path) -> None:
     )  # fmt: skip
     assert "input data.txt differs between the runs of" in proc.stdout, proc.stdout + proc.stderr
     assert "may come from the data" in proc.stdout
+
+
+# ---------------------------------------------------------------------------------------------- 22.4 integrations
+
+
+def _files_outside_git(repo: Path) -> set[str]:
+    return {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts}
+
+
+def test_lightning_checkpoints_stay_out_of_the_work_tree_and_follow_its_retention(repo: Path) -> None:
+    pytest.importorskip("lightning")
+    import lightning as L
+    import torch
+
+    from gitxp.artifacts import list_artifacts
+    from gitxp.integrations.lightning import GitxpLogger
+    from gitxp.store import Store
+
+    class Net(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = torch.nn.Linear(4, 1)
+
+        def training_step(self, batch, index):  # type: ignore[no-untyped-def]
+            loss = torch.nn.functional.mse_loss(self.net(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):  # type: ignore[no-untyped-def]
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    before = _files_outside_git(repo)
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randn(16, 1))
+    logger = GitxpLogger()
+    trainer = L.Trainer(max_epochs=3, logger=logger, enable_progress_bar=False, enable_model_summary=False,
+                        accelerator="cpu")  # fmt: skip
+    trainer.fit(Net(), torch.utils.data.DataLoader(data, batch_size=8))
+    assert _files_outside_git(repo) == before  # nothing written into the working tree
+    names = sorted(e["name"] for e in list_artifacts(Store.open(), logger.version))
+    assert names == ["checkpoints/epoch=2-step=6.ckpt"]  # Lightning kept the last one only (save_top_k=1)
+    assert list((repo / ".git" / "gitxp" / "outputs" / logger.version).rglob("epoch=2-step=6.ckpt"))
+
+
+def test_hf_trainer_default_output_dir_is_the_runs_and_retention_is_mirrored(repo: Path) -> None:
+    pytest.importorskip("transformers")
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+
+    from gitxp.artifacts import list_artifacts
+    from gitxp.integrations.transformers import GitxpCallback
+    from gitxp.store import Store
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16, num_labels=2)  # fmt: skip
+
+    class Data(torch.utils.data.Dataset):  # type: ignore[type-arg]
+        def __len__(self) -> int:
+            return 16
+
+        def __getitem__(self, i: int) -> dict:
+            return {"input_ids": torch.tensor([1, 2 + i % 5, 3, 4]), "labels": torch.tensor(i % 2)}
+
+    before = _files_outside_git(repo)
+    args = TrainingArguments(num_train_epochs=2, per_device_train_batch_size=4, save_strategy="steps", save_steps=4,
+                             save_total_limit=1, report_to=[], use_cpu=True, disable_tqdm=True)  # fmt: skip
+    callback = GitxpCallback()
+    Trainer(model=BertForSequenceClassification(config), args=args, train_dataset=Data(), callbacks=[callback]).train()
+    assert _files_outside_git(repo) == before
+    names = {e["name"].split("/")[0] for e in list_artifacts(Store.open(), callback.run.id)}
+    assert names == {"checkpoint-8"}  # save_total_limit=1: the Trainer deleted checkpoint-4
