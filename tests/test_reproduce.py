@@ -345,3 +345,16 @@ def test_hf_trainer_default_output_dir_is_the_runs_and_retention_is_mirrored(rep
     assert _files_outside_git(repo) == before
     names = {e["name"].split("/")[0] for e in list_artifacts(Store.open(), callback.run.id)}
     assert names == {"checkpoint-8"}  # save_total_limit=1: the Trainer deleted checkpoint-4
+
+
+def test_a_command_run_by_another_python_records_no_environment_of_gitxps(repo: Path, invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import venv
+
+    other = tmp_path / "other-venv"
+    venv.EnvBuilder(with_pip=False).create(other)
+    write(repo, "p.py", "print('gitxp: x=1')\n")
+    assert invoke("run", "--", str(other / "bin" / "python"), "p.py").exit_code == 0
+    row = latest()
+    assert row["meta.environment"] is None and "not recorded" in row["meta.environment.note"]
+    assert invoke("run", "--", sys.executable, "p.py").exit_code == 0
+    assert latest()["meta.environment"]  # gitxp's own python: its environment
