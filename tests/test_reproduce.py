@@ -358,3 +358,17 @@ def test_a_command_run_by_another_python_records_no_environment_of_gitxps(repo: 
     assert row["meta.environment"] is None and "not recorded" in row["meta.environment.note"]
     assert invoke("run", "--", sys.executable, "p.py").exit_code == 0
     assert latest()["meta.environment"]  # gitxp's own python: its environment
+
+
+def test_environments_travel_with_pull(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # type: ignore[no-untyped-def]
+    _python(repo, "import gitxp\nwith gitxp.start() as r: r.result(x=1)\n", _fake_dist(tmp_path / "a", "fakepkg", "1.0"))
+    theirs = latest()["run_id"]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    _python(clone, "import gitxp\nwith gitxp.start() as r: r.result(x=2)\n", _fake_dist(tmp_path / "b", "fakepkg", "2.0"))
+    monkeypatch.chdir(clone)
+    assert invoke("pull", "origin").exit_code == 0
+    ours = [r["run_id"] for r in gitxp.load().to_pylist() if r["run_id"] != theirs][0]
+    diff = invoke("env", "diff", theirs, ours)
+    assert diff.exit_code == 1 and "fakepkg 1.0 → 2.0" in diff.output, diff.output
+    assert any(p.startswith("envs/") for p in git(clone, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split())
