@@ -372,3 +372,18 @@ def test_environments_travel_with_pull(repo: Path, tmp_path: Path, monkeypatch: 
     diff = invoke("env", "diff", theirs, ours)
     assert diff.exit_code == 1 and "fakepkg 1.0 → 2.0" in diff.output, diff.output
     assert any(p.startswith("envs/") for p in git(clone, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split())
+
+
+def test_an_objective_in_an_unguarded_script_says_why_it_cannot_be_rerun(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(
+        repo,
+        "loose.py",
+        "import gitxp\ndef objective(run):\n    return run.uniform('x', 0, 1)\n"
+        "gitxp.optimize(objective, 1, experiment='loose', strategy='random', seed=0)\n",
+    )
+    _python(repo, None, argv=["loose.py"])
+    row = latest()
+    assert row["meta.entrypoint"] == "loose.py:objective" and "guard" in row["meta.entrypoint.why_not"]
+    refused = invoke("rerun", row["run_id"])
+    assert refused.exit_code == 2 and "would run the whole script" in refused.output
+    assert gitxp.load().num_rows == 1

@@ -54,6 +54,11 @@ def for_function(fn: Callable[..., Any], *, call: str | None = None) -> dict[str
             module = os.path.relpath(os.path.abspath(file)) if str(file).endswith(".py") else str(file)
         if not file or not str(file).endswith(".py"):
             out[WHY_NOT] = _interactive()
+        elif not _guarded(str(file)):
+            out[WHY_NOT] = (
+                f"{module} has no 'if __name__ == \"__main__\":' guard: loading it to call {name} again would run "
+                "the whole script (add the guard, or move the function into a module)"
+            )
     out[ENTRYPOINT] = f"{module}:{name}"
     if "<lambda>" in name:
         out[WHY_NOT] = "the function is a lambda: no name to call it again by (define it with def at module level)"
@@ -65,6 +70,20 @@ def for_function(fn: Callable[..., Any], *, call: str | None = None) -> dict[str
     if call:
         out[CALL] = call
     return out
+
+
+def _guarded(file: str) -> bool:
+    """Whether a script keeps its top-level work under ``if __name__ == "__main__":`` (read once per script)."""
+    if file not in _guards:
+        try:
+            text = Path(file).read_text(errors="replace")
+        except OSError:
+            text = ""
+        _guards[file] = "__main__" in text
+    return _guards[file]
+
+
+_guards: dict[str, bool] = {}
 
 
 def _interactive() -> str:
