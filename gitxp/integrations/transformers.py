@@ -11,6 +11,7 @@ Trainer writes into the run's output directory (``.git/gitxp/outputs/<run>/train
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,8 +68,12 @@ class GitxpCallback(TrainerCallback):
     def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         """The Trainer's default ``output_dir`` (``trainer_output`` in the current directory, i.e. the working
         tree) becomes the run's output directory; an ``output_dir`` the user chose is kept."""
-        if not getattr(args, "output_dir", None) or str(args.output_dir) in _DEFAULT_OUTPUT_DIRS:
+        old = str(getattr(args, "output_dir", None) or "")
+        if not old or old in _DEFAULT_OUTPUT_DIRS:
             args.output_dir = str(self.run.output_dir / "trainer_output")
+            logs = str(getattr(args, "logging_dir", None) or "")
+            if old and logs.startswith(old + os.sep):  # transformers 4: TensorBoard logs under output_dir/runs
+                args.logging_dir = args.output_dir + logs[len(old) :]
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self._log_checkpoints and state.is_world_process_zero:
