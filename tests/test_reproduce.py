@@ -125,6 +125,8 @@ def test_rerun_warns_naming_each_differing_package(repo: Path, invoke, tmp_path:
         assert result.exit_code == 0, result.output
         assert "environment differs" in result.output and "- fakepkg 1.0" in result.output
     assert "reproduced" in result.output
+    plan = invoke("rerun", run["run_id"], "--dry-run", "--format", "json").output
+    assert any("- fakepkg 1.0" in line for line in json.loads(plan[plan.index("{") :])["differences"])
 
 
 # ---------------------------------------------------------------------------------------------- 22.2 inputs

@@ -85,7 +85,7 @@ def rerun_command(
     for line in warnings:
         click.echo(f"gitxp: warning: {line}", err=True)
     if dry_run:
-        _print_plan(plan.describe(), fmt)
+        _print_plan({**plan.describe(), "differences": warnings}, fmt)
         return
     _confirm_foreign(original, plan, yes)
     tree = prepare_tree(store, plan)
