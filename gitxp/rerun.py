@@ -321,7 +321,7 @@ def world_warnings(store: Store, run: dict[str, Any]) -> list[str]:
 
     warnings = envs.check_against(store, run)
     for item in inputs.check(run.get("meta.inputs"), store.repo.worktree, store.root):
-        now = "is gone" if item["now"] is None else f"changed: {item['recorded']} -> {item['now']}"
+        now = "is gone" if item["now"] is None else f"changed: {item['recorded'][:19]} -> {item['now'][:19]}"
         warnings.append(f"input {item['path']} {now} since run {run['run_id']}")
     return warnings
 
