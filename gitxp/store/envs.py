@@ -130,9 +130,15 @@ def _key() -> str:
     """What identifies the environment without walking it: the interpreter, the directories it imports from
     (with their modification times), torch's CUDA build when imported, the nvidia-smi binary."""
     parts: list[Any] = [sys.executable, sys.prefix, sys.version]
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    # the current directory and the script's (the project, which changes all the time) by name only
+    local = {"", os.path.dirname(os.path.abspath(main)) if main else ""}
     for entry in sys.path:
+        if entry in local:
+            parts.append(entry)
+            continue
         try:
-            parts.append((entry, os.stat(entry or ".").st_mtime_ns))
+            parts.append((entry, os.stat(entry).st_mtime_ns))
         except OSError:
             parts.append((entry, None))
     torch = sys.modules.get("torch")
