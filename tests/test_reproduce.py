@@ -389,3 +389,20 @@ def test_an_objective_in_an_unguarded_script_says_why_it_cannot_be_rerun(repo: P
     refused = invoke("rerun", row["run_id"])
     assert refused.exit_code == 2 and "would run the whole script" in refused.output
     assert gitxp.load().num_rows == 1
+
+
+def test_an_upgrade_in_place_is_a_new_environment(repo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    site = _fake_dist(tmp_path / "site", "fakepkg", "1.0")
+    code = "import gitxp\nwith gitxp.start() as r: r.result(x=1)\n"
+    _python(repo, code, site)
+    first = latest()["meta.environment"]
+    shutil.rmtree(site / "fakepkg-1.0.dist-info")  # as pip upgrades: the old dist-info goes, a new one comes
+    _fake_dist(site, "fakepkg", "1.1")
+    _python(repo, code, site)
+    second = latest()["meta.environment"]
+    assert second != first
+    from gitxp.store import Store, envs
+
+    assert envs.load(Store.open(repo), second)["packages"]["fakepkg"] == "1.1"  # type: ignore[index]
