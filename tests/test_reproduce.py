@@ -406,3 +406,37 @@ def test_an_upgrade_in_place_is_a_new_environment(repo: Path, tmp_path: Path) ->
     from gitxp.store import Store, envs
 
     assert envs.load(Store.open(repo), second)["packages"]["fakepkg"] == "1.1"  # type: ignore[index]
+
+
+def test_dashboard_pages_show_environment_and_inputs_in_a_browser(repo: Path, tmp_path: Path) -> None:
+    pytest.importorskip("starlette")
+    from test_ui_browser import CHROMIUM, _need_browser
+    from ui_helpers import start_ui, stop
+
+    sync_playwright = _need_browser()
+    (repo / "data.csv").write_text("1\n")
+    code = "import gitxp\nwith gitxp.start() as r:\n    r.input('data.csv'); r.result(x=1)\n"
+    _python(repo, code, _fake_dist(tmp_path / "a", "fakepkg", "1.0"))
+    (repo / "data.csv").write_text("2\n")
+    _python(repo, code, _fake_dist(tmp_path / "b", "fakepkg", "2.0"))
+    a, b = [r["run_id"] for r in gitxp.load(sort="started").to_pylist()]
+    server, url = start_ui(repo)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{url}/#/run/{a}")
+            page.wait_for_selector("#environment")
+            assert "packages" in page.inner_text("#environment") and "data.csv" in page.inner_text("#inputs")
+            page.click("#environment summary")  # the package list opens
+            assert "fakepkg\t1.0" in page.inner_text("#environment")
+            page.goto(f"{url}/#/compare?a={a}&b={b}")
+            page.wait_for_selector("#env-diff")
+            assert "fakepkg 1.0 → 2.0" in page.inner_text("#env-diff")
+            assert "data.csv" in page.inner_text("#inputs-diff")
+            assert errors == []
+            browser.close()
+    finally:
+        stop(server)
