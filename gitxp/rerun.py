@@ -171,7 +171,8 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         # a script that called gitxp.start: run again as it was started; an override must reach its argv (the
         # script's own params come from its arguments, not from gitxp)
         argv = (sys.executable, *unmask(list(meta["entrypoint.argv"]), run["run_id"]))
-        template, own_params, shell, config = list(argv), False, False, None
+        # a gitxp.Sweep trial takes its params from gitxp (its first ask()); a script from its arguments
+        template, own_params, shell, config = list(argv), bool(meta.get("entrypoint.sweep")), False, None
     else:
         raise UsageError(
             f"run {run['run_id']} has no recorded command or entry point to run again (recorded before "
@@ -386,9 +387,13 @@ def compare_results(
 
 
 def env_for(plan: Plan) -> dict[str, str]:
-    """Extra environment of a rerun: the seed the original run used, if it recorded one."""
+    """Extra environment of a rerun: the seed the original run used, if it recorded one; for a trial of a
+    ``gitxp.Sweep`` loop, ``GITXP_RERUN_ASK`` (its first ``ask()`` is the rerun, see gitxp.search.api)."""
     seed = plan.run.get("meta.seed")
-    return {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
+    env = {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
+    if plan.run.get("meta.entrypoint.sweep") and not plan.run.get("meta.command.template"):
+        env["GITXP_RERUN_ASK"] = "1"
+    return env
 
 
 def run_dir(tree: Path | None, plan: Plan) -> Path:

@@ -227,10 +227,15 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
         "import gitxp\nfrom objectives import objective\n"
         "if __name__ == '__main__':\n    gitxp.optimize(objective, 3, experiment='opt', strategy='random', seed=1)\n"
         "    gitxp.optimize(lambda run: run.uniform('y', 0, 1), 1, experiment='lam', strategy='random')\n"
-        "    sweep = gitxp.Sweep(experiment='asked', strategy='tpe')\n"
-        "    with sweep.ask() as run:\n        run.result(loss=run.uniform('z', 0, 1))\n",
+    )
+    write(
+        repo,
+        "asks.py",
+        "import gitxp\nsweep = gitxp.Sweep(experiment='asked', strategy='tpe')\n"
+        "for _ in range(2):\n    with sweep.ask() as run:\n        run.result(loss=run.uniform('z', 0, 1))\n",
     )
     _python(repo, None, argv=["search.py"])
+    _python(repo, None, argv=["asks.py"])
     trial = gitxp.load(experiment="opt").to_pylist()[1]
     assert trial["meta.entrypoint"] == "objectives:objective" and trial["meta.entrypoint.call"] == "run"
     verified = invoke("rerun", trial["run_id"], "--verify", "--format", "json")
@@ -243,8 +248,11 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
     refused = invoke("rerun", lam["run_id"])
     assert refused.exit_code == 2 and "cannot be re-run" in refused.output and "lambda" in refused.output
     asked = gitxp.load(experiment="asked").to_pylist()[0]
-    refused = invoke("rerun", asked["run_id"])
-    assert refused.exit_code == 2 and "gitxp.Sweep" in refused.output
+    verified = invoke("rerun", asked["run_id"], "--verify")  # the script again; its first ask() is the trial
+    assert verified.exit_code == 0, verified.output
+    again = latest()
+    assert again["params.z"] == asked["params.z"] and again["results.loss"] == asked["results.loss"]
+    assert again["experiment"] == "asked" and gitxp.load(experiment="asked").num_rows == 3  # one trial, not two
 
 
 def test_bisect_reports_a_changed_input_as_a_cause(repo: Path) -> None:

@@ -10,9 +10,11 @@ order):
   then return the trial's recorded params instead of sampling; ``entrypoint.metric`` says how its return value
   becomes results);
 - ``entrypoint.argv``: a script started as ``python script.py ARGS`` (or ``python -m module ARGS``) that called
-  ``gitxp.start``: run again as ``<python> script.py ARGS`` from the run's working directory;
+  ``gitxp.start``: run again as ``<python> script.py ARGS`` from the run's working directory; with
+  ``entrypoint.sweep = "ask"``, a trial a ``gitxp.Sweep`` loop of the script asked for: the script runs again and
+  its first ``ask()`` returns the trial's params (``$GITXP_RERUN_ASK``), its second ends it;
 - ``entrypoint.why_not``: why the run cannot be re-run (a lambda, a nested function, a notebook cell or REPL, a
-  ``gitxp.Sweep.ask()`` loop), said at record time and by ``gitxp rerun``.
+  script without a ``__main__`` guard), said at record time and by ``gitxp rerun``.
 
 :func:`for_function` and :func:`for_script` give these meta entries; a plugin or another front end (notebooks)
 records its own entry point by passing them as a run's meta.
@@ -28,13 +30,14 @@ from typing import Any
 
 from gitxp.hookspecs import hookimpl
 
-__all__ = ["for_function", "for_script", "WHY_NOT", "ARGV", "ENTRYPOINT", "CALL", "METRIC"]
+__all__ = ["for_function", "for_script", "WHY_NOT", "ARGV", "ENTRYPOINT", "CALL", "METRIC", "SWEEP"]
 
 ENTRYPOINT = "entrypoint"
 ARGV = "entrypoint.argv"
 CALL = "entrypoint.call"
 METRIC = "entrypoint.metric"
 WHY_NOT = "entrypoint.why_not"
+SWEEP = "entrypoint.sweep"  # "ask": a trial of a gitxp.Sweep loop in the script of entrypoint.argv
 
 _script: dict[str, Any] = {}  # per process: the script's entry point (sys.argv does not change)
 

@@ -178,6 +178,25 @@ def _best(result: SweepResult, objectives: list[tuple[str, str]]) -> Run | list[
     return result.best
 
 
+_asked_in_rerun: list[Run] = []
+
+
+def _rerun_ask(sweep: Sweep) -> Run | None:
+    """``Sweep.ask`` under ``gitxp rerun`` of one trial: the trial once (attached to the rerun's run, which holds
+    the trial's params), then the end of the script (exit 0: the rest of the loop is other trials)."""
+    if not os.environ.get("GITXP_RERUN_ASK") or not os.environ.get("GITXP_RUN_ID"):
+        return None
+    if _asked_in_rerun:
+        import sys
+
+        print("gitxp: rerun of one gitxp.Sweep trial: stopping at the next ask()", file=sys.stderr)
+        raise SystemExit(0)
+    run = Run(experiment=sweep._loop.experiment, metric=",".join(":".join(o) for o in sweep.objectives))
+    _asked_in_rerun.append(run)
+    sweep.runs.append(run)
+    return run
+
+
 class Sweep:
     """Ask/tell search for loops gitxp does not drive (a notebook, another scheduler).
 
@@ -232,16 +251,21 @@ class Sweep:
         return self._loop.experiment_name
 
     def ask(self) -> Run:
-        """A new started run with the next proposal (its params set, or drawn as the run samples them)."""
+        """A new started run with the next proposal (its params set, or drawn as the run samples them).
+
+        Under ``gitxp rerun`` of one of its trials (``$GITXP_RERUN_ASK``), the first ``ask`` returns the rerun's
+        run, its params the trial's (nothing is proposed or sampled), and the next one ends the script."""
+        rerun = _rerun_ask(self)
+        if rerun is not None:
+            return rerun
         point = self._loop._propose(self._strategy)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
-        from gitxp.builtin.entrypoint import WHY_NOT
+        from gitxp.builtin.entrypoint import SWEEP
 
         meta = {
             "strategy": self._loop.strategy,
-            WHY_NOT: "asked from a gitxp.Sweep loop: its code is the loop's body, which cannot be run alone "
-            "(use gitxp.optimize with a module-level objective to make trials re-runnable)",
+            SWEEP: "ask",  # gitxp rerun runs the script again and hands it this trial at its first ask()
             **(getattr(self._strategy, "pending_meta", None) or {}),
         }
         run = Run(
