@@ -66,10 +66,25 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
             meta[f"env.{key}"] = os.environ[key]
     from gitxp.store import envs
 
-    digest = envs.current_hash(_store_root(run))
+    digest = envs.cached_hash(_store_root(run))
     if digest:
         meta["environment"] = digest  # envs/<hash>.json on the ref (gitxp.store.envs)
+    else:  # walked in the background while the run starts (gitxp run: while its command starts)
+        envs.hash_later(_store_root(run))
     return meta
+
+
+@hookimpl
+def gitxp_run_end(run: Run, status: str) -> None:
+    """A run that started before its environment was hashed gets it now (none if it chose none: another
+    interpreter, see gitxp.wrapper)."""
+    if "environment" in run.meta():
+        return
+    from gitxp.store import envs
+
+    digest = envs.wait_hash(_store_root(run))
+    if digest:
+        run.meta({"environment": digest})
 
 
 def _store_root(run: Run) -> Path | None:

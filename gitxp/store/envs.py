@@ -20,6 +20,7 @@ import platform
 import re
 import shutil
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ __all__ = [
 ENVS = "envs"  # the folder on the ref, and in the store's directory inside .git/gitxp
 _proc: dict[str, Any] = {}  # this process's environment: "key", "digest", "data" (its JSON file's bytes)
 _roots: set[str] = set()  # store directories whose envs/ folder has this process's environment
+_lock = threading.RLock()
+_background: threading.Thread | None = None
 _on_ref: set[tuple[str, str]] = set()  # (store root, hash) committed by this process already
 
 
@@ -131,11 +134,11 @@ def _key() -> str:
     (with their modification times), torch's CUDA build when imported, the nvidia-smi binary."""
     parts: list[Any] = [sys.executable, sys.prefix, sys.version]
     main = getattr(sys.modules.get("__main__"), "__file__", None)
-    # the current directory and the script's (the project, which changes all the time) by name only
-    local = {"", os.path.dirname(os.path.abspath(main)) if main else ""}
+    # not the current directory nor the script's: the project, which changes all the time (and differs between
+    # gitxp run and the command it wraps, which then share the cache)
+    local = {"", os.getcwd(), os.path.dirname(os.path.abspath(main)) if main else ""}
     for entry in sys.path:
         if entry in local:
-            parts.append(entry)
             continue
         try:
             parts.append((entry, os.stat(entry).st_mtime_ns))
@@ -152,6 +155,16 @@ def _key() -> str:
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
 
+def cached_hash(root: Path | None) -> str | None:
+    """The hash of this interpreter's environment when it is known without walking the installed
+    distributions (computed earlier in this process, or cached under :func:`_key` in ``root``); else None."""
+    if str(root) in _roots:
+        return _proc.get("digest")
+    with _lock:
+        known = "data" in _proc or cached_hash_unlocked(root) is not None
+    return current_hash(root) if known else None
+
+
 def current_hash(root: Path | None) -> str | None:
     """The hash of this interpreter's environment, its file written under ``root/envs/`` (the store's directory)
     for the committer. Computed once per process (and across processes cached under :func:`_key`); each store
@@ -159,19 +172,12 @@ def current_hash(root: Path | None) -> str | None:
     if str(root) in _roots:
         return _proc.get("digest")
     try:
-        folder = root / ENVS if root is not None else None
-        if not _proc:
-            _proc["key"] = _key()
-            if folder is not None:
-                try:
-                    digest = (folder / f"key-{_proc['key']}").read_text().strip()
-                    _proc.update(digest=digest, data=local_file(root, digest).read_bytes())  # type: ignore[arg-type]
-                except OSError:
-                    pass
-            if "data" not in _proc:
+        with _lock:
+            if "data" not in _proc and cached_hash_unlocked(root) is None:
                 env = capture()
                 _proc.update(digest=hash_of(env), data=encode(env))
         digest = _proc["digest"]
+        folder = root / ENVS if root is not None else None
         if folder is not None:
             target = folder / f"{digest}.json"
             if not target.is_file():
@@ -179,7 +185,7 @@ def current_hash(root: Path | None) -> str | None:
                 tmp = folder / f".{digest}.{os.getpid()}.tmp"
                 tmp.write_bytes(_proc["data"])
                 os.replace(tmp, target)
-            cache = folder / f"key-{_proc['key']}"
+            cache = folder / f"key-{_proc.setdefault('key', _key())}"
             if not cache.is_file():
                 tmp = folder / f".key.{os.getpid()}.tmp"
                 tmp.write_text(digest)
@@ -188,6 +194,37 @@ def current_hash(root: Path | None) -> str | None:
         return str(digest)
     except Exception:  # never fail a run for its environment record
         return None
+
+
+def cached_hash_unlocked(root: Path | None) -> str | None:
+    """:func:`cached_hash`'s disk look-up, for a caller holding ``_lock``: fills ``_proc`` on a hit."""
+    if root is None:
+        return None
+    key = _proc.setdefault("key", _key())
+    try:
+        digest = (root / ENVS / f"key-{key}").read_text().strip()
+        _proc.update(digest=digest, data=local_file(root, digest).read_bytes())
+        return digest
+    except OSError:
+        return None
+
+
+def hash_later(root: Path | None) -> None:
+    """Start computing the environment's hash in a background thread (once per process), so that a run need
+    not wait ~0.1 s for it at its start; :func:`wait_hash` takes the result (at the run's end)."""
+    global _background
+    with _lock:
+        if _background is None or (not _background.is_alive() and "data" not in _proc):
+            _background = threading.Thread(target=current_hash, args=(root,), name="gitxp-environment", daemon=True)
+            _background.start()
+
+
+def wait_hash(root: Path | None, timeout: float = 120.0) -> str | None:
+    """The environment's hash, once :func:`hash_later`'s thread is done (computed here if none ran)."""
+    thread = _background
+    if thread is not None:
+        thread.join(timeout)
+    return current_hash(root)
 
 
 def local_file(root: Path, digest: str) -> Path:
