@@ -150,6 +150,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     meta = {k[len("meta.") :]: v for k, v in run.items() if k.startswith("meta.") and v is not None}
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
     template = meta.get("command.template")
+    template_recorded = bool(template) or bool(meta.get("entrypoint"))
     own_params = True  # a param of the run itself reaches it (through GITXP_PARAMS and the gitxp API)
     from gitxp.secrets import unmask
 
@@ -167,10 +168,12 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         shell, config = False, None
     elif meta.get("entrypoint.why_not"):
         raise UsageError(f"run {run['run_id']} cannot be re-run: {meta['entrypoint.why_not']}")
-    elif meta.get("entrypoint.argv"):
+    elif meta.get("entrypoint.script"):
         # a script that called gitxp.start: run again as it was started; an override must reach its argv (the
         # script's own params come from its arguments, not from gitxp)
-        argv = (sys.executable, *unmask(list(meta["entrypoint.argv"]), run["run_id"]))
+        script = str(meta["entrypoint.script"])
+        start = script.split(" ", 1) if script.startswith("-m ") else [script]
+        argv = (sys.executable, *start, *unmask(list(meta.get("argv") or [])[1:], run["run_id"]))
         # a gitxp.Sweep trial takes its params from gitxp (its first ask()); a script from its arguments
         template, own_params, shell, config = list(argv), bool(meta.get("entrypoint.sweep")), False, None
     else:
@@ -184,9 +187,9 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     patch = store.run_file(run["run_id"], "diff.patch") or b""
     workdir = meta.get("workdir") or "."
     _check_inside(run["run_id"], "working directory", workdir)
-    if not own_params and str(meta["entrypoint.argv"][0]) != "-m":
-        script = os.path.normpath(os.path.join(workdir, str(meta["entrypoint.argv"][0])))
-        _check_inside(run["run_id"], "script", script)
+    script = str(meta.get("entrypoint.script") or "")
+    if script and not template_recorded and not script.startswith("-m "):
+        _check_inside(run["run_id"], "script", os.path.normpath(os.path.join(workdir, script)))
     if meta.get("entrypoint") and not template:
         target = str(meta["entrypoint"]).rpartition(":")[0]
         if target.endswith(".py"):  # relative to the working directory, which is relative to the root

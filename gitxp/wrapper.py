@@ -250,7 +250,7 @@ def execute(
             "command.config": str(command.config) if command.config else None,
             "command.parse": list(command.parse) or None,
             "output_dir": str(run.output_dir),
-            "entrypoint.argv": None,  # the command is how to run it again (gitxp.builtin.entrypoint)
+            "entrypoint.script": None,  # the command is how to run it again (gitxp.builtin.entrypoint)
             "entrypoint.why_not": None,
             **_other_interpreter(invocation.command, env, command.shell),
         }

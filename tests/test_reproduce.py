@@ -202,7 +202,7 @@ def test_runs_made_from_python_are_rerun_and_verified(repo: Path, invoke) -> Non
     )
     _python(repo, None, argv=["train.py", "--lr", "0.5", "3"])
     original = latest()
-    assert original["meta.entrypoint.argv"] == ["train.py", "--lr", "0.5", "3"]
+    assert original["meta.entrypoint.script"] == "train.py" and original["meta.argv"] == ["train.py", "--lr", "0.5", "3"]
     (repo / "train.py").write_text("raise SystemExit('the code moved on')\n")  # the rerun uses the run's code
     verified = invoke("rerun", original["run_id"], "--verify")
     assert verified.exit_code == 0, verified.output

@@ -9,8 +9,9 @@ order):
   ``entrypoint.call = "run"``, with the run (a ``gitxp.optimize`` objective: its ``run.uniform(...)``-style calls
   then return the trial's recorded params instead of sampling; ``entrypoint.metric`` says how its return value
   becomes results);
-- ``entrypoint.argv``: a script started as ``python script.py ARGS`` (or ``python -m module ARGS``) that called
-  ``gitxp.start``: run again as ``<python> script.py ARGS`` from the run's working directory; with
+- ``entrypoint.script``: a script started as ``python script.py ARGS`` (``-m module`` for ``python -m module
+  ARGS``) that called ``gitxp.start``: run again as ``<python> script.py ARGS`` from the run's working directory,
+  ``ARGS`` being the run's ``meta.argv`` after its first item; with
   ``entrypoint.sweep = "ask"``, a trial a ``gitxp.Sweep`` loop of the script asked for: the script runs again and
   its first ``ask()`` returns the trial's params (``$GITXP_RERUN_ASK``), its second ends it;
 - ``entrypoint.why_not``: why the run cannot be re-run (a lambda, a nested function, a notebook cell or REPL, a
@@ -30,14 +31,14 @@ from typing import Any
 
 from gitxp.hookspecs import hookimpl
 
-__all__ = ["for_function", "for_script", "WHY_NOT", "ARGV", "ENTRYPOINT", "CALL", "METRIC", "SWEEP"]
+__all__ = ["for_function", "for_script", "WHY_NOT", "SCRIPT", "ENTRYPOINT", "CALL", "METRIC", "SWEEP"]
 
 ENTRYPOINT = "entrypoint"
-ARGV = "entrypoint.argv"
+SCRIPT = "entrypoint.script"
 CALL = "entrypoint.call"
 METRIC = "entrypoint.metric"
 WHY_NOT = "entrypoint.why_not"
-SWEEP = "entrypoint.sweep"  # "ask": a trial of a gitxp.Sweep loop in the script of entrypoint.argv
+SWEEP = "entrypoint.sweep"  # "ask": a trial of a gitxp.Sweep loop in the script of entrypoint.script
 
 _script: dict[str, Any] = {}  # per process: the script's entry point (sys.argv does not change)
 
@@ -96,13 +97,12 @@ def _interactive() -> str:
 
 
 def for_script() -> dict[str, Any]:
-    """The entry point of this process: ``{"entrypoint.argv": [script, *args]}`` (``["-m", module, *args]``)
-    when it was started as ``python script.py`` / ``python -m module``, else ``{"entrypoint.why_not": ...}``.
-    The script path is relative to the current directory (the run's ``meta.workdir``)."""
+    """The entry point of this process: ``{"entrypoint.script": "script.py"}`` (``"-m module"``) when it was
+    started as ``python script.py ARGS`` / ``python -m module ARGS`` (the arguments are the run's ``meta.argv``),
+    else ``{"entrypoint.why_not": ...}``. The script path is relative to the current directory (the run's
+    ``meta.workdir``)."""
     if _script:
         return dict(_script)
-    from gitxp.secrets import mask_argv
-
     main = sys.modules.get("__main__")
     file = getattr(main, "__file__", None)
     spec = getattr(main, "__spec__", None)
@@ -113,7 +113,7 @@ def for_script() -> dict[str, Any]:
         if name.split(".")[0] in ("pytest", "gitxp", "ipykernel_launcher", "IPython"):
             _script[WHY_NOT] = f"started by {name}: not a script of the project to run again"
         else:
-            _script[ARGV] = ["-m", name, *mask_argv(sys.argv[1:])]
+            _script[SCRIPT] = f"-m {name}"
     else:
         path = Path(os.path.abspath(file))
         try:
@@ -123,7 +123,7 @@ def for_script() -> dict[str, Any]:
         if relative.startswith(".."):
             _script[WHY_NOT] = f"the script {path} is outside the working directory: run again from the repository"
         else:
-            _script[ARGV] = [Path(relative).as_posix(), *mask_argv(sys.argv[1:])]
+            _script[SCRIPT] = Path(relative).as_posix()
     return dict(_script)
 
 

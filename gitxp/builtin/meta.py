@@ -78,10 +78,10 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
 def gitxp_run_end(run: Run, status: str) -> None:
     """A run that started before its environment was hashed gets it now (none if it chose none: another
     interpreter, see gitxp.wrapper)."""
-    if "environment" in run.meta():
-        return
     from gitxp.store import envs
 
+    if not envs.pending() or "environment" in run.meta():
+        return
     digest = envs.wait_hash(_store_root(run))
     if digest:
         run.meta({"environment": digest})

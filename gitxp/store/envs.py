@@ -219,6 +219,11 @@ def hash_later(root: Path | None) -> None:
             _background.start()
 
 
+def pending() -> bool:
+    """Whether a background hashing was started in this process (:func:`hash_later`)."""
+    return _background is not None
+
+
 def wait_hash(root: Path | None, timeout: float = 120.0) -> str | None:
     """The environment's hash, once :func:`hash_later`'s thread is done (computed here if none ran)."""
     thread = _background
