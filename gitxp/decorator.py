@@ -64,9 +64,7 @@ def experiment(
                     params[pname] = list(value)
                 else:
                     params[pname] = value
-            with start(
-                name, params, metric=metric, git=git, meta=for_function(func)
-            ) as run:
+            with start(name, params, metric=metric, git=git, meta=for_function(func)) as run:
                 for path in inputs:
                     run.input(path)
                 for pname, value in run.params.items():  # values given from outside (gitxp run / rerun) win

@@ -200,7 +200,8 @@ def _other_interpreter(argv: list[str], env: dict[str, str], shell: bool) -> dic
         return {}
     found = shutil.which(first, path=env.get("PATH"))
     # the same bin directory is the same installation (a virtualenv's python links to the base one: no samefile)
-    if found is None or os.path.dirname(os.path.abspath(found)) == os.path.dirname(os.path.abspath(sys.executable)):
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    if found is None or os.path.dirname(os.path.abspath(found)) == here:
         return {}
     return {
         "environment": None,

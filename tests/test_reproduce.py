@@ -7,10 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import git
 from test_wrapper import write
-
-import pytest
 
 import gitxp
 
@@ -27,7 +26,9 @@ def test_rerun_set_checks_this_runs_command_not_the_stores_columns(repo: Path, i
         "print(f'gitxp: e={p.parse_args().epochs}')\n",
     )
     write(repo, "b.py", "print('gitxp: e=10')\n")
-    assert invoke("run", "-p", "epochs=5", "--", sys.executable, "a.py", "--epochs", "{epochs}").exit_code == 0
+    assert (
+        invoke("run", "-p", "epochs=5", "--", sys.executable, "a.py", "--epochs", "{epochs}").exit_code == 0
+    )
     assert invoke("run", "--", sys.executable, "b.py").exit_code == 0
     other = latest()
     assert "params.epochs" in other  # the wide table has the column (from the other run)
@@ -82,8 +83,14 @@ def test_environment_recorded_once_per_environment_and_shown(repo: Path, invoke,
     runs = gitxp.load(sort="started").to_pylist()
     hashes = [r["meta.environment"] for r in runs]
     assert len(set(hashes[:6])) == 1 and hashes[6] != hashes[0] and all(hashes)
-    files = [p for p in git(repo, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split() if p.startswith("envs/")]
-    assert sorted(files) == sorted({f"envs/{h}.json" for h in hashes})  # one file per environment, not per run
+    files = [
+        p
+        for p in git(repo, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split()
+        if p.startswith("envs/")
+    ]
+    assert sorted(files) == sorted(
+        {f"envs/{h}.json" for h in hashes}
+    )  # one file per environment, not per run
     shown = invoke("show", runs[0]["run_id"], "--env", "--format", "json")
     env = json.loads(shown.output)
     assert env["packages"]["fakepkg"] == "1.0"
@@ -101,7 +108,9 @@ def test_environment_recorded_once_per_environment_and_shown(repo: Path, invoke,
     assert compared.exit_code == 0, compared.output
     assert "fakepkg 1.0 → 2.0" in compared.output and "+ addedpkg 0.3" in compared.output
     as_json = json.loads(invoke("compare", runs[0]["run_id"], runs[6]["run_id"], "--format", "json").output)
-    assert {"name": "fakepkg", "a": "1.0", "b": "2.0", "change": "changed"} in as_json["environment"][0]["packages"]
+    assert {"name": "fakepkg", "a": "1.0", "b": "2.0", "change": "changed"} in as_json["environment"][0][
+        "packages"
+    ]
     # the dashboard's run and compare pages show the same
     pytest.importorskip("starlette")
     from starlette.testclient import TestClient
@@ -171,7 +180,9 @@ def test_declared_inputs_recorded_compared_and_verified(repo: Path, invoke) -> N
 
 
 def test_input_from_python_decorator_and_dvc(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    (repo / "big.bin.dvc").write_text("outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 42\n  path: big.bin\n")
+    (repo / "big.bin.dvc").write_text(
+        "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  size: 42\n  path: big.bin\n"
+    )
     (repo / "small.txt").write_text("hello")
     write(
         repo,
@@ -183,7 +194,9 @@ def test_input_from_python_decorator_and_dvc(repo: Path, invoke) -> None:  # typ
     lines = latest()["meta.inputs"]
     assert "md5:0123456789abcdef0123456789abcdef 42 big.bin" in lines  # DVC's hash, no hashing of the data
     assert f"{_sha(repo / 'small.txt')} 5 small.txt" in lines
-    assert json.loads((repo / ".git" / "gitxp" / "inputs.json").read_text())  # hashes cached by (path, size, ...)
+    assert json.loads(
+        (repo / ".git" / "gitxp" / "inputs.json").read_text()
+    )  # hashes cached by (path, size, ...)
     missing = invoke("run", "--input", "nope.csv", "--", sys.executable, "d.py")
     assert missing.exit_code == 2 and "nope.csv" in missing.output
 
@@ -202,7 +215,12 @@ def test_runs_made_from_python_are_rerun_and_verified(repo: Path, invoke) -> Non
     )
     _python(repo, None, argv=["train.py", "--lr", "0.5", "3"])
     original = latest()
-    assert original["meta.entrypoint.script"] == "train.py" and original["meta.argv"] == ["train.py", "--lr", "0.5", "3"]
+    assert original["meta.entrypoint.script"] == "train.py" and original["meta.argv"] == [
+        "train.py",
+        "--lr",
+        "0.5",
+        "3",
+    ]
     (repo / "train.py").write_text("raise SystemExit('the code moved on')\n")  # the rerun uses the run's code
     verified = invoke("rerun", original["run_id"], "--verify")
     assert verified.exit_code == 0, verified.output
@@ -226,7 +244,7 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
         "search.py",
         "import gitxp\nfrom objectives import objective\n"
         "if __name__ == '__main__':\n    gitxp.optimize(objective, 3, experiment='opt', strategy='random', seed=1)\n"
-        "    gitxp.optimize(lambda run: run.uniform('y', 0, 1), 1, experiment='lam', strategy='random')\n"
+        "    gitxp.optimize(lambda run: run.uniform('y', 0, 1), 1, experiment='lam', strategy='random')\n",
     )
     write(
         repo,
@@ -241,7 +259,10 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
     verified = invoke("rerun", trial["run_id"], "--verify", "--format", "json")
     assert verified.exit_code == 0, verified.output
     again = latest()
-    assert (again["params.x"], again["params.kind"]) == (trial["params.x"], trial["params.kind"])  # not re-sampled
+    assert (again["params.x"], again["params.kind"]) == (
+        trial["params.x"],
+        trial["params.kind"],
+    )  # not re-sampled
     assert again["results.loss"] == trial["results.loss"]
     lam = gitxp.load(experiment="lam").to_pylist()[0]
     assert "lambda" in lam["meta.entrypoint.why_not"]
@@ -252,7 +273,9 @@ def test_optimize_trial_reruns_with_its_params_fixed(repo: Path, invoke) -> None
     assert verified.exit_code == 0, verified.output
     again = latest()
     assert again["params.z"] == asked["params.z"] and again["results.loss"] == asked["results.loss"]
-    assert again["experiment"] == "asked" and gitxp.load(experiment="asked").num_rows == 3  # one trial, not two
+    assert (
+        again["experiment"] == "asked" and gitxp.load(experiment="asked").num_rows == 3
+    )  # one trial, not two
 
 
 def test_bisect_reports_a_changed_input_as_a_cause(repo: Path) -> None:
@@ -289,7 +312,11 @@ def test_bisect_reports_a_changed_input_as_a_cause(repo: Path) -> None:
 
 
 def _files_outside_git(repo: Path) -> set[str]:
-    return {p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts}
+    return {
+        p.relative_to(repo).as_posix()
+        for p in repo.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
 
 
 def test_lightning_checkpoints_stay_out_of_the_work_tree_and_follow_its_retention(repo: Path) -> None:
@@ -351,13 +378,17 @@ def test_hf_trainer_default_output_dir_is_the_runs_and_retention_is_mirrored(rep
     args = TrainingArguments(num_train_epochs=2, per_device_train_batch_size=4, save_strategy="steps", save_steps=4,
                              save_total_limit=1, report_to=[], use_cpu=True, disable_tqdm=True)  # fmt: skip
     callback = GitxpCallback()
-    Trainer(model=BertForSequenceClassification(config), args=args, train_dataset=Data(), callbacks=[callback]).train()
+    Trainer(
+        model=BertForSequenceClassification(config), args=args, train_dataset=Data(), callbacks=[callback]
+    ).train()
     assert _files_outside_git(repo) == before
     names = {e["name"].split("/")[0] for e in list_artifacts(Store.open(), callback.run.id)}
     assert names == {"checkpoint-8"}  # save_total_limit=1: the Trainer deleted checkpoint-4
 
 
-def test_a_command_run_by_another_python_records_no_environment_of_gitxps(repo: Path, invoke, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_command_run_by_another_python_records_no_environment_of_gitxps(
+    repo: Path, invoke, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     import venv
 
     other = tmp_path / "other-venv"
@@ -370,18 +401,30 @@ def test_a_command_run_by_another_python_records_no_environment_of_gitxps(repo: 
     assert latest()["meta.environment"]  # gitxp's own python: its environment
 
 
-def test_environments_travel_with_pull(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:  # type: ignore[no-untyped-def]
-    _python(repo, "import gitxp\nwith gitxp.start() as r: r.result(x=1)\n", _fake_dist(tmp_path / "a", "fakepkg", "1.0"))
+def test_environments_travel_with_pull(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke
+) -> None:  # type: ignore[no-untyped-def]
+    _python(
+        repo,
+        "import gitxp\nwith gitxp.start() as r: r.result(x=1)\n",
+        _fake_dist(tmp_path / "a", "fakepkg", "1.0"),
+    )
     theirs = latest()["run_id"]
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(repo), str(clone))
-    _python(clone, "import gitxp\nwith gitxp.start() as r: r.result(x=2)\n", _fake_dist(tmp_path / "b", "fakepkg", "2.0"))
+    _python(
+        clone,
+        "import gitxp\nwith gitxp.start() as r: r.result(x=2)\n",
+        _fake_dist(tmp_path / "b", "fakepkg", "2.0"),
+    )
     monkeypatch.chdir(clone)
     assert invoke("pull", "origin").exit_code == 0
     ours = [r["run_id"] for r in gitxp.load().to_pylist() if r["run_id"] != theirs][0]
     diff = invoke("env", "diff", theirs, ours)
     assert diff.exit_code == 1 and "fakepkg 1.0 → 2.0" in diff.output, diff.output
-    assert any(p.startswith("envs/") for p in git(clone, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split())
+    assert any(
+        p.startswith("envs/") for p in git(clone, "ls-tree", "-r", "--name-only", "refs/gitxp/runs").split()
+    )
 
 
 def test_an_objective_in_an_unguarded_script_says_why_it_cannot_be_rerun(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]

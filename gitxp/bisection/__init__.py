@@ -222,7 +222,8 @@ def other_causes(store: Store, state: State, step: Any) -> dict[str, Any]:
     table = store.table(show="archived")
     sides = [
         types.SimpleNamespace(
-            label=m["sha"][:7], table=table.filter(pc.is_in(table["run_id"], pa.array(m["runs"], pa.string())))
+            label=m["sha"][:7],
+            table=table.filter(pc.is_in(table["run_id"], pa.array(m["runs"], pa.string()))),
         )
         for m in (good, bad)
     ]

@@ -65,7 +65,9 @@ def for_function(fn: Callable[..., Any], *, call: str | None = None) -> dict[str
             )
     out[ENTRYPOINT] = f"{module}:{name}"
     if "<lambda>" in name:
-        out[WHY_NOT] = "the function is a lambda: no name to call it again by (define it with def at module level)"
+        out[WHY_NOT] = (
+            "the function is a lambda: no name to call it again by (define it with def at module level)"
+        )
     elif "<locals>" in name:
         out[WHY_NOT] = (
             f"{name} is a nested function: it cannot be called again from outside (define it at the module "
@@ -92,7 +94,9 @@ _guards: dict[str, bool] = {}
 
 def _interactive() -> str:
     if "ipykernel" in sys.modules:
-        return "defined in a notebook cell: no file of the repository holds its code (move it into a .py module)"
+        return (
+            "defined in a notebook cell: no file of the repository holds its code (move it into a .py module)"
+        )
     return "defined in an interactive session (REPL or python -c/-): no file holds its code"
 
 
@@ -121,7 +125,9 @@ def for_script() -> dict[str, Any]:
         except ValueError:  # another drive (Windows)
             relative = str(path)
         if relative.startswith(".."):
-            _script[WHY_NOT] = f"the script {path} is outside the working directory: run again from the repository"
+            _script[WHY_NOT] = (
+                f"the script {path} is outside the working directory: run again from the repository"
+            )
         else:
             _script[SCRIPT] = Path(relative).as_posix()
     return dict(_script)

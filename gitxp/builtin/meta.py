@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
-from gitxp.store.envs import platform_name
 from gitxp.secrets import mask_argv
+from gitxp.store.envs import platform_name
 
 if TYPE_CHECKING:
     from gitxp.run import Run

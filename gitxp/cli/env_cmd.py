@@ -36,7 +36,11 @@ def _env_of(store: Any, table: Any, text: str) -> tuple[str, dict[str, Any]]:
         digest = row.get("meta.environment")
         raise UsageError(
             f"run {row['run_id']} recorded no environment"
-            + (f" (its environment {digest} is not in this store)" if digest else " (recorded before gitxp 0.2)")
+            + (
+                f" (its environment {digest} is not in this store)"
+                if digest
+                else " (recorded before environments were)"
+            )
         )
     return row["run_id"], env
 

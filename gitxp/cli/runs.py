@@ -332,7 +332,9 @@ def show_command(
 
         env = envs.of_run(store, {c: row[c][0].as_py() for c in row.column_names})
         if env is None:
-            raise UsageError(f"run {run_id} recorded no environment (or its environment is not in this store)")
+            raise UsageError(
+                f"run {run_id} recorded no environment (or its environment is not in this store)"
+            )
         print_env(env, fmt, f"environment of {run_id} ({row['meta.environment'][0].as_py()})")
         return
     if show_diff or show_log:

@@ -89,7 +89,9 @@ class GitxpLogger(Logger):
         for callback in self._callbacks:
             kept = set(getattr(callback, "best_k_models", None) or {})
             kept |= {getattr(callback, a, "") or "" for a in ("best_model_path", "last_model_path")}
-            for path in sorted(p for p in map(str, kept) if p and p not in self._logged and Path(p).is_file()):
+            for path in sorted(
+                p for p in map(str, kept) if p and p not in self._logged and Path(p).is_file()
+            ):
                 self.run.log_artifact(path, name=f"checkpoints/{Path(path).name}")
                 self._logged.add(path)
 

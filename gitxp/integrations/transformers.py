@@ -72,7 +72,9 @@ class GitxpCallback(TrainerCallback):
         if not old or old in _DEFAULT_OUTPUT_DIRS:
             args.output_dir = str(self.run.output_dir / "trainer_output")
             logs = str(getattr(args, "logging_dir", None) or "")
-            if old and logs.startswith(old + os.sep):  # transformers 4: TensorBoard logs under output_dir/runs
+            if old and logs.startswith(
+                old + os.sep
+            ):  # transformers 4: TensorBoard logs under output_dir/runs
                 args.logging_dir = args.output_dir + logs[len(old) :]
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

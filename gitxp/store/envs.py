@@ -215,7 +215,9 @@ def hash_later(root: Path | None) -> None:
     global _background
     with _lock:
         if _background is None or (not _background.is_alive() and "data" not in _proc):
-            _background = threading.Thread(target=current_hash, args=(root,), name="gitxp-environment", daemon=True)
+            _background = threading.Thread(
+                target=current_hash, args=(root,), name="gitxp-environment", daemon=True
+            )
             _background.start()
 
 
@@ -325,11 +327,15 @@ def check_against(store: Any, row: Mapping[str, Any]) -> list[str]:
     recorded = of_run(store, row)
     if recorded is None:
         digest = row.get("meta.environment")
-        return [f"run {row['run_id']} recorded environment {digest}, which is not in this store"] if digest else []
+        if not digest:
+            return []
+        return [f"run {row['run_id']} recorded environment {digest}, which is not in this store"]
     rows = diff(recorded, current(store))
     if not rows:
         return []
-    shown = ", ".join(format_change(r) for r in rows[:20]) + (f" (+{len(rows) - 20} more)" if len(rows) > 20 else "")
+    shown = ", ".join(format_change(r) for r in rows[:20])
+    if len(rows) > 20:
+        shown += f" (+{len(rows) - 20} more)"
     return [
         f"the environment differs from run {row['run_id']}'s ({len(rows)} difference{'s' * (len(rows) != 1)}; "
         f"'+' only here, '-' only in the run): {shown}"

@@ -80,7 +80,9 @@ def _dvc_hash(path: Path) -> tuple[str, int] | None:
     return None
 
 
-def describe(path: str | os.PathLike[str], *, repo_root: Path | None, store_root: Path | None) -> dict[str, Any]:
+def describe(
+    path: str | os.PathLike[str], *, repo_root: Path | None, store_root: Path | None
+) -> dict[str, Any]:
     """Path (relative to ``repo_root`` when inside it), size and hash of an input file or directory."""
     given = Path(path)
     source = given.resolve()
@@ -111,7 +113,8 @@ def describe(path: str | os.PathLike[str], *, repo_root: Path | None, store_root
                     total += size
                     lines.append(f"{digest} {size} {full.relative_to(source).as_posix()}\n")
             manifest = "".join(sorted(lines, key=lambda text: text.split(" ", 2)[2]))
-            return {"path": name, "size": total, "hash": "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()}
+            digest = hashlib.sha256(manifest.encode()).hexdigest()
+            return {"path": name, "size": total, "hash": f"sha256:{digest}"}
         digest, size = cache.sha256(source)
         return {"path": name, "size": size, "hash": f"sha256:{digest}"}
     finally:
@@ -156,7 +159,9 @@ def merge(lines: Iterable[str] | None, item: Mapping[str, Any]) -> list[str]:
     return sorted([*kept, line(item)], key=lambda text: text.split(" ", 2)[-1])
 
 
-def check(lines: Iterable[str] | None, repo_root: Path | None, store_root: Path | None) -> list[dict[str, Any]]:
+def check(
+    lines: Iterable[str] | None, repo_root: Path | None, store_root: Path | None
+) -> list[dict[str, Any]]:
     """The recorded inputs whose current content differs (or that are gone): ``{"path", "recorded", "now"}``."""
     changed = []
     for item in parse_lines(lines):
@@ -177,9 +182,8 @@ def diff(a: Iterable[str] | None, b: Iterable[str] | None) -> list[dict[str, Any
     declared on that side)."""
     ha = {i["path"]: i["hash"] for i in parse_lines(a)}
     hb = {i["path"]: i["hash"] for i in parse_lines(b)}
-    return [
-        {"path": p, "a": ha.get(p), "b": hb.get(p)} for p in sorted(set(ha) | set(hb)) if ha.get(p) != hb.get(p)
-    ]
+    paths = sorted(set(ha) | set(hb))
+    return [{"path": p, "a": ha.get(p), "b": hb.get(p)} for p in paths if ha.get(p) != hb.get(p)]
 
 
 def of_side(values: list[Any]) -> dict[str, set[str]]:
