@@ -9,7 +9,7 @@ import click
 from gitxp.cli.output import FORMATS, json_dumps, to_json_value
 from gitxp.errors import UsageError
 
-__all__ = ["COMMANDS", "print_env"]
+__all__ = ["COMMANDS", "print_env", "print_run_env"]
 
 
 @click.group("env")
@@ -63,6 +63,18 @@ def print_env(env: dict[str, Any], fmt: str, title: str) -> None:
     click.echo(f"packages ({len(packages)}):")
     for name, version in packages.items():
         click.echo(f"  {name} {version}")
+
+
+def print_run_env(store: Any, row: dict[str, Any], fmt: str) -> None:
+    """``gitxp show RUN --env``: the environment of a run (a row of the wide table)."""
+    from gitxp.store import envs
+
+    env = envs.of_run(store, row)
+    if env is None:
+        raise UsageError(
+            f"run {row['run_id']} recorded no environment (or its environment is not in this store)"
+        )
+    print_env(env, fmt, f"environment of {row['run_id']} ({row.get('meta.environment')})")
 
 
 @env_group.command("show")

@@ -327,15 +327,9 @@ def show_command(
     row = table.filter(pc.equal(table["run_id"], run_id))
     row = row.select([c for c in row.column_names if row[c][0].is_valid])
     if show_env:
-        from gitxp.cli.env_cmd import print_env
-        from gitxp.store import envs
+        from gitxp.cli.env_cmd import print_run_env
 
-        env = envs.of_run(store, {c: row[c][0].as_py() for c in row.column_names})
-        if env is None:
-            raise UsageError(
-                f"run {run_id} recorded no environment (or its environment is not in this store)"
-            )
-        print_env(env, fmt, f"environment of {run_id} ({row['meta.environment'][0].as_py()})")
+        print_run_env(store, {c: row[c][0].as_py() for c in row.column_names}, fmt)
         return
     if show_diff or show_log:
         data = store.run_file(run_id, "diff.patch" if show_diff else "stdout.log")
