@@ -306,18 +306,14 @@ def run_artifacts(run: Run, run_id: str) -> list[dict[str, Any]]:
 
 
 class RunArtifacts:
-    """``run.log_artifact``, ``run.log_artifacts``, ``run.log_input`` and ``run.artifacts`` (mixed into
-    :class:`gitxp.Run`)."""
+    """``run.log_artifact``, ``run.log_artifacts`` and ``run.artifacts`` (mixed into :class:`gitxp.Run`;
+    ``run.log_input`` is :class:`gitxp.run_inputs.RunInputs`')."""
 
     id: str
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
         """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
         return log_artifact(self, path, name)  # type: ignore[arg-type]
-
-    def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
-        """Record a file the run read (data, a config outside git) so that ``gitxp rerun`` restores it."""
-        return log_input(self, path)  # type: ignore[arg-type]
 
     def log_artifacts(
         self, folder: str | os.PathLike[str], prefix: str | None = None

@@ -56,6 +56,14 @@ def fold(
             record.setdefault("params", {}).update(attached.get("params") or {})
             record.setdefault("results", {}).update(attached.get("results") or {})
             meta = {k: v for k, v in (attached.get("meta") or {}).items() if k not in WRAPPER_META}
+            if meta.get("inputs") and (record.get("meta") or {}).get("inputs"):
+                from gitxp.store.inputs import merge as merge_input
+                from gitxp.store.inputs import parse_lines
+
+                merged = list(record["meta"]["inputs"])
+                for item in parse_lines(meta["inputs"]):  # inputs declared on both sides: the union
+                    merged = merge_input(merged, item)
+                meta["inputs"] = merged
             record.setdefault("meta", {}).update(meta)
             objective = (attached.get("meta") or {}).get("metric")
             if objective and not record["meta"].get("metric"):  # the script's @gitxp.experiment(metric=...)

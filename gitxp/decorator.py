@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
+from gitxp.builtin.entrypoint import for_function
 from gitxp.run_core import start
 from gitxp.run_setup import _parse_metric
 from gitxp.values import to_float
@@ -16,20 +16,16 @@ from gitxp.values import to_float
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _entrypoint(fn: Callable[..., Any]) -> str:
-    module = fn.__module__
-    if module == "__main__":
-        file = getattr(sys.modules.get("__main__"), "__file__", None)
-        if file:
-            module = os.path.relpath(os.path.abspath(file))
-    return f"{module}:{fn.__qualname__}"
-
-
 @overload
 def experiment(fn: F, /) -> F: ...
 @overload
 def experiment(
-    *, name: str | None = None, metric: str | None = None, exclude: tuple[str, ...] = (), git: bool = True
+    *,
+    name: str | None = None,
+    metric: str | None = None,
+    exclude: tuple[str, ...] = (),
+    git: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> Callable[[F], F]: ...
 def experiment(
     fn: F | None = None,
@@ -39,12 +35,14 @@ def experiment(
     metric: str | None = None,
     exclude: tuple[str, ...] | list[str] = (),
     git: bool = True,
+    inputs: Sequence[str | os.PathLike[str]] = (),
 ) -> F | Callable[[F], F]:
     """Record every call of the decorated function as a run.
 
     Params are the function's arguments with defaults filled in (``exclude`` leaves some out, e.g. a dataset); a
     returned mapping becomes the results, a returned number becomes the result named by ``metric`` (or
-    ``result``). The return value and any exception pass through unchanged.
+    ``result``). The return value and any exception pass through unchanged. ``inputs``: data files or
+    directories the function reads, recorded with their size and content hash (see ``Run.input``).
     """
 
     def decorate(func: F) -> F:
@@ -66,7 +64,9 @@ def experiment(
                     params[pname] = list(value)
                 else:
                     params[pname] = value
-            with start(name, params, metric=metric, git=git, meta={"entrypoint": _entrypoint(func)}) as run:
+            with start(name, params, metric=metric, git=git, meta=for_function(func)) as run:
+                for path in inputs:
+                    run.input(path)
                 for pname, value in run.params.items():  # values given from outside (gitxp run / rerun) win
                     parameter = signature.parameters.get(pname)
                     if parameter is not None and parameter.kind not in (

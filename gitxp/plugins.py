@@ -22,6 +22,7 @@ __all__ = ["get_plugin_manager", "DEFAULT_PLUGINS", "collect_registry", "entry_p
 
 DEFAULT_PLUGINS = (
     "gitxp.builtin.meta",
+    "gitxp.builtin.entrypoint",
     "gitxp.builtin.overrides",
     "gitxp.builtin.readers",
     "gitxp.builtin.strategies",

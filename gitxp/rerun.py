@@ -20,12 +20,23 @@ from pathlib import Path
 from typing import Any
 
 from gitxp import liveness
+from gitxp.builtin.entrypoint import bootstrap_command, check_rerunnable
 from gitxp.errors import UsageError
 from gitxp.store import Store
 from gitxp.versioning import materialize, remove_worktree, require_commit
 from gitxp.wrapper import Command
 
-__all__ = ["Plan", "plan_rerun", "bootstrap_command", "compare_results", "temporary_tree", "cleanup"]
+__all__ = [
+    "Plan",
+    "plan_rerun",
+    "check_overrides_delivered",
+    "world_warnings",
+    "link_declared_inputs",
+    "bootstrap_command",
+    "compare_results",
+    "temporary_tree",
+    "cleanup",
+]
 
 
 @dataclass
@@ -62,38 +73,6 @@ class Plan:
         }
 
 
-def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
-    """A command that calls a decorated function the way the original run did (its params come from
-    ``GITXP_PARAMS``, which the decorator applies to the call)."""
-    target, sep, qualname = entrypoint.rpartition(":")
-    if not sep or not target or not qualname:
-        raise UsageError(f"entry point {entrypoint!r} is not of the form file.py:function or module:function")
-    if "<locals>" in qualname:
-        raise UsageError(
-            f"entry point {entrypoint!r} is a nested function: it cannot be called again from outside"
-        )
-    if target.endswith(".py"):
-        code = (
-            "import importlib.util, os, sys\n"
-            f"path = {target!r}\n"
-            "sys.path.insert(0, os.path.dirname(os.path.abspath(path)))\n"
-            "spec = importlib.util.spec_from_file_location('__gitxp_rerun__', path)\n"
-            "module = importlib.util.module_from_spec(spec)\n"
-            "sys.modules['__gitxp_rerun__'] = module\n"
-            "spec.loader.exec_module(module)\n"
-        )
-    else:
-        code = (
-            f"import importlib, sys\nsys.path.insert(0, '')\nmodule = importlib.import_module({target!r})\n"
-        )
-    code += (
-        "obj = module\n"
-        + "".join(f"obj = getattr(obj, {part!r})\n" for part in qualname.split("."))
-        + "obj()\n"
-    )
-    return (sys.executable, "-c", code)
-
-
 _PREFIX = "gitxp-rerun-"
 _held: list[Any] = []  # the locks of this process's rerun worktrees (released when it exits)
 
@@ -104,18 +83,6 @@ def _check_inside(run_id: str, what: str, path: str) -> None:
     if Path(path).is_absolute() or ".." in parts:
         raise UsageError(
             f"run {run_id}'s recorded {what} {path!r} is outside the repository: refusing to run it"
-        )
-
-
-def _check_rerunnable(run_id: str, entrypoint: str) -> None:
-    """Refuse, before anything runs, a function defined in a notebook, a REPL or ``python -`` (``<stdin>:f``,
-    ``__main__:f`` without a file): no file holds its code, so no version can bring it back."""
-    target = entrypoint.rpartition(":")[0]
-    if target.startswith("<") or target == "__main__" or target.startswith("__main__."):
-        raise UsageError(
-            f"run {run_id} was recorded from an interactive session (entry point {entrypoint!r}); its code "
-            "cannot be re-run. To make runs re-runnable, define the function in a .py file of the repository "
-            "and import it (or run a script with 'gitxp run -- python train.py')"
         )
 
 
@@ -139,9 +106,11 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         k: v for k, v in params.items() if k in overrides
     }  # a secret param recorded as *** comes from $GITXP_SECRET_<NAME> (or --set)
     template = meta.get("command.template")
-    if template:
-        from gitxp.secrets import unmask
+    template_recorded = bool(template) or bool(meta.get("entrypoint"))
+    own_params = True  # a param of the run itself reaches it (through GITXP_PARAMS and the gitxp API)
+    from gitxp.secrets import unmask
 
+    if template:
         argv = tuple(unmask(template, run["run_id"]))
         shell = bool(meta.get("command.shell"))
         config = Path(meta["command.config"]) if meta.get("command.config") else None
@@ -151,16 +120,37 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         patch = store.run_file(run["run_id"], "diff.patch") or b""
         argv, shell, config = notebook_command(run["run_id"], meta, patch, overrides), False, None
     elif meta.get("entrypoint"):
-        _check_rerunnable(run["run_id"], meta["entrypoint"])
-        argv, shell, config = bootstrap_command(meta["entrypoint"]), False, None
+        check_rerunnable(run["run_id"], meta["entrypoint"])
+        if meta.get("entrypoint.why_not"):
+            raise UsageError(f"run {run['run_id']} cannot be re-run: {meta['entrypoint.why_not']}")
+        argv = bootstrap_command(
+            meta["entrypoint"], meta.get("entrypoint.call"), meta.get("entrypoint.metric")
+        )
+        shell, config = False, None
+    elif meta.get("entrypoint.why_not"):
+        raise UsageError(f"run {run['run_id']} cannot be re-run: {meta['entrypoint.why_not']}")
+    elif meta.get("entrypoint.script"):
+        # a script that called gitxp.start: run again as it was started; an override must reach its argv (the
+        # script's own params come from its arguments, not from gitxp)
+        script = str(meta["entrypoint.script"])
+        start = script.split(" ", 1) if script.startswith("-m ") else [script]
+        argv = (sys.executable, *start, *unmask(list(meta.get("argv") or [])[1:], run["run_id"]))
+        # a gitxp.Sweep trial takes its params from gitxp (its first ask()); a script from its arguments
+        template, own_params, shell, config = list(argv), bool(meta.get("entrypoint.sweep")), False, None
     else:
-        raise UsageError(f"run {run['run_id']} has no recorded command or entry point to run again")
+        raise UsageError(
+            f"run {run['run_id']} has no recorded command or entry point to run again (recorded before "
+            "entry points were, or by an integration that records none)"
+        )
     commit = run.get("commit")
     if not here:
         commit = require_commit(store.repo, commit, f"run {run['run_id']}")
     patch = store.run_file(run["run_id"], "diff.patch") or b""
     workdir = meta.get("workdir") or "."
     _check_inside(run["run_id"], "working directory", workdir)
+    script = str(meta.get("entrypoint.script") or "")
+    if script and not template_recorded and not script.startswith("-m "):
+        _check_inside(run["run_id"], "script", os.path.normpath(os.path.join(workdir, script)))
     if meta.get("entrypoint") and not template:
         target = str(meta["entrypoint"]).rpartition(":")[0]
         if target.endswith(".py"):  # relative to the working directory, which is relative to the root
@@ -171,6 +161,15 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
             f"--set {unknown[0]}: run {run['run_id']} has no param {unknown[0]!r} (its params: "
             f"{', '.join(sorted(params)) or 'none'})"
         )
+    if overrides and template:
+        config_text = None
+        if config is not None and not config.is_absolute():
+            where = os.path.normpath(os.path.join(workdir, str(config)))
+            config_text = store.repo.read_blob(commit, where) if commit else None
+            if config_text is None and store.repo.worktree is not None:
+                local = store.repo.worktree / where
+                config_text = local.read_bytes() if local.is_file() else None
+        check_overrides_delivered(run, argv, overrides, config, config_text, own_params=own_params)
     return Plan(
         run,
         commit,
@@ -182,6 +181,39 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
         here,
         [p for p, _ in _patch_skipped(patch)],
     )
+
+
+def check_overrides_delivered(
+    run: dict[str, Any],
+    argv: tuple[str, ...] | list[str],
+    overrides: dict[str, Any],
+    config: Path | None,
+    config_text: bytes | None = None,
+    *,
+    own_params: bool = True,
+) -> None:
+    """Refuse a ``--set`` that THIS run's command would never receive: not through its template, its flags, its
+    config file (``config_text``: the file as the run's commit holds it; else ``config`` as it is), nor as one of
+    this run's own params (those reach the gitxp API inside the script through ``GITXP_PARAMS``). Other runs'
+    params (the wide table's columns) do not count: a param that was not applied is never recorded as applied."""
+    from gitxp.builtin.overrides import delivered_params
+
+    if config is not None and config_text is not None:
+        with tempfile.TemporaryDirectory(prefix="gitxp-check-") as folder:
+            copy = Path(folder) / config
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(config_text)
+            found = delivered_params(list(argv), overrides, copy)
+    elif config is not None and not config.is_file():
+        found = delivered_params(list(argv), overrides, None)
+    else:
+        found = delivered_params(list(argv), overrides, config)
+    missing = [k for k in overrides if k not in found and (not own_params or run.get(f"params.{k}") is None)]
+    if missing:
+        raise UsageError(
+            f"--set {missing[0]}: the command of run {run['run_id']} never receives {missing[0]!r} (not in its "
+            "command template, flags or config, and not one of its params); nothing was run"
+        )
 
 
 def temporary_tree(store: Store, commit: str, patch: bytes, label: str, keep_dir: Path | None = None) -> Path:
@@ -223,8 +255,40 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
     from gitxp.artifacts import restore_inputs
 
     restored += restore_inputs(store, plan.run["run_id"], dest, dict(_patch_skipped(plan.patch)))
+    link_declared_inputs(store, plan.run.get("meta.inputs"), dest)
     plan.missing_files = [p for p in plan.missing_files if p not in restored]
     return dest
+
+
+def link_declared_inputs(store: Store, lines: list[str] | None, dest: Path) -> None:
+    """Declared inputs (``meta.inputs`` lines) inside the repository that a checkout at ``dest`` lacks (data kept
+    out of git): linked from the user's working tree, so that a rerun or a bisect reads the same files
+    (``world_warnings`` says when they changed since the run)."""
+    from gitxp.store.inputs import parse_lines
+
+    root = store.repo.worktree
+    if root is None:
+        return
+    for item in parse_lines(lines):
+        path = Path(item["path"])
+        if path.is_absolute() or ".." in path.parts:
+            continue
+        source, target = root / path, dest / path
+        if source.exists() and not target.exists() and not target.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source.resolve(), target_is_directory=source.is_dir())
+
+
+def world_warnings(store: Store, run: dict[str, Any]) -> list[str]:
+    """What differs, here and now, from the world the run was recorded in: each package of the environment
+    that differs, each declared input whose content changed (one line each; empty when nothing does)."""
+    from gitxp.store import envs, inputs
+
+    warnings = envs.check_against(store, run)
+    for item in inputs.check(run.get("meta.inputs"), store.repo.worktree, store.root):
+        now = "is gone" if item["now"] is None else f"changed: {item['recorded'][:19]} -> {item['now'][:19]}"
+        warnings.append(f"input {item['path']} {now} since run {run['run_id']}")
+    return warnings
 
 
 def cleanup(store: Store, tree: Path | None) -> None:
@@ -287,9 +351,13 @@ def compare_results(
 
 
 def env_for(plan: Plan) -> dict[str, str]:
-    """Extra environment of a rerun: the seed the original run used, if it recorded one."""
+    """Extra environment of a rerun: the seed the original run used, if it recorded one; for a trial of a
+    ``gitxp.Sweep`` loop, ``GITXP_RERUN_ASK`` (its first ``ask()`` is the rerun, see gitxp.search.api)."""
     seed = plan.run.get("meta.seed")
-    return {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
+    env = {"GITXP_SEED": str(seed)} if isinstance(seed, int) else {}
+    if plan.run.get("meta.entrypoint.sweep") and not plan.run.get("meta.command.template"):
+        env["GITXP_RERUN_ASK"] = "1"
+    return env
 
 
 def run_dir(tree: Path | None, plan: Plan) -> Path:

@@ -23,6 +23,7 @@ from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
 from gitxp.lifecycle.api import RunLifecycle
 from gitxp.run_curves import FLUSH_SECONDS, HEART, Curves
+from gitxp.run_inputs import RunInputs
 from gitxp.run_setup import (
     END_STATUSES,
     _attach_target,
@@ -57,7 +58,7 @@ def current() -> Run:
     return stack[-1]
 
 
-class Run(Curves, RunLifecycle, RunArtifacts):
+class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
     """One execution of training code with one set of params. Create it with :func:`start`."""
 
     def __init__(

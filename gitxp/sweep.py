@@ -104,6 +104,7 @@ class Sweep:
     argv_params: bool = True  # record the command's --name value flags as params (gitxp run --no-argv-params)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
     planned_skips: int = 0  # plan() with resume: the points that already finished (and would be skipped)
+    run_meta: dict[str, Any] = field(default_factory=dict)  # meta of every run (entry point, declared inputs)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
@@ -253,6 +254,7 @@ class Sweep:
                         from gitxp.secrets import mask_argv
 
                         meta[INVOCATION_KEY] = json.dumps(mask_argv(self.invocation))
+                    meta.update(self.run_meta)
                     meta.update(getattr(strategy, "pending_meta", None) or {})
                     run = Run(
                         experiment=self.experiment,

@@ -192,6 +192,24 @@ def _stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
     threading.Thread(target=kill_later, daemon=True).start()
 
 
+def _other_interpreter(argv: list[str], env: dict[str, str], shell: bool) -> dict[str, Any]:
+    """A command run by another Python than gitxp's (another virtualenv's ``python``): gitxp's own environment is
+    not the run's, so none is recorded, and a note says why (the gitxp API inside the command records its own)."""
+    first = argv[0] if argv and not shell else ""
+    if not os.path.basename(first).startswith("python"):
+        return {}
+    found = shutil.which(first, path=env.get("PATH"))
+    # the same bin directory is the same installation (a virtualenv's python links to the base one: no samefile)
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    if found is None or os.path.dirname(os.path.abspath(found)) == here:
+        return {}
+    return {
+        "environment": None,
+        "environment.note": f"the command runs {found}, not gitxp's {sys.executable}: its packages were not "
+        "recorded (the gitxp API inside the command records them)",
+    }
+
+
 def execute(
     run: Run,
     command: Command,
@@ -235,6 +253,9 @@ def execute(
             "command.config": str(command.config) if command.config else None,
             "command.parse": list(command.parse) or None,
             "output_dir": str(run.output_dir),
+            "entrypoint.script": None,  # the command is how to run it again (gitxp.builtin.entrypoint)
+            "entrypoint.why_not": None,
+            **_other_interpreter(invocation.command, env, command.shell),
         }
     )
     from gitxp.builtin.readers import RegexReader

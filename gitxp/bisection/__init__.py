@@ -200,7 +200,35 @@ def outcome(store: Store, state: State, step: Any) -> dict[str, Any]:
         "new_runs": sum(len(m["new"]) for m in state.measured.values()),
         "reused_runs": sum(m["reused"] for m in state.measured.values()),
     }
+    result.update(other_causes(store, state, step))
     return result
+
+
+def other_causes(store: Store, state: State, step: Any) -> dict[str, Any]:
+    """Besides the code: declared inputs and packages that differ between the runs measured at the good end and
+    at the first bad commit (or the bad end): ``{"other_causes": {"inputs": [...], "environment": [...]}}``, or
+    nothing when the runs on both sides read the same data in the same environment."""
+    import types
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from gitxp.store.world import world_differences
+
+    at = step.at if step.kind == "found" else len(state.commits) - 1
+    good, bad = state.measured.get("0"), state.measured.get(str(at))
+    if not good or not bad or not good["runs"] or not bad["runs"]:
+        return {}
+    table = store.table(show="archived")
+    sides = [
+        types.SimpleNamespace(
+            label=m["sha"][:7],
+            table=table.filter(pc.is_in(table["run_id"], pa.array(m["runs"], pa.string()))),
+        )
+        for m in (good, bad)
+    ]
+    found = world_differences(store, sides)
+    return {"other_causes": found} if found else {}
 
 
 def drive(

@@ -30,6 +30,7 @@ def spec_from_run(store: Store, run_prefix: str, overrides: dict[str, Any]) -> t
     import pyarrow.compute as pc
 
     from gitxp.rerun import plan_rerun
+    from gitxp.store.inputs import parse_lines
 
     table = store.table()
     run_id = store.resolve_run(run_prefix, table)
@@ -44,6 +45,7 @@ def spec_from_run(store: Store, run_prefix: str, overrides: dict[str, Any]) -> t
         params=plan.params,
         source_run=run_id,
         entrypoint=None if row.get("meta.command.template") else row.get("meta.entrypoint"),
+        inputs=[item["path"] for item in parse_lines(row.get("meta.inputs"))],
     )
     return spec, row
 
@@ -109,7 +111,7 @@ def _new_run(store: Store, state: State, tree: Path, repeat: int) -> Any:
     from gitxp.run import Run
     from gitxp.versioning import capture
 
-    return Run(
+    run = Run(
         experiment=state.experiment,
         params=state.spec.params,
         metric=f"{state.metric}:{state.goal}",
@@ -124,6 +126,13 @@ def _new_run(store: Store, state: State, tree: Path, repeat: int) -> Any:
             "bisect.source_run": state.spec.source_run,
         },
     )
+    root = store.repo.worktree
+    for path in state.spec.inputs:  # the data as it is now (linked into the worktree): its hash, again
+        try:
+            run.input(path if Path(path).is_absolute() or root is None else root / path)
+        except UsageError:
+            pass  # gone: the run says what it lacks
+    return run
 
 
 def _execute(run: Any, state: State, tree: Path, repeat: int, controller: Controller) -> Any:
@@ -164,6 +173,10 @@ def measure_commit(
     if needed > 0 and not controller.interrupted.is_set():
         tree = temporary_tree(store, sha, b"", f"bisect-{sha[:7]}")
         try:
+            from gitxp.rerun import link_declared_inputs
+
+            # the declared inputs kept out of git, linked into the worktree (each new run hashes them again)
+            link_declared_inputs(store, [f"- 0 {p}" for p in state.spec.inputs], tree)
             spec = state.spec
             try:
                 check_command(Command(tuple(spec.argv), shell=spec.shell, cwd=tree / spec.workdir))

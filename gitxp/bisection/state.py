@@ -33,6 +33,7 @@ class Spec:
     params: dict[str, Any] = field(default_factory=dict)
     source_run: str | None = None
     entrypoint: str | None = None
+    inputs: list[str] = field(default_factory=list)  # declared input paths, hashed again at every new run
 
 
 @dataclass

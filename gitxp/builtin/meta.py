@@ -6,10 +6,12 @@ import getpass
 import os
 import platform
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
 from gitxp.secrets import mask_argv
+from gitxp.store.envs import platform_name
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -26,6 +28,13 @@ def _notebook_meta(run: Run) -> dict[str, Any]:
 
 @hookimpl
 def gitxp_run_end(run: Run, status: str) -> None:
+    """What a run's end adds to its meta: the cells a kernel executed after the one that started it, and the
+    environment when it was hashed in the background."""
+    _later_cells(run)
+    _late_environment(run)
+
+
+def _later_cells(run: Run) -> None:
     """A kernel's run left open across cells: the cells executed after the one that started it, until it ended
     (``gitxp rerun`` executes them too)."""
     if "IPython" not in sys.modules or run.meta().get("notebook.cells") is None:
@@ -72,20 +81,6 @@ def _static() -> dict[str, str]:
     return _STATIC
 
 
-def platform_name() -> str:
-    """``platform.platform()``, without the ``uname -p`` process it starts on Linux (a few ms of every
-    ``gitxp run``): there the processor it asks for is left out whenever it is "unknown" or repeats the machine,
-    which is what ``uname -p`` answers on Linux. Anything unusual goes to ``platform.platform()`` itself."""
-    if sys.platform != "linux":
-        return platform.platform()
-    system, _node, release, _version, machine = os.uname()
-    libc, libc_version = platform.libc_ver()
-    text = "-".join(part.strip() for part in (system, release, machine, "with", libc + libc_version) if part)
-    if system != "Linux" or any(c in text for c in ' /\\:;"()') or "unknown" in text or "--" in text:
-        return platform.platform()
-    return text
-
-
 @hookimpl
 def gitxp_collect_meta(run: Run) -> dict[str, Any]:
     meta: dict[str, Any] = {
@@ -100,4 +95,33 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
         if os.environ.get(key):
             meta[f"env.{key}"] = os.environ[key]
     meta.update(_notebook_meta(run))
+    from gitxp.store import envs
+
+    digest = envs.cached_hash(_store_root(run))
+    if digest:
+        meta["environment"] = digest  # envs/<hash>.json on the ref (gitxp.store.envs)
+    else:  # walked in the background while the run starts (gitxp run: while its command starts)
+        envs.hash_later(_store_root(run))
     return meta
+
+
+def _late_environment(run: Run) -> None:
+    """A run that started before its environment was hashed gets it now (none if it chose none: another
+    interpreter, see gitxp.wrapper)."""
+    from gitxp.store import envs
+
+    if not envs.pending() or "environment" in run.meta():
+        return
+    digest = envs.wait_hash(_store_root(run))
+    if digest:
+        run.meta({"environment": digest})
+
+
+def _store_root(run: Run) -> Path | None:
+    """The store's directory in .git (for the environment's file): the run's store, or the wrapper's when the run
+    is attached to ``gitxp run`` (``$GITXP_ATTACH_DIR`` is ``<root>/staging/<run>``)."""
+    store = getattr(run, "store", None)
+    if store is not None:
+        return Path(store.root)
+    attach = os.environ.get("GITXP_ATTACH_DIR")
+    return Path(attach).parent.parent if attach else None

@@ -96,6 +96,7 @@ def _register() -> None:
         bisect_cmd,
         cluster_cmd,
         compare_cmd,
+        env_cmd,
         lifecycle_cmd,
         report_cmd,
         rerun_cmd,
@@ -119,6 +120,7 @@ def _register() -> None:
         artifacts_cmd,
         ui_cmd,
         cluster_cmd,
+        env_cmd,
     )
     for module in commands:
         for command in module.COMMANDS:

@@ -41,7 +41,9 @@ class _BisectCommand(click.Command):
 @click.option("--shell", is_flag=True, help="Run the command through the shell.")
 @click.option("--resume", is_flag=True, help="Continue the latest bisect after an interruption.")
 @click.option("--dry-run", is_flag=True, help="Print the plan, run nothing.")
-@click.option("--yes", is_flag=True, help="Run the command of a RUN recorded elsewhere (pulled) without asking.")
+@click.option(
+    "--yes", is_flag=True, help="Run the command of a RUN recorded elsewhere (pulled) without asking."
+)
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table", show_default=True)
 @click.argument("target", nargs=-1, type=click.UNPROCESSED)
 def bisect_command(
@@ -224,6 +226,28 @@ def _print(result: dict[str, Any], fmt: str) -> None:
         click.echo(
             f"\nno regression: the bad end {result['bad'][:7]} is not worse than the good end beyond noise"
         )
+    _print_other_causes(result.get("other_causes") or {})
+
+
+def _print_other_causes(causes: dict[str, Any]) -> None:
+    """Inputs and packages that changed between the good end's runs and the bad side's: a cause besides code."""
+    from gitxp.store.envs import format_change
+
+    for item in causes.get("inputs", []):
+        for row in item["inputs"]:
+            a = ", ".join(h[:19] for h in row["a"]) or "not declared"
+            b = ", ".join(h[:19] for h in row["b"]) or "not declared"
+            click.echo(
+                f"\nwarning: input {row['path']} differs between the runs of {item['a']} ({a}) and of "
+                f"{item['b']} ({b}): the change may come from the data, not the code"
+            )
+    for item in causes.get("environment", []):
+        if item["packages"]:
+            click.echo(
+                f"\nwarning: the environment differs between the runs of {item['a']} and of {item['b']}: "
+                + ", ".join(format_change(r) for r in item["packages"][:10])
+                + (" ..." if len(item["packages"]) > 10 else "")
+            )
 
 
 COMMANDS = [bisect_command]

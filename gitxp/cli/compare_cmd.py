@@ -182,6 +182,9 @@ def compare_command(
         report = compare_runs(groups, show_all=show_all)
     else:
         report = compare_by_experiment(groups, metric)
+    from gitxp.store.world import world_differences
+
+    report.update(world_differences(store, groups))
     if code:
         report["code"] = [
             {"a": groups[0].label, "b": g.label, "diff": code_diff(store, groups[0], g, full=full)}
@@ -213,12 +216,43 @@ def compare_command(
                 _render_groups(block, fmt)
     else:
         _render_groups(report, fmt)
+    _render_world(report, fmt)
     for item in report.get("code", []):
         header = f"code: {item['a']} -> {item['b']}"
         if fmt == "markdown":
             click.echo(f"**{header}**\n\n```diff\n{item['diff'].rstrip()}\n```\n")
         elif fmt == "table":
             click.echo(f"\n{header}\n{item['diff'].rstrip() or '(same code)'}")
+
+
+# ---------------------------------------------------------------------------------------------- the world of the
+# sides: package environments and declared inputs (issue 22; kept apart from the results' comparison above)
+
+
+def _render_world(report: dict[str, Any], fmt: str) -> None:
+    """The environment and input blocks of ``world_differences`` (table and markdown; csv has none)."""
+    from gitxp.store.envs import format_change
+
+    if fmt not in ("table", "markdown"):
+        return
+    bullet = "- " if fmt == "markdown" else "  "
+    for item in report.get("environment", []):
+        rows = item["packages"]
+        head = f"environment: {item['a']} -> {item['b']}" + (
+            f" ({len(rows)} package{'s' * (len(rows) != 1)} differ)" if rows else ""
+        )
+        click.echo(f"\n**{head}**\n" if fmt == "markdown" else f"\n{head}")
+        for row in rows:
+            click.echo(bullet + format_change(row))
+        for note in item["notes"]:
+            click.echo(f"{bullet}({note})")
+    for item in report.get("inputs", []):
+        head = f"inputs that differ: {item['a']} -> {item['b']}"
+        click.echo(f"\n**{head}**\n" if fmt == "markdown" else f"\n{head}")
+        for row in item["inputs"]:
+            a = ", ".join(h[:19] for h in row["a"]) or "(not declared)"
+            b = ", ".join(h[:19] for h in row["b"]) or "(not declared)"
+            click.echo(f"{bullet}{row['path']}: {a} -> {b}")
 
 
 def _experiment_heading(block: dict[str, Any], fmt: str) -> str | None:

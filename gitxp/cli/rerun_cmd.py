@@ -47,9 +47,17 @@ def rerun_command(
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
     import pyarrow.compute as pc
 
-    from gitxp.builtin.overrides import delivered_params
     from gitxp.repo import Repo
-    from gitxp.rerun import cleanup, compare_results, env_for, plan_rerun, prepare_tree, run_dir
+    from gitxp.rerun import (
+        check_overrides_delivered,
+        cleanup,
+        compare_results,
+        env_for,
+        plan_rerun,
+        prepare_tree,
+        run_dir,
+        world_warnings,
+    )
     from gitxp.run import Run
     from gitxp.space import parse_assignment, parse_value
     from gitxp.store import Store
@@ -73,8 +81,11 @@ def rerun_command(
 
         check_resumable(original)
     plan = plan_rerun(store, original, overrides, here=here)
+    warnings = world_warnings(store, original)
+    for line in warnings:
+        click.echo(f"gitxp: warning: {line}", err=True)
     if dry_run:
-        _print_plan(plan.describe(), fmt)
+        _print_plan({**plan.describe(), "differences": warnings}, fmt)
         return
     _confirm_foreign(store, original, plan, yes)
     tree = prepare_tree(store, plan)
@@ -91,10 +102,7 @@ def rerun_command(
         )
         check_command(command)
         if overrides and original.get("meta.command.template"):
-            found = delivered_params(list(command.argv), overrides, config)
-            missing = [k for k in overrides if k not in found and f"params.{k}" not in original]
-            if missing:
-                raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")
+            check_overrides_delivered(original, command.argv, overrides, config)
         version = (
             capture(Repo.discover(tree))
             if tree is not None
@@ -157,7 +165,7 @@ def rerun_command(
     if verify:
         rows = compare_results(original, results, rtol, atol)
         ok = status == "finished" and all(r["match"] for r in rows) and bool(rows)
-        _print_verify(rows, ok, fmt, run_id, new.id)
+        _print_verify(rows, ok, fmt, run_id, new.id, warnings)
         sys.exit(0 if ok else 1)
     if status != "finished":
         sys.exit(1)
@@ -189,11 +197,12 @@ def _print_plan(plan: dict[str, Any], fmt: str) -> None:
             click.echo(f"{key:12} {value}")
 
 
-def _print_verify(rows: list[dict[str, Any]], ok: bool, fmt: str, original: str, new: str) -> None:
+def _print_verify(
+    rows: list[dict[str, Any]], ok: bool, fmt: str, original: str, new: str, warnings: list[str]
+) -> None:
     if fmt == "json":
-        click.echo(
-            json_dumps({"original": original, "rerun": new, "match": ok, "results": to_json_value(rows)})
-        )
+        report = {"original": original, "rerun": new, "match": ok, "results": to_json_value(rows)}
+        click.echo(json_dumps({**report, "differences": warnings}))
         return
     from rich.table import Table
 
@@ -209,6 +218,10 @@ def _print_verify(rows: list[dict[str, Any]], ok: bool, fmt: str, original: str,
         )
     print_view(view)
     click.echo("reproduced" if ok else "NOT reproduced" + ("" if rows else " (no results to compare)"))
+    if warnings:  # said before the run too; repeated beside the verdict it qualifies
+        click.echo(f"note: {len(warnings)} difference(s) from the original run's world:")
+        for line in warnings:
+            click.echo(f"  {line}")
 
 
 COMMANDS = [rerun_command]

@@ -169,6 +169,13 @@ class _RunCommand(click.Command):
 )
 @click.option("--no-git", is_flag=True, help="Record without a version (no commit needed).")
 @click.option(
+    "--input",
+    "input_paths",
+    multiple=True,
+    metavar="PATH",
+    help="A data file or directory the command reads: its size and sha256 are recorded (repeatable).",
+)
+@click.option(
     "--parse",
     "parse_patterns",
     multiple=True,
@@ -213,6 +220,7 @@ def run_command(
     no_argv_params: bool,
     tee: bool | None,
     no_git: bool,
+    input_paths: tuple[str, ...],
     parse_patterns: tuple[str, ...],
     dry_run: bool,
     resume: bool,
@@ -283,6 +291,15 @@ def run_command(
     store = Store.open(create=no_git)
     version = Version(None) if no_git else capture(store.repo)
     store.detach_commits = not is_sweep
+    run_meta: dict[str, Any] = {}
+    if input_paths:
+        from gitxp.store import inputs
+
+        lines: list[str] = []
+        for path in input_paths:  # hashed once for all the runs of a sweep
+            item = inputs.describe(path, repo_root=store.repo.worktree, store_root=store.root)
+            lines = inputs.merge(lines, item)
+        run_meta["inputs"] = lines
     sweep = Sweep(
         store=store,
         version=version,
@@ -302,6 +319,7 @@ def run_command(
         resume=resume,
         invocation=click.get_current_context().meta.get("gitxp.argv"),
         argv_params=not no_argv_params,
+        run_meta=run_meta,
     )
     if dry_run:
         _print_plan(sweep)

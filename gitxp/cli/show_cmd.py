@@ -86,6 +86,7 @@ def _print_section(title: str, values: dict[str, Any]) -> None:
 @click.option("--diff", "show_diff", is_flag=True, help="Print the stored patch of uncommitted changes.")
 @click.option("--metrics", "show_metrics", is_flag=True, help="Print the run's curves.")
 @click.option("--log", "show_log", is_flag=True, help="Print the run's captured output.")
+@click.option("--env", "show_env", is_flag=True, help="Print the run's package environment.")
 @click.option("-e", "--experiment", help="With --importance: the experiment (default: the run's).")
 @click.option("--importance", is_flag=True, help="Which params matter most for the experiment's objective.")
 @click.option(
@@ -100,6 +101,7 @@ def show_command(
     show_diff: bool,
     show_metrics: bool,
     show_log: bool,
+    show_env: bool,
     experiment: str | None,
     importance: bool,
     metric: str | None,
@@ -139,6 +141,11 @@ def show_command(
         raise UsageError(reason) from None
     row = table.filter(pc.equal(table["run_id"], run_id))
     row = row.select([c for c in row.column_names if row[c][0].is_valid])
+    if show_env:
+        from gitxp.cli.env_cmd import print_run_env
+
+        print_run_env(store, {c: row[c][0].as_py() for c in row.column_names}, fmt)
+        return
     if show_diff or show_log:
         data = store.run_file(run_id, "diff.patch" if show_diff else "stdout.log")
         if data is None:
@@ -200,7 +207,12 @@ def show_command(
         _print_section(group, item.get(group, {}))
     meta = dict(item.get("meta", {}))
     tb = meta.pop("error.traceback", None)
+    inputs = meta.pop("inputs", None)
     _print_section("meta", meta)
+    if inputs:
+        from gitxp.store.inputs import parse_lines
+
+        _print_section("inputs", {i["path"]: f"{i['hash']} ({i['size']} bytes)" for i in parse_lines(inputs)})
     for summary in item["metrics"]:
         summary_line = {k: v for k, v in summary.items() if k != "name"}
         _print_section(f"metric {summary['name']}", summary_line)

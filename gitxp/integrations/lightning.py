@@ -5,6 +5,11 @@
 Hyper-parameters (``save_hyperparameters()`` / ``log_hyperparams``) become params, every ``self.log(...)`` a curve
 point at the trainer's global step, and saved checkpoints artifacts (``checkpoints/<file>``). It records into the
 current gitxp run (the wrapper's under ``gitxp run``), or starts one that it ends when training ends.
+
+Checkpoints are written into the run's output directory (``.git/gitxp/outputs/<run>/...``, never the working tree,
+which would make every later run "dirty"), unless the ``ModelCheckpoint`` has its own ``dirpath``. The checkpoints
+recorded as artifacts are the ones Lightning keeps (``save_top_k``, ``save_last``): taken when training ends, not
+one per save (those Lightning deleted are not kept either).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ class GitxpLogger(Logger):
         self._run: Run | None = None
         self._owns_run = False
         self._logged: set[str] = set()
+        self._callbacks: list[Any] = []
 
     @property
     def run(self) -> Run:
@@ -51,6 +57,12 @@ class GitxpLogger(Logger):
     def version(self) -> str:
         return self.run.id
 
+    @property
+    def save_dir(self) -> str:
+        """Where Lightning puts checkpoints when ``ModelCheckpoint`` has no ``dirpath``
+        (``<save_dir>/<name>/<version>/checkpoints``): the run's output directory, not the working tree."""
+        return str(self.run.output_dir)
+
     @rank_zero_only
     def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kwargs: Any) -> None:
         values = vars(params) if isinstance(params, Namespace) else dict(params or {})
@@ -69,15 +81,22 @@ class GitxpLogger(Logger):
 
     @rank_zero_only
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:
-        if not self._log_checkpoints:
-            return
-        for attr in ("best_model_path", "last_model_path"):
-            path = getattr(checkpoint_callback, attr, "") or ""
-            if path and Path(path).is_file():
+        if self._log_checkpoints and checkpoint_callback not in self._callbacks:
+            self._callbacks.append(checkpoint_callback)  # its files are recorded when training ends
+
+    def _record_checkpoints(self) -> None:
+        """The checkpoint files Lightning kept (its top-k, last and best), as artifacts."""
+        for callback in self._callbacks:
+            kept = set(getattr(callback, "best_k_models", None) or {})
+            kept |= {getattr(callback, a, "") or "" for a in ("best_model_path", "last_model_path")}
+            for path in sorted(
+                p for p in map(str, kept) if p and p not in self._logged and Path(p).is_file()
+            ):
                 self.run.log_artifact(path, name=f"checkpoints/{Path(path).name}")
                 self._logged.add(path)
 
     @rank_zero_only
     def finalize(self, status: str) -> None:
+        self._record_checkpoints()
         if self._run is not None and self._owns_run:
             end_run(self._run, "finished" if status == "success" else "failed")

@@ -4,11 +4,14 @@
 
 The ``TrainingArguments`` (``learning_rate``, ``num_train_epochs``, ...) and the model's config (under ``model.``)
 become params, every ``on_log`` a curve point at the global step, saved checkpoints artifacts
-(``checkpoint-<step>/...``). It records into the current gitxp run, or starts one and ends it after training.
+(``checkpoint-<step>/...``: the ones the Trainer kept when training ends, as ``save_total_limit`` says). It records
+into the current gitxp run, or starts one and ends it after training. Without an ``output_dir`` of the user's, the
+Trainer writes into the run's output directory (``.git/gitxp/outputs/<run>/trainer_output``), not the working tree.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GitxpCallback"]
 
+_DEFAULT_OUTPUT_DIRS = {"trainer_output", "tmp_trainer"}  # TrainingArguments' defaults (5.x, 4.x)
 _SKIP_ARGS = {"logging_dir", "output_dir", "hub_token", "push_to_hub_token", "report_to"}
 
 
@@ -30,6 +34,8 @@ class GitxpCallback(TrainerCallback):
         self._log_checkpoints = log_checkpoints
         self._run: Run | None = None
         self._owns_run = False
+        self._output_dir: Path | None = None
+        self._logged: set[str] = set()
 
     @property
     def run(self) -> Run:
@@ -59,13 +65,35 @@ class GitxpCallback(TrainerCallback):
         if values:
             self.run.log(values, step=state.global_step)
 
+    def on_init_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """The Trainer's default ``output_dir`` (``trainer_output`` in the current directory, i.e. the working
+        tree) becomes the run's output directory; an ``output_dir`` the user chose is kept."""
+        old = str(getattr(args, "output_dir", None) or "")
+        if not old or old in _DEFAULT_OUTPUT_DIRS:
+            args.output_dir = str(self.run.output_dir / "trainer_output")
+            logs = str(getattr(args, "logging_dir", None) or "")
+            if old and logs.startswith(
+                old + os.sep
+            ):  # transformers 4: TensorBoard logs under output_dir/runs
+                args.logging_dir = args.output_dir + logs[len(old) :]
+
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if not self._log_checkpoints or not state.is_world_process_zero:
+        if self._log_checkpoints and state.is_world_process_zero:
+            self._output_dir = Path(args.output_dir)  # its checkpoint folders are recorded when training ends
+
+    def _record_checkpoints(self) -> None:
+        """The ``checkpoint-<step>`` folders the Trainer kept (``save_total_limit`` deletes older ones), as
+        artifacts: the ones still there when training ends."""
+        if self._output_dir is None:
             return
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if folder.is_dir():
-            self.run.log_artifacts(folder, prefix=folder.name)
+        for folder in sorted(self._output_dir.glob("checkpoint-*")):
+            if folder.is_dir() and folder.name not in self._logged:
+                self.run.log_artifacts(folder, prefix=folder.name)
+                self._logged.add(folder.name)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        if self._run is not None and self._owns_run and state.is_world_process_zero:
+        if not state.is_world_process_zero:
+            return
+        self._record_checkpoints()
+        if self._run is not None and self._owns_run:
             end_run(self._run)

@@ -53,6 +53,12 @@ def _version(store: Store, git: bool, base: Version | None = None) -> Version:
     return kernel_version(store, base or capture(store.repo)) if git else Version(None)
 
 
+def record_returned(run: Run, returned: Any, metric: str) -> None:
+    """Record an objective's return value as ``gitxp.optimize`` does (``metric``: ``"loss:min"`` or several,
+    comma-separated); used to re-run one trial (``gitxp rerun``)."""
+    _record(run, returned, _objectives([m for m in metric.split(",") if m]))
+
+
 def _record(run: Run, returned: Any, objectives: list[tuple[str, str]]) -> None:
     """The objective's return value as results: a number is the (single) objective, a mapping is results."""
     if isinstance(returned, Mapping):
@@ -147,6 +153,7 @@ def optimize(
         timeout=timeout,
         task=_trial(objective, objectives),
         git=git,
+        run_meta=_entrypoint(objective, objectives),
     )
     from gitxp.search.progress import trial_progress
     from gitxp.wrapper import Controller
@@ -166,6 +173,14 @@ def optimize(
     return _best(result, objectives)
 
 
+def _entrypoint(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> dict[str, Any]:
+    """How to re-run one trial: the objective called with a run whose params are the trial's (see
+    gitxp.builtin.entrypoint), and how its return value becomes results."""
+    from gitxp.builtin.entrypoint import METRIC, for_function
+
+    return {**for_function(objective, call="run"), METRIC: ",".join(":".join(o) for o in objectives)}
+
+
 def _options(executor: str, jobs: int | None, scheduler: str | None, retries: int) -> Any:
     from gitxp.executors import ExecutorOptions
 
@@ -182,6 +197,25 @@ def _best(result: SweepResult, objectives: list[tuple[str, str]]) -> Run | list[
         reason = f" ({len(failed)} failed: {failed[0].meta().get('error.message')})" if failed else ""
         raise UsageError(f"no trial reported {objectives[0][0]!r}{reason}")
     return result.best
+
+
+_asked_in_rerun: list[Run] = []
+
+
+def _rerun_ask(sweep: Sweep) -> Run | None:
+    """``Sweep.ask`` under ``gitxp rerun`` of one trial: the trial once (attached to the rerun's run, which holds
+    the trial's params), then the end of the script (exit 0: the rest of the loop is other trials)."""
+    if not os.environ.get("GITXP_RERUN_ASK") or not os.environ.get("GITXP_RUN_ID"):
+        return None
+    if _asked_in_rerun:
+        import sys
+
+        print("gitxp: rerun of one gitxp.Sweep trial: stopping at the next ask()", file=sys.stderr)
+        raise SystemExit(0)
+    run = Run(experiment=sweep._loop.experiment, metric=",".join(":".join(o) for o in sweep.objectives))
+    _asked_in_rerun.append(run)
+    sweep.runs.append(run)
+    return run
 
 
 class Sweep:
@@ -239,11 +273,23 @@ class Sweep:
         return self._loop.experiment_name
 
     def ask(self) -> Run:
-        """A new started run with the next proposal (its params set, or drawn as the run samples them)."""
+        """A new started run with the next proposal (its params set, or drawn as the run samples them).
+
+        Under ``gitxp rerun`` of one of its trials (``$GITXP_RERUN_ASK``), the first ``ask`` returns the rerun's
+        run, its params the trial's (nothing is proposed or sampled), and the next one ends the script."""
+        rerun = _rerun_ask(self)
+        if rerun is not None:
+            return rerun
         point = self._loop._propose(self._strategy)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
-        meta = {"strategy": self._loop.strategy, **(getattr(self._strategy, "pending_meta", None) or {})}
+        from gitxp.builtin.entrypoint import SWEEP
+
+        meta = {
+            "strategy": self._loop.strategy,
+            SWEEP: "ask",  # gitxp rerun runs the script again and hands it this trial at its first ask()
+            **(getattr(self._strategy, "pending_meta", None) or {}),
+        }
         run = Run(
             experiment=self._loop.experiment,
             params=point,

@@ -55,6 +55,8 @@ def valid_path(path: str) -> bool:
         run_id = parts[3]
         names_ok = all(p not in ("", ".", "..") for p in parts[5:])
         return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and names_ok
+    if parts[0] == "envs":  # gitxp.store.envs: one file per environment, named by its hash
+        return len(parts) == 2 and bool(re.fullmatch(r"[0-9a-f]{16}\.json", parts[1]))
     return parts[0] not in ("runs", "packs") and ".." not in parts and not path.startswith("/")
 
 

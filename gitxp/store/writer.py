@@ -175,7 +175,12 @@ class RefWriter(StagingArea):
             )
             # this clone recorded them (gitxp.store.provenance): noted before the ref names them
             note_recorded(self.root, [r["run_id"] for r in done])
+            from gitxp.store import envs
+
+            env_files = envs.ref_files(self.root, done)
+            files.update(env_files)
             self._commit_files(files, message)
+            envs.committed(self.root, list(env_files))
             for data, table in built:
                 written.remember(data, table)  # the read cache takes these instead of parsing them again
             listed = {item.path: names for item, _r, _e, names in prepared}
@@ -265,14 +270,15 @@ class RefWriter(StagingArea):
             return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
             return 0
-        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events")}
-        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs", "events")}
+        theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events", "envs")}
+        mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs", "events", "envs")}
         new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
         files = {
             p: s
             for p, s in theirs.items()
-            if p.rsplit("/", 1)[0] in new_runs or (p.startswith(("packs/", "events/")) and p not in mine)
-        }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch, merged as a union
+            if p.rsplit("/", 1)[0] in new_runs
+            or (p.startswith(("packs/", "events/", "envs/")) and p not in mine)
+        }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch; envs/: environments; unions
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return len(new_runs)

@@ -376,4 +376,10 @@ class AnalysisViews:
             }
             for g in groups
         ]
-        return {"groups": groups_info, "reports": reports, "diff": diff}
+        from gitxp.store.envs import format_change
+        from gitxp.store.world import world_differences
+
+        world = world_differences(self.store, groups)
+        for item in world.get("environment", []):
+            item["lines"] = [format_change(row) for row in item["packages"]]
+        return {"groups": groups_info, "reports": reports, "diff": diff, **world}

@@ -207,9 +207,15 @@ class Dashboard(AnalysisViews):
             }
             for entry in list_artifacts(self.store, rid)
         ]
+        from gitxp.store import envs
+        from gitxp.store.inputs import parse_lines
+
+        env = envs.of_run(self.store, row)
         return {
             "record": record,
             "lifecycle": self.lifecycle_state(rid),
+            "environment": env,
+            "inputs": parse_lines(row.get("meta.inputs")),
             "commit_message": message,
             "diff": patch.decode(errors="replace"),
             "log": log[start:].decode(errors="replace"),

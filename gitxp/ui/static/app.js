@@ -428,6 +428,7 @@ async function runPage(main, id) {
       el("pre", { class: "code", style: "margin-top:8px;max-height:140px" }, data.commit_message || "(commit not in this clone)")),
       el("div", { class: "panel" }, el("h2", {}, "Meta"), kvTable(group("meta"))))));
   if (!STATIC && data.lifecycle) main.append(manageRunPanel(r.run_id, data.lifecycle));
+  if (data.environment || (data.inputs || []).length) main.append(worldPanel(data.environment, data.inputs || []));
   const labels = { [r.run_id]: shortId(r.run_id) };
   // a finished run that logged no per-step metrics gets no (empty) curves panel
   const panel = STATIC || r.status === "running" || (data.metrics || []).length ? curvesPanel([r.run_id], labels) : null;
@@ -458,6 +459,18 @@ async function runPage(main, id) {
       } catch (e) { setStatus(e.message); }
     }, 1500));
   }
+}
+
+/* The run's environment (python, platform, packages) and its declared inputs (gitxp.store.envs / inputs). */
+function worldPanel(env, inputs) {
+  const pkgs = Object.entries((env && env.packages) || {});
+  const fields = env ? Object.fromEntries(Object.entries(env).filter(([k]) => k !== "packages")) : {};
+  return el("div", { class: "panel", id: "environment" }, el("h2", {}, "Environment and inputs"),
+    env ? kvTable(fields) : el("div", { class: "muted" }, "no environment recorded"),
+    env ? el("details", {}, el("summary", {}, `${pkgs.length} packages`),
+      el("table", { class: "kv" }, el("tbody", {}, pkgs.map(([n, v]) => el("tr", {}, el("td", { class: "mono" }, n), el("td", { class: "mono" }, v)))))) : null,
+    inputs.length ? el("table", { class: "kv", id: "inputs" }, el("tbody", {}, inputs.map((i) => el("tr", {},
+      el("td", { class: "mono" }, i.path), el("td", { class: "mono" }, i.hash), el("td", { class: "num" }, fmtBytes(i.size)))))) : null);
 }
 
 // ---------------------------------------------------------------- sweep page
@@ -784,6 +797,14 @@ async function comparePage(main, params) {
         el("thead", {}, el("tr", {}, el("th", {}, "param"), rep.groups.map((g) => el("th", {}, g.label)))),
         el("tbody", {}, rep.params.map((p) => el("tr", {}, el("td", {}, p.name), rep.groups.map((g) => el("td", { class: "mono" }, (p.counts ? (p.counts[g.label] || []).map(([v, n]) => `${v} (${n} run${n === 1 ? "" : "s"})`) : (p.values[g.label] || [])).join(", ")))))))));
     }
+  }
+  for (const e of data.environment || []) {
+    main.append(el("div", { class: "panel", id: "env-diff" }, el("h2", {}, `Environment: ${e.a} → ${e.b}`),
+      el("ul", { class: "mono" }, e.lines.map((line) => el("li", {}, line)), e.notes.map((n) => el("li", { class: "muted" }, n)))));
+  }
+  for (const d of data.inputs || []) {
+    main.append(el("div", { class: "panel", id: "inputs-diff" }, el("h2", {}, `Inputs that differ: ${d.a} → ${d.b}`),
+      el("ul", { class: "mono" }, d.inputs.map((i) => el("li", {}, `${i.path}: ${i.a.join(", ") || "(not declared)"} → ${i.b.join(", ") || "(not declared)"}`)))));
   }
   main.append(el("div", { class: "panel" }, el("h2", {}, "Code diff"), el("div", { id: "code-diff" }, diffView(data.diff))));
 }
