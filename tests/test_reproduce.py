@@ -118,7 +118,7 @@ def test_environment_recorded_once_per_environment_and_shown(repo: Path, invoke,
     from gitxp.store import Store
     from gitxp.ui.server import create_app
 
-    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False)
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1")
     page = client.get(f"/api/run/{runs[0]['run_id']}").json()
     assert page["environment"]["packages"]["fakepkg"] == "1.0"
     board = client.get("/api/compare", params={"a": runs[0]["run_id"], "b": runs[6]["run_id"]}).json()

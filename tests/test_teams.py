@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def test_push_lists_runs_whose_commits_the_remote_lacks_and_with_commits_shares_
     base, new = sorted(run_ids(alice))
     pushed = ok(alice, "push")
     assert "1 run(s) use 1 commit(s) that origin does not have" in pushed.stderr
-    assert f"commit {feature[:7]} (feature): {new[:12]}" in pushed.stderr
+    assert re.search(rf"commit {feature[:7]} \(feature\): {new[:8]}[0-9a-z]*\n", pushed.stderr), pushed.stderr
     assert "gitxp push --with-commits origin" in pushed.stderr
 
     git(tmp_path, "clone", "-q", str(remote), str(bob))
