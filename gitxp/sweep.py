@@ -19,7 +19,7 @@ from gitxp.errors import UsageError
 from gitxp.ids import new_run_id
 from gitxp.objective import lookup, pareto_front
 from gitxp.run import Run
-from gitxp.search.history import History, load_history
+from gitxp.search.history import History, HistoryReader, warm_mode
 from gitxp.space import Space
 from gitxp.store import Store
 from gitxp.versioning import Version
@@ -61,6 +61,8 @@ class SweepResult:
     )
     saved: float = 0.0  # share of the steps the pruned runs did not need
     error: str | None = None  # the executor gave up (e.g. its Dask scheduler went away)
+    warm: str | None = None  # what the warm start used ("warm start: 60 runs of 2 earlier versions")
+    notes: list[str] = field(default_factory=list)  # what the strategy told (the last one: on_event "note")
 
     @property
     def blind(self) -> bool:
@@ -102,12 +104,15 @@ class Sweep:
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
+    warm_start: Any = "ancestors"  # which earlier versions' runs seed an informed search (gitxp.search.warm)
+    _reader: HistoryReader | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
             self.objectives = [self.metric]
         if self.objectives and not self.metric:
             self.metric = self.objectives[0]
+        self.warm_start = warm_mode(self.warm_start)
 
     @property
     def experiment_name(self) -> str:
@@ -116,8 +121,31 @@ class Sweep:
         return self.experiment or _default_experiment(self.store)
 
     def history(self) -> History:
-        """The experiment's trials, as the store holds them now."""
-        return load_history(self.store, self.experiment_name, self.space.names, self.objectives)
+        """The trials of this version of the experiment as the store holds them now, and the earlier versions'
+        runs ``warm_start`` chose (``History.prior``): read once, then kept up to date incrementally."""
+        if self._reader is None:
+            self._reader = HistoryReader(
+                self.store,
+                self.experiment_name,
+                self.space.names,
+                self.objectives,
+                version=self.version.id,
+                commit=self.version.commit,
+                warm_start=self.warm_start,
+            )
+        return self._reader.read()
+
+    def strategy_for(self) -> Any:
+        """The search strategy of this sweep, given the history so far (what :meth:`propose` asks)."""
+        return self._strategy()
+
+    def propose(self, strategy: Any) -> dict[str, Any] | None:
+        """The strategy's next point given the store's latest history (None: it has nothing more)."""
+        return self._propose(strategy)
+
+    def pruning(self) -> Any:
+        """The pruner of this sweep's trials (None without ``prune``)."""
+        return self._pruning()
 
     def _strategy(self) -> Any:
         factories = strategies()
@@ -143,6 +171,28 @@ class Sweep:
         if hasattr(strategy, "ask"):
             return strategy.ask(self.history())  # type: ignore[no-any-return]
         return strategy.suggest()  # type: ignore[no-any-return]
+
+    def attach(self, run: Run, strategy: Any, pruning: Any) -> None:
+        """Make ``run`` the trial of the strategy's last proposal: its pruner, its define-by-run sampling
+        (``run.uniform(...)`` asks the sweep's sampler) and the strategy's link from proposal to run."""
+        run._pruning = pruning
+        self.started(strategy, run)
+        trial = getattr(strategy, "pending_trial", None)
+        if trial is not None:
+            from gitxp.search.samplers import TrialSampler
+
+            run._sampler = TrialSampler(trial, run)
+
+    @staticmethod
+    def started(strategy: Any, run: Run) -> None:
+        """Tell the strategy that its last proposal is run ``run`` (strategies that keep a study need it)."""
+        if hasattr(strategy, "started"):
+            strategy.started(run.id)
+
+    @staticmethod
+    def notes(strategy: Any) -> list[str]:
+        """What the strategy has to tell the user since the last call (e.g. the warm start's summary)."""
+        return list(strategy.notes()) if hasattr(strategy, "notes") else []
 
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
         """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
@@ -201,8 +251,13 @@ class Sweep:
         sweep_id = new_run_id()
         metric = ",".join(":".join(o) for o in self.objectives) or None
         result = SweepResult(total=strategy.total, resume_found=None if finished is None else finished.total)
+        notes = self.notes(strategy)
+        result.warm = next((n for n in notes if n.startswith("warm start:")), None)
+        result.notes.extend(notes)
         if on_event:
             on_event("begin", None, result)
+        else:
+            _tell(notes)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         informed = self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial")
         pool, job = self._executor(sweep_id, controller, informed)
@@ -216,6 +271,12 @@ class Sweep:
                         stop = True
                         break
                     point = self._propose(strategy)
+                    for note in self.notes(strategy):
+                        result.notes.append(note)
+                        if on_event:
+                            on_event("note", None, result)
+                        else:
+                            _tell([note])
                     if point is None:
                         break
                     if finished is not None and finished.take(point):
@@ -244,19 +305,13 @@ class Sweep:
                         git=self.git,
                         attach=False,  # a gitxp run inside a gitxp run records its own runs
                     )
-                    run._pruning = pruning
-                    trial = getattr(strategy, "pending_trial", None)
-                    if trial is not None:  # define-by-run: the run's own sampling asks the sweep's sampler
-                        from gitxp.search.samplers import TrialSampler
-
-                        if pool.remote:
-                            run._finish("cancelled")
-                            raise UsageError(
-                                f"--executor {self.executor} runs the objective elsewhere: declare its params "
-                                "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"
-                            )
-
-                        run._sampler = TrialSampler(trial, run)
+                    if pool.remote and getattr(strategy, "pending_trial", None) is not None:
+                        run._finish("cancelled")
+                        raise UsageError(
+                            f"--executor {self.executor} runs the objective elsewhere: declare its params "
+                            "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"
+                        )
+                    self.attach(run, strategy, pruning)
                     result.runs.append(run)
                     running[pool.submit(run, job)] = run
                     if on_event:
@@ -351,6 +406,14 @@ class Sweep:
         if on_event:
             on_event("end", run, result)
         return stop
+
+
+def _tell(notes: list[str]) -> None:
+    """A strategy's notes when nobody listens for events (``gitxp.optimize``): on stderr."""
+    import sys
+
+    for note in notes:
+        print(f"gitxp: {note}", file=sys.stderr, flush=True)
 
 
 def _better(value: float, best: float | None, metric: tuple[str, str] | None) -> bool:

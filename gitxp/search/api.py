@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -98,6 +99,7 @@ def optimize(
     retries: int = 1,
     git: bool = True,
     path: str | os.PathLike[str] | None = None,
+    warm_start: str | bool = "ancestors",
 ) -> Run | list[Run]:
     """Search ``n_trials`` more trials of ``objective(run)``; return the best run (several metrics: the Pareto
     front, a list of runs).
@@ -113,6 +115,11 @@ def optimize(
     ``executor="dask"`` runs the trials on a Dask cluster (``scheduler="tcp://HOST:8786"``, else a LocalCluster;
     ``n_jobs`` then caps the trials at once) and ``"slurm"`` as Slurm jobs: the objective travels pickled, the
     project's code as a git bundle; declare the params with ``space=gitxp.Space(sample=...)`` there.
+
+    ``warm_start``: runs of earlier code versions of the experiment seed the search as a prior that this
+    version's runs can overrule (TPE and GP, one metric): ``"ancestors"`` (the default) uses versions whose commit
+    is the current one or a git ancestor of it, ``True`` every other version, ``False`` none. What it used, and
+    when it stopped trusting them, is said on stderr.
     """
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
@@ -137,6 +144,7 @@ def optimize(
         timeout=timeout,
         task=_trial(objective, objectives),
         git=git,
+        warm_start=warm_start,
     )
     from gitxp.wrapper import Controller
 
@@ -168,7 +176,8 @@ class Sweep:
 
     ``run = sweep.ask()`` returns a started run whose ``run.uniform(...)``-style calls draw from the sweep's
     sampler; record ``run.result(...)`` and end it (``run.end()``, or use it as a context manager): that is the
-    tell. The history is rebuilt from the store at every ``ask``, so runs told by other processes count too.
+    tell. The history is brought up to date from the store at every ``ask``, so runs told by other processes
+    count too. ``warm_start`` as in :func:`optimize`.
     """
 
     def __init__(
@@ -186,6 +195,7 @@ class Sweep:
         retries: int = 1,
         git: bool = True,
         path: str | os.PathLike[str] | None = None,
+        warm_start: str | bool = "ancestors",
     ) -> None:
         self.executor = executor
         self.options = _options(executor, n_jobs if n_jobs > 1 else None, scheduler, retries)
@@ -207,9 +217,10 @@ class Sweep:
             prune=prune,
             git=git,
             open_ended=True,
+            warm_start=warm_start,
         )
-        self._strategy = self._loop._strategy()
-        self._pruning = self._loop._pruning()
+        self._strategy = self._loop.strategy_for()
+        self._pruning = self._loop.pruning()
         self.runs: list[Run] = []
 
     @property
@@ -218,7 +229,9 @@ class Sweep:
 
     def ask(self) -> Run:
         """A new started run with the next proposal (its params set, or drawn as the run samples them)."""
-        point = self._loop._propose(self._strategy)
+        point = self._loop.propose(self._strategy)
+        for note in self._loop.notes(self._strategy):
+            print(f"gitxp: {note}", file=sys.stderr, flush=True)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
         meta = {"strategy": self._loop.strategy, **(getattr(self._strategy, "pending_meta", None) or {})}
@@ -232,12 +245,7 @@ class Sweep:
             git=self._loop.git,
             attach=False,
         )
-        run._pruning = self._pruning
-        trial = getattr(self._strategy, "pending_trial", None)
-        if trial is not None:
-            from gitxp.search.samplers import TrialSampler
-
-            run._sampler = TrialSampler(trial, run)
+        self._loop.attach(run, self._strategy, self._pruning)
         self.runs.append(run)
         return run
 
