@@ -9,6 +9,7 @@ A run is either a wrapped command (``gitxp run``) or a Python objective (``gitxp
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -56,9 +57,7 @@ class SweepResult:
     pruned: int = 0
     resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
     skipped: int = 0  # --resume: proposals that had already finished (not run again)
-    best_earlier: tuple[str, dict[str, Any]] | None = (
-        None  # --resume: the best is a run of an earlier session
-    )
+    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is an earlier session's run
     saved: float = 0.0  # share of the steps the pruned runs did not need
     error: str | None = None  # the executor gave up (e.g. its Dask scheduler went away)
     warm: str | None = None  # what the warm start used ("warm start: 60 runs of 2 earlier versions")
@@ -98,9 +97,7 @@ class Sweep:
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
     resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
-    invocation: list[str] | None = (
-        None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
-    )
+    invocation: list[str] | None = None  # the `gitxp run` arguments (for `--resume -e EXP`)
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
@@ -135,19 +132,8 @@ class Sweep:
             )
         return self._reader.read()
 
-    def strategy_for(self) -> Any:
-        """The search strategy of this sweep, given the history so far (what :meth:`propose` asks)."""
-        return self._strategy()
-
-    def propose(self, strategy: Any) -> dict[str, Any] | None:
-        """The strategy's next point given the store's latest history (None: it has nothing more)."""
-        return self._propose(strategy)
-
-    def pruning(self) -> Any:
-        """The pruner of this sweep's trials (None without ``prune``)."""
-        return self._pruning()
-
-    def _strategy(self) -> Any:
+    def make_strategy(self) -> Any:
+        """The search strategy of this sweep, given the history so far."""
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
@@ -167,7 +153,8 @@ class Sweep:
             raise UsageError(f"--strategy {self.strategy} needs -n N (how many runs)")
         return strategy
 
-    def _propose(self, strategy: Any) -> dict[str, Any] | None:
+    def propose(self, strategy: Any) -> dict[str, Any] | None:
+        """The strategy's next point given the store's latest history (None: it has nothing more)."""
         if hasattr(strategy, "ask"):
             return strategy.ask(self.history())  # type: ignore[no-any-return]
         return strategy.suggest()  # type: ignore[no-any-return]
@@ -176,18 +163,13 @@ class Sweep:
         """Make ``run`` the trial of the strategy's last proposal: its pruner, its define-by-run sampling
         (``run.uniform(...)`` asks the sweep's sampler) and the strategy's link from proposal to run."""
         run._pruning = pruning
-        self.started(strategy, run)
+        if hasattr(strategy, "started"):
+            strategy.started(run.id)
         trial = getattr(strategy, "pending_trial", None)
         if trial is not None:
             from gitxp.search.samplers import TrialSampler
 
             run._sampler = TrialSampler(trial, run)
-
-    @staticmethod
-    def started(strategy: Any, run: Run) -> None:
-        """Tell the strategy that its last proposal is run ``run`` (strategies that keep a study need it)."""
-        if hasattr(strategy, "started"):
-            strategy.started(run.id)
 
     @staticmethod
     def notes(strategy: Any) -> list[str]:
@@ -197,7 +179,7 @@ class Sweep:
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
         """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
         and the first ``limit`` param sets the strategy proposes."""
-        strategy = self._strategy()
+        strategy = self.make_strategy()
         points = []
         while len(points) < limit:
             point = strategy.ask(History()) if hasattr(strategy, "ask") else strategy.suggest()
@@ -206,7 +188,8 @@ class Sweep:
             points.append(point)
         return strategy.total, points
 
-    def _pruning(self) -> Any:
+    def pruning(self) -> Any:
+        """The pruner of this sweep's trials (None without ``prune``)."""
         if not self.prune:
             return None
         if not self.metric:
@@ -245,19 +228,17 @@ class Sweep:
     def run(
         self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
     ) -> SweepResult:
-        strategy = self._strategy()
-        pruning = self._pruning()
+        strategy = self.make_strategy()
+        pruning = self.pruning()
         finished = self._finished_points(strategy)
         sweep_id = new_run_id()
         metric = ",".join(":".join(o) for o in self.objectives) or None
         result = SweepResult(total=strategy.total, resume_found=None if finished is None else finished.total)
-        notes = self.notes(strategy)
-        result.warm = next((n for n in notes if n.startswith("warm start:")), None)
-        result.notes.extend(notes)
+        result.notes = self.notes(strategy)
+        result.warm = next((n for n in result.notes if n.startswith("warm start:")), None)
         if on_event:
             on_event("begin", None, result)
-        else:
-            _tell(notes)
+        _tell([] if on_event else result.notes)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         informed = self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial")
         pool, job = self._executor(sweep_id, controller, informed)
@@ -270,13 +251,10 @@ class Sweep:
                     if deadline is not None and time.monotonic() > deadline:
                         stop = True
                         break
-                    point = self._propose(strategy)
+                    point = self.propose(strategy)
                     for note in self.notes(strategy):
                         result.notes.append(note)
-                        if on_event:
-                            on_event("note", None, result)
-                        else:
-                            _tell([note])
+                        on_event("note", None, result) if on_event else _tell([note])
                     if point is None:
                         break
                     if finished is not None and finished.take(point):
@@ -410,8 +388,6 @@ class Sweep:
 
 def _tell(notes: list[str]) -> None:
     """A strategy's notes when nobody listens for events (``gitxp.optimize``): on stderr."""
-    import sys
-
     for note in notes:
         print(f"gitxp: {note}", file=sys.stderr, flush=True)
 

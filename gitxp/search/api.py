@@ -219,7 +219,7 @@ class Sweep:
             open_ended=True,
             warm_start=warm_start,
         )
-        self._strategy = self._loop.strategy_for()
+        self._strategy = self._loop.make_strategy()
         self._pruning = self._loop.pruning()
         self.runs: list[Run] = []
 

@@ -122,9 +122,7 @@ def _columns(table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[s
     return list(dict.fromkeys(wanted))
 
 
-def trials_of(
-    table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[str, str]]
-) -> list[Trial]:
+def trials_of(table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[str, str]]) -> list[Trial]:
     """The rows of a run table as trials (see the module docstring), in the table's order."""
     out = []
     for row in table.select(_columns(table, names, objectives)).to_pylist():

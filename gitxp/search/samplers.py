@@ -19,10 +19,11 @@ from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import TrialState, create_trial
+from optuna.trial import TrialState
 
 from gitxp.errors import UsageError
 from gitxp.search.history import ATTRS_KEY, DISTS_KEY, History, Trial
+from gitxp.search.studies import contained, frozen_trial, study_from_history, unfold
 from gitxp.search.warm import WarmStart, ranks
 from gitxp.space import ArrayOf, Categorical, Distribution, LogUniform, Normal, RandInt, Space, Uniform
 
@@ -41,12 +42,6 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 SAMPLERS = ("tpe", "cmaes", "gp", "qmc", "nsga2")
-_STATES = {
-    "complete": TrialState.COMPLETE,
-    "fail": TrialState.FAIL,
-    "pruned": TrialState.PRUNED,
-    "running": TrialState.RUNNING,
-}
 
 
 def distribution_of(name: str, dist: Distribution) -> BaseDistribution:
@@ -89,16 +84,6 @@ def _fold(params: Mapping[str, Any], space: Space) -> dict[str, Any]:
     return out
 
 
-def _unfold(params: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        if isinstance(value, list):
-            out.update({f"{name}[{i}]": v for i, v in enumerate(value)})
-        else:
-            out[name] = value
-    return out
-
-
 def make_sampler(name: str, seed: int | None, objectives: int) -> optuna.samplers.BaseSampler:
     """Optuna's sampler for a strategy name, with the settings gitxp documents (defaults plus a constant liar)."""
     with warnings.catch_warnings():
@@ -127,64 +112,10 @@ def _make_sampler(name: str, seed: int | None, objectives: int) -> optuna.sample
     raise UsageError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
 
 
-def _contained(dist: BaseDistribution, value: Any) -> bool:
-    try:
-        return bool(dist._contains(dist.to_internal_repr(value)))
-    except (ValueError, TypeError):
-        return False
-
-
-def frozen_trial(
-    trial: Trial,
-    distributions: Mapping[str, BaseDistribution],
-    objectives: int,
-    values: list[float] | None = None,
-) -> optuna.trial.FrozenTrial:
-    """One trial of the history as Optuna's (params outside today's space left out; ``values`` replaces the
-    trial's own)."""
-    dists = dict(distributions)
-    for name, text in trial.distributions.items():
-        if name not in dists:
-            try:
-                dists[name] = optuna.distributions.json_to_distribution(text)
-            except (ValueError, KeyError, TypeError):
-                continue
-    params = {k: v for k, v in _unfold(trial.params).items() if k in dists and _contained(dists[k], v)}
-    state = _STATES[trial.state]
-    values = values if values is not None else trial.values if state == TrialState.COMPLETE else None
-    if values is not None and (len(values) != objectives or not all(map(math.isfinite, values))):
-        state, values = TrialState.FAIL, None
-    return create_trial(
-        state=state,
-        values=values,
-        params=params,
-        distributions={k: dists[k] for k in params},
-        intermediate_values=dict(trial.intermediate),
-        system_attrs=dict(trial.system_attrs),
-        user_attrs={"run_id": trial.run_id},
-    )
-
-
-def study_from_history(
-    history: History,
-    distributions: Mapping[str, BaseDistribution],
-    directions: Sequence[str],
-    sampler: optuna.samplers.BaseSampler,
-    pruner: optuna.pruners.BasePruner | None = None,
-) -> optuna.Study:
-    """An in-memory study holding every trial of ``history`` (params outside today's space are left out)."""
-    study = optuna.create_study(
-        sampler=sampler,
-        pruner=pruner,
-        directions=["minimize" if d == "min" else "maximize" for d in directions],
-    )
-    trials = [frozen_trial(t, distributions, len(directions)) for t in history.trials]
-    if trials:
-        study.add_trials(trials)
-    return study
-
-
-WARM_SAMPLERS = ("tpe", "gp")  # samplers whose whole state is the trials (a study of earlier runs means something)
+WARM_SAMPLERS = (
+    "tpe",
+    "gp",
+)  # samplers whose whole state is the trials (a study of earlier runs means something)
 
 
 class OptunaStrategy:
@@ -222,7 +153,7 @@ class OptunaStrategy:
         self.define_by_run = not self.distributions  # params are sampled through the run (gitxp.optimize)
         self.total: int | None = n
         self.count = 0
-        self.history = history or History(objectives=self.objectives)
+        self.history = history if history is not None else History(objectives=self.objectives)
         base = len(self.history.trials)
         self.seed = seed
         self.sampler = make_sampler(sampler, None if seed is None else seed + base, len(self.objectives))
@@ -317,10 +248,12 @@ class OptunaStrategy:
             self.warm.check(self.history.trials)
             kind = self.warm.next_kind()
         if kind == "seed" and self.warm is not None:
-            point = _unfold(self.warm.take_seed())
+            point = unfold(self.warm.take_seed())
             if self.distributions:
                 point = {
-                    k: v for k, v in point.items() if k in self.distributions and _contained(self.distributions[k], v)
+                    k: v
+                    for k, v in point.items()
+                    if k in self.distributions and contained(self.distributions[k], v)
                 }
             study.enqueue_trial(point)
         if kind == "warm":
@@ -347,7 +280,9 @@ class OptunaStrategy:
         seed = None if self.seed is None else self.seed * 7919 + self.count
         study = optuna.create_study(sampler=make_sampler(self.name, seed, 1), direction="minimize")
         current = self.history.trials
-        done = [t for t in current if t.state == "complete" and t.value is not None and math.isfinite(t.value)]
+        done = [
+            t for t in current if t.state == "complete" and t.value is not None and math.isfinite(t.value)
+        ]
         sign = 1.0 if warm.goal == "min" else -1.0
         scores = dict(zip((t.run_id for t in done), ranks([sign * (t.value or 0.0) for t in done])))
         trials = [frozen_trial(t, self.distributions, 1, [warm.score(t)]) for t in warm.thinned(len(done))]
