@@ -178,7 +178,7 @@ class OptunaStrategy:
                 seed=seed,
             )
             done = sum(1 for t in self.history.trials if t.state == "complete")
-            self.warm.proposed = min(2 * len(self.warm.seeds), done)  # seeds already measured by a past sweep
+            self.warm.proposed = min(len(self.warm.seeds), done)  # seeds already measured by a past sweep
         elif prior:
             why = f"--strategy {sampler}" if sampler not in WARM_SAMPLERS else "several objectives"
             self._notes.append(

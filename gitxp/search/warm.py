@@ -5,19 +5,20 @@ into ranks within that version (0 best, 1 worst), so that a change of scale betw
 
 How they are used, while trusted:
 
-1. the best ``SEEDS`` distinct earlier points are proposed first (as Optuna's ``enqueue_trial``), interleaved with
-   the sampler's own proposals from this version's runs alone (during its random start-up: what a cold start
-   would try), so that both prior-favoured and unbiased points of this version are measured;
+1. the first proposals are earlier points (as Optuna's ``enqueue_trial``): the ``SEEDS`` best distinct ones,
+   interleaved with earlier points of middling and poor rank (``PROBES``), so that this version is measured
+   where the earlier values are known, good and bad;
 2. after those, the sampler is asked on a study holding the earlier runs (ranks) and this version's runs (ranks
-   among themselves), the earlier ones thinned as this version's runs accumulate (all of them at first, none
-   after ``HORIZON`` complete runs of this version).
+   among themselves), the earlier ones thinned as this version's runs accumulate (all of them up to ``FULL``
+   complete runs of this version, none from ``HORIZON`` on; TPE itself also weighs older trials less).
 
-How disagreement is detected: at every proposal, once ``2 * SEEDS`` runs of this version are complete, what the
+How disagreement is detected: at every proposal from ``CHECK_AFTER`` complete runs of this version on, what the
 earlier runs predict for each of them (the mean rank of its ``K`` nearest earlier points, in the unit cube of the
-space) is compared with what this version measured: the Spearman rank correlation. Below ``RHO_MIN`` the prior
-is dropped for good and the search goes on as a cold start would, with every run of this version. So a
-misleading prior costs at most the ``SEEDS`` seeded runs (and the warm proposals made before the check could
-see them); the cold proposals interleaved with the seeds are the ones a cold start makes anyway.
+space) is compared with what this version measured: Spearman's rank correlation. Below ``RHO_MIN`` the prior is
+dropped for good and the search goes on as a cold start would, with every run of this version (the seeds
+included: they are real measurements). So a misleading prior costs the seeds measured before the check (three,
+when the best earlier points measure worse than a probe) and not more: from then on the proposals are the
+sampler's on this version's runs alone.
 
 Numpy only (no Optuna): the caller turns trials into points.
 """
@@ -33,10 +34,13 @@ from typing import Any
 
 from gitxp.search.history import Trial
 
-__all__ = ["WarmStart", "SEEDS", "HORIZON", "RHO_MIN", "spearman", "ranks"]
+__all__ = ["WarmStart", "SEEDS", "FULL", "HORIZON", "RHO_MIN", "spearman", "ranks"]
 
 SEEDS = 3  # earlier best points proposed first
-HORIZON = 40  # complete runs of this version after which the prior has no weight left
+PROBES = (0.5, 0.9)  # and earlier points of these ranks among the rest, between them
+CHECK_AFTER = 3  # complete runs of this version before the first check (two seeds and a probe)
+FULL = 30  # complete runs of this version up to which every earlier run counts
+HORIZON = 60  # complete runs of this version after which none does (thinned evenly in between)
 RHO_MIN = 0.2  # rank correlation (predicted vs measured) below which the prior is dropped
 K = 3  # nearest earlier points behind a prediction
 MAX_PRIOR = 500  # newest earlier runs kept (a bound on the cost of a warm proposal)
@@ -171,17 +175,25 @@ class WarmStart:
         )
 
     def _best_points(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        seen = set()
+        """The seeds: the ``SEEDS`` best distinct earlier points, interleaved with earlier points of middling
+        and poor rank (``PROBES``): measuring this version where the earlier values are known is the check."""
         newest_first = list(reversed(self.prior))
-        for trial in sorted(newest_first, key=lambda t: self.scores[t.run_id]):
+        ordered = sorted(newest_first, key=lambda t: self.scores[t.run_id])
+        distinct: list[Trial] = []
+        seen = set()
+        for trial in ordered:
             key = json.dumps(trial.params, sort_keys=True, default=repr)
-            if key in seen or not trial.params:
-                continue
-            seen.add(key)
+            if key not in seen and trial.params:
+                seen.add(key)
+                distinct.append(trial)
+        best = distinct[:SEEDS]
+        rest = distinct[SEEDS:]
+        probes = [rest[min(len(rest) - 1, int(q * len(rest)))] for q in PROBES] if rest else []
+        out: list[dict[str, Any]] = []
+        for i, trial in enumerate(best):
             out.append(dict(trial.params))
-            if len(out) == SEEDS:
-                break
+            if i < len(probes) and dict(probes[i].params) not in out:
+                out.append(dict(probes[i].params))
         return out
 
     # ------------------------------------------------------------------ trust
@@ -212,7 +224,7 @@ class WarmStart:
         if not self.trusted:
             return
         done = [t for t in current if t.state == "complete" and _oriented(t, self.goal) is not None]
-        if len(done) >= 2 * min(SEEDS, max(1, len(self.seeds))):
+        if len(done) >= CHECK_AFTER:
             measured = [_oriented(t, self.goal) or 0.0 for t in done]
             predicted = [self.predict(t.params) for t in done]
             self.rho = spearman(predicted, measured)
@@ -235,24 +247,21 @@ class WarmStart:
     # ------------------------------------------------------------------ proposals
 
     def next_kind(self) -> str:
-        """``seed`` (propose the next earlier best point), ``cold`` (the sampler on this version's runs alone)
-        or ``warm`` (the sampler on earlier and current runs)."""
+        """``seed`` (propose the next seed), ``warm`` (the sampler on earlier and current runs) or ``cold``
+        (the sampler on this version's runs alone: once the prior is dropped)."""
         if not self.trusted:
             return "cold"
-        if self.proposed < 2 * len(self.seeds):
-            return "seed" if self.proposed % 2 == 0 else "cold"
-        return "warm"
+        return "seed" if self.proposed < len(self.seeds) else "warm"
 
     def take_seed(self) -> dict[str, Any]:
-        point = self.seeds[self.proposed // 2]
-        return point
+        return self.seeds[self.proposed]
 
     def advance(self) -> None:
         self.proposed += 1
 
     def thinned(self, complete_now: int) -> list[Trial]:
         """The earlier runs a warm proposal uses: all at first, fewer as this version's runs accumulate."""
-        keep = max(0.0, 1.0 - complete_now / HORIZON)
+        keep = min(1.0, max(0.0, (HORIZON - complete_now) / (HORIZON - FULL)))
         count = round(len(self.prior) * keep)
         if count >= len(self.prior):
             return list(self.prior)
