@@ -355,7 +355,8 @@ def compare_runs(groups: list[Group], *, show_all: bool = False) -> dict[str, An
 
 def _group_version(store: Store, group: Group) -> tuple[str, bytes]:
     """(commit, patch) of a group: a run's own version, or the group's single version (its first if several)."""
-    first = group.table.to_pylist()[0]
+    columns = [c for c in ("run_id", "commit") if c in group.table.column_names]
+    first = group.table.select(columns).slice(0, 1).to_pylist()[0]  # one row, not the whole group
     commit = require_commit(store.repo, first.get("commit"), f"{group.label}")
     patch = store.run_file(first["run_id"], "diff.patch") or b""
     return commit, patch

@@ -35,11 +35,15 @@ __all__ = [
     "ATTRS_KEY",
     "DISTS_KEY",
     "PRUNED_STEP_KEY",
+    "WARM_KEY",
     "PRUNED_VALUE_KEY",
 ]
 
 ATTRS_KEY = "search.attrs"  # meta key: a sampler's per-trial state (CMA-ES generation, ...), as JSON
 DISTS_KEY = "search.dists"  # meta key: the distribution each param was drawn from (Optuna's JSON form)
+WARM_KEY = (
+    "search.warm"  # meta key: "seed" on a run proposed from an earlier version's point (gitxp.search.warm)
+)
 PRUNED_STEP_KEY = "pruned.step"
 PRUNED_VALUE_KEY = "pruned.value"
 _FAILED = ("failed", "crashed", "interrupted", "cancelled")
@@ -58,6 +62,7 @@ class Trial:
     distributions: dict[str, str] = field(default_factory=dict)  # param -> distribution JSON, when recorded
     version: str | None = None  # the code version the run measured
     commit: str | None = None
+    seeded: bool = False  # proposed by a warm start from an earlier version's point, not by the sampler
 
     @property
     def value(self) -> float | None:
@@ -115,7 +120,7 @@ def _columns(table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[s
         found = objective.column(name, goal, table.column_names)
         if found:
             wanted.append(found)
-    extra = (ATTRS_KEY, DISTS_KEY, PRUNED_STEP_KEY, PRUNED_VALUE_KEY)
+    extra = (ATTRS_KEY, DISTS_KEY, PRUNED_STEP_KEY, PRUNED_VALUE_KEY, WARM_KEY)
     wanted += [f"meta.{k}" for k in extra if f"meta.{k}" in columns]
     if not names:  # define-by-run: every param the runs recorded
         wanted += [c for c in table.column_names if c.startswith("params.")]
@@ -136,6 +141,7 @@ def trials_of(table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[
         values = [objective.lookup(results, name, goal) for name, goal in objectives]
         status = row["status"]
         trial = Trial(row["run_id"], params, "fail", version=row.get("version"), commit=row.get("commit"))
+        trial.seeded = row.get(f"meta.{WARM_KEY}") == "seed"
         if status == "finished" and all(v is not None for v in values):
             trial.state, trial.values = "complete", [float(v) for v in values if v is not None]
         elif status == "running":

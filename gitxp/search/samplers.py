@@ -22,7 +22,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import TrialState
 
 from gitxp.errors import UsageError
-from gitxp.search.history import ATTRS_KEY, DISTS_KEY, History, Trial
+from gitxp.search.history import ATTRS_KEY, DISTS_KEY, WARM_KEY, History, Trial
 from gitxp.search.studies import contained, frozen_trial, study_from_history, unfold
 from gitxp.search.warm import WarmStart, ranks
 from gitxp.space import ArrayOf, Categorical, Distribution, LogUniform, Normal, RandInt, Space, Uniform
@@ -197,16 +197,23 @@ class OptunaStrategy:
             self.history = history
         history = self.history
         if self._study is None or self._synced is None or self._synced != (history, history.generation):
+            kept = History([t for t in history.trials if not self._left_out(t)], history.objectives)
             self._study = study_from_history(
-                history, self.distributions, [goal for _, goal in self.objectives], self.sampler
+                kept, self.distributions, [goal for _, goal in self.objectives], self.sampler
             )
             self._ids = {t.user_attrs["run_id"]: t._trial_id for t in self._study.get_trials(deepcopy=False)}
             self._synced, self._seen = (history, history.generation), len(history.log)
             return self._study
         for trial in history.log[self._seen :]:
-            self._apply(trial)
+            if not self._left_out(trial):
+                self._apply(trial)
         self._seen = len(history.log)
         return self._study
+
+    def _left_out(self, trial: Trial) -> bool:
+        """A run a distrusted prior chose (a warm start's seed): real, but not a draw of the sampler's, and
+        TPE's start-up assumes its first trials are; the search goes on as if it started cold after them."""
+        return trial.seeded and self.warm is not None and not self.warm.trusted
 
     def _apply(self, trial: Trial) -> None:
         """Add one new or changed trial to the study (a trial it holds as running gets its end)."""
@@ -245,8 +252,12 @@ class OptunaStrategy:
         study = self.study(history)
         kind = "cold"
         if self.warm is not None:
+            trusted = self.warm.trusted
             self.warm.check(self.history.trials)
             kind = self.warm.next_kind()
+            if trusted and not self.warm.trusted:  # dropped just now: the study without the seeds
+                self._synced = None
+                study = self.study()
         if kind == "seed" and self.warm is not None:
             point = unfold(self.warm.take_seed())
             if self.distributions:
@@ -269,6 +280,8 @@ class OptunaStrategy:
         self.pending_meta = {ATTRS_KEY: attrs} if attrs else {}
         if self.distributions:
             self.pending_meta[DISTS_KEY] = _dists_json(self.distributions)
+        if kind == "seed":
+            self.pending_meta[WARM_KEY] = "seed"
         self.count += 1
         return {**self.space.fixed, **_fold(trial.params, self.space)}
 

@@ -163,6 +163,7 @@ class WarmStart:
         self.axes = _axes(self.prior, self.declared)
         self.seeds = self._best_points()
         self.proposed = 0
+        self._predictions: dict[str, float] = {}  # run id -> predict(its params)
         self.notes.append(self.summary())
         if not self.prior:
             self.trusted = False
@@ -219,6 +220,11 @@ class WarmStart:
         near = distances[:K]
         return sum(score for _d, score in near) / len(near)
 
+    def _predicted(self, trial: Trial) -> float:
+        if trial.run_id not in self._predictions:
+            self._predictions[trial.run_id] = self.predict(trial.params)
+        return self._predictions[trial.run_id]
+
     def check(self, current: Sequence[Trial]) -> None:
         """Drop the prior when this version's complete runs disagree with it, or when they are enough."""
         if not self.trusted:
@@ -226,7 +232,7 @@ class WarmStart:
         done = [t for t in current if t.state == "complete" and _oriented(t, self.goal) is not None]
         if len(done) >= CHECK_AFTER:
             measured = [_oriented(t, self.goal) or 0.0 for t in done]
-            predicted = [self.predict(t.params) for t in done]
+            predicted = [self._predicted(t) for t in done]
             self.rho = spearman(predicted, measured)
             if self.rho < RHO_MIN:
                 self._drop(
