@@ -161,7 +161,6 @@ def _text(column: Any, level: int) -> Any:
 
 def _list_text(column: Any, level: int) -> Any:
     """A list column as the indented encoder writes each list: ``[]``, or its items one per line."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -169,9 +168,9 @@ def _list_text(column: Any, level: int) -> Any:
     items = _text(column.flatten(), level + 1)  # the items of the lists that are not null, in order
     if items is None:
         return None
-    lengths = pc.fill_null(pc.list_value_length(column), 0)
-    offsets = np.concatenate([[0], np.cumsum(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)])
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), pc.fill_null(items, "null"))
+    lengths = pc.cast(pc.fill_null(pc.list_value_length(column), 0), pa.int64())
+    offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(lengths)])  # no numpy in `ls`
+    lists = pa.LargeListArray.from_arrays(offsets, pc.fill_null(items, "null"))
     inner, outer = "  " * (level + 1), "  " * level
     text = pc.binary_join_element_wise(f"[\n{inner}", pc.binary_join(lists, f",\n{inner}"), f"\n{outer}]", "")
     text = pc.if_else(pc.equal(lengths, 0), "[]", text)
