@@ -167,7 +167,7 @@ class AnalysisViews:
         groups = resolve_groups(self.store, self.table(), [a, b])
         blocks = [(name, parts) for name, parts in by_experiment(groups) if len(parts) == len(groups)]
         reports = [
-            {"experiment": name, **_bounded(_clean(compare_groups(parts, metric)))} for name, parts in blocks
+            {"experiment": name, **_clean(_bounded(compare_groups(parts, metric)))} for name, parts in blocks
         ]
         try:
             diff = code_diff(self.store, groups[0], groups[1], full=True)
