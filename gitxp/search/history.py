@@ -77,8 +77,9 @@ class History:
 
     Read for a version (:class:`HistoryReader`), ``trials`` are that version's runs and ``prior`` the runs of the
     earlier versions a warm start may use (``prior_versions`` of them). ``log`` lists every trial added or changed,
-    in that order, so that a consumer can catch up from where it stopped instead of re-reading everything;
-    ``generation`` changes when the history was read again from scratch (the log starts over)."""
+    in that order, so that a consumer can catch up from where it stopped instead of re-reading everything
+    (``incremental``: only a reader's history keeps it); ``generation`` changes when the history was read again
+    from scratch (the log starts over)."""
 
     trials: list[Trial] = field(default_factory=list)
     objectives: list[tuple[str, str]] = field(default_factory=list)
@@ -86,6 +87,9 @@ class History:
     prior_versions: int = 0
     log: list[Trial] = field(default_factory=list)
     generation: int = 0
+    incremental: bool = (
+        False  # the log is kept (HistoryReader): a consumer may catch up instead of re-reading
+    )
 
     def completed(self) -> list[Trial]:
         return [t for t in self.trials if t.state == "complete"]
@@ -250,7 +254,7 @@ class HistoryReader:
         self.version = version
         self.commit = commit
         self.warm_start = warm_mode(warm_start)
-        self.history = History(objectives=self.objectives)
+        self.history = History(objectives=self.objectives, incremental=True)
         self._index: dict[str, int] = {}  # run id -> position in history.trials
         self._head: str | None = None
         self._read = False

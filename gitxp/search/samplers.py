@@ -196,7 +196,8 @@ class OptunaStrategy:
         if history is not None:
             self.history = history
         history = self.history
-        if self._study is None or self._synced is None or self._synced != (history, history.generation):
+        fresh = not history.incremental or self._synced != (history, history.generation)
+        if self._study is None or fresh:  # a history without a log (built by hand) is read whole every time
             kept = History([t for t in history.trials if not self._left_out(t)], history.objectives)
             self._study = study_from_history(
                 kept, self.distributions, [goal for _, goal in self.objectives], self.sampler
