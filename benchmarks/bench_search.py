@@ -3,6 +3,7 @@
     python benchmarks/bench_search.py [--seeds 10] [--budgets 30,100] [--quick]
     python benchmarks/bench_search.py --warm [--seeds 5] [--budget 40]     # issue 26: search across versions
     python benchmarks/bench_search.py --cost 10000                          # issue 26: per-trial cost vs history
+    python benchmarks/bench_search.py --floor 0,900,9900     # Optuna's per-trial cost on a study of N trials
 
 For each test function (2-D Branin, 6-D Hartmann, a mixed log/int/categorical "HPO-like" function; our own
 implementations, known optima) and budget, the median best regret over the seeds of:
@@ -309,7 +310,10 @@ def cost_main(trials: int) -> None:
     """Per-trial cost of a ``trials``-trial TPE search of a trivial objective: gitxp.optimize (every trial a
     recorded run), then Optuna's TPESampler with sqlite storage and with its in-memory storage, in the same
     process one after the other; each window is printed as soon as it is measured (a 10,000-trial run is long)."""
-    print(f"issue 26 per-trial cost, TPE on a trivial objective, {trials:,} trials (mean ms per trial)", flush=True)
+    print(
+        f"issue 26 per-trial cost, TPE on a trivial objective, {trials:,} trials (mean ms per trial)",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="gitxp-bench-cost-") as tmp:
         root = Path(tmp)
         repo = _repo(root)
@@ -318,7 +322,10 @@ def cost_main(trials: int) -> None:
         ours = [t.timestamp() for t in table["started"].to_pylist()]
         for window, ms in _windows(ours, trials):
             print(f"gitxp.optimize           trials {window:>13}: {ms:7.1f} ms", flush=True)
-        for name, storage in (("Optuna + sqlite", f"sqlite:///{root / 'optuna.db'}"), ("Optuna in memory", None)):
+        for name, storage in (
+            ("Optuna + sqlite", f"sqlite:///{root / 'optuna.db'}"),
+            ("Optuna in memory", None),
+        ):
             study = optuna.create_study(storage=storage, sampler=_optuna_sampler("tpe", 0))
             starts: list[float] = []
 
@@ -331,6 +338,36 @@ def cost_main(trials: int) -> None:
             study.optimize(_trivial_o, n_trials=trials, callbacks=[clock])
 
 
+def prefilled_cost(sizes: list[int], repeat: int = 30) -> None:
+    """Optuna's per-trial cost (ask, the trivial objective, tell) with TPE on a study already holding n trials,
+    for each n, with sqlite storage and in memory: the floor of a search's trial n+1 without running n trials
+    first (TPE's work depends only on the trials it holds)."""
+    import random
+
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    dists = {"x": FloatDistribution(-5, 5), "y": FloatDistribution(-5, 5)}
+    with tempfile.TemporaryDirectory(prefix="gitxp-bench-floor-") as tmp:
+        for n in sizes:
+            rng = random.Random(n)
+            points = [(rng.uniform(-5, 5), rng.uniform(-5, 5)) for _ in range(n)]
+            trials = [
+                create_trial(params={"x": x, "y": y}, distributions=dists, value=x * x + y * y)
+                for x, y in points
+            ]
+            for name, storage in (
+                ("Optuna + sqlite", f"sqlite:///{tmp}/floor{n}.db"),
+                ("Optuna in memory", None),
+            ):
+                study = optuna.create_study(storage=storage, sampler=_optuna_sampler("tpe", 0))
+                study.add_trials(trials)
+                start = time.perf_counter()
+                study.optimize(_trivial_o, n_trials=repeat)
+                ms = 1000 * (time.perf_counter() - start) / repeat
+                print(f"{name:24} trials {n + 1:,}-{n + repeat:,} after {n:,}: {ms:7.1f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=10)
@@ -340,9 +377,18 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=40, help="--warm: Optuna's budget N")
     parser.add_argument("--prior", type=int, default=40, help="--warm: trials of the earlier version")
     parser.add_argument("--cost", type=int, metavar="TRIALS", help="issue 26: per-trial cost up to TRIALS")
+    parser.add_argument(
+        "--floor",
+        default=None,
+        metavar="N,N",
+        help="issue 26: Optuna's per-trial cost after N trials (e.g. 0,900,9900)",
+    )
     args = parser.parse_args()
     if args.warm:
         warm_main(args.seeds if args.seeds != 10 else 5, args.budget, args.prior)
+        return
+    if args.floor:
+        prefilled_cost([int(n) for n in args.floor.split(",")])
         return
     if args.cost:
         cost_main(args.cost)

@@ -15,12 +15,13 @@ How they are used, while trusted:
 How disagreement is detected: at every proposal from ``CHECK_AFTER`` complete runs of this version on, what the
 earlier runs predict for each of them (the mean rank of its ``K`` nearest earlier points, in the unit cube of the
 space) is compared with what this version measured: Spearman's rank correlation. Below ``RHO_MIN`` the prior is
-dropped for good and the search goes on as a cold start would, with every run of this version (the seeds
-included: they are real measurements). So a misleading prior costs the seeds measured before the check (three,
-when the best earlier points measure worse than a probe) and not more: from then on the proposals are the
-sampler's on this version's runs alone.
+dropped for good. The seeds then leave the sampler's study (they stay recorded runs, marked ``search.warm=seed``):
+TPE's start-up assumes its first trials are its own random draws, and points clustered by a wrong prior cost it
+far more than their number. So a misleading prior costs the seeds measured before the check (three, when the
+best earlier points measure worse than a probe) and not more: from then on the proposals are the sampler's from
+scratch, as Optuna's with the same seed.
 
-Numpy only (no Optuna): the caller turns trials into points.
+Plain Python (no Optuna, no numpy): the caller turns trials into Optuna's.
 """
 
 from __future__ import annotations
