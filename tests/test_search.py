@@ -510,12 +510,17 @@ def test_cli_warm_start_flags_and_first_line(repo: Path, invoke) -> None:  # typ
     assert result.exit_code == 0 and "warm start: not with --strategy cmaes" in result.output, result.output
 
 
-def test_history_reader_follows_the_store_incrementally(repo: Path) -> None:
+def test_history_reader_follows_the_store_incrementally(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The history is read once and then caught up: runs another process adds (committed or still running)
     and a run's end show up, an archived run leaves, and the result equals a full read."""
     from conftest import run_python
 
+    import gitxp.search.history
     from gitxp.search.history import HistoryReader
+
+    monkeypatch.setattr(
+        gitxp.search.history, "REREAD", 0.0
+    )  # runs committed elsewhere: at once, not within 2 s
 
     store = Store.open()
     for i in range(3):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -208,6 +209,7 @@ def load_history(
 
 
 WARM_MODES = ("ancestors", True, False)
+REREAD = 2.0  # seconds: how stale the committed part of a kept history may get (runs merged from elsewhere)
 
 
 def warm_mode(value: Any) -> str | bool:
@@ -257,6 +259,8 @@ class HistoryReader:
         self.history = History(objectives=self.objectives, incremental=True)
         self._index: dict[str, int] = {}  # run id -> position in history.trials
         self._head: str | None = None
+        self._read_at = 0.0
+        self._running: set[str] = set()  # run ids held as running
         self._read = False
 
     def read(self) -> History:
@@ -281,7 +285,8 @@ class HistoryReader:
         self._index = {t.run_id: i for i, t in enumerate(history.trials)}
         if not self._read:
             history.prior, history.prior_versions = self._prior([t for t in trials if not self._mine(t)])
-        self._head = head
+        self._head, self._read_at = head, time.monotonic()
+        self._running = {t.run_id for t in history.trials if t.state == "running"}
         self._read = True
 
     def _prior(self, others: list[Trial]) -> tuple[list[Trial], int]:
@@ -297,12 +302,17 @@ class HistoryReader:
         import pyarrow.compute as pc
 
         live = self.store.live_table()  # first: a run committed after this is in the ref read next
-        head, changed = self.store.runs_since(self._head)
-        if changed is None:  # the life-cycle changed, or the ref was rewritten: read it all again
-            self._full()
-            return
-        self._head = head
-        parts = [t for t in (changed, live) if t.num_rows]
+        ids = set(live["run_id"].to_pylist()) if live.num_rows else set()
+        changed = None
+        # the ref is read when a run held as running left the staging area (committed, by us or by another
+        # process), and at least every REREAD seconds (runs merged from elsewhere); not at every proposal
+        if self._running - ids or time.monotonic() - self._read_at > REREAD:
+            head, changed = self.store.runs_since(self._head)
+            if changed is None:  # the life-cycle changed, or the ref was rewritten: read it all again
+                self._full()
+                return
+            self._head, self._read_at = head, time.monotonic()
+        parts = [t for t in (changed, live) if t is not None and t.num_rows]
         for part in parts:
             part = _of_experiment(part, self.experiment)
             if self.version is not None and part.num_rows and "version" in part.column_names:
@@ -313,6 +323,10 @@ class HistoryReader:
 
     def _put(self, trial: Trial) -> None:
         history = self.history
+        if trial.state == "running":
+            self._running.add(trial.run_id)
+        else:
+            self._running.discard(trial.run_id)
         at = self._index.get(trial.run_id)
         if at is None:
             self._index[trial.run_id] = len(history.trials)

@@ -186,9 +186,12 @@ class ReadCache(RefWriter):
         now = self.head()
         if now == head:
             return now, empty_table()
-        if head is None or now is None or not self.repo.has_object(head):
+        if head is None or now is None:
             return now, None
-        rows = self.repo.run(["diff-tree", "-r", "-z", "--no-renames", head, now]).stdout.split(b"\0")
+        done = self.repo.run(["diff-tree", "-r", "-z", "--no-renames", head, now], check=False)
+        if done.returncode != 0:  # head is gone (the ref was rewritten and its old commits pruned)
+            return now, None
+        rows = done.stdout.split(b"\0")
         changed = []
         for header, path in zip(rows[0::2], rows[1::2]):
             name = path.decode()
