@@ -111,12 +111,6 @@ def _finite(value: Any) -> float | None:
     return None
 
 
-def _finite(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def _columns(table: pa.Table, names: Sequence[str], objectives: Sequence[tuple[str, str]]) -> list[str]:
     columns = set(table.column_names)
     wanted = [c for c in ("run_id", "status", "version", "commit") if c in columns]
@@ -217,7 +211,7 @@ def warm_mode(value: Any) -> str | bool:
     if value is None:
         return "ancestors"
     if isinstance(value, bool) or value == "ancestors":
-        return value  # type: ignore[no-any-return]
+        return value
     from gitxp.errors import UsageError
 
     raise UsageError(f"warm_start must be 'ancestors', True or False, not {value!r}")
