@@ -1,9 +1,10 @@
 """Dashboard speed at scale: first page and a sort by a result over a store of N runs (default 100,000).
 
-Builds the store the way bench_store.py does (real run files, 5,000 runs per commit, then packed as ``gitxp push``
-would), starts ``gitxp ui --port 0`` as a real server and times real HTTP requests; ``gitxp ls --limit 100`` on
-the same store is timed alongside as the terminal's equivalent. Targets (issue 11): first page < 1 s, sort by a
-result < 0.5 s.
+Builds the store with ``store_fixture.build_store`` (real run files with the meta a real run records, an
+``argv`` list among it, over two versions v1 and v2, packed as ``gitxp gc`` would), starts ``gitxp ui --port 0``
+as a real server and times real HTTP requests, the compare page of v1 against v2 among them (its time and size);
+``gitxp ls --limit 100`` on the same store is timed alongside as the terminal's equivalent. Targets (issue 11):
+first page < 1 s, sort by a result < 0.5 s.
 
     python benchmarks/bench_ui.py [--runs 100000] [--repeat 5]
 """
@@ -23,17 +24,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from bench_store import synthetic_store  # noqa: E402
+from store_fixture import build_store  # noqa: E402
 from ui_helpers import start_ui, stop  # noqa: E402
 
 from gitxp.store import Store  # noqa: E402
 
 
 def get(url: str) -> tuple[float, dict]:
+    elapsed, data, _size = get_sized(url)
+    return elapsed, data
+
+
+def get_sized(url: str) -> tuple[float, dict, int]:
     start = time.perf_counter()
     with urllib.request.urlopen(url) as resp:
-        data = json.loads(resp.read())
-    return time.perf_counter() - start, data
+        body = resp.read()
+    return time.perf_counter() - start, json.loads(body), len(body)
 
 
 def main() -> None:
@@ -43,10 +49,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        repo = synthetic_store(Path(tmp), "ui", args.runs)
+        repo = build_store(Path(tmp), "ui", args.runs, versions=2)
         store = Store.open(repo)
-        store.table()
-        store.pack()
         store.table()  # the on-disk cache a user's earlier `gitxp ls` leaves
         print(f"built a store of {args.runs} runs in {time.perf_counter() - t0:.1f}s")
         proc, url = start_ui(repo)
@@ -68,6 +72,11 @@ def main() -> None:
                 get(f"{url}/api/runs?limit=100&offset=500&sort=-results.valid_acc")[0]
                 for _ in range(args.repeat)
             )
+            compares, size = [], 0
+            for _ in range(args.repeat):
+                elapsed, data, size = get_sized(f"{url}/api/compare?a=v1&b=v2")
+                assert [g["runs"] for g in data["groups"]] == [args.runs // 2] * 2, data["groups"]
+                compares.append(elapsed)
         finally:
             stop(proc)
         ls = []
@@ -89,6 +98,9 @@ def main() -> None:
     print(f"where + sort (store re-read)      {statistics.median(wheres) * 1000:8.0f} ms")
     print(f"sort, next page (cached table)    {cached * 1000:8.0f} ms")
     print(f"`gitxp ls --limit 100` (process)  {statistics.median(ls) * 1000:8.0f} ms   (terminal equivalent)")
+    print(
+        f"compare v1 v2 ({args.runs // 2:,} runs each)  {statistics.median(compares) * 1000:8.0f} ms, {size / 1e3:.1f} kB"
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ times and values substituted byte for byte: uncompressed Parquet keeps them verb
 so the file stays valid; ``check_fixture`` reads some back), committed with the store's own writer in batches,
 and the packs written by the store's own pack writer from the same values (with each row's run-file blob, as
 ``gitxp gc`` writes them). ``unpacked`` runs at the end are left out of the packs, as after recording one by one
-with automatic packing.
+with automatic packing. Each run's meta is what a real run records (host, python, platform, cwd, and ``argv`` as
+a list column): JSON output of lists costs more than of scalars, and benchmark data without them flattered it.
 """
 
 from __future__ import annotations
@@ -60,7 +61,17 @@ def _template(commit: str, version: str, experiment: str) -> tuple[dict[str, obj
         "ended": _T0 + 1,
         "duration": 1.0,
         "params": {"f0": _F, "i0": 7, "s0": "value", "version": version},
-        "meta": {"host": "bench"},
+        # what a real run's meta holds (gitxp.builtin.meta), a list column among it: argv
+        "meta": {
+            "host": "gpu-node-07",
+            "user": "bench",
+            "python": "3.11.7",
+            "platform": "Linux-6.8.0-x86_64-with-glibc2.39",
+            "argv": ["train.py", "--lr", "0.001", "--epochs", "20", "--data", "/data/imagenet"],
+            "cwd": "/home/bench/project",
+            "pid": 12345,
+            "strategy": "tpe",
+        },
         "results": {"valid_acc": _A},
     }
     sink = pa.BufferOutputStream()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gitxp.store import Store
 
-__all__ = ["Finished", "point_key"]
+__all__ = ["Finished", "point_key", "finished_points"]
 
 
 def _plain(value: Any) -> Any:
@@ -196,3 +196,13 @@ def carry_curves(store: Store, run_id: str, new: Any) -> int | None:
             new._times[-1] = float(when)  # keep when the point was first logged
     new._next_step = last + 1
     return int(last)
+
+
+def finished_points(sweep: Any, strategy: Any) -> Finished | None:
+    """With ``sweep.resume``: the points that already finished on the sweep's version (uninformed strategies only:
+    informed ones read the whole history anyway and would propose around it)."""
+    if not sweep.resume or sweep.strategy not in ("grid", "random") or hasattr(strategy, "pending_trial"):
+        return None
+    return Finished.load(
+        sweep.store, sweep.experiment_name, sweep.version.id, sweep.space.names, sweep.metric
+    )

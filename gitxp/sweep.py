@@ -9,6 +9,7 @@ A run is either a wrapped command (``gitxp run``) or a Python objective (``gitxp
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -18,14 +19,15 @@ from typing import Any
 from gitxp.errors import UsageError
 from gitxp.ids import new_run_id
 from gitxp.objective import lookup, pareto_front
+from gitxp.resume import finished_points
 from gitxp.run import Run
-from gitxp.search.history import History, load_history
+from gitxp.search.history import History, HistoryReader, warm_mode
 from gitxp.space import Space
 from gitxp.store import Store
 from gitxp.versioning import Version
 from gitxp.wrapper import Command, Controller
 
-__all__ = ["Sweep", "SweepResult", "strategies", "executors", "UNINFORMED", "pareto_front"]
+__all__ = ["Sweep", "SweepResult", "strategies", "UNINFORMED", "pareto_front"]
 
 UNINFORMED = ("grid", "random")  # strategies that propose without looking at results
 
@@ -34,12 +36,6 @@ def strategies() -> dict[str, Any]:
     from gitxp.plugins import collect_registry, get_plugin_manager
 
     return collect_registry(get_plugin_manager().hook.gitxp_search_strategies, "search strategy")
-
-
-def executors() -> dict[str, Any]:
-    from gitxp.plugins import collect_registry, get_plugin_manager
-
-    return collect_registry(get_plugin_manager().hook.gitxp_executors, "executor")
 
 
 @dataclass
@@ -56,11 +52,11 @@ class SweepResult:
     pruned: int = 0
     resume_found: int | None = None  # --resume: finished runs of this version the sweep may skip
     skipped: int = 0  # --resume: proposals that had already finished (not run again)
-    best_earlier: tuple[str, dict[str, Any]] | None = (
-        None  # --resume: the best is a run of an earlier session
-    )
+    best_earlier: tuple[str, dict[str, Any]] | None = None  # --resume: the best is an earlier session's run
     saved: float = 0.0  # share of the steps the pruned runs did not need
     error: str | None = None  # the executor gave up (e.g. its Dask scheduler went away)
+    warm: str | None = None  # what the warm start used ("warm start: 60 runs of 2 earlier versions")
+    notes: list[str] = field(default_factory=list)  # what the strategy told (the last one: on_event "note")
 
     @property
     def blind(self) -> bool:
@@ -96,21 +92,22 @@ class Sweep:
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
     resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
-    invocation: list[str] | None = (
-        None  # the `gitxp run` arguments, recorded so that `--resume -e EXP` finds them
-    )
+    invocation: list[str] | None = None  # the `gitxp run` arguments (for `--resume -e EXP`)
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
     argv_params: bool = True  # record the command's --name value flags as params (gitxp run --no-argv-params)
     live: Any = None  # the executor while the sweep runs (Sweep.status() reads its counts)
     planned_skips: int = 0  # plan() with resume: the points that already finished (and would be skipped)
     run_meta: dict[str, Any] = field(default_factory=dict)  # meta of every run (entry point, declared inputs)
+    warm_start: Any = "ancestors"  # which earlier versions' runs seed an informed search (gitxp.search.warm)
+    _reader: HistoryReader | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.metric and not self.objectives:
             self.objectives = [self.metric]
         if self.objectives and not self.metric:
             self.metric = self.objectives[0]
+        self.warm_start = warm_mode(self.warm_start)
 
     def _with_argv_params(self, point: dict[str, Any]) -> dict[str, Any]:
         """``point`` plus the flags typed in the command (gitxp.space.argv) it does not set."""
@@ -128,10 +125,22 @@ class Sweep:
         return self.experiment or _default_experiment(self.store)
 
     def history(self) -> History:
-        """The experiment's trials, as the store holds them now."""
-        return load_history(self.store, self.experiment_name, self.space.names, self.objectives)
+        """The trials of this version of the experiment as the store holds them now, and the earlier versions'
+        runs ``warm_start`` chose (``History.prior``): read once, then kept up to date incrementally."""
+        if self._reader is None:
+            self._reader = HistoryReader(
+                self.store,
+                self.experiment_name,
+                self.space.names,
+                self.objectives,
+                version=self.version.id,
+                commit=self.version.commit,
+                warm_start=self.warm_start,
+            )
+        return self._reader.read()
 
-    def _strategy(self) -> Any:
+    def make_strategy(self) -> Any:
+        """The search strategy of this sweep, given the history so far."""
         factories = strategies()
         if self.strategy not in factories:
             raise UsageError(f"--strategy {self.strategy!r}: expected one of {', '.join(sorted(factories))}")
@@ -151,18 +160,36 @@ class Sweep:
             raise UsageError(f"--strategy {self.strategy} needs -n N (how many runs)")
         return strategy
 
-    def _propose(self, strategy: Any) -> dict[str, Any] | None:
+    def propose(self, strategy: Any) -> dict[str, Any] | None:
+        """The strategy's next point given the store's latest history (None: it has nothing more)."""
         if hasattr(strategy, "ask"):
             return strategy.ask(self.history())  # type: ignore[no-any-return]
         return strategy.suggest()  # type: ignore[no-any-return]
+
+    def attach(self, run: Run, strategy: Any, pruning: Any) -> None:
+        """Make ``run`` the trial of the strategy's last proposal: its pruner, its define-by-run sampling
+        (``run.uniform(...)`` asks the sweep's sampler) and the strategy's link from proposal to run."""
+        run._pruning = pruning
+        if hasattr(strategy, "started"):
+            strategy.started(run.id)
+        trial = getattr(strategy, "pending_trial", None)
+        if trial is not None:
+            from gitxp.search.samplers import TrialSampler
+
+            run._sampler = TrialSampler(trial, run)
+
+    @staticmethod
+    def notes(strategy: Any) -> list[str]:
+        """What the strategy has to tell the user since the last call (e.g. the warm start's summary)."""
+        return list(strategy.notes()) if hasattr(strategy, "notes") else []
 
     def plan(self, limit: int = 5) -> tuple[int | None, list[dict[str, Any]]]:
         """What :meth:`run` would do, without running anything: the number of runs (None when open-ended)
         and the first ``limit`` param sets the strategy proposes. With ``resume``, the points that already
         finished on this version are left out of both, as :meth:`run` would skip them (their count:
         ``self.planned_skips``)."""
-        strategy = self._strategy()
-        finished = self._finished_points(strategy)
+        strategy = self.make_strategy()
+        finished = finished_points(self, strategy)
         self.planned_skips = 0
         points: list[dict[str, Any]] = []
         while len(points) < limit or (finished is not None and strategy.total is not None):
@@ -177,7 +204,8 @@ class Sweep:
         total = None if strategy.total is None else strategy.total - self.planned_skips
         return total, points
 
-    def _pruning(self) -> Any:
+    def pruning(self) -> Any:
+        """The pruner of this sweep's trials (None without ``prune``)."""
         if not self.prune:
             return None
         if not self.metric:
@@ -216,14 +244,17 @@ class Sweep:
     def run(
         self, controller: Controller, on_event: Callable[[str, Run | None, SweepResult], None] | None = None
     ) -> SweepResult:
-        strategy = self._strategy()
-        pruning = self._pruning()
-        finished = self._finished_points(strategy)
+        strategy = self.make_strategy()
+        pruning = self.pruning()
+        finished = finished_points(self, strategy)
         sweep_id = new_run_id()
         metric = ",".join(":".join(o) for o in self.objectives) or None
         result = SweepResult(total=strategy.total, resume_found=None if finished is None else finished.total)
+        result.notes = self.notes(strategy)
+        result.warm = next((n for n in result.notes if n.startswith("warm start:")), None)
         if on_event:
             on_event("begin", None, result)
+        _tell([] if on_event else result.notes)
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         informed = self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial")
         pool, job = self._executor(sweep_id, controller, informed)
@@ -236,7 +267,10 @@ class Sweep:
                     if deadline is not None and time.monotonic() > deadline:
                         stop = True
                         break
-                    point = self._propose(strategy)
+                    point = self.propose(strategy)
+                    for note in self.notes(strategy):
+                        result.notes.append(note)
+                        on_event("note", None, result) if on_event else _tell([note])
                     if point is None:
                         break
                     if finished is not None and finished.take(point):
@@ -266,19 +300,13 @@ class Sweep:
                         git=self.git,
                         attach=False,  # a gitxp run inside a gitxp run records its own runs
                     )
-                    run._pruning = pruning
-                    trial = getattr(strategy, "pending_trial", None)
-                    if trial is not None:  # define-by-run: the run's own sampling asks the sweep's sampler
-                        from gitxp.search.samplers import TrialSampler
-
-                        if pool.remote:
-                            run._finish("cancelled")
-                            raise UsageError(
-                                f"--executor {self.executor} runs the objective elsewhere: declare its params "
-                                "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"
-                            )
-
-                        run._sampler = TrialSampler(trial, run)
+                    if pool.remote and getattr(strategy, "pending_trial", None) is not None:
+                        run._finish("cancelled")
+                        raise UsageError(
+                            f"--executor {self.executor} runs the objective elsewhere: declare its params "
+                            "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"
+                        )
+                    self.attach(run, strategy, pruning)
                     result.runs.append(run)
                     running[pool.submit(run, job)] = run
                     if on_event:
@@ -318,17 +346,6 @@ class Sweep:
                 if value is not None and _better(value, result.best_value, self.metric):
                     result.best, result.best_value, result.best_earlier = None, value, (run_id, params)
         return result
-
-    def _finished_points(self, strategy: Any) -> Any:
-        """With ``resume``: the points that already finished on this version (uninformed strategies only:
-        informed ones read the whole history anyway and would propose around it)."""
-        if not self.resume:
-            return None
-        if self.strategy not in UNINFORMED or hasattr(strategy, "pending_trial"):
-            return None
-        from gitxp.resume import Finished
-
-        return Finished.load(self.store, self.experiment_name, self.version.id, self.space.names, self.metric)
 
     def _finished(
         self,
@@ -373,6 +390,12 @@ class Sweep:
         if on_event:
             on_event("end", run, result)
         return stop
+
+
+def _tell(notes: list[str]) -> None:
+    """A strategy's notes when nobody listens for events (``gitxp.optimize``): on stderr."""
+    for note in notes:
+        print(f"gitxp: {note}", file=sys.stderr, flush=True)
 
 
 def _better(value: float, best: float | None, metric: tuple[str, str] | None) -> bool:

@@ -74,6 +74,19 @@ def tricky() -> pa.Table:
         tricky().slice(0, 0),
         pa.table({"run_id": ["x", "y"], "started": pa.array([1, None], pa.timestamp("s", tz="UTC"))}),
         pa.table({"run_id": ["x"], "other.key": [1], "params.x.y": [2.5]}),
+        pa.table(  # list columns are written by Arrow (meta.argv of every run): nulls, quotes, unicode, nesting
+            {
+                "run_id": ["a", "b", "c", "d"],
+                "meta.argv": pa.array(
+                    [["train.py", "--lr", '"q\\"', "ü 中"], None, [], ["x", None]], pa.list_(pa.string())
+                ),
+                "meta.flags": pa.array([[True], [False, None], None, []], pa.list_(pa.bool_())),
+                "meta.grid": pa.array(
+                    [[[1.0, 2e-9]], [[], None], None, [[3.0]]], pa.list_(pa.list_(pa.float64()))
+                ),
+                "tags": pa.array([["t"], None, ["u", "v"], []], pa.list_(pa.string())),
+            }
+        ).slice(1),
     ],
 )
 def test_json_and_csv_are_byte_for_byte_what_the_row_encoders_wrote(table: pa.Table) -> None:

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import git
 
 import gitxp
+from gitxp.cli import cli
 from gitxp.porcelain import describe_failure
 
 
@@ -113,3 +115,23 @@ def test_gitpython_is_not_imported_for_listing(repo: Path, args: list[str]) -> N
         code = "import gitxp, sys; print('git' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_first_pull_takes_the_store_as_it_is(repo: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Pulling into an empty store is a fast-forward: no pack written again, no repack of what git fetch just
+    packed (they tripled the time of a first pull of 100,000 runs); the runs are all there."""
+    import gitxp.store.packs as packs
+    from gitxp.store import REF
+
+    for i in range(3):
+        with gitxp.start(params={"x": i}):
+            pass
+    gitxp.Store.open(repo).flush()
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    monkeypatch.setattr(packs, "AUTO_PACK", 2)  # the pulling side would pack at once
+    monkeypatch.chdir(clone)
+    result = CliRunner().invoke(cli, ["pull", str(repo)], catch_exceptions=False)
+    assert result.exit_code == 0 and "merged 3 new runs" in result.output, result.output
+    assert git(clone, "rev-parse", REF) == git(repo, "rev-parse", REF)
+    assert sorted(gitxp.load()["params.x"].to_pylist()) == [0, 1, 2]

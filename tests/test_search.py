@@ -375,3 +375,187 @@ def test_same_proposals_as_optuna_driven_directly(repo: Path, strategy: str) -> 
     )
     theirs = [(t.params["x"], t.params["y"]) for t in study.trials]
     assert list(zip(ours["params.x"].to_pylist(), ours["params.y"].to_pylist())) == theirs
+
+
+# ---------------------------------------------------------------------- issue 26: search across versions
+
+
+def _commit(repo: Path, name: str, text: str) -> str:
+    from conftest import git
+
+    (repo / name).write_text(text)
+    git(repo, "add", name)
+    git(repo, "commit", "-qm", f"change {name}")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def _bowl(center: float) -> Any:
+    def objective(run: gitxp.Run) -> float:
+        x, y = run.uniform("x", -5, 5), run.uniform("y", -5, 5)
+        return (x - center) ** 2 + (y - 1.0) ** 2
+
+    return objective
+
+
+def _xy(experiment: str) -> list[tuple[float, float]]:
+    table = gitxp.load(experiment=experiment, sort="started")
+    return list(zip(table["params.x"].to_pylist(), table["params.y"].to_pylist()))
+
+
+def _of_version(experiment: str, version: str) -> list[dict[str, Any]]:
+    rows = gitxp.load(experiment=experiment, sort="started").to_pylist()
+    return [r for r in rows if r["version"] == version]
+
+
+def test_warm_start_seeds_the_best_earlier_points_and_says_so(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gitxp.optimize(_bowl(2.0), n_trials=15, experiment="w", metric="f:min", seed=1)
+    old = gitxp.load(experiment="w").to_pylist()
+    best = min(old, key=lambda r: r["results.f"])
+    _commit(repo, "train.py", "print('a small change')\n")
+    capsys.readouterr()
+    gitxp.optimize(_bowl(2.1), n_trials=4, experiment="w", metric="f:min", seed=1)
+    err = capsys.readouterr().err
+    assert "warm start: 15 runs of 1 earlier version" in err.splitlines()[0]
+    new = [
+        r for r in gitxp.load(experiment="w", sort="started").to_pylist() if r["version"] != old[0]["version"]
+    ]
+    assert len(new) == 4
+    assert (new[0]["params.x"], new[0]["params.y"]) == (best["params.x"], best["params.y"])  # enqueued first
+
+
+def test_no_warm_start_is_optuna_from_scratch_even_with_earlier_versions(repo: Path) -> None:
+    """Earlier versions' runs no longer pass for this version's: with warm_start=False the proposals are
+    Optuna's own for the same seed (before, the old runs were mixed in as if they measured today's code)."""
+    import optuna
+
+    gitxp.optimize(_bowl(-3.0), n_trials=12, experiment="c", metric="f:min", seed=5)
+    _commit(repo, "train.py", "print('new code')\n")
+    version = gitxp.load(experiment="c")["version"][0].as_py()
+    gitxp.optimize(_bowl(3.0), n_trials=14, experiment="c", metric="f:min", seed=5, warm_start=False)
+    ours = [(r["params.x"], r["params.y"]) for r in gitxp.load(experiment="c", sort="started").to_pylist()
+            if r["version"] != version]  # fmt: skip
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=5, constant_liar=True, multivariate=True)
+    )
+    study.optimize(
+        lambda t: (t.suggest_float("x", -5, 5) - 3) ** 2 + (t.suggest_float("y", -5, 5) - 1) ** 2, 14
+    )
+    assert ours == [(t.params["x"], t.params["y"]) for t in study.trials]
+
+
+def test_a_misleading_prior_is_dropped_and_the_user_told(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gitxp.optimize(_bowl(4.0), n_trials=20, experiment="m", metric="f:min", seed=2)
+    _commit(repo, "train.py", "print('the optimum moved')\n")
+    capsys.readouterr()
+    gitxp.optimize(_bowl(-4.0), n_trials=20, experiment="m", metric="f:min", seed=2)
+    err = capsys.readouterr().err
+    assert "warm start: 20 runs of 1 earlier version" in err
+    stopped = [line for line in err.splitlines() if "stopped trusting" in line]
+    assert len(stopped) == 1, err
+    assert int(stopped[0].split(" after ")[1].split()[0]) <= 8  # a few runs, not the whole search
+    rows = gitxp.load(experiment="m", sort="started").to_pylist()
+    new = [(r["params.x"], r["params.y"]) for r in rows if r["version"] != rows[0]["version"]]
+    seeds = int(stopped[0].split(" after ")[1].split()[0])
+    import optuna  # from then on: Optuna's own proposals from scratch with the same seed, the seeds left out
+
+    study = optuna.create_study(
+        sampler=optuna.samplers.TPESampler(seed=2, constant_liar=True, multivariate=True)
+    )
+    study.optimize(
+        lambda t: (t.suggest_float("x", -5, 5) + 4) ** 2 + (t.suggest_float("y", -5, 5) - 1) ** 2, 20 - seeds
+    )
+    assert new[seeds:] == [(t.params["x"], t.params["y"]) for t in study.trials]
+
+
+def test_warm_start_uses_ancestors_only_unless_asked(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import git
+
+    git(repo, "checkout", "-qb", "side")
+    _commit(repo, "side.py", "side\n")
+    gitxp.optimize(
+        _bowl(1.0), n_trials=5, experiment="a", metric="f:min", seed=0
+    )  # a sibling, not an ancestor
+    git(repo, "checkout", "-q", "main")
+    gitxp.optimize(
+        _bowl(1.0), n_trials=6, experiment="a", metric="f:min", seed=0
+    )  # an ancestor of what follows
+    _commit(repo, "train.py", "print('next')\n")
+    capsys.readouterr()
+    gitxp.optimize(_bowl(1.0), n_trials=1, experiment="a", metric="f:min", seed=0)
+    assert "warm start: 6 runs of 1 earlier version" in capsys.readouterr().err
+    gitxp.optimize(_bowl(1.0), n_trials=1, experiment="a", metric="f:min", seed=0, warm_start=True)
+    assert "warm start: 11 runs of 2 earlier versions" in capsys.readouterr().err
+    gitxp.optimize(_bowl(1.0), n_trials=1, experiment="a", metric="f:min", seed=0, warm_start=False)
+    assert "warm start" not in capsys.readouterr().err
+    with pytest.raises(gitxp.errors.UsageError, match="warm_start"):
+        gitxp.optimize(_bowl(1.0), n_trials=1, experiment="a", warm_start="all")  # type: ignore[arg-type]
+
+
+def test_cli_warm_start_flags_and_first_line(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "quad.py", QUAD)
+    result = invoke("run", "-e", "q", "--strategy", "tpe", "-n", "5", "--seed", "1", *SPACE, *CMD)
+    assert result.exit_code == 0, result.output
+    _commit(repo, "train.py", "print('v2')\n")
+    result = invoke("run", "-e", "q", "--strategy", "tpe", "-n", "2", "--seed", "1", *SPACE, *CMD)
+    assert result.exit_code == 0, result.output
+    first = [line for line in result.output.splitlines() if line.startswith("gitxp: sweep")][0]
+    assert first.endswith("; warm start: 5 runs of 1 earlier version"), first
+    result = invoke("run", "-e", "q", "--strategy", "tpe", "-n", "2", "--no-warm-start", *SPACE, *CMD)
+    assert result.exit_code == 0 and "warm start" not in result.output, result.output
+    result = invoke("run", "-e", "q", "--strategy", "cmaes", "-n", "2", *SPACE, *CMD)
+    assert result.exit_code == 0 and "warm start: not with --strategy cmaes" in result.output, result.output
+
+
+def test_history_reader_follows_the_store_incrementally(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The history is read once and then caught up: runs another process adds (committed or still running)
+    and a run's end show up, an archived run leaves, and the result equals a full read."""
+    from conftest import run_python
+
+    import gitxp.search.history
+    from gitxp.search.history import HistoryReader
+
+    monkeypatch.setattr(
+        gitxp.search.history, "REREAD", 0.0
+    )  # runs committed elsewhere: at once, not within 2 s
+
+    store = Store.open()
+    for i in range(3):
+        with gitxp.start(experiment="h", params={"x": i / 10, "y": 0.0}, metric="f:min") as run:
+            run.result(f=float(i))
+    store.flush()
+    version = gitxp.load(experiment="h")["version"][0].as_py()
+    reader = HistoryReader(store, "h", ["x", "y"], [("f", "min")], version=version)
+    history = reader.read()
+    assert [t.state for t in history.trials] == ["complete"] * 3 and len(history.log) == 3
+    run_python(
+        "import gitxp\nfor i in range(2):\n    with gitxp.start(experiment='h', params={'x': 0.5 + i, 'y': 1.0}, "
+        "metric='f:min') as r:\n        r.result(f=9.0)\n",
+        repo,
+    )
+    live = gitxp.start(experiment="h", params={"x": 0.9, "y": 0.9}, metric="f:min")
+    assert reader.read() is history
+    assert [t.state for t in history.trials] == ["complete"] * 5 + ["running"]
+    live.result(f=-1.0)
+    live.end()
+    reader.read()
+    assert history.trials[-1].state == "complete" and history.trials[-1].values == [-1.0]
+    full = load_history(store, "h", ["x", "y"], [("f", "min")])
+    assert [(t.run_id, t.state, t.values) for t in history.trials] == [
+        (t.run_id, t.state, t.values) for t in full.trials
+    ]
+    gitxp.archive(history.trials[0].run_id)
+    reader.read()
+    assert len(history.trials) == 5 and history.generation == 1
+
+
+def test_rank_correlation_helpers() -> None:
+    from gitxp.search.warm import ranks, spearman
+
+    assert ranks([3.0, 1.0, 2.0, 2.0]) == [1.0, 0.0, 0.5, 0.5]
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 1, 1], [1, 2, 3]) == 0.0

@@ -466,3 +466,23 @@ def test_pareto_front_two_objectives_matches_the_pairwise_rule() -> None:
         goals = [rng.choice(["min", "max"]), rng.choice(["min", "max"])]
         slow = [i for i, v in points if not any(_dominates(w, v, goals) for _, w in points)]
         assert pareto_front(points, goals) == slow
+
+
+def test_compare_page_answer_is_bounded(repo: Path) -> None:
+    """A side of thousands of runs with a sampled param: the page gets the counts, a few of the values and how
+    many there are, not every run id and every value (7 MB at 100,000 runs)."""
+    import gitxp
+
+    for round_ in range(2):
+        for i in range(30):
+            with gitxp.start(experiment="b", params={"lr": round_ + i / 100}, metric="acc:max") as run:
+                run.result(acc=i / 30 + round_)
+        Store.open().flush()
+        (repo / "train.py").write_text(f"print({round_})\n")
+        git(repo, "commit", "-qam", f"round {round_}")
+    first, second = gitxp.load(experiment="b", sort="started")["version"].unique().to_pylist()
+    data = TestClient(create_app(Store.open(repo))).get(f"/api/compare?a={first}&b={second}").json()
+    report = data["reports"][0]
+    assert [g["runs"] for g in report["groups"]] == [30, 30] and "run_ids" not in report["groups"][0]
+    values = report["params"][0]["values"]
+    assert [len(v) for v in values.values()] == [13, 13] and values[first][-1] == "... (30 distinct)"

@@ -198,3 +198,20 @@ def check_rerunnable(run_id: str, entrypoint: str) -> None:
             "cannot be re-run. To make runs re-runnable, define the function in a .py file of the repository "
             "and import it (or run a script with 'gitxp run -- python train.py')"
         )
+
+
+_asked_in_rerun: list[Any] = []
+
+
+def rerun_ask(experiment: str, metric: str, make_run: Callable[..., Any]) -> Any:
+    """``gitxp.Sweep.ask`` under ``gitxp rerun`` of one trial (``$GITXP_RERUN_ASK``): a run for the trial once
+    (attached to the rerun's run, which holds the trial's params), then the end of the script (exit 0: the rest of
+    the loop is other trials), made by ``make_run`` (:class:`gitxp.Run`). None when this is no such rerun."""
+    if not os.environ.get("GITXP_RERUN_ASK") or not os.environ.get("GITXP_RUN_ID"):
+        return None
+    if _asked_in_rerun:
+        print("gitxp: rerun of one gitxp.Sweep trial: stopping at the next ask()", file=sys.stderr)
+        raise SystemExit(0)
+    run = make_run(experiment=experiment, metric=metric)
+    _asked_in_rerun.append(run)
+    return run

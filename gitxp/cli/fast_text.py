@@ -129,30 +129,63 @@ def _float_text(column: Any) -> Any:
     return text
 
 
-def _pieces(column: pa.ChunkedArray, level: int, prefix: str, null: str) -> Any:
-    """Each cell of ``column`` as ``prefix`` + its JSON text as ``json.dumps(..., indent=2)`` writes it at nesting
-    ``level``; ``null`` for a null cell (an Arrow string array). Timestamps, numbers and strings without control
-    characters are written by Arrow; other cells by Python's C encoders."""
+def _text(column: Any, level: int) -> Any:
+    """Each cell of ``column`` as ``json.dumps(..., indent=2)`` writes it at nesting ``level`` (an Arrow string
+    array, null for a null cell), when Arrow can write it: timestamps, integers, booleans, finite floats, strings
+    without control characters, and lists of these (``meta.argv`` of every run); None otherwise."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     kind = column.type
     text = _iso_text(column)
-    if text is None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        if not pc.any(pc.match_substring_regex(column, r"[\x00-\x1f]")).as_py():
-            if pc.any(pc.match_substring_regex(column, r'["\\]')).as_py():
-                column = pc.replace_substring(pc.replace_substring(column, "\\", "\\\\"), '"', '\\"')
-            text = pc.binary_join_element_wise('"', column, '"', "")
-    elif text is not None:
-        text = pc.binary_join_element_wise('"', text, '"', "")
-    elif pa.types.is_integer(kind):
-        text = pc.cast(column, pa.string())
-    elif pa.types.is_boolean(kind):
-        text = pc.if_else(column, "true", "false")
-    elif (
-        pa.types.is_floating(kind) and pc.all(pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py()
-    ):
-        text = _float_text(column)
+    if text is not None:
+        return pc.binary_join_element_wise('"', text, '"', "")
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        if pc.any(pc.match_substring_regex(column, r"[\x00-\x1f]")).as_py():
+            return None
+        if pc.any(pc.match_substring_regex(column, r'["\\]')).as_py():
+            column = pc.replace_substring(pc.replace_substring(column, "\\", "\\\\"), '"', '\\"')
+        return pc.binary_join_element_wise('"', column, '"', "")
+    if pa.types.is_integer(kind):
+        return pc.cast(column, pa.string())
+    if pa.types.is_boolean(kind):
+        return pc.if_else(column, "true", "false")
+    if pa.types.is_floating(kind):
+        if pc.all(pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py():
+            return _float_text(column)
+        return None
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _list_text(column, level)
+    return None
+
+
+def _list_text(column: Any, level: int) -> Any:
+    """A list column as the indented encoder writes each list: ``[]``, or its items one per line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    items = _text(column.flatten(), level + 1)  # the items of the lists that are not null, in order
+    if items is None:
+        return None
+    lengths = pc.cast(pc.fill_null(pc.list_value_length(column), 0), pa.int64())
+    offsets = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(lengths)])  # no numpy in `ls`
+    lists = pa.LargeListArray.from_arrays(offsets, pc.fill_null(items, "null"))
+    inner, outer = "  " * (level + 1), "  " * level
+    text = pc.binary_join_element_wise(f"[\n{inner}", pc.binary_join(lists, f",\n{inner}"), f"\n{outer}]", "")
+    text = pc.if_else(pc.equal(lengths, 0), "[]", text)
+    return pc.if_else(pc.is_valid(column), text, pa.scalar(None, pa.string()))
+
+
+def _pieces(column: pa.ChunkedArray, level: int, prefix: str, null: str) -> Any:
+    """Each cell of ``column`` as ``prefix`` + its JSON text as ``json.dumps(..., indent=2)`` writes it at nesting
+    ``level``; ``null`` for a null cell (an Arrow string array). Timestamps, numbers, strings without control
+    characters and lists of these are written by Arrow; other cells by Python's C encoders."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    text = _text(column, level)
     if text is not None:
         return pc.fill_null(pc.binary_join_element_wise(prefix, text, ""), null)
     values = _json_column(column)

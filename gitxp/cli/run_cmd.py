@@ -152,6 +152,13 @@ class _RunCommand(click.Command):
     help="Config file rendered with the params; its copy replaces {config}.",
 )
 @click.option("--seed", type=int, help="Seed of the sweep's sampling (reproducible sweeps).")
+@click.option(
+    "--warm-start/--no-warm-start",
+    "warm_start",
+    default=None,
+    help="Informed search (tpe, gp): seed it with the runs of every earlier version of the experiment "
+    "(--warm-start), or of none (--no-warm-start). Default: versions whose commit is an ancestor of this one.",
+)
 @click.option("--shell", is_flag=True, help="Run the command through the shell.")
 @click.option(
     "--allow-unused",
@@ -214,6 +221,7 @@ def run_command(
     prune: str | None,
     config: Path | None,
     seed: int | None,
+    warm_start: bool | None,
     shell: bool,
     allow_unused: bool,
     fail_fast: bool,
@@ -320,6 +328,7 @@ def run_command(
         invocation=click.get_current_context().meta.get("gitxp.argv"),
         argv_params=not no_argv_params,
         run_meta=run_meta,
+        warm_start="ancestors" if warm_start is None else warm_start,
     )
     if dry_run:
         _print_plan(sweep)

@@ -132,7 +132,8 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
                 f"gitxp: sweep of {result.total if result.total is not None else 'open-ended'} runs "
                 f"({sweep.strategy}, "
                 + (f"-j {sweep.jobs}" if sweep.executor == "local" else f"--executor {sweep.executor}")
-                + f"), version {sweep.version.id}",
+                + f"), version {sweep.version.id}"
+                + (f"; {result.warm}" if result.warm else ""),
                 err=True,
             )
             if sweep.strategy == "grid" and (sweep.n or 1) > 1 and sweep.command is not None:
@@ -141,6 +142,9 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
                     f"index (0..{sweep.n - 1}), recorded as meta.seed",
                     err=True,
                 )
+            for note in result.notes:
+                if note != result.warm:
+                    click.echo(f"gitxp: {note}", err=True)
             if result.resume_found is not None:
                 click.echo(
                     f"gitxp: resuming: {result.resume_found} finished run"
@@ -151,6 +155,11 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
             return
         if event == "skip":
             progress.advance(task)
+            return
+        if event == "note":
+            progress.console.print(
+                f"gitxp: {result.notes[-1]}", soft_wrap=True, markup=False, highlight=False
+            )
             return
         if event == "metric-missing":
             text = _missing_metric_warning(sweep, run, result)

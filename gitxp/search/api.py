@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gitxp.builtin.entrypoint import rerun_ask
 from gitxp.errors import UsageError
 from gitxp.objective import parse
 from gitxp.run import Run
@@ -110,6 +112,7 @@ def optimize(
     retries: int = 1,
     git: bool = True,
     path: str | os.PathLike[str] | None = None,
+    warm_start: str | bool = "ancestors",
 ) -> Run | list[Run]:
     """Search ``n_trials`` more trials of ``objective(run)``; return the best run (several metrics: the Pareto
     front, a list of runs).
@@ -125,6 +128,11 @@ def optimize(
     ``executor="dask"`` runs the trials on a Dask cluster (``scheduler="tcp://HOST:8786"``, else a LocalCluster;
     ``n_jobs`` then caps the trials at once) and ``"slurm"`` as Slurm jobs: the objective travels pickled, the
     project's code as a git bundle; declare the params with ``space=gitxp.Space(sample=...)`` there.
+
+    ``warm_start``: runs of earlier code versions of the experiment seed the search as a prior that this
+    version's runs can overrule (TPE and GP, one metric): ``"ancestors"`` (the default) uses versions whose commit
+    is the current one or a git ancestor of it, ``True`` every other version, ``False`` none. What it used, and
+    when it stopped trusting them, is said on stderr.
     """
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
@@ -154,6 +162,7 @@ def optimize(
         task=_trial(objective, objectives),
         git=git,
         run_meta=_entrypoint(objective, objectives),
+        warm_start=warm_start,
     )
     from gitxp.search.progress import trial_progress
     from gitxp.wrapper import Controller
@@ -199,31 +208,13 @@ def _best(result: SweepResult, objectives: list[tuple[str, str]]) -> Run | list[
     return result.best
 
 
-_asked_in_rerun: list[Run] = []
-
-
-def _rerun_ask(sweep: Sweep) -> Run | None:
-    """``Sweep.ask`` under ``gitxp rerun`` of one trial: the trial once (attached to the rerun's run, which holds
-    the trial's params), then the end of the script (exit 0: the rest of the loop is other trials)."""
-    if not os.environ.get("GITXP_RERUN_ASK") or not os.environ.get("GITXP_RUN_ID"):
-        return None
-    if _asked_in_rerun:
-        import sys
-
-        print("gitxp: rerun of one gitxp.Sweep trial: stopping at the next ask()", file=sys.stderr)
-        raise SystemExit(0)
-    run = Run(experiment=sweep._loop.experiment, metric=",".join(":".join(o) for o in sweep.objectives))
-    _asked_in_rerun.append(run)
-    sweep.runs.append(run)
-    return run
-
-
 class Sweep:
     """Ask/tell search for loops gitxp does not drive (a notebook, another scheduler).
 
     ``run = sweep.ask()`` returns a started run whose ``run.uniform(...)``-style calls draw from the sweep's
     sampler; record ``run.result(...)`` and end it (``run.end()``, or use it as a context manager): that is the
-    tell. The history is rebuilt from the store at every ``ask``, so runs told by other processes count too.
+    tell. The history is brought up to date from the store at every ``ask``, so runs told by other processes
+    count too. ``warm_start`` as in :func:`optimize`.
     """
 
     def __init__(
@@ -241,6 +232,7 @@ class Sweep:
         retries: int = 1,
         git: bool = True,
         path: str | os.PathLike[str] | None = None,
+        warm_start: str | bool = "ancestors",
     ) -> None:
         self.executor = executor
         self.options = _options(executor, n_jobs if n_jobs > 1 else None, scheduler, retries)
@@ -263,9 +255,10 @@ class Sweep:
             prune=prune,
             git=git,
             open_ended=True,
+            warm_start=warm_start,
         )
-        self._strategy = self._loop._strategy()
-        self._pruning = self._loop._pruning()
+        self._strategy = self._loop.make_strategy()
+        self._pruning = self._loop.pruning()
         self.runs: list[Run] = []
 
     @property
@@ -277,10 +270,13 @@ class Sweep:
 
         Under ``gitxp rerun`` of one of its trials (``$GITXP_RERUN_ASK``), the first ``ask`` returns the rerun's
         run, its params the trial's (nothing is proposed or sampled), and the next one ends the script."""
-        rerun = _rerun_ask(self)
+        rerun = rerun_ask(self._loop.experiment, ",".join(":".join(o) for o in self.objectives), Run)
         if rerun is not None:
+            self.runs.append(rerun)
             return rerun
-        point = self._loop._propose(self._strategy)
+        point = self._loop.propose(self._strategy)
+        for note in self._loop.notes(self._strategy):
+            print(f"gitxp: {note}", file=sys.stderr, flush=True)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
         from gitxp.builtin.entrypoint import SWEEP
@@ -301,12 +297,7 @@ class Sweep:
             git=self._loop.git,
             attach=False,
         )
-        run._pruning = self._pruning
-        trial = getattr(self._strategy, "pending_trial", None)
-        if trial is not None:
-            from gitxp.search.samplers import TrialSampler
-
-            run._sampler = TrialSampler(trial, run)
+        self._loop.attach(run, self._strategy, self._pruning)
         self.runs.append(run)
         return run
 

@@ -181,6 +181,35 @@ class ReadCache(RefWriter):
         _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
         return table
 
+    def runs_since(self, head: str | None) -> tuple[str | None, pa.Table | None]:
+        """``(the ref's commit now, the committed runs whose run file was added or changed since commit
+        head)``, read from that change alone (a ``git diff-tree`` and the new run files), for readers that keep
+        their own copy up to date (a search's history). The table is None when the change is not one of added
+        runs alone (the life-cycle changed, a run file went away, the ref was rewritten): read everything again.
+        """
+        now = self.head()
+        if now == head:
+            return now, empty_table()
+        if head is None or now is None:
+            return now, None
+        done = self.repo.run(["diff-tree", "-r", "-z", "--no-renames", head, now], check=False)
+        if done.returncode != 0:  # head is gone (the ref was rewritten and its old commits pruned)
+            return now, None
+        rows = done.stdout.split(b"\0")
+        changed = []
+        for header, path in zip(rows[0::2], rows[1::2]):
+            name = path.decode()
+            parts = header.decode().split()
+            if len(parts) < 5 or parts[4] not in ("A", "M") or name.startswith("events/"):
+                if name.startswith(("runs/", "events/")):
+                    return now, None
+                continue
+            if name.endswith("/run.parquet"):
+                changed.append((parts[3], name))
+        tables = self._parse_runs(changed)
+        table = concat_tables(tables) if tables else empty_table()
+        return now, table.drop_columns([BLOB]) if BLOB in table.column_names else table
+
     def table(self, *, recover: bool = True, show: str = "visible") -> pa.Table:
         """Every run: committed ones plus live ones, after committing the runs of dead processes.
 

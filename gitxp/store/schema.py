@@ -60,10 +60,17 @@ def valid_path(path: str) -> bool:
     return parts[0] not in ("runs", "packs") and ".." not in parts and not path.startswith("/")
 
 
+_ULID = "[0-9a-hjkmnp-tv-z]"
+_RUN_FILE = re.compile(  # runs/<c>/<b>/<run id ending in b, c>/<file>: what valid_path says, for most paths at once
+    rf"runs/({_ULID})/({_ULID})/{_ULID}{{24}}\2\1/(?:{'|'.join(re.escape(f) for f in sorted(_RUN_FILES))})"
+)
+
+
 def check_incoming(entries: Iterable[tuple[str, str, str]]) -> None:
     """Refuse a store to merge (e.g. pulled from a clone) that holds a path gitxp would never write."""
+    fullmatch = _RUN_FILE.fullmatch
     for _kind, _sha, path in entries:
-        if not valid_path(path):
+        if fullmatch(path) is None and not valid_path(path):
             raise StoreError(
                 f"refusing to merge: the incoming store holds {path!r}, which is not a gitxp run file "
                 "(run ids are 26 characters of 0-9a-z without i, l, o, u); nothing was merged"

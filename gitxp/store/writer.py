@@ -263,11 +263,13 @@ class RefWriter(StagingArea):
         Runs only the other side has are added; runs both sides have keep our copy. Returns the number added.
         """
         self.flush()
-        check_incoming(self.repo.ls_tree(other))
+        names = self.repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", other).decode().split("\0")
+        paths = [p for p in names if p]
+        check_incoming(("blob", "", p) for p in paths)
         ours = self.head()
         if ours is None:
             self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
-            return len([p for _k, _s, p in self.repo.ls_tree(other, "runs") if p.endswith("/run.parquet")])
+            return sum(1 for p in paths if p.startswith("runs/") and p.endswith("/run.parquet"))
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
             return 0
         theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events", "envs")}

@@ -358,7 +358,9 @@ class AnalysisViews:
             for name, parts in by_experiment(groups)
             if len(parts) == len(groups) and same_version(parts) is None
         ]
-        reports = [{"experiment": name, **_clean(compare_groups(parts, metric))} for name, parts in blocks]
+        reports = [
+            {"experiment": name, **_clean(_bounded(compare_groups(parts, metric)))} for name, parts in blocks
+        ]
         try:
             diff = code_diff(self.store, groups[0], groups[1], full=True)
         except UsageError as error:
@@ -383,3 +385,19 @@ class AnalysisViews:
         for item in world.get("environment", []):
             item["lines"] = [format_change(row) for row in item["packages"]]
         return {"groups": groups_info, "reports": reports, "diff": diff, **world}
+
+
+SHOWN_VALUES = 12  # distinct values of a param listed per side on the compare page
+
+
+def _bounded(report: dict[str, Any]) -> dict[str, Any]:
+    """A compare report the page can show: the run ids of a side left out (its run count stays) and at most
+    ``SHOWN_VALUES`` distinct values of a param per side, then how many there are (a sampled param of 25,000
+    runs made the answer 7 MB)."""
+    for group in report.get("groups", []):
+        group.pop("run_ids", None)
+    for param in report.get("params", []):
+        for label, values in param["values"].items():
+            if len(values) > SHOWN_VALUES:
+                param["values"][label] = values[:SHOWN_VALUES] + [f"... ({len(values):,} distinct)"]
+    return report
