@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from gitxp.errors import NoCommitError, NotARepositoryError, StoreError
 
@@ -229,18 +230,31 @@ class Repo:
                 rows.append((parts[4], parts[3], path.decode()))
         return rows
 
-    def read_blobs(self, shas: Iterable[str]) -> list[bytes]:
-        """Read many objects through a single ``git cat-file --batch`` process, in order."""
+    @overload
+    def read_blobs(self, shas: Iterable[str]) -> list[bytes]: ...
+    @overload
+    def read_blobs(self, shas: Iterable[str], *, missing_ok: Literal[True]) -> list[bytes | None]: ...
+
+    def read_blobs(
+        self, shas: Iterable[str], *, missing_ok: bool = False
+    ) -> list[bytes] | list[bytes | None]:
+        """Read many objects through a single ``git cat-file --batch`` process, in order (``missing_ok``: None for
+        an object this repository lacks, instead of an error)."""
         shas = list(shas)
         if not shas:
             return []
         out = self.git("cat-file", "--batch", input=("\n".join(shas) + "\n").encode())
-        blobs, pos = [], 0
+        blobs: list[bytes | None] = []
+        pos = 0
         for sha in shas:
             end = out.index(b"\n", pos)
-            header = out[pos:end].decode().split()
+            header = out[pos:end].decode(errors="replace").split()
             if len(header) < 3 or header[1] == "missing":
-                raise StoreError(f"object {sha} is missing from the repository")
+                if not missing_ok:
+                    raise StoreError(f"object {sha} is missing from the repository")
+                blobs.append(None)
+                pos = end + 1
+                continue
             size = int(header[2])
             blobs.append(out[end + 1 : end + 1 + size])
             pos = end + 1 + size + 1

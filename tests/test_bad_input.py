@@ -361,3 +361,136 @@ def test_a_damaged_metrics_file_is_reported_for_that_run_only(repo: Path, invoke
     assert invoke("ls", "--format", "json").exit_code == 0
     other = gitxp.load(sort="started")["run_id"][1].as_py()
     assert invoke("show", other).exit_code == 0
+
+
+# ---------------------------------------------------------------------- issue 21: stores that block every command
+
+
+def _put_on_ref(repo: Path, files: dict[str, bytes]) -> None:
+    """Commit ``files`` (path -> bytes) onto the store's ref by hand, as a foreign or damaged store would."""
+    import os
+
+    from gitxp.store import REF
+
+    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
+    subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
+    for path, data in files.items():
+        blob = (
+            subprocess.run(
+                ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=data, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
+        subprocess.run(
+            ["git", "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"],
+            cwd=repo,
+            check=True,
+            env=env,
+        )
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env
+    ).stdout.strip()
+    git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "by hand"))
+
+
+def _parquet(table: object) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _cli(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gitxp", *args], cwd=repo, capture_output=True, text=True)
+
+
+def _foreign_packs() -> list[bytes]:
+    import pyarrow as pa
+
+    return [
+        _parquet(pa.table({"x": [1, 2]})),
+        _parquet(pa.table({"run_id": [1, 2], "_blob": ["a", "b"]})),
+        _parquet(
+            pa.table({"run_id": ["01m88jzzzzzzzzzzzzzzzzzzzz"], "_blob": ["a"], "started": ["yesterday"]})
+        ),
+        _parquet(pa.table({"run_id": ["01m88jzzzzzzzzzzzzzzzzzzzz"], "_blob": ["a"], "lr": [0.1]})),
+    ]
+
+
+@pytest.mark.parametrize("which", range(4))
+def test_a_foreign_pack_is_refused_by_pull_and_skipped_on_read(
+    repo: Path,
+    tmp_path: Path,
+    invoke,
+    which: int,  # type: ignore[no-untyped-def]
+) -> None:
+    import shutil
+
+    _three_runs()
+    gitxp.load()
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(repo), str(other))
+    _put_on_ref(repo, {"packs/0123456789abcdef.parquet": _foreign_packs()[which]})
+    pulled = _cli(other, "pull", str(repo))
+    assert pulled.returncode != 0 and "Traceback" not in pulled.stderr, pulled.stderr
+    assert "packs/0123456789abcdef.parquet" in pulled.stderr and "not a gitxp pack" in pulled.stderr
+    assert pulled.stderr.count("\n") == 1
+    assert json.loads(_cli(other, "ls", "--format", "json").stdout) == []  # nothing merged
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)  # a cold read, as in a fresh clone
+    listed = invoke("ls", "--format", "json")
+    assert listed.exit_code == 0 and "is not a gitxp pack" in listed.output
+    assert len(json.loads(listed.output[listed.output.index("[") :])) == 3
+    assert invoke("gc").exit_code == 0  # and gc replaces it with a pack of the real runs
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    again = invoke("ls", "--format", "json")
+    assert "not a gitxp pack" not in again.output and len(json.loads(again.output)) == 3
+
+
+def test_a_damaged_record_attached_to_a_dead_wrapper_is_quarantined(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    code = "import gitxp, os\nrun = gitxp.start(params={'i': 9})\nprint(run.id)\nos._exit(0)\n"
+    rid = subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True)
+    run_id = rid.stdout.strip()
+    attached = _staging(repo) / run_id / "attached"
+    (attached / "123-01m88jzzzzzzzzzzzzzzzzzzzz").mkdir(parents=True)
+    (attached / "123-01m88jzzzzzzzzzzzzzzzzzzzz" / "record.json").write_text("[1, 2]")
+    (attached / "124-01m88jzzzzzzzzzzzzzzzzzzzy").mkdir(parents=True)
+    good = {
+        "run_id": "01m88jzzzzzzzzzzzzzzzzzzzy",
+        "started": 1.0,
+        "experiment": "x",
+        "params": {"attached": 1},
+    }
+    (attached / "124-01m88jzzzzzzzzzzzzzzzzzzzy" / "record.json").write_text(json.dumps(good))
+    for command in (["show", run_id[:12]], ["ls", "--format", "json"], ["export", "-o", "out.csv"]):
+        result = _cli(repo, *command)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
+    rows = {r["run_id"]: r for r in gitxp.load().to_pylist()}
+    assert len(rows) == 4 and rows[run_id]["status"] == "crashed" and rows[run_id]["params.attached"] == 1
+    assert list((_staging(repo) / ".corrupt").iterdir())  # kept aside, not deleted
+
+
+def test_a_missing_run_blob_skips_that_run_only(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from gitxp.store import REF, run_path
+
+    _three_runs()
+    gitxp.load()
+    target = gitxp.load(sort="started")["run_id"][0].as_py()
+    sha = git(repo, "rev-parse", f"{REF}:{run_path(target)}/run.parquet")
+    git(repo, "-c", "gc.auto=0", "repack", "-adq")  # every object in one pack, then loose, then drop that one
+    packdir = repo / ".git" / "objects" / "pack"
+    for pack in list(packdir.glob("*.pack")):
+        data = pack.read_bytes()
+        for path in packdir.glob(pack.stem + ".*"):
+            path.unlink()
+        subprocess.run(["git", "unpack-objects", "-q"], cwd=repo, input=data, check=True)
+    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+    result = _cli(repo, "ls", "--format", "json")  # a fresh process: nothing it committed itself
+    assert result.returncode == 0 and "missing" in result.stderr, result.stderr
+    assert len(json.loads(result.stdout)) == 2

@@ -11,7 +11,7 @@ from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.store import written
 from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
 from gitxp.store.staging import StagedRun, _write_json
-from gitxp.store.tables import concat_tables, empty_table, read_parquet
+from gitxp.store.tables import concat_tables, empty_table, read_parquet, table_problem
 from gitxp.store.writer import RefWriter
 
 if TYPE_CHECKING:
@@ -44,23 +44,27 @@ class ReadCache(RefWriter):
         return table
 
     def _parse_runs(self, entries: list[tuple[str, str]]) -> list[pa.Table]:
-        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob."""
+        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob. A file
+        that cannot be read (damaged, missing from this clone, of another schema) is skipped with a warning."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         known = {sha: written.recall(sha) for sha, _p in entries}  # committed by this process just now
-        blobs = iter(self.repo.read_blobs(s for s, _p in entries if known[s] is None))
+        blobs = iter(self.repo.read_blobs([s for s, _p in entries if known[s] is None], missing_ok=True))
         out = []
         for sha, path in entries:
             table = known[sha]
             if table is None:
-                try:
-                    table = pq.ParquetFile(pa.BufferReader(next(blobs))).read(use_threads=False)
-                except (pa.ArrowInvalid, OSError) as error:
-                    import warnings
-
+                data = next(blobs)
+                problem = "its object is missing from this repository" if data is None else None
+                if data is not None:
+                    try:
+                        table = read_parquet(data)
+                        problem = table_problem(table.schema)
+                    except (pa.ArrowInvalid, OSError) as error:
+                        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+                if problem is not None or table is None:
                     warnings.warn(
-                        f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
+                        f"gitxp: skipping unreadable run file {path} in {REF}: {problem}",
                         GitxpWarning,
                         stacklevel=2,
                     )
@@ -85,16 +89,24 @@ class ReadCache(RefWriter):
         covered: set[str] = set()
         readable = []
         if packs:
-            for sha, blob in zip(packs, self.repo.read_blobs(packs)):
+            for sha, blob in zip(packs, self.repo.read_blobs(packs, missing_ok=True)):
                 try:
-                    readable.append(read_parquet(pa.BufferReader(blob)))
+                    if blob is None:
+                        raise OSError("its object is missing from this repository")
+                    table = read_parquet(blob)
+                    problem = table_problem(table.schema, pack=True)
+                    if problem is None:
+                        readable.append(table)
+                        continue
+                    problem = f"is not a gitxp pack: {problem}"
                 except (pa.ArrowInvalid, OSError) as error:
-                    warnings.warn(
-                        f"gitxp: pack {sha[:12]} on {REF} is damaged ({str(error).splitlines()[0]}); its runs are "
-                        "read from their own files instead. 'gitxp gc' writes a new pack",
-                        GitxpWarning,
-                        stacklevel=2,
-                    )
+                    problem = f"is damaged ({str(error).splitlines()[0]})"
+                warnings.warn(
+                    f"gitxp: pack {sha[:12]} on {REF} {problem}; its runs are read from their own files "
+                    "instead. 'gitxp gc' writes a new pack",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
         if packs and readable:
             packed = concat_tables(readable)
             current = pa.array([f"{rid}:{sha}" for rid, (sha, _p) in runs.items()], pa.string())
@@ -264,7 +276,7 @@ class ReadCache(RefWriter):
                 }
             )
         try:
-            return read_parquet(pa.BufferReader(data))
+            return read_parquet(data)
         except (pa.ArrowInvalid, OSError) as error:
             raise StoreError(
                 f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "

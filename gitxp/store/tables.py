@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.store import arrays
-from gitxp.store.schema import BASE_COLUMNS, GROUPS, SCHEMA_VERSION
+from gitxp.store.schema import BASE_COLUMNS, BLOB, GROUPS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -100,12 +100,69 @@ def empty_table() -> pa.Table:
 
 
 def read_parquet(source: Any, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file (a path or a ``pa.BufferReader``) without ``pq.read_table``, which imports
-    ``pyarrow.dataset`` (~50-100 ms, the largest part of a listing's start-up) for features gitxp never uses."""
+    """Read a Parquet file (a path, or ``bytes`` such as a git blob) without ``pq.read_table``, which imports
+    ``pyarrow.dataset`` (~50-100 ms, the largest part of a listing's start-up) for features gitxp never uses.
+
+    ``bytes`` are copied into Arrow's own memory and decoded on this thread. Wrapped as they are, the last
+    reference to them could be dropped by an Arrow worker thread after the read returned, which must then take
+    the GIL; if the interpreter is exiting by then, Python ends that thread with ``pthread_exit`` inside a C++
+    destructor and the process aborts (exit 134, "terminate called without an active exception")."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    threads = True
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source, threads = pa.BufferReader(arrow_bytes(source)), False
     with pq.ParquetFile(source) as handle:
-        return handle.read(columns=columns)
+        return handle.read(columns=columns, use_threads=threads)
+
+
+def table_problem(schema: pa.Schema, *, pack: bool = False) -> str | None:
+    """Why a Parquet file with ``schema`` cannot be a run file (``pack``: a pack) of a gitxp store, or None.
+
+    A file of another schema on the ref (pulled from elsewhere) would otherwise break every read of the store."""
+    import pyarrow as pa
+
+    names = schema.names
+    required = ["run_id", BLOB] if pack else ["run_id"]
+    missing = [n for n in required if n not in names]
+    if missing:
+        return f"it has no {missing[0]!r} column"
+    if len(set(names)) != len(names):
+        return "it has duplicate columns"
+    for field in schema:
+        kind, name = field.type, field.name
+        if pa.types.is_null(kind):
+            continue
+        if name in ("started", "ended"):
+            ok = pa.types.is_timestamp(kind)
+        elif name == "duration":
+            ok = pa.types.is_floating(kind) or pa.types.is_integer(kind)
+        elif name in BASE_COLUMNS or name == BLOB:
+            ok = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        else:
+            ok = name.split(".", 1)[0] in GROUPS and "." in name
+        if not ok:
+            return f"its column {name!r} ({kind}) is not one gitxp writes"
+    return None
+
+
+def parquet_schema(data: bytes) -> pa.Schema:
+    """The Arrow schema of a Parquet file's bytes (its footer only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(pa.BufferReader(arrow_bytes(data))) as handle:
+        return handle.schema_arrow
+
+
+def arrow_bytes(data: bytes | bytearray | memoryview) -> pa.Buffer:
+    """A copy of ``data`` in memory Arrow owns (releasing it never needs the GIL; see ``read_parquet``)."""
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(len(data))
+    pa.FixedSizeBufferWriter(buffer).write(data)
+    return buffer
 
 
 _SIMPLE = (bool, str, float, type(None))
