@@ -494,3 +494,43 @@ def test_a_missing_run_blob_skips_that_run_only(repo: Path, invoke) -> None:  # 
     result = _cli(repo, "ls", "--format", "json")  # a fresh process: nothing it committed itself
     assert result.returncode == 0 and "missing" in result.stderr, result.stderr
     assert len(json.loads(result.stdout)) == 2
+
+
+def test_a_garbage_pack_does_not_stop_gc_or_push(repo: Path, tmp_path: Path) -> None:
+    _three_runs()
+    gitxp.load()
+    _put_on_ref(repo, {"packs/00000000deadbeef.parquet": b"garbage"})
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    pushed = _cli(repo, "push", str(bare))
+    assert pushed.returncode == 0 and "Traceback" not in pushed.stderr, pushed.stderr
+    collected = _cli(repo, "gc")
+    assert collected.returncode == 0 and "packed 3 runs" in collected.stdout, collected.stderr
+    from gitxp.store import REF
+
+    assert "00000000deadbeef" not in git(repo, "ls-tree", "-r", "--name-only", REF)  # replaced by a good pack
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        {"step": ["a"], "name": [1], "value": ["x"], "time": ["t"]},
+        {"step": [0.5], "name": ["loss"], "value": [1.0], "time": [0.0]},
+        {"x": [1]},
+    ],
+)
+def test_a_metrics_file_of_wrong_types_is_one_line(repo: Path, columns: dict[str, list[object]]) -> None:
+    import pyarrow as pa
+
+    from gitxp.store import run_path
+
+    _three_runs()
+    runs = gitxp.load(sort="started")["run_id"].to_pylist()
+    _put_on_ref(repo, {f"{run_path(runs[0])}/metrics.parquet": _parquet(pa.table(columns))})
+    shown = _cli(repo, "show", runs[0], "--metrics")
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr, shown.stderr
+    assert f"run {runs[0]} is damaged" in shown.stderr and shown.stderr.count("\n") == 1
+    assert _cli(repo, "show", runs[1], "--metrics").returncode == 0
+    exported = _cli(repo, "ui", "--export", "report.html", "-e", repo.name)
+    assert exported.returncode == 0 and "Traceback" not in exported.stderr, exported.stderr
+    assert f"run {runs[0]} is damaged" in exported.stderr and (repo / "report.html").exists()

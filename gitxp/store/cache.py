@@ -262,23 +262,29 @@ class ReadCache(RefWriter):
         return self.repo.read_blob(head, f"{run_path(run_id)}/{name}") if head else None
 
     def metrics(self, run_id: str) -> pa.Table:
-        """The curves of one run: columns step, name, value, time."""
+        """The curves of one run: columns step (int64), name (string), value, time (float64). A file that cannot
+        be read, or whose columns are not of these types, is a ``StoreError`` naming the run."""
         import pyarrow as pa
 
+        empty = pa.table(
+            {
+                "step": pa.array([], pa.int64()),
+                "name": pa.array([], pa.string()),
+                "value": pa.array([], pa.float64()),
+                "time": pa.array([], pa.float64()),
+            }
+        )
         data = self.run_file(run_id, "metrics.parquet")
         if data is None:
-            return pa.table(
-                {
-                    "step": pa.array([], pa.int64()),
-                    "name": pa.array([], pa.string()),
-                    "value": pa.array([], pa.float64()),
-                    "time": pa.array([], pa.float64()),
-                }
-            )
+            return empty
         try:
-            return read_parquet(data)
-        except (pa.ArrowInvalid, OSError) as error:
+            table = read_parquet(data)
+            if "time" not in table.column_names:
+                table = table.append_column("time", pa.nulls(table.num_rows, pa.float64()))
+            return pa.table({f.name: table[f.name].cast(f.type) for f in empty.schema})
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, KeyError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise StoreError(
-                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "
-                f"({str(error).splitlines()[0]}); its params and results are still listed"
+                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read as curves ({reason}); "
+                "its params and results are still listed"
             ) from None
