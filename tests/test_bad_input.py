@@ -534,3 +534,38 @@ def test_a_metrics_file_of_wrong_types_is_one_line(repo: Path, columns: dict[str
     exported = _cli(repo, "ui", "--export", "report.html", "-e", repo.name)
     assert exported.returncode == 0 and "Traceback" not in exported.stderr, exported.stderr
     assert f"run {runs[0]} is damaged" in exported.stderr and (repo / "report.html").exists()
+
+
+def test_parquet_bytes_are_read_from_arrow_memory() -> None:
+    """Issue 21.8: `show RUN --metrics` aborted now and then at exit (134, "terminate called without an active
+    exception"; core dump: an Arrow worker thread dropping the last reference to a Python buffer after the read
+    returned, taking the GIL while the interpreter finalised). Bytes from git are copied into Arrow's memory and
+    decoded on the calling thread, so no Arrow thread ever holds Python memory: no module wraps them itself."""
+    import pyarrow as pa
+
+    from gitxp.store.tables import read_parquet
+
+    table = pa.table({"step": [1, 2], "name": ["a", "b"]})
+    data = _parquet(table)
+    assert read_parquet(data).equals(table) and read_parquet(bytearray(data)).equals(table)
+    root = Path(gitxp.__file__).parent
+    wrapping = [
+        str(path.relative_to(root))
+        for path in root.rglob("*.py")
+        if path.name != "tables.py"
+        and ("BufferReader(" in path.read_text() or "py_buffer(blob" in path.read_text())
+    ]
+    assert wrapping == []
+
+
+def test_show_metrics_exits_cleanly_again_and_again(repo: Path) -> None:
+    import shutil
+
+    _three_runs()
+    run_id = gitxp.load(sort="started")["run_id"][0].as_py()
+    assert _cli(repo, "gc").returncode == 0
+    for attempt in range(12):
+        if attempt % 2:  # cold reads (right after gc) and warm ones
+            shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+        shown = _cli(repo, "show", run_id, "--metrics")
+        assert shown.returncode == 0 and "loss" in shown.stdout, (attempt, shown.returncode, shown.stderr)
