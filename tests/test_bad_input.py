@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -569,3 +570,126 @@ def test_show_metrics_exits_cleanly_again_and_again(repo: Path) -> None:
             shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
         shown = _cli(repo, "show", run_id, "--metrics")
         assert shown.returncode == 0 and "loss" in shown.stdout, (attempt, shown.returncode, shown.stderr)
+
+
+# ---------------------------------------------------------------------- issue 21.7: read-only .git, full disk
+
+
+def _mount(*args: str) -> bool:
+    return subprocess.run(["mount", *args], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 4 MB tmpfs (tests run as root; skipped where mounting is not allowed)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    if not _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)):
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_read_only_git_reads_without_writing_their_cache(repo: Path) -> None:
+    import shutil
+
+    _three_runs()
+    runs = gitxp.load(sort="started")["run_id"].to_pylist()
+    code = "import gitxp, os\nrun = gitxp.start(params={'i': 9})\nos._exit(0)\n"  # a dead run to recover
+    subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
+    shutil.rmtree(repo / ".git" / "gitxp" / "cache")
+    git_dir = str(repo / ".git")
+    if not (_mount("--bind", git_dir, git_dir) and _mount("-o", "remount,bind,ro", git_dir)):
+        subprocess.run(["umount", git_dir], check=False)
+        pytest.skip("cannot mount read-only here")
+    try:
+        for command in (
+            ["ls", "--format", "json"],
+            ["ls", "--where", "params.i > 0"],
+            ["show", runs[0], "--metrics"],
+            ["compare", runs[0], runs[1]],
+            ["export", "-o", str(repo.parent / "out.csv")],
+        ):
+            result = _cli(repo, *command)
+            assert result.returncode == 0 and "Traceback" not in result.stderr, (command, result.stderr)
+        assert len(json.loads(_cli(repo, "ls", "--format", "json").stdout)) == 4
+        written = _cli(repo, "run", "--allow-unused", "-p", "x=1", "--", sys.executable, "-c", "pass")
+        assert written.returncode == 1 and "Traceback" not in written.stderr, written.stderr
+        assert "read-only file system" in written.stderr and written.stderr.count("\n") == 1
+        assert not (repo / ".git" / "gitxp" / "cache").exists()
+    finally:
+        subprocess.run(["umount", git_dir], check=False)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(small_disk: Path) -> None:
+    repo = small_disk / "project"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "train.py").write_text("print('training')\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "initial")
+    assert (
+        _cli(repo, "run", "--allow-unused", "-p", "x=1", "--", sys.executable, "-c", "pass").returncode == 0
+    )
+    code = f"""
+import gitxp, time, os
+from pathlib import Path
+disk = Path({str(small_disk)!r})
+with gitxp.start(params={{'x': 2}}) as run:
+    run.log(step=0, loss=1.0)
+    time.sleep(0.3)
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+    for step in range(1, 300):
+        run.log(step=step, loss=1.0 / step)
+    run.result(acc=0.5)
+    time.sleep(2.5)  # flushes fail for a while, then there is room again
+    filler.unlink()
+    run.log(step=300, loss=0.0)
+print("done")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITXP_FLUSH_SECONDS": "0.5"},
+    )
+    assert proc.returncode == 0 and "done" in proc.stdout, proc.stderr
+    assert "no space left on device" in proc.stderr and "Traceback" not in proc.stderr
+    filler = _fill(small_disk)
+    listed = _cli(repo, "ls", "--format", "json")  # reading a full disk: no cache written, still an answer
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 2, listed.stderr
+    for command in (
+        ["run", "--allow-unused", "-p", "x=3", "--", sys.executable, "-c", "pass"],
+        ["run", "--allow-unused", "--grid", "x=1,2", "--", sys.executable, "-c", "pass"],
+    ):
+        written = _cli(repo, *command)
+        assert written.returncode == 1 and "Traceback" not in written.stderr, written.stderr
+        errors = [line for line in written.stderr.splitlines() if line.startswith("gitxp: error:")]
+        assert len(errors) == 1 and "no space left on device" in errors[0], written.stderr
+    filler.unlink()
+    rows = {r["params.x"]: r for r in gitxp.load(path=repo).to_pylist()}
+    assert rows[2]["status"] == "finished" and rows[2]["results.acc"] == 0.5
+    points = gitxp.metrics(rows[2]["run_id"], path=repo)
+    assert points.num_rows == 301  # every point, written once there was room

@@ -58,6 +58,12 @@ class _Group(click.Group):
         except GitxpError as error:
             click.echo(f"gitxp: error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except OSError as error:
+            message = storage_error(error)
+            if message is None:
+                raise
+            click.echo(f"gitxp: error: {message}", err=True)
+            ctx.exit(1)
         except TypeError as error:
             if "gitxp" in str(error) or "param" in str(error):
                 click.echo(f"gitxp: error: {error}", err=True)
@@ -65,6 +71,24 @@ class _Group(click.Group):
             raise
         finally:
             warnings.showwarning = shown
+
+
+def storage_error(error: OSError) -> str | None:
+    """One line for a file system that refuses gitxp's writes (full, over quota, read-only), else None."""
+    import errno
+
+    reason = {
+        errno.ENOSPC: "no space left on device",
+        errno.EDQUOT: "no space left (disk quota exceeded)",
+        errno.EROFS: "read-only file system",
+    }.get(error.errno or 0)
+    if reason is None:
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    return (
+        f"{reason}{where}; nothing already recorded was lost (staged runs stay in .git/gitxp/staging "
+        "and are committed by the next gitxp command once there is room)"
+    )
 
 
 def _show_warning(

@@ -133,7 +133,6 @@ class ReadCache(RefWriter):
 
     def _indexed_table(self) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         head = self.head()
         if head is None:
@@ -182,12 +181,29 @@ class ReadCache(RefWriter):
         table = concat_tables(parts)
         if table.num_rows and "started" in table.column_names:
             table = table.sort_by([("started", "ascending"), ("run_id", "ascending")])
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, cache_file)
-        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
+        self._save_cache(table, head)
         return table
+
+    def _save_cache(self, table: pa.Table, head: str) -> None:
+        """Keep ``table`` as the read cache of commit ``head``. Derived data only: where it cannot be written (a
+        read-only ``.git``, a full disk) the next read builds it again, and this one still answers."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cache_file = self.cache_dir / "runs.parquet"
+        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp)
+            os.replace(tmp, cache_file)
+            _write_json(
+                self.cache_dir / "state.json", {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION}
+            )
+        except (OSError, pa.ArrowException):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
 
     def table(self, *, recover: bool = True, show: str = "visible") -> pa.Table:
         """Every run: committed ones plus live ones, after committing the runs of dead processes.
@@ -207,7 +223,10 @@ class ReadCache(RefWriter):
         if recover:
             try:
                 self.recover()
-            except StoreError as error:  # e.g. a leftover lock file: reading must still work
+            except (
+                StoreError,
+                OSError,
+            ) as error:  # a leftover lock file, a read-only .git: reading must still work
                 warnings.warn(
                     f"gitxp: could not record the runs of dead processes ({error}); they are listed as staged",
                     GitxpWarning,
