@@ -4,6 +4,7 @@ thread keeps the run looking alive and flushes idle buffers; the summary of the 
 from __future__ import annotations
 
 import errno
+import math
 import os
 import threading
 import time
@@ -16,6 +17,24 @@ from gitxp.values import to_float
 CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
 FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
 HEARTBEAT_SECONDS = 10.0
+
+
+def _whole_step(step: Any) -> int:
+    """``step`` as an int: any integer type, or a finite float with no fractional part (``1.5`` is an error,
+    never step 1)."""
+    import operator
+
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    try:
+        value = float(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"run.log: step must be a whole number, got {step!r}") from None
+    if not math.isfinite(value) or value != int(value):
+        raise ValueError(f"run.log: step must be a whole number, got {step!r}")
+    return int(value)
 
 
 class Curves:
@@ -53,7 +72,7 @@ class Curves:
         if step is None:
             step = self._next_step
         elif type(step) is not int:
-            step = int(step)
+            step = _whole_step(step)
         if not -(2**63) <= step < 2**63 - 1:
             raise ValueError(f"run.log: step {step} does not fit in 64 bits")
         if any(not isinstance(name, str) for name in metrics):

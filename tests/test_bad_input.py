@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from test_wrapper import write
 
 import gitxp
+import gitxp.space
 from gitxp.errors import UsageError
 from gitxp.space import parse_distribution, parse_grid
 
@@ -693,3 +694,103 @@ print("done")
     assert rows[2]["status"] == "finished" and rows[2]["results.acc"] == 0.5
     points = gitxp.metrics(rows[2]["run_id"], path=repo)
     assert points.num_rows == 301  # every point, written once there was room
+
+
+# ---------------------------------------------------------------------- issue 21.9-10: spaces read as the CLI reads them
+
+
+def _dry_run(repo: Path, invoke, text: str | bytes, *extra: str):  # type: ignore[no-untyped-def]
+    path = repo / "space.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return invoke(
+        "run",
+        "--space",
+        "space.yaml",
+        *extra,
+        "--allow-unused",
+        "--dry-run",
+        "--",
+        sys.executable,
+        "-c",
+        "pass",
+    )
+
+
+def test_space_file_grid_strings_are_read_as_the_cli_reads_them(repo: Path) -> None:
+    from gitxp.space import load_space_file
+
+    (repo / "space.yaml").write_text(
+        "epochs: 1:5\ngrid:\n  lr: 0.1:0.1:0.3\n  depth: 010\n  flag: [yes, no]\nparams:\n  n_layers: 1_000\n"
+    )
+    space = load_space_file(repo / "space.yaml")
+    assert space.grid["epochs"] == [1, 2, 3, 4, 5]  # not 65 (YAML 1.1 base 60)
+    assert space.grid["lr"] == [0.1, 0.2, 0.3] and space.grid["depth"] == [10]
+    assert space.grid["flag"] == ["yes", "no"] and space.fixed["n_layers"] == "1_000"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hpsearch:\n  params:\n  - {param: opt, values: abc}\n",
+        "hpsearch:\n  params:\n  - {param: opt, values: 5}\n",
+        "hpsearch:\n  params:\n  - {param: opt, values: []}\n",
+        "hpsearch:\n  params:\n  - {param: k, type: int, lo: 1.5, hi: 4}\n",
+        "hpsearch:\n  params:\n  - {param: x, exponent_base: -2, lo: 0.5, hi: 1.5}\n",
+        "hpsearch:\n  params:\n  - {param: x, exponent_base: 0, lo: -1, hi: 1}\n",
+        "grid:\n  k: []\n",
+        "k: []\n",
+        "grid:\n  k: {a: 1}\n",
+        "sample:\n  k: 5\n",
+        "sample:\n  k: [1, 2]\n",
+        "n: 100000000000000000000\nsample:\n  k: uniform(0,1)\n",
+        "n: 10**20\nsample:\n  k: uniform(0,1)\n",
+        "hpsearch:\n  n_trials: 100000000000000000000\n  params:\n  - {param: x, lo: 0, hi: 1}\n",
+        b"params:\n  name: caf\xe9\n",
+    ],
+)
+def test_space_file_mistakes_are_one_line(repo: Path, invoke, text: str | bytes) -> None:  # type: ignore[no-untyped-def]
+    result = _dry_run(repo, invoke, text)
+    assert result.exit_code == 2 and "Traceback" not in result.output, (text, result.output)
+    assert result.output.count("\n") == 1, result.output
+
+
+def test_space_file_n_obeys_max_runs(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    assert _dry_run(repo, invoke, "n: 50\nsample:\n  k: uniform(0,1)\n", "--max-runs", "10").exit_code == 2
+    assert _dry_run(repo, invoke, "n: 5\nsample:\n  k: uniform(0,1)\n", "--max-runs", "10").exit_code == 0
+
+
+@pytest.mark.parametrize("spec", ["-1e308:1e308:", "0:1e308:u", "1e-300:1e300:lu", "-1e308:1e308:3:a"])
+def test_studio_samples_never_draw_inf(spec: str) -> None:
+    with pytest.raises(UsageError, match="too large"):
+        parse_distribution(spec)
+
+
+def test_list_items_are_trimmed_and_unquoted_and_digits_are_ascii() -> None:
+    assert parse_grid("adam, sgd") == ["adam", "sgd"]
+    assert parse_grid('["adam", "sgd"]') == ["adam", "sgd"]
+    assert parse_grid("'1', 2") == ["1", 2]
+    assert parse_grid("٣") == ["٣"] and parse_grid("1,٣") == [1, "٣"]
+    assert gitxp.space.parse_value("٣") == "٣" and gitxp.space.parse_value("١.٥") == "١.٥"
+    with pytest.raises(UsageError):
+        parse_grid("٣:5")
+    with pytest.raises(UsageError):
+        parse_distribution("uniform(٣,5)")
+    assert parse_distribution("categorical( adam, 'sgd')").values == ("adam", "sgd")  # type: ignore[attr-defined]
+
+
+def test_randint_bounds_are_exact_past_2_53() -> None:
+    import random
+
+    dist = parse_distribution("randint(9007199254740993,9007199254740993)")
+    assert dist.sample(random.Random(0)) == 9007199254740993
+    with pytest.raises(UsageError):
+        parse_distribution("randint(1e300,1e301)")
+
+
+def test_fractional_or_infinite_steps_are_refused(repo: Path) -> None:
+    with gitxp.start() as run:
+        for step in (1.5, math.inf, math.nan):
+            with pytest.raises(ValueError, match="whole number"):
+                run.log(step=step, loss=1.0)  # type: ignore[arg-type]
+        run.log(step=2.0, loss=1.0)  # type: ignore[arg-type]
+    assert gitxp.metrics(run.id)["step"].to_pylist() == [2]
