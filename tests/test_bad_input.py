@@ -794,3 +794,51 @@ def test_fractional_or_infinite_steps_are_refused(repo: Path) -> None:
                 run.log(step=step, loss=1.0)  # type: ignore[arg-type]
         run.log(step=2.0, loss=1.0)  # type: ignore[arg-type]
     assert gitxp.metrics(run.id)["step"].to_pylist() == [2]
+
+
+@pytest.mark.parametrize("remote", ["", "  ", "ext::sh -c touch% pwned", ".", "./.git", "\udcff\udcfe"])
+def test_push_and_pull_refuse_remotes_that_cannot_be_meant(repo: Path, invoke, remote: str) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    for command in ("push", "pull"):
+        result = invoke(command, remote)
+        assert result.exit_code == 2 and "Traceback" not in result.output, (command, remote, result.output)
+        assert result.output.count("\n") == 1 and "pushed" not in result.output
+    assert not (repo / "pwned").exists()
+
+
+def test_cancel_grace_must_be_a_finite_number(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    run_id = gitxp.load()["run_id"][0].as_py()
+    for grace in ("nan", "inf", "-1"):
+        result = invoke("cancel", run_id, "--grace", grace, "--yes")
+        assert result.exit_code == 2 and "--grace" in result.output, (grace, result.output)
+
+
+def test_clones_pushing_at_once_all_get_through(repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "HEAD")
+    clones = []
+    for i in range(5):
+        clone = tmp_path / f"clone{i}"
+        git(tmp_path, "clone", "-q", str(bare), str(clone))
+        code = f"import gitxp\nfor j in range(3):\n    with gitxp.start(params={{'i': {i}, 'j': j}}): pass\n"
+        subprocess.run([sys.executable, "-c", code], cwd=clone, check=True)
+        _cli(clone, "ls")  # committed
+        clones.append(clone)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gitxp", "push"],
+            cwd=c,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in clones
+    ]
+    outcomes = [(p.wait(), p.stderr.read() if p.stderr else "") for p in procs]
+    assert all(code == 0 for code, _err in outcomes), outcomes
+    pulled = _cli(repo, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    assert len(json.loads(_cli(repo, "ls", "--format", "json").stdout)) == 15
