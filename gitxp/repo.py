@@ -177,6 +177,8 @@ class Repo:
                 return value
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
+        except OSError:  # a name no file can have (too long, a NUL): no such ref
+            return None
         if not (self.common_dir / "reftable").exists():
             try:
                 for line in (self.common_dir / "packed-refs").read_text().splitlines():
@@ -184,7 +186,10 @@ class Repo:
                         return line.split(" ", 1)[0]
             except FileNotFoundError:
                 pass
-            if not loose.exists():
+            try:
+                if not loose.exists():
+                    return None
+            except (OSError, ValueError):
                 return None
         proc = self.run(["rev-parse", "--verify", "-q", name], check=False)
         return proc.stdout.decode().strip() or None

@@ -77,6 +77,12 @@ class Run(Curves, RunLifecycle):
             raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping of names to values, not {type(params).__name__}")
+        if meta is not None and not isinstance(meta, Mapping):
+            raise TypeError(f"meta must be a mapping of names to values, not {type(meta).__name__}")
+        if metric is not None and not isinstance(metric, str):
+            raise TypeError(
+                f"metric must be a string such as 'valid_acc:max', not {type(metric).__name__} ({metric!r})"
+            )
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")

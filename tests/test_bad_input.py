@@ -842,3 +842,70 @@ def test_clones_pushing_at_once_all_get_through(repo: Path, tmp_path: Path) -> N
     pulled = _cli(repo, "pull")
     assert pulled.returncode == 0, pulled.stderr
     assert len(json.loads(_cli(repo, "ls", "--format", "json").stdout)) == 15
+
+
+# ---------------------------------------------------------------------- issue 21.11: CLI and API tracebacks
+
+NOT_UTF8 = b"\xff\xfe".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", NOT_UTF8],
+        ["ls", "--where", f"params.i > '{NOT_UTF8}'"],
+        ["ls", "-e", NOT_UTF8],
+        ["compare", NOT_UTF8, "HEAD"],
+        ["show", "0" * 5000],
+        ["compare", "0" * 5000, "HEAD"],
+        ["ls", "-e", "0" * 5000],
+        ["ls", "--limit", str(2**63)],
+        ["ls", "--where", "1 < 5"],
+        ["ls", "--where", "not " * 3000 + "params.i > 1"],
+        ["ls", "--where", "(" * 3000 + "params.i > 1" + ")" * 3000],
+        ["tag", "0" * 5000, "x"],
+    ],
+    ids=lambda a: " ".join(a)[:40],
+)
+def test_odd_arguments_are_one_line(repo: Path, invoke, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    result = invoke(*args)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output, result.output
+    assert result.output.count("\n") == 1, result.output
+    if NOT_UTF8 in " ".join(args):  # as a real process gets them: bytes in argv
+        code = "import sys\nfrom gitxp.cli import main\nmain()\n"
+        argv = [a.encode("utf-8", "surrogateescape") for a in args]
+        proc = subprocess.run(
+            [sys.executable.encode(), b"-c", code.encode(), *argv], cwd=repo, capture_output=True
+        )
+        assert proc.returncode == 2 and b"Traceback" not in proc.stderr and proc.stderr.count(b"\n") == 1
+
+
+def test_chained_comparisons_in_where(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    _three_runs()
+    result = invoke("ls", "--where", "0 < params.i < 2", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)) == 1
+    assert invoke("ls", "--limit", str(2**63 - 1), "--format", "json").exit_code == 0
+
+
+def test_api_argument_mistakes_are_clear_errors(repo: Path) -> None:
+    looped: list[object] = [1]
+    looped.append(looped)
+    with pytest.raises(TypeError, match="metric must be a string"):
+        gitxp.start(metric=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="meta must be a mapping"):
+        gitxp.start(meta="x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="nested too deep"):
+        gitxp.start(params={"l": looped})
+    assert gitxp.load().num_rows == 0
+
+
+def test_a_damaged_clone_id_is_one_line(repo: Path) -> None:
+    _three_runs()
+    run_id = gitxp.load()["run_id"][0].as_py()
+    for damage in (b"\xff\xfe garbage", b"", b"0123"):
+        (repo / ".git" / "gitxp" / "clone-id").write_bytes(damage)
+        tagged = _cli(repo, "tag", run_id, "best")
+        assert tagged.returncode == 2 and "Traceback" not in tagged.stderr, tagged.stderr
+        assert "clone-id is damaged" in tagged.stderr and tagged.stderr.count("\n") == 1

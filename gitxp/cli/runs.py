@@ -37,7 +37,7 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."
         ),
         click.option("--sort", metavar="[-]COL", multiple=True, help="Sort by column; '-' for descending."),
-        click.option("--limit", type=int, help="At most N runs."),
+        click.option("--limit", type=click.IntRange(0, 2**63 - 1), help="At most N runs."),
         click.option(
             "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
         ),
