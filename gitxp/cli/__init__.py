@@ -63,12 +63,12 @@ class _Group(click.Group):
             if "surrogates not allowed" not in str(error):
                 raise
             bad = error.object[error.start : error.end]
-            shown = (
+            text = (
                 bad.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
                 if isinstance(bad, str)
                 else "?"
             )
-            click.echo(f"gitxp: error: an argument holds bytes that are not UTF-8 text ({shown})", err=True)
+            click.echo(f"gitxp: error: an argument holds bytes that are not UTF-8 text ({text})", err=True)
             ctx.exit(2)
         except OSError as error:
             message = storage_error(error)
