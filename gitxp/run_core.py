@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import errno
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from gitxp.errors import GitxpError, StoreError
+from gitxp.errors import GitxpError
 from gitxp.ids import new_run_id
 from gitxp.lifecycle.api import RunLifecycle
 from gitxp.run_curves import FLUSH_SECONDS, HEART, Curves
@@ -80,9 +79,7 @@ class Run(Curves, RunLifecycle):
         if meta is not None and not isinstance(meta, Mapping):
             raise TypeError(f"meta must be a mapping of names to values, not {type(meta).__name__}")
         if metric is not None and not isinstance(metric, str):
-            raise TypeError(
-                f"metric must be a string such as 'valid_acc:max', not {type(metric).__name__} ({metric!r})"
-            )
+            raise TypeError(f"metric must be a string such as 'valid_acc:max', not {metric!r}")
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
@@ -339,27 +336,7 @@ class Run(Curves, RunLifecycle):
                 record["meta"]["error.traceback"] = "".join(tail).splitlines()[-_TRACEBACK_LINES:]
             if self._metric:
                 self._summarise(*self._metric)
-            try:
-                self._staged.write_record(record)
-            except OSError as failure:
-                if failure.errno not in (errno.ENOSPC, errno.EDQUOT):
-                    raise
-                lost = f" and {len(self._steps)} curve point(s)" if self._steps else ""
-                raise StoreError(
-                    f"no space left on device: run {self.id} could not record its end ({status}, its results"
-                    f"{lost}); what it staged before is kept and it will be listed as crashed"
-                ) from None
-            if self._steps:  # the curves' last points could not be written (a full disk)
-                import warnings
-
-                from gitxp.errors import GitxpWarning
-
-                warnings.warn(
-                    f"gitxp: no space left on device: run {self.id} ended ({status}) but its last "
-                    f"{len(self._steps)} curve point(s) could not be written",
-                    GitxpWarning,
-                    stacklevel=3,
-                )
+            self._write_final_record(record, status)
             self._staged.ended(record)
             self._staged.release()  # the final record is written: the run no longer needs to look alive
         _open_runs.pop(self.id + str(id(self)), None)

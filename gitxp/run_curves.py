@@ -181,6 +181,34 @@ class Curves:
         self._record_written = time.monotonic()
         self._record_dirty = False
 
+    def _write_final_record(self, record: dict[str, Any], status: str) -> None:
+        """Stage the run's final record (the caller holds ``_lock``). On a full disk: a ``StoreError`` when the
+        record itself cannot be written (the run is listed as crashed, with what it staged before), a warning
+        when only the last curve points could not."""
+        try:
+            self._staged.write_record(record)
+        except OSError as failure:
+            if failure.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            from gitxp.errors import StoreError
+
+            lost = f" and {len(self._steps)} curve point(s)" if self._steps else ""
+            raise StoreError(
+                f"no space left on device: run {record['run_id']} could not record its end ({status}, its "
+                f"results{lost}); what it staged before is kept and it will be listed as crashed"
+            ) from None
+        if self._steps:
+            import warnings
+
+            from gitxp.errors import GitxpWarning
+
+            warnings.warn(
+                f"gitxp: no space left on device: run {record['run_id']} ended ({status}) but its last "
+                f"{len(self._steps)} curve point(s) could not be written",
+                GitxpWarning,
+                stacklevel=4,
+            )
+
     def _warn_disk_full(self, what: str) -> None:
         if getattr(self, "_disk_full", False):  # once per run, not once per point
             return
