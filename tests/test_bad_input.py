@@ -909,3 +909,21 @@ def test_a_damaged_clone_id_is_one_line(repo: Path) -> None:
         tagged = _cli(repo, "tag", run_id, "best")
         assert tagged.returncode == 2 and "Traceback" not in tagged.stderr, tagged.stderr
         assert "clone-id is damaged" in tagged.stderr and tagged.stderr.count("\n") == 1
+
+
+def test_one_experiments_text_keeps_other_experiments_types(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    for i in range(3):
+        with gitxp.start(experiment="A", params={"k": i, "flag": True}):
+            pass
+    with gitxp.start(experiment="B", params={"k": "x", "flag": "y"}):
+        pass
+    for cold in (False, True):
+        if cold:
+            shutil.rmtree(repo / ".git" / "gitxp" / "cache", ignore_errors=True)
+        rows = gitxp.load("A", sort="started").select(["params.k", "params.flag"]).to_pylist()
+        assert rows == [{"params.k": i, "params.flag": True} for i in range(3)], rows
+        assert gitxp.load("B")["params.k"].to_pylist() == ["x"]
+        listed = invoke("ls", "-e", "A", "--where", "params.k > 0", "--format", "json")
+        assert listed.exit_code == 0 and len(json.loads(listed.output)) == 2, listed.output

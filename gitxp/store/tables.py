@@ -87,12 +87,78 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
             for field in table.schema:
                 types.setdefault(field.name, []).append(field.type)
         target = {name: _unified_type(ts) for name, ts in types.items()}
+        kept = _types_by_experiment(tables, target)
         aligned = []
         for table in tables:
             cols = {name: _as_type(table[name], target[name]) for name in table.column_names}
             aligned.append(pa.table(cols))
         merged = pa.concat_tables(aligned, promote_options="permissive")
+        if kept:
+            merged = merged.replace_schema_metadata(
+                {**(merged.schema.metadata or {}), TYPES_KEY: json.dumps(kept).encode()}
+            )
     return merged.select(_column_order(merged.column_names)).combine_chunks()
+
+
+TYPES_KEY = b"gitxp.types"  # schema metadata: {column: {experiment: type}} of columns turned into text
+_RETYPE = ("int64", "double", "bool")
+
+
+def _types_by_experiment(
+    tables: list[pa.Table], target: Mapping[str, pa.DataType]
+) -> dict[str, dict[str, str]]:
+    """For each column that concatenation turns into text, the type it had in each experiment whose runs all
+    gave it one type ("mixed" otherwise): one string value in experiment B must not turn experiment A's numbers
+    into text (see ``retype``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, dict[str, str]] = {}
+    for table in tables:
+        if "experiment" not in table.column_names:
+            continue
+        known = json.loads((table.schema.metadata or {}).get(TYPES_KEY, b"{}"))
+        experiments = [e for e in pc.unique(table["experiment"]).to_pylist() if e is not None]
+        for name, kind in target.items():
+            if not pa.types.is_string(kind) or name not in table.column_names or not name.startswith(GROUPS):
+                continue
+            own = table.schema.field(name).type
+            if pa.types.is_null(own):
+                continue
+            seen = out.setdefault(name, {})
+            for experiment in experiments:
+                mine = str(own) if str(own) in _RETYPE else known.get(name, {}).get(experiment, "mixed")
+                if len(experiments) > 1 and mine != "mixed" and str(own) not in _RETYPE:
+                    values = table.filter(pc.equal(table["experiment"], experiment))[name]
+                    if values.null_count == len(values):
+                        continue
+                seen[experiment] = mine if seen.get(experiment, mine) == mine else "mixed"
+    return {name: kinds for name, kinds in out.items() if any(k != "mixed" for k in kinds.values())}
+
+
+def retype(table: pa.Table) -> pa.Table:
+    """Give back their own type to the columns that are text only because another experiment's runs hold text
+    there, when every experiment left in ``table`` had the same type (``gitxp ls -e A``, ``load("A")``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = (table.schema.metadata or {}).get(TYPES_KEY)
+    if not raw or "experiment" not in table.column_names or not table.num_rows:
+        return table
+    kinds = json.loads(raw)
+    experiments = {e for e in pc.unique(table["experiment"]).to_pylist() if e is not None}
+    for name, by_experiment in kinds.items():
+        if name not in table.column_names or not pa.types.is_string(table.schema.field(name).type):
+            continue
+        wanted = {by_experiment.get(e, "mixed") for e in experiments}
+        if len(wanted) != 1 or next(iter(wanted)) not in _RETYPE:
+            continue
+        try:
+            column = table[name].cast(pa.type_for_alias(next(iter(wanted))))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
 
 
 def empty_table() -> pa.Table:
