@@ -9,6 +9,7 @@ nothing the script recorded is lost.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,18 +38,38 @@ WRAPPER_META = {
 
 
 def fold(
-    record: dict[str, Any], folder: Path, *, experiment_given: bool, remove: bool = True
+    record: dict[str, Any],
+    folder: Path,
+    *,
+    experiment_given: bool,
+    remove: bool = True,
+    quarantine: Callable[[Path, str], None] | None = None,
 ) -> list[pa.Table]:
     """Merge the attached records under ``folder`` (``<staging>/<run>/attached``) into ``record`` in place and
-    return their curves; the attached directories are removed afterwards unless ``remove`` is False."""
-    from gitxp.store.staging import StagedRun
+    return their curves; the attached directories are removed afterwards unless ``remove`` is False. A damaged
+    attached record is handed to ``quarantine(path, why)`` (moved aside, as a damaged run of the staging area is)
+    and the rest is folded; without ``quarantine`` it is left where it is, with a warning."""
+    from gitxp.store.staging import CorruptRecord, StagedRun
 
     tables = []
     if not folder.is_dir():
         return tables
     for child in sorted(folder.iterdir()):
         staged = StagedRun(child)
-        attached = staged.read_record()
+        try:
+            attached = staged.read_record()
+        except CorruptRecord as error:
+            if quarantine is not None:
+                quarantine(child, f"a damaged record attached to run {record.get('run_id')}: {error}")
+            else:
+                import warnings
+
+                from gitxp.errors import GitxpWarning
+
+                warnings.warn(f"gitxp: skipping {child}: {error}", GitxpWarning, stacklevel=2)
+            continue
+        if not child.is_dir():
+            continue
         if attached is not None:
             if attached.get("experiment_given") and not experiment_given:
                 # the script names its experiment (@gitxp.experiment(name=...)) and gitxp run -e did not

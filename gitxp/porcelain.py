@@ -16,7 +16,12 @@ import git
 
 from gitxp.errors import UsageError
 
-__all__ = ["fetch_ref", "push_ref", "describe_failure"]
+__all__ = ["fetch_ref", "push_ref", "describe_failure", "PushRejected"]
+
+
+class PushRejected(UsageError):
+    """The remote's ref moved since it was fetched (another clone pushed first): fetch, merge and push again."""
+
 
 _AUTH = re.compile(
     r"authentication failed|permission denied|could not read (username|password)|terminal prompts disabled|"
@@ -128,18 +133,38 @@ def fetch_ref(path: Path, remote: str, refspec: str, action: str = "pull") -> bo
     return True
 
 
+def _raced(info: Any) -> bool:
+    """Whether a refused ref lost a race with another push (worth fetching, merging and pushing again): not a
+    fast-forward any more, or the remote's ref locked or moved while it was being updated."""
+    if info.flags & git.PushInfo.REJECTED and not info.flags & git.PushInfo.REMOTE_REJECTED:
+        return True
+    summary = str(info.summary or "").lower()
+    return any(
+        s in summary
+        for s in ("failed to update ref", "cannot lock ref", "incorrect old value", "fetch first")
+    )
+
+
 def push_ref(path: Path, remote: str, refspec: str) -> None:
     """Push ``refspec`` to ``remote`` (no hooks: gitxp's own pre-push hook would push again)."""
     try:
         with _Progress(f"push {remote}") as progress:
             infos = _remote(path, remote).push(refspec, progress=progress, no_verify=True)
     except git.GitCommandError as error:
-        raise describe_failure("push", remote, str(error.stderr or "")) from None
+        stderr = str(error.stderr or "")
+        if "fetch first" in stderr or "non-fast-forward" in stderr or "stale info" in stderr:
+            raise PushRejected(f"gitxp push {remote}: the remote's runs moved meanwhile") from None
+        raise describe_failure("push", remote, stderr) from None
     failed = [
         i
         for i in infos
         if i.flags & (git.PushInfo.ERROR | git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED)
     ]
+    stale = [i for i in failed if _raced(i)]
+    if stale and len(stale) == len(failed):
+        raise PushRejected(
+            f"gitxp push {remote}: the remote's runs moved meanwhile ({stale[0].summary.strip()})"
+        )
     if infos.error is not None or not infos or failed:
         summary = (
             failed[0].summary.strip() if failed else str(getattr(infos.error, "stderr", "") or infos.error)

@@ -112,8 +112,10 @@ def select(
 
     conditions = []
     if experiment:
+        from gitxp.store.tables import retype
+
         names = [experiment] if isinstance(experiment, str) else list(experiment)
-        conditions.append(pc.field("experiment").isin(names))
+        table = retype(table.filter(pc.field("experiment").isin(names)))  # each experiment's own types
     if version:
         conditions.append(_match_version(store, table, version))
     if status:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 from gitxp.errors import NoCommitError, NotARepositoryError, StoreError
 
@@ -176,6 +177,8 @@ class Repo:
                 return value
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             pass
+        except OSError:  # a name no file can have (too long, a NUL): no such ref
+            return None
         if not (self.common_dir / "reftable").exists():
             try:
                 for line in (self.common_dir / "packed-refs").read_text().splitlines():
@@ -183,7 +186,10 @@ class Repo:
                         return line.split(" ", 1)[0]
             except FileNotFoundError:
                 pass
-            if not loose.exists():
+            try:
+                if not loose.exists():
+                    return None
+            except (OSError, ValueError):
                 return None
         proc = self.run(["rev-parse", "--verify", "-q", name], check=False)
         return proc.stdout.decode().strip() or None
@@ -229,18 +235,31 @@ class Repo:
                 rows.append((parts[4], parts[3], path.decode()))
         return rows
 
-    def read_blobs(self, shas: Iterable[str]) -> list[bytes]:
-        """Read many objects through a single ``git cat-file --batch`` process, in order."""
+    @overload
+    def read_blobs(self, shas: Iterable[str]) -> list[bytes]: ...
+    @overload
+    def read_blobs(self, shas: Iterable[str], *, missing_ok: Literal[True]) -> list[bytes | None]: ...
+
+    def read_blobs(
+        self, shas: Iterable[str], *, missing_ok: bool = False
+    ) -> list[bytes] | list[bytes | None]:
+        """Read many objects through a single ``git cat-file --batch`` process, in order (``missing_ok``: None for
+        an object this repository lacks, instead of an error)."""
         shas = list(shas)
         if not shas:
             return []
         out = self.git("cat-file", "--batch", input=("\n".join(shas) + "\n").encode())
-        blobs, pos = [], 0
+        blobs: list[bytes | None] = []
+        pos = 0
         for sha in shas:
             end = out.index(b"\n", pos)
-            header = out[pos:end].decode().split()
+            header = out[pos:end].decode(errors="replace").split()
             if len(header) < 3 or header[1] == "missing":
-                raise StoreError(f"object {sha} is missing from the repository")
+                if not missing_ok:
+                    raise StoreError(f"object {sha} is missing from the repository")
+                blobs.append(None)
+                pos = end + 1
+                continue
             size = int(header[2])
             blobs.append(out[end + 1 : end + 1 + size])
             pos = end + 1 + size + 1

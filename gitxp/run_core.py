@@ -80,6 +80,10 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
             raise TypeError(f"experiment must be a string, not {type(experiment).__name__} ({experiment!r})")
         if params is not None and not isinstance(params, Mapping):
             raise TypeError(f"params must be a mapping of names to values, not {type(params).__name__}")
+        if meta is not None and not isinstance(meta, Mapping):
+            raise TypeError(f"meta must be a mapping of names to values, not {type(meta).__name__}")
+        if metric is not None and not isinstance(metric, str):
+            raise TypeError(f"metric must be a string such as 'valid_acc:max', not {metric!r}")
         self._metric = _parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
@@ -326,7 +330,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
                 record["meta"]["error.traceback"] = "".join(tail).splitlines()[-_TRACEBACK_LINES:]
             if self._metric:
                 self._summarise(*self._metric)
-            self._staged.write_record(record)
+            self._write_final_record(record, status)
             self._staged.ended(record)
             self._staged.release()  # the final record is written: the run no longer needs to look alive
         _open_runs.pop(self.id + str(id(self)), None)

@@ -3,6 +3,8 @@ thread keeps the run looking alive and flushes idle buffers; the summary of the 
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import threading
 import time
@@ -15,6 +17,24 @@ from gitxp.values import to_float
 CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
 FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
 HEARTBEAT_SECONDS = 10.0
+
+
+def _whole_step(step: Any) -> int:
+    """``step`` as an int: any integer type, or a finite float with no fractional part (``1.5`` is an error,
+    never step 1)."""
+    import operator
+
+    try:
+        return operator.index(step)
+    except TypeError:
+        pass
+    try:
+        value = float(step)
+    except (TypeError, ValueError):
+        raise TypeError(f"run.log: step must be a whole number, got {step!r}") from None
+    if not math.isfinite(value) or value != int(value):
+        raise ValueError(f"run.log: step must be a whole number, got {step!r}")
+    return int(value)
 
 
 class Curves:
@@ -52,7 +72,7 @@ class Curves:
         if step is None:
             step = self._next_step
         elif type(step) is not int:
-            step = int(step)
+            step = _whole_step(step)
         if not -(2**63) <= step < 2**63 - 1:
             raise ValueError(f"run.log: step {step} does not fit in 64 bits")
         if any(not isinstance(name, str) for name in metrics):
@@ -97,19 +117,48 @@ class Curves:
             ],
             names=["step", "name", "value", "time"],
         )
-        self._write_batches([batch])
+        try:
+            self._write_batches([batch])
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._warn_disk_full("its curve points")
+            return  # the points stay buffered: the next flush tries again
         self._steps, self._names, self._values, self._times = [], [], [], []
 
     def _write_batches(self, batches: Sequence[Any]) -> None:
+        """Append ``batches`` to ``metrics.arrows``. A write cut short (a full disk) is cut off again and the
+        stream left as it was before it; the next write starts a new stream in ``metrics.<n>.arrows`` (an Arrow
+        stream writer cannot go on after a failed write), which readers take in order."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
         for batch in batches:
-            if self._writer is None:
-                self._sink = pa.OSFile(str(self._staged.path / "metrics.arrows"), "wb")
-                self._writer = ipc.new_stream(self._sink, batch.schema)
-            self._writer.write_batch(batch)
-        self._sink.flush()
+            start = self._sink.tell() if self._writer is not None else 0
+            try:
+                if self._writer is None:
+                    part = getattr(self, "_part", 0)
+                    name = "metrics.arrows" if not part else f"metrics.{part}.arrows"
+                    self._sink_path = str(self._staged.path / name)
+                    self._sink = pa.OSFile(self._sink_path, "wb")
+                    self._writer = ipc.new_stream(self._sink, batch.schema)
+                self._writer.write_batch(batch)
+                self._sink.flush()
+            except OSError:
+                path = getattr(self, "_sink_path", None)
+                self._writer = None
+                try:
+                    self._sink.close()
+                except OSError:
+                    pass
+                if path is not None:
+                    try:
+                        os.truncate(path, start)
+                    except OSError:
+                        pass
+                if start:
+                    self._part = getattr(self, "_part", 0) + 1
+                raise
 
     def _beat(self, now: float) -> None:
         """One tick of the heartbeat (see ``_Heart``): touch the heartbeat file when due, and flush logged points
@@ -125,10 +174,61 @@ class Curves:
                 self._write_record()
 
     def _write_record(self) -> None:
-        """Stage the record as it stands (the caller holds ``_lock``)."""
-        self._staged.write_record(self._record)
+        """Stage the record as it stands (the caller holds ``_lock``). On a full disk it stays marked as not
+        written, and the heartbeat tries again."""
+        try:
+            self._staged.write_record(self._record)
+        except OSError as error:
+            if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._record_dirty = True
+            self._warn_disk_full("its params and results")
+            return
         self._record_written = time.monotonic()
         self._record_dirty = False
+
+    def _write_final_record(self, record: dict[str, Any], status: str) -> None:
+        """Stage the run's final record (the caller holds ``_lock``). On a full disk: a ``StoreError`` when the
+        record itself cannot be written (the run is listed as crashed, with what it staged before), a warning
+        when only the last curve points could not."""
+        try:
+            self._staged.write_record(record)
+        except OSError as failure:
+            if failure.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            from gitxp.errors import StoreError
+
+            lost = f" and {len(self._steps)} curve point(s)" if self._steps else ""
+            raise StoreError(
+                f"no space left on device: run {record['run_id']} could not record its end ({status}, its "
+                f"results{lost}); what it staged before is kept and it will be listed as crashed"
+            ) from None
+        if self._steps:
+            import warnings
+
+            from gitxp.errors import GitxpWarning
+
+            warnings.warn(
+                f"gitxp: no space left on device: run {record['run_id']} ended ({status}) but its last "
+                f"{len(self._steps)} curve point(s) could not be written",
+                GitxpWarning,
+                stacklevel=4,
+            )
+
+    def _warn_disk_full(self, what: str) -> None:
+        if getattr(self, "_disk_full", False):  # once per run, not once per point
+            return
+        self._disk_full = True
+        import warnings
+
+        from gitxp.errors import GitxpWarning
+
+        warnings.warn(
+            f"gitxp: no space left on device for run {self._record['run_id']}: {what} are kept in memory "
+            "and written once there is room",
+            GitxpWarning,
+            stacklevel=4,
+        )
 
     def _summarise(self, name: str, mode: str) -> None:
         """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.objective), unless reported."""

@@ -74,7 +74,10 @@ def normalize(value: Any, *, key: str = "?", what: str = "value") -> Scalar:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, (list, tuple)):
-        items = [normalize(v, key=key, what=what) for v in value]
+        try:
+            items = [normalize(v, key=key, what=what) for v in value]
+        except RecursionError:  # a list that holds itself, or nested thousands deep
+            raise TypeError(f"{what} {key!r}: list nested too deep (or holding itself)") from None
         _check_homogeneous(items, key, what)
         return items
     if _is_array_like(value):

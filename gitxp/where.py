@@ -180,6 +180,12 @@ class _WhereCompiler:
             raise UsageError(
                 f"--where: unsupported operator in {ast.unparse(left_node)} ... {ast.unparse(right_node)}"
             )
+        if not isinstance(left, pc.Expression) and not isinstance(right, pc.Expression):
+            raise UsageError(
+                f"--where: {ast.unparse(left_node)} ... {ast.unparse(right_node)} compares no column with anything"
+            )
+        # a literal on the left (1 < params.lr < 5) is an expression too
+        left, right = (v if isinstance(v, pc.Expression) else pc.scalar(v) for v in (left, right))
         return getattr(pc, fn)(left, right)
 
 
@@ -212,8 +218,11 @@ def where_expression(text: str, columns: Sequence[str], kinds: dict[str, str] | 
     source = re.sub(r"`([^`]*)`", quote, text.strip())
     source = re.sub(r"(?<![=!<>])=(?!=)", "==", source)  # accept a single '=' as equality
     source = re.sub(r"\b(AND|OR|NOT)\b", lambda m: m.group(1).lower(), source)
+    shown = text if len(text) <= 200 else text[:200] + "..."
     try:
         tree = ast.parse(source, mode="eval")
+        return _WhereCompiler(columns, quoted, kinds).compile(tree.body)
     except SyntaxError as error:
-        raise UsageError(f"--where: invalid expression {text!r}: {error.msg}") from None
-    return _WhereCompiler(columns, quoted, kinds).compile(tree.body)
+        raise UsageError(f"--where: invalid expression {shown!r}: {error.msg}") from None
+    except (RecursionError, MemoryError):
+        raise UsageError(f"--where: the expression {shown!r} is nested too deeply") from None

@@ -41,6 +41,7 @@ class _Group(click.Group):
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
+            _check_text(list(args[1] if len(args) > 1 else kwargs.get("args") or []))
             return super().make_context(*args, **kwargs)
         except click.UsageError as error:
             raise error if isinstance(error, _OneLineUsageError) else _OneLineUsageError(error) from error
@@ -58,6 +59,23 @@ class _Group(click.Group):
         except GitxpError as error:
             click.echo(f"gitxp: error: {error}", err=True)
             ctx.exit(error.exit_code)
+        except UnicodeEncodeError as error:  # an argument holding bytes that are not UTF-8 (surrogateescape)
+            if "surrogates not allowed" not in str(error):
+                raise
+            bad = error.object[error.start : error.end]
+            text = (
+                bad.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                if isinstance(bad, str)
+                else "?"
+            )
+            click.echo(f"gitxp: error: an argument holds bytes that are not UTF-8 text ({text})", err=True)
+            ctx.exit(2)
+        except OSError as error:
+            message = storage_error(error)
+            if message is None:
+                raise
+            click.echo(f"gitxp: error: {message}", err=True)
+            ctx.exit(1)
         except TypeError as error:
             if "gitxp" in str(error) or "param" in str(error):
                 click.echo(f"gitxp: error: {error}", err=True)
@@ -65,6 +83,42 @@ class _Group(click.Group):
             raise
         finally:
             warnings.showwarning = shown
+
+
+def _check_text(args: list[str]) -> None:
+    """Refuse, in one line, an argument of gitxp's own that holds bytes that are not UTF-8 (Python passes them as
+    lone surrogates, which no run id, filter or remote name can hold). ``gitxp run`` keeps them: the command it
+    runs may take any bytes (a file name), and gitxp records them repaired."""
+    if args[:1] == ["run"]:
+        return
+    for arg in args:
+        if arg == "--":
+            return
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise click.UsageError(
+                f"the argument {shown[:200]!r} holds bytes that are not UTF-8 text"
+            ) from None
+
+
+def storage_error(error: OSError) -> str | None:
+    """One line for a file system that refuses gitxp's writes (full, over quota, read-only), else None."""
+    import errno
+
+    reason = {
+        errno.ENOSPC: "no space left on device",
+        errno.EDQUOT: "no space left (disk quota exceeded)",
+        errno.EROFS: "read-only file system",
+    }.get(error.errno or 0)
+    if reason is None:
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    return (
+        f"{reason}{where}; nothing already recorded was lost (staged runs stay in .git/gitxp/staging "
+        "and are committed by the next gitxp command once there is room)"
+    )
 
 
 def _show_warning(

@@ -194,8 +194,8 @@ def cancel_command(
     from gitxp.lifecycle.cancel import cancel, select_live
     from gitxp.store import Store
 
-    if grace is not None and grace < 0:
-        raise UsageError("--grace must be >= 0")
+    if grace is not None and not 0 <= grace < float("inf"):  # nan too: it would never send SIGKILL
+        raise UsageError(f"--grace {grace}: expected a number of seconds >= 0")
     store = Store.open()
     from gitxp.cli.cluster_cmd import cancel_detached, select_detached
 

@@ -64,7 +64,7 @@ def _space(
         space.n = n
     from gitxp.space import check_size
 
-    check_size((n or 1) * space.grid_size, "this sweep")
+    check_size((space.n or 1) * space.grid_size, "this sweep")  # -n, or n of a --space file
     return space
 
 
@@ -253,7 +253,7 @@ def run_command(
         return
     if jobs is not None and jobs < 1:
         raise UsageError("-j must be at least 1")
-    import gitxp.space as space_module
+    import gitxp.space.grid as space_module  # where check_size reads it
 
     space_module.MAX_RUNS, saved = max_runs, space_module.MAX_RUNS
     try:

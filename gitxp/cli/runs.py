@@ -19,6 +19,12 @@ from gitxp.errors import UsageError
 __all__ = ["COMMANDS"]
 
 
+def _check_limit(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and not 0 <= value < 2**63:
+        raise click.BadParameter(f"{value} is not a number of runs from 0 to 2**63-1")
+    return value
+
+
 def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The run filters shared by ``ls`` and ``export``."""
     options = [
@@ -35,7 +41,7 @@ def filter_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             "--where", metavar="EXPR", help="Filter, e.g. 'results.valid_acc > 0.9 and params.lr < 0.1'."
         ),
         click.option("--sort", metavar="[-]COL", multiple=True, help="Sort by column; '-' for descending."),
-        click.option("--limit", type=int, help="At most N runs."),
+        click.option("--limit", type=int, callback=_check_limit, help="At most N runs."),
         click.option(
             "--columns", metavar="COLS", multiple=True, help="Comma-separated columns (globs allowed)."
         ),

@@ -9,6 +9,7 @@ from gitxp.errors import UsageError
 __all__ = ["COMMANDS"]
 
 PACK_AFTER = 1000  # runs not yet in a pack before `gitxp push` packs the store
+PUSH_ATTEMPTS = 6  # fetch + merge + push rounds when other clones push at the same time
 
 
 def _remote_ref(remote: str) -> str:
@@ -24,6 +25,41 @@ def _remote_ref(remote: str) -> str:
     ):
         return f"refs/gitxp/remotes/{remote}/runs"
     return f"refs/gitxp/remotes/url-{hashlib.sha256(remote.encode()).hexdigest()[:16]}/runs"
+
+
+def check_remote(store: object, remote: str, action: str) -> None:
+    """Refuse a remote that cannot be meant: blank, not text (undecodable bytes), a transport that runs a
+    command (``ext::``), or this very repository (a push into itself would report success and share nothing)."""
+    import re
+    from pathlib import Path
+
+    from gitxp.store import Store
+
+    assert isinstance(store, Store)
+    if not remote.strip():
+        raise UsageError(
+            f"gitxp {action}: the remote is empty; give a remote name ('git remote -v'), a path or a URL"
+        )
+    try:
+        remote.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = remote.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"gitxp {action}: the remote {shown!r} is not valid UTF-8 text") from None
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", remote):
+        raise UsageError(
+            f"gitxp {action}: the remote {remote!r} uses a git transport helper ({remote.split('::')[0]}::), "
+            "which gitxp does not run; give a remote name, a path or a URL"
+        )
+    if "\n" in remote or "\0" in remote:
+        raise UsageError(f"gitxp {action}: the remote {remote!r} holds a line break")
+    names = store.repo.git("remote").decode(errors="replace").split()
+    if remote not in names and "://" not in remote and Path(remote).exists():
+        here = {p.resolve() for p in (store.repo.git_dir, store.repo.common_dir) if p}
+        if store.repo.worktree:
+            here.add(Path(store.repo.worktree).resolve())
+        target = Path(remote).resolve()
+        if target in here or (target / ".git").resolve() in here:
+            raise UsageError(f"gitxp {action}: {remote!r} is this repository itself; give another clone")
 
 
 def _fetch(store: object, remote: str, action: str = "pull") -> str | None:
@@ -46,6 +82,7 @@ def pull_command(remote: str) -> None:
     from gitxp.store import Store
 
     store = Store.open()
+    check_remote(store, remote, "pull")
     sha = _fetch(store, remote)
     if sha is None:
         click.echo(f"{remote} has no gitxp runs yet")
@@ -76,13 +113,27 @@ def push_command(remote: str, with_commits: bool) -> None:
     store.recover()  # runs that ended a moment ago (committed by a detached process) or whose process died
     if store.head() is None:
         raise UsageError("no runs recorded yet: nothing to push")
-    theirs = _fetch(store, remote, "push")
-    if theirs is not None:
-        store.merge(theirs)
-    store.pack(min_new=PACK_AFTER)  # so that clones read the store from a few files, not one per run
-    from gitxp.porcelain import push_ref
+    check_remote(store, remote, "push")
+    from gitxp.porcelain import PushRejected, push_ref
 
-    push_ref(store.repo.worktree or store.repo.git_dir, remote, f"{REF}:{REF}")
+    for attempt in range(PUSH_ATTEMPTS):  # other clones pushing at the same time: fetch, merge, push again
+        theirs = _fetch(store, remote, "push")
+        if theirs is not None:
+            store.merge(theirs)
+        if attempt == 0:
+            store.pack(min_new=PACK_AFTER)  # so that clones read the store from a few files, not one per run
+        try:
+            push_ref(store.repo.worktree or store.repo.git_dir, remote, f"{REF}:{REF}")
+            break
+        except PushRejected as error:
+            if attempt == PUSH_ATTEMPTS - 1:
+                raise UsageError(
+                    f"{error}; gave up after {PUSH_ATTEMPTS} attempts, run 'gitxp push' again"
+                ) from None
+            import random
+            import time
+
+            time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
     click.echo(f"pushed {REF} to {remote}")
     _share_commits(store, remote, with_commits)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitxp.errors import UsageError
-from gitxp.space.values import _NUMBER, parse_value
+from gitxp.space.values import _NUMBER, parse_item
 
 # ---------------------------------------------------------------------- distributions
 
@@ -94,7 +94,7 @@ _DIST = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$", re.S)
 _KINDS = {"uniform": 2, "loguniform": 2, "log_uniform": 2, "normal": 2, "gaussian": 2, "randint": 2}
 
 
-_STUDIO = re.compile(r"^\s*([^:\s]+):([^:\s]+)(?::(\d+))?:([a-z]*)\s*$")
+_STUDIO = re.compile(r"^\s*([^:\s]+):([^:\s]+)(?::([0-9]+))?:([a-z]*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,8 @@ def parse_studio(text: str) -> Distribution:
     if bad:
         raise UsageError(f"--sample {text!r}: unknown flag {bad[0]!r}; flags are l (log), u, r, a (array)")
     try:
+        if not (_NUMBER.match(low_text) and _NUMBER.match(high_text)):
+            raise ValueError(text)
         low, high = float(low_text), float(high_text)
     except ValueError:
         raise UsageError(f"--sample {text!r}: min and max must be numbers") from None
@@ -136,6 +138,8 @@ def parse_studio(text: str) -> Distribution:
             low, high = low * low / high, high * high / low
         else:
             low, high = low - (high - low), high + (high - low)
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(high - low)):
+        raise UsageError(f"--sample {text!r}: the range is too large to sample (draws would be infinite)")
     item: Distribution = LogUniform(low, high) if "l" in flags else Uniform(low, high)
     if "a" in flags:
         length = int(length_text or 0)
@@ -174,11 +178,11 @@ def parse_distribution(text: str) -> Distribution:
             weights = tuple(float(w[0]) for w in weighted)
             if any(w < 0 for w in weights) or not 0 < sum(weights) < math.inf:
                 raise UsageError(f"--sample {text!r}: weights must be finite, non-negative and not all zero")
-            values = tuple(parse_value(w[1]) for w in weighted)
+            values = tuple(parse_item(w[1]) for w in weighted)
             if any(isinstance(v, float) and not math.isfinite(v) for v in values):
                 raise UsageError(f"--sample {text!r}: categorical values must be finite")
             return Categorical(values, weights)
-        values = tuple(parse_value(a) for a in args)
+        values = tuple(parse_item(a) for a in args)
         if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             raise UsageError(
                 f"--sample {text!r}: categorical values must be finite (quote-free text or numbers)"
@@ -188,10 +192,16 @@ def parse_distribution(text: str) -> Distribution:
         raise UsageError(f"--sample {text!r}: unknown distribution {kind!r}; expected {expected}")
     if len(args) != 2:
         raise UsageError(f"--sample {text!r}: {kind} takes 2 numbers, got {len(args)}")
-    try:
-        a, b = (float(x) for x in args)
-    except ValueError:
-        raise UsageError(f"--sample {text!r}: {kind} takes numbers") from None
+    if not all(_NUMBER.match(x) or x.lower() in ("nan", "inf", "-inf", "+inf") for x in args):
+        raise UsageError(f"--sample {text!r}: {kind} takes numbers")
+    a, b = (float(x) for x in args)
+    if kind == "randint" and all(re.fullmatch(r"[+-]?[0-9]+", x) for x in args):
+        low, high = (int(x) for x in args)  # exact: a float rounds past 2**53
+        if low > high:
+            raise UsageError(f"--sample {text!r}: low {low} is above high {high}")
+        if not -(2**63) <= low <= high < 2**63:
+            raise UsageError(f"--sample {text!r}: randint bounds must fit in 64 bits")
+        return RandInt(low, high)
     if not (math.isfinite(a) and math.isfinite(b)):
         raise UsageError(f"--sample {text!r}: {kind} takes finite numbers")
     if kind in ("uniform", "loguniform", "log_uniform", "randint") and a > b:
@@ -203,8 +213,8 @@ def parse_distribution(text: str) -> Distribution:
     if kind in ("loguniform", "log_uniform"):
         return LogUniform(a, b)
     if kind == "randint":
-        if a != int(a) or b != int(b):
-            raise UsageError(f"--sample {text!r}: randint takes integers")
+        if a != int(a) or b != int(b) or max(abs(a), abs(b)) > 2**53:
+            raise UsageError(f"--sample {text!r}: randint takes integers (written in full past 2**53)")
         return RandInt(int(a), int(b))
     if b <= 0:
         raise UsageError(f"--sample {text!r}: sigma must be positive")

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from gitxp.errors import UsageError
-from gitxp.space.values import parse_value
+from gitxp.space.values import parse_item, parse_value
 
 # ---------------------------------------------------------------------- grid
 
@@ -17,6 +17,8 @@ MAX_RUNS = 100_000  # a sweep larger than this is refused before anything is all
 
 def _number(text: str, spec: str, what: str) -> float:
     try:
+        if not text.isascii():  # float() reads other scripts' digits too
+            raise ValueError(text)
         value = float(text)
     except ValueError:
         raise UsageError(f"--grid {spec!r}: {what} {text!r} is not a number") from None
@@ -52,12 +54,12 @@ def parse_grid(spec: str) -> list[Any]:
         if not text:
             raise UsageError(f"--grid {spec!r}: empty list")
         if "," not in text:
-            return [parse_value(text)]
+            return [parse_item(text)]
     if any(ch in text for ch in "[](){}"):
         raise UsageError(f"--grid {spec!r}: brackets inside a list; give plain values: a,b,c")
     if "," in text:
-        values = [parse_value(part) for part in text.split(",")]
-        if any(isinstance(v, str) and not v.strip() for v in values):
+        values = [parse_item(part) for part in text.split(",")]
+        if any(not part.strip() for part in text.split(",")):
             raise UsageError(f"--grid {spec!r}: empty item in list")
         return values
     if ":" not in text:
@@ -67,7 +69,7 @@ def parse_grid(spec: str) -> list[Any]:
         start_text, end_text = parts
         start = _number(start_text or "0", spec, "start")
         end = _number(end_text, spec, "end")
-        integral = all(re.fullmatch(r"[+-]?\d*", p) for p in parts)
+        integral = all(re.fullmatch(r"[+-]?[0-9]*", p) for p in parts)
         return _tidy(_steps(start, 1.0, end, spec), integral)
     if len(parts) != 3:
         raise UsageError(f"--grid {spec!r}: expected start:step:end, start:lN:end or start:uN:end")
@@ -76,7 +78,7 @@ def parse_grid(spec: str) -> list[Any]:
     middle = parts[1].strip()
     if middle[:1] in ("l", "u"):
         count_text = middle[1:]
-        if not count_text.isdigit() or int(count_text) < 1:
+        if not re.fullmatch("[0-9]+", count_text) or int(count_text) < 1:
             raise UsageError(
                 f"--grid {spec!r}: expected a count after '{middle[0]}', e.g. {parts[0]}:{middle[0]}5:{parts[2]}"
             )
@@ -90,7 +92,7 @@ def parse_grid(spec: str) -> list[Any]:
     step = _number(middle, spec, "step")
     if start == end:
         return [parse_value(parts[0])]
-    if re.fullmatch(r"\d+", middle) and step > abs(end - start):
+    if re.fullmatch(r"[0-9]+", middle) and step > abs(end - start):
         check_size(step, f"--grid {spec!r}")
         return _tidy(
             _spaced(start, end, int(step)), False
@@ -100,7 +102,7 @@ def parse_grid(spec: str) -> list[Any]:
             f"--grid {spec!r}: step {step:g} is larger than the range {start:g}..{end:g}, which would give "
             f"one value; the order is start:step:end (or start:uN:end for N values)"
         )
-    integral = all(re.fullmatch(r"[+-]?\d*", p.strip()) for p in parts)
+    integral = all(re.fullmatch(r"[+-]?[0-9]*", p.strip()) for p in parts)
     return _tidy(_steps(start, step, end, spec), integral)
 
 

@@ -65,7 +65,7 @@ def _from_yaml_value(key: str, value: Any) -> tuple[str, Any]:
     """A space file entry: a list is a grid, a string is a DIST or a grid SPEC, a mapping is a HyperTrainer-like
     range, anything else is a fixed value."""
     if isinstance(value, list):
-        return "grid", value
+        return "grid", _grid_values(key, value)
     if isinstance(value, str):
         if _DIST.match(value) or _STUDIO.match(value):
             return "sample", parse_distribution(value)
@@ -77,11 +77,20 @@ def _from_yaml_value(key: str, value: Any) -> tuple[str, Any]:
     return "fixed", value
 
 
-def _hypertrainer_param(item: Mapping[str, Any]) -> Distribution:
+def _hypertrainer_param(item: Any) -> Distribution:
     """HyperTrainer's ``{param, lo, hi, exponent_base?, values?, type?}`` as a distribution."""
+    if not isinstance(item, Mapping):
+        raise UsageError(
+            f"space: a sampled param must be a DIST string or a {{lo, hi}} mapping, got {item!r}"
+        )
     name = item.get("param", "?")
     if "values" in item:
-        return Categorical(tuple(item["values"]))
+        values = item["values"]
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"space: param {name!r}: values must be a non-empty list, e.g. [adam, sgd]")
+        if any(isinstance(v, (list, dict)) for v in values):
+            raise UsageError(f"space: param {name!r}: values must be plain values")
+        return Categorical(tuple(values))
     if "lo" not in item or "hi" not in item:
         raise UsageError(f"space: param {name!r} needs lo and hi (or values)")
     try:
@@ -94,16 +103,89 @@ def _hypertrainer_param(item: Mapping[str, Any]) -> Distribution:
         raise UsageError(f"space: param {name!r}: lo {lo:g} is above hi {hi:g}")
     base = item.get("exponent_base")
     if base is not None:
+        if (
+            isinstance(base, bool)
+            or not isinstance(base, (int, float))
+            or not (0 < base < math.inf)
+            or base == 1
+        ):
+            raise UsageError(f"space: param {name!r}: exponent_base must be a positive number other than 1")
         try:
             low, high = float(base) ** lo, float(base) ** hi
-        except (OverflowError, TypeError, ValueError):
+        except (OverflowError, TypeError, ValueError, ZeroDivisionError):
             low = high = math.inf
+        if base < 1:
+            low, high = high, low
         if not (math.isfinite(low) and math.isfinite(high)) or low <= 0:
             raise UsageError(f"space: param {name!r}: {base}**{hi:g} is not a usable number (overflow)")
         return LogUniform(low, high)
     if str(item.get("type", "")).lower() in ("int", "integer"):
-        return RandInt(int(lo), int(hi))
+        if lo != int(lo) or hi != int(hi):
+            raise UsageError(f"space: param {name!r} is of type int: lo and hi must be whole numbers")
+        return RandInt(
+            int(item["lo"]) if isinstance(item["lo"], int) else int(lo),
+            int(item["hi"]) if isinstance(item["hi"], int) else int(hi),
+        )
     return Uniform(lo, hi)
+
+
+def _grid_values(key: str, value: Any) -> list[Any]:
+    """A grid axis of a space file: a list of plain values, or a SPEC string; never empty."""
+    if isinstance(value, list):
+        if not value:
+            raise UsageError(f"space: grid {key!r} has no values (a sweep of 0 runs)")
+        if any(isinstance(v, (list, dict)) for v in value):
+            raise UsageError(f"space: grid {key!r}: give plain values, e.g. [1, 2, 3]")
+        return value
+    if isinstance(value, (dict, bool)) or value is None:
+        raise UsageError(f"space: grid {key!r}: expected a list or a SPEC string, got {value!r}")
+    return parse_grid(str(value))
+
+
+_LOADER: list[Any] = []
+
+
+def _yaml12_loader() -> Any:
+    """PyYAML's safe loader with YAML 1.2's scalars (as the CLI reads values): ``1:5`` stays the text of a grid
+    SPEC (YAML 1.1 reads it as 65, base 60), ``010`` is ten, ``yes``/``on`` stay text, ``1_000`` is text."""
+    if not _LOADER:
+        import re
+
+        import yaml
+
+        class Loader(yaml.SafeLoader):
+            pass
+
+        drop = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+        Loader.yaml_implicit_resolvers = {
+            key: [(tag, rx) for tag, rx in resolvers if tag not in drop]
+            for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        }
+        Loader.add_implicit_resolver(
+            "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+        )
+        Loader.add_implicit_resolver(
+            "tag:yaml.org,2002:int",
+            re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+            list("-+0123456789"),
+        )
+        Loader.add_implicit_resolver(
+            "tag:yaml.org,2002:float",
+            re.compile(
+                r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+            ),
+            list("-+0123456789."),
+        )
+
+        def integer(loader: Any, node: Any) -> int:
+            text = loader.construct_scalar(node)
+            sign, digits = (-1, text[1:]) if text[:1] == "-" else (1, text.lstrip("+"))
+            base = 16 if digits[:2] == "0x" else 8 if digits[:2] == "0o" else 10
+            return sign * int(digits[2:] if base != 10 else digits, base)
+
+        Loader.add_constructor("tag:yaml.org,2002:int", integer)
+        _LOADER.append(Loader)
+    return _LOADER[0]
 
 
 def _count(value: Any, what: str) -> int:
@@ -118,9 +200,13 @@ def load_space_file(path: str | Path) -> Space:
     import yaml
 
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_bytes().decode("utf-8"), Loader=_yaml12_loader())  # noqa: S506
     except FileNotFoundError:
         raise UsageError(f"--space {path}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--space {path}: is a directory, not a file") from None
+    except UnicodeDecodeError as error:
+        raise UsageError(f"--space {path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     except yaml.YAMLError as error:
         raise UsageError(f"--space {path}: not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(data, Mapping):
@@ -130,7 +216,7 @@ def load_space_file(path: str | Path) -> Space:
         block = data["hpsearch"] or {}
         if not isinstance(block, Mapping) or not isinstance(block.get("params", []), list):
             raise UsageError(f"--space {path}: hpsearch.params must be a list of {{param, lo, hi}} items")
-        for item in block.get("params", []):
+        for item in block.get("params") or []:
             if not isinstance(item, Mapping) or "param" not in item:
                 raise UsageError(f"--space {path}: every hpsearch.params item needs 'param'")
             space.sample[str(item["param"])] = _hypertrainer_param(item)
@@ -142,12 +228,12 @@ def load_space_file(path: str | Path) -> Space:
         if body is not None and not isinstance(body, Mapping):
             raise UsageError(f"--space {path}: '{section}' must be a mapping")
     for key, value in (data.get("grid") or {}).items():
-        space.grid[str(key)] = value if isinstance(value, list) else parse_grid(str(value))
+        space.grid[str(key)] = _grid_values(str(key), value)
     for key, value in (data.get("sample") or {}).items():
         space.sample[str(key)] = (
-            parse_distribution(str(value))
+            parse_distribution(value)
             if isinstance(value, str)
-            else _hypertrainer_param({"param": key, **value})
+            else _hypertrainer_param({"param": key, **value} if isinstance(value, Mapping) else value)
         )
     space.fixed.update({str(k): v for k, v in (data.get("params") or {}).items()})
     if data.get("n") is not None:

@@ -12,7 +12,7 @@ from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.store import written
 from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
 from gitxp.store.staging import StagedRun, _write_json
-from gitxp.store.tables import concat_tables, empty_table, read_parquet
+from gitxp.store.tables import concat_tables, empty_table, read_parquet, table_problem
 from gitxp.store.writer import RefWriter
 
 if TYPE_CHECKING:
@@ -48,23 +48,27 @@ class ReadCache(RefWriter):
         return table
 
     def _parse_runs(self, entries: list[tuple[str, str]]) -> list[pa.Table]:
-        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob."""
+        """Parse ``(blob sha, path)`` run files (one ``cat-file --batch``), tagging each row with its blob. A file
+        that cannot be read (damaged, missing from this clone, of another schema) is skipped with a warning."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         known = {sha: written.recall(sha) for sha, _p in entries}  # committed by this process just now
-        blobs = iter(self.repo.read_blobs(s for s, _p in entries if known[s] is None))
+        blobs = iter(self.repo.read_blobs([s for s, _p in entries if known[s] is None], missing_ok=True))
         out = []
         for sha, path in entries:
             table = known[sha]
             if table is None:
-                try:
-                    table = pq.ParquetFile(pa.BufferReader(next(blobs))).read(use_threads=False)
-                except (pa.ArrowInvalid, OSError) as error:
-                    import warnings
-
+                data = next(blobs)
+                problem = "its object is missing from this repository" if data is None else None
+                if data is not None:
+                    try:
+                        table = read_parquet(data)
+                        problem = table_problem(table.schema)
+                    except (pa.ArrowInvalid, OSError) as error:
+                        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+                if problem is not None or table is None:
                     warnings.warn(
-                        f"gitxp: skipping unreadable run file {path} in {REF}: {error}",
+                        f"gitxp: skipping unreadable run file {path} in {REF}: {problem}",
                         GitxpWarning,
                         stacklevel=2,
                     )
@@ -89,16 +93,24 @@ class ReadCache(RefWriter):
         covered: set[str] = set()
         readable = []
         if packs:
-            for sha, blob in zip(packs, self.repo.read_blobs(packs)):
+            for sha, blob in zip(packs, self.repo.read_blobs(packs, missing_ok=True)):
                 try:
-                    readable.append(read_parquet(pa.BufferReader(blob)))
+                    if blob is None:
+                        raise OSError("its object is missing from this repository")
+                    table = read_parquet(blob)
+                    problem = table_problem(table.schema, pack=True)
+                    if problem is None:
+                        readable.append(table)
+                        continue
+                    problem = f"is not a gitxp pack: {problem}"
                 except (pa.ArrowInvalid, OSError) as error:
-                    warnings.warn(
-                        f"gitxp: pack {sha[:12]} on {REF} is damaged ({str(error).splitlines()[0]}); its runs are "
-                        "read from their own files instead. 'gitxp gc' writes a new pack",
-                        GitxpWarning,
-                        stacklevel=2,
-                    )
+                    problem = f"is damaged ({str(error).splitlines()[0]})"
+                warnings.warn(
+                    f"gitxp: pack {sha[:12]} on {REF} {problem}; its runs are read from their own files "
+                    "instead. 'gitxp gc' writes a new pack",
+                    GitxpWarning,
+                    stacklevel=2,
+                )
         if packs and readable:
             packed = concat_tables(readable)
             current = pa.array([f"{rid}:{sha}" for rid, (sha, _p) in runs.items()], pa.string())
@@ -125,7 +137,6 @@ class ReadCache(RefWriter):
 
     def _indexed_table(self) -> pa.Table:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         head = self.head()
         if head is None:
@@ -174,11 +185,7 @@ class ReadCache(RefWriter):
         table = concat_tables(parts)
         if table.num_rows and "started" in table.column_names:
             table = table.sort_by([("started", "ascending"), ("run_id", "ascending")])
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, cache_file)
-        _write_json(state_file, {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION})
+        self._save_cache(table, head)
         return table
 
     def runs_since(self, head: str | None) -> tuple[str | None, pa.Table | None]:
@@ -210,6 +217,27 @@ class ReadCache(RefWriter):
         table = concat_tables(tables) if tables else empty_table()
         return now, table.drop_columns([BLOB]) if BLOB in table.column_names else table
 
+    def _save_cache(self, table: pa.Table, head: str) -> None:
+        """Keep ``table`` as the read cache of commit ``head``. Derived data only: where it cannot be written (a
+        read-only ``.git``, a full disk) the next read builds it again, and this one still answers."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cache_file = self.cache_dir / "runs.parquet"
+        tmp = cache_file.with_name(f".runs.{os.getpid()}.tmp")
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp)
+            os.replace(tmp, cache_file)
+            _write_json(
+                self.cache_dir / "state.json", {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION}
+            )
+        except (OSError, pa.ArrowException):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
     def table(self, *, recover: bool = True, show: str = "visible") -> pa.Table:
         """Every run: committed ones plus live ones, after committing the runs of dead processes.
 
@@ -228,7 +256,10 @@ class ReadCache(RefWriter):
         if recover:
             try:
                 self.recover()
-            except StoreError as error:  # e.g. a leftover lock file: reading must still work
+            except (
+                StoreError,
+                OSError,
+            ) as error:  # a leftover lock file, a read-only .git: reading must still work
                 warnings.warn(
                     f"gitxp: could not record the runs of dead processes ({error}); they are listed as staged",
                     GitxpWarning,
@@ -346,23 +377,29 @@ class ReadCache(RefWriter):
         return self.repo.read_blob(head, f"{run_path(run_id)}/{name}") if head else None
 
     def metrics(self, run_id: str) -> pa.Table:
-        """The curves of one run: columns step, name, value, time."""
+        """The curves of one run: columns step (int64), name (string), value, time (float64). A file that cannot
+        be read, or whose columns are not of these types, is a ``StoreError`` naming the run."""
         import pyarrow as pa
 
+        empty = pa.table(
+            {
+                "step": pa.array([], pa.int64()),
+                "name": pa.array([], pa.string()),
+                "value": pa.array([], pa.float64()),
+                "time": pa.array([], pa.float64()),
+            }
+        )
         data = self.run_file(run_id, "metrics.parquet")
         if data is None:
-            return pa.table(
-                {
-                    "step": pa.array([], pa.int64()),
-                    "name": pa.array([], pa.string()),
-                    "value": pa.array([], pa.float64()),
-                    "time": pa.array([], pa.float64()),
-                }
-            )
+            return empty
         try:
-            return read_parquet(pa.BufferReader(data))
-        except (pa.ArrowInvalid, OSError) as error:
+            table = read_parquet(data)
+            if "time" not in table.column_names:
+                table = table.append_column("time", pa.nulls(table.num_rows, pa.float64()))
+            return pa.table({f.name: table[f.name].cast(f.type) for f in empty.schema})
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OSError, KeyError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise StoreError(
-                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read "
-                f"({str(error).splitlines()[0]}); its params and results are still listed"
+                f"run {run_id} is damaged: its metrics.parquet on {REF} cannot be read as curves ({reason}); "
+                "its params and results are still listed"
             ) from None

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import GitxpWarning
+from gitxp.errors import GitxpWarning, UsageError
 from gitxp.ids import is_run_id
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ def clone_id(root: Path) -> str:
     path = root / "clone-id"
     for _attempt in range(50):
         try:
-            text = path.read_text().strip()
+            text = path.read_text(errors="replace").strip()
+        except IsADirectoryError:
+            text = "(a directory)"
         except FileNotFoundError:
             root.mkdir(parents=True, exist_ok=True)
             new = secrets.token_hex(8)
@@ -74,7 +76,7 @@ def clone_id(root: Path) -> str:
             continue
         if re.fullmatch(r"[0-9a-f]{16}", text):
             return text
-        raise OSError(f"{path} is damaged (expected 16 hex digits); delete it and try again")
+        raise UsageError(f"{path} is damaged (expected 16 hex digits); delete it and try again")
     raise OSError(f"could not create {path}")
 
 

@@ -21,7 +21,7 @@ from gitxp.errors import GitxpWarning
 from gitxp.store.cache import ReadCache
 from gitxp.store.schema import BLOB, FINAL_STATUSES
 from gitxp.store.staging import StagedRun
-from gitxp.store.tables import read_parquet
+from gitxp.store.tables import read_parquet, table_problem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,12 +62,15 @@ class Packs(ReadCache):
         import pyarrow.compute as pc
 
         keys = []
-        for blob in self.repo.read_blobs(shas):
+        for blob in self.repo.read_blobs(shas, missing_ok=True):
+            if blob is None:
+                continue
             try:
-                part = read_parquet(pa.BufferReader(blob), columns=["run_id", BLOB])
+                part = read_parquet(blob, columns=["run_id", BLOB])
             except (pa.ArrowInvalid, OSError, KeyError):
                 continue  # a damaged pack covers nothing: its runs are packed again
-            keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
+            if table_problem(part.schema, pack=True) is None:  # a pack of another schema neither
+                keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
         return pa.chunked_array(keys, pa.string()).combine_chunks() if keys else pa.array([], pa.string())
 
     def pack(self, *, min_new: int = 0, force: bool = False) -> int:
@@ -75,9 +78,6 @@ class Packs(ReadCache):
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
         source of truth: a pack row is used only while its run file is unchanged. Returns the number of runs
         packed (0 when fewer than ``min_new`` runs are not packed yet)."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         self.flush()
         head = self.head()
         if head is None:
@@ -87,10 +87,7 @@ class Packs(ReadCache):
             assert head is not None
             table = self._final_runs()
             old = self.repo.ls_tree(head, "packs")
-            packed_rows = sum(
-                pq.read_metadata(pa.BufferReader(b)).num_rows
-                for b in self.repo.read_blobs(s for _k, s, _p in old)
-            )
+            packed_rows = len(self._packed_keys([s for _k, s, _p in old]))  # damaged or foreign packs: 0
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
                 if not (
                     force and old

@@ -237,24 +237,30 @@ class StagedRun:
         return time.time() - self.heartbeat() > STALE_AFTER
 
     def metrics_table(self) -> pa.Table | None:
-        """The curves logged so far; a chunk cut short by a crash is dropped, earlier chunks are kept."""
-        path = self.path / "metrics.arrows"
-        if not path.exists() or path.stat().st_size == 0:
-            return None
+        """The curves logged so far; a chunk cut short by a crash is dropped, earlier chunks are kept. The points
+        are in ``metrics.arrows`` and, after a write failed (a full disk), ``metrics.<n>.arrows`` in order."""
         import pyarrow as pa
         import pyarrow.ipc as ipc
 
+        paths = [self.path / "metrics.arrows"]
+        part = 1
+        while (self.path / f"metrics.{part}.arrows").exists():
+            paths.append(self.path / f"metrics.{part}.arrows")
+            part += 1
         batches = []
-        try:
-            with pa.OSFile(str(path)) as source:
-                reader = ipc.open_stream(source)
-                while True:
-                    try:
-                        batches.append(reader.read_next_batch())
-                    except StopIteration:
-                        break
-        except (pa.ArrowInvalid, OSError):
-            pass  # truncated tail: keep the complete chunks read so far
+        for path in paths:
+            if not path.exists() or path.stat().st_size == 0:
+                continue
+            try:
+                with pa.OSFile(str(path)) as source:
+                    reader = ipc.open_stream(source)
+                    while True:
+                        try:
+                            batches.append(reader.read_next_batch())
+                        except StopIteration:
+                            break
+            except (pa.ArrowInvalid, OSError):
+                pass  # truncated tail: keep the complete chunks read so far
         if not batches:
             return None
         return pa.Table.from_batches(batches)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.store import arrays
-from gitxp.store.schema import BASE_COLUMNS, GROUPS, SCHEMA_VERSION
+from gitxp.store.schema import BASE_COLUMNS, BLOB, GROUPS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -87,12 +87,78 @@ def concat_tables(tables: list[pa.Table]) -> pa.Table:
             for field in table.schema:
                 types.setdefault(field.name, []).append(field.type)
         target = {name: _unified_type(ts) for name, ts in types.items()}
+        kept = _types_by_experiment(tables, target)
         aligned = []
         for table in tables:
             cols = {name: _as_type(table[name], target[name]) for name in table.column_names}
             aligned.append(pa.table(cols))
         merged = pa.concat_tables(aligned, promote_options="permissive")
+        if kept:
+            merged = merged.replace_schema_metadata(
+                {**(merged.schema.metadata or {}), TYPES_KEY: json.dumps(kept).encode()}
+            )
     return merged.select(_column_order(merged.column_names)).combine_chunks()
+
+
+TYPES_KEY = b"gitxp.types"  # schema metadata: {column: {experiment: type}} of columns turned into text
+_RETYPE = ("int64", "double", "bool")
+
+
+def _types_by_experiment(
+    tables: list[pa.Table], target: Mapping[str, pa.DataType]
+) -> dict[str, dict[str, str]]:
+    """For each column that concatenation turns into text, the type it had in each experiment whose runs all
+    gave it one type ("mixed" otherwise): one string value in experiment B must not turn experiment A's numbers
+    into text (see ``retype``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    out: dict[str, dict[str, str]] = {}
+    for table in tables:
+        if "experiment" not in table.column_names:
+            continue
+        known = json.loads((table.schema.metadata or {}).get(TYPES_KEY, b"{}"))
+        experiments = [e for e in pc.unique(table["experiment"]).to_pylist() if e is not None]
+        for name, kind in target.items():
+            if not pa.types.is_string(kind) or name not in table.column_names or not name.startswith(GROUPS):
+                continue
+            own = table.schema.field(name).type
+            if pa.types.is_null(own):
+                continue
+            seen = out.setdefault(name, {})
+            for experiment in experiments:
+                mine = str(own) if str(own) in _RETYPE else known.get(name, {}).get(experiment, "mixed")
+                if len(experiments) > 1 and mine != "mixed" and str(own) not in _RETYPE:
+                    values = table.filter(pc.equal(table["experiment"], experiment))[name]
+                    if values.null_count == len(values):
+                        continue
+                seen[experiment] = mine if seen.get(experiment, mine) == mine else "mixed"
+    return {name: kinds for name, kinds in out.items() if any(k != "mixed" for k in kinds.values())}
+
+
+def retype(table: pa.Table) -> pa.Table:
+    """Give back their own type to the columns that are text only because another experiment's runs hold text
+    there, when every experiment left in ``table`` had the same type (``gitxp ls -e A``, ``load("A")``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    raw = (table.schema.metadata or {}).get(TYPES_KEY)
+    if not raw or "experiment" not in table.column_names or not table.num_rows:
+        return table
+    kinds = json.loads(raw)
+    experiments = {e for e in pc.unique(table["experiment"]).to_pylist() if e is not None}
+    for name, by_experiment in kinds.items():
+        if name not in table.column_names or not pa.types.is_string(table.schema.field(name).type):
+            continue
+        wanted = {by_experiment.get(e, "mixed") for e in experiments}
+        if len(wanted) != 1 or next(iter(wanted)) not in _RETYPE:
+            continue
+        try:
+            column = table[name].cast(pa.type_for_alias(next(iter(wanted))))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
 
 
 def empty_table() -> pa.Table:
@@ -100,12 +166,69 @@ def empty_table() -> pa.Table:
 
 
 def read_parquet(source: Any, columns: list[str] | None = None) -> pa.Table:
-    """Read a Parquet file (a path or a ``pa.BufferReader``) without ``pq.read_table``, which imports
-    ``pyarrow.dataset`` (~50-100 ms, the largest part of a listing's start-up) for features gitxp never uses."""
+    """Read a Parquet file (a path, or ``bytes`` such as a git blob) without ``pq.read_table``, which imports
+    ``pyarrow.dataset`` (~50-100 ms, the largest part of a listing's start-up) for features gitxp never uses.
+
+    ``bytes`` are copied into Arrow's own memory and decoded on this thread. Wrapped as they are, the last
+    reference to them could be dropped by an Arrow worker thread after the read returned, which must then take
+    the GIL; if the interpreter is exiting by then, Python ends that thread with ``pthread_exit`` inside a C++
+    destructor and the process aborts (exit 134, "terminate called without an active exception")."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    threads = True
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source, threads = pa.BufferReader(arrow_bytes(source)), False
     with pq.ParquetFile(source) as handle:
-        return handle.read(columns=columns)
+        return handle.read(columns=columns, use_threads=threads)
+
+
+def table_problem(schema: pa.Schema, *, pack: bool = False) -> str | None:
+    """Why a Parquet file with ``schema`` cannot be a run file (``pack``: a pack) of a gitxp store, or None.
+
+    A file of another schema on the ref (pulled from elsewhere) would otherwise break every read of the store."""
+    import pyarrow as pa
+
+    names = schema.names
+    required = ["run_id", BLOB] if pack else ["run_id"]
+    missing = [n for n in required if n not in names]
+    if missing:
+        return f"it has no {missing[0]!r} column"
+    if len(set(names)) != len(names):
+        return "it has duplicate columns"
+    for field in schema:
+        kind, name = field.type, field.name
+        if pa.types.is_null(kind):
+            continue
+        if name in ("started", "ended"):
+            ok = pa.types.is_timestamp(kind)
+        elif name == "duration":
+            ok = pa.types.is_floating(kind) or pa.types.is_integer(kind)
+        elif name in BASE_COLUMNS or name == BLOB:
+            ok = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+        else:
+            ok = name.split(".", 1)[0] in GROUPS and "." in name
+        if not ok:
+            return f"its column {name!r} ({kind}) is not one gitxp writes"
+    return None
+
+
+def parquet_schema(data: bytes) -> pa.Schema:
+    """The Arrow schema of a Parquet file's bytes (its footer only)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(pa.BufferReader(arrow_bytes(data))) as handle:
+        return handle.schema_arrow
+
+
+def arrow_bytes(data: bytes | bytearray | memoryview) -> pa.Buffer:
+    """A copy of ``data`` in memory Arrow owns (releasing it never needs the GIL; see ``read_parquet``)."""
+    import pyarrow as pa
+
+    buffer = pa.allocate_buffer(len(data))
+    pa.FixedSizeBufferWriter(buffer).write(data)
+    return buffer
 
 
 _SIMPLE = (bool, str, float, type(None))

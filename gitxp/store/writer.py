@@ -21,7 +21,7 @@ from gitxp.store.committer import _Committer, _committers
 from gitxp.store.provenance import note_recorded
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
 from gitxp.store.staging import CorruptRecord, StagedRun
-from gitxp.store.tables import concat_tables, record_table, record_tables
+from gitxp.store.tables import concat_tables, parquet_schema, record_table, record_tables, table_problem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -150,6 +150,7 @@ class RefWriter(StagingArea):
                         item.path / "attached",
                         experiment_given=bool(record.get("experiment_given")),
                         remove=False,
+                        quarantine=self.quarantine,
                     )
                 prepared.append((item, record, extra, names))
             try:  # the batch's run tables built together (the same tables as one by one)
@@ -267,6 +268,7 @@ class RefWriter(StagingArea):
         paths = [p for p in names if p]
         check_incoming(("blob", "", p) for p in paths)
         ours = self.head()
+        self._check_incoming_packs(other, ours)
         if ours is None:
             self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
             return sum(1 for p in paths if p.startswith("runs/") and p.endswith("/run.parquet"))
@@ -284,3 +286,24 @@ class RefWriter(StagingArea):
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return len(new_runs)
+
+    def _check_incoming_packs(self, other: str, ours: str | None) -> None:
+        """Refuse to merge a pack we do not have yet that is not a gitxp pack (another schema, or no Parquet file
+        at all): on our ref it would stand in every fresh clone's read of the store."""
+        import pyarrow as pa
+
+        mine = {s for _k, s, _p in self.repo.ls_tree(ours, "packs")} if ours else set()
+        new = [(s, p) for _k, s, p in self.repo.ls_tree(other, "packs") if s not in mine]
+        for (_sha, path), blob in zip(new, self.repo.read_blobs([s for s, _p in new], missing_ok=True)):
+            if blob is None:
+                problem: str | None = "its object was not fetched"
+            else:
+                try:
+                    problem = table_problem(parquet_schema(blob), pack=True)
+                except (pa.ArrowInvalid, OSError) as error:
+                    problem = f"not a Parquet file: {str(error).splitlines()[0]}"
+            if problem is not None:
+                raise StoreError(
+                    f"refusing to merge: the incoming store's {path} is not a gitxp pack ({problem}); "
+                    "nothing was merged"
+                )

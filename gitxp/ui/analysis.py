@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import UsageError
+from gitxp.errors import GitxpWarning, StoreError, UsageError
 from gitxp.ui.values import BadRequest, _clean, curve_labels, downsample, int_param, json_value
 
 if TYPE_CHECKING:
@@ -128,7 +128,13 @@ class AnalysisViews:
         names: set[str] = set()
         for prefix in ids:
             rid = self.store.resolve_run(prefix, table)
-            metrics = self.store.metrics(rid)
+            try:
+                metrics = self.store.metrics(rid)
+            except StoreError as error:  # one damaged run: the others' curves are still drawn
+                import warnings
+
+                warnings.warn(f"gitxp: {error}", GitxpWarning, stacklevel=2)
+                continue
             if not metrics.num_rows:
                 continue
             by_name: dict[str, list[tuple[int, float, float | None]]] = {}

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from gitxp.errors import UsageError
+from gitxp.errors import StoreError, UsageError
 from gitxp.ui.analysis import AnalysisViews
 from gitxp.ui.values import BadRequest, _castable, downsample, int_param, json_value
 
@@ -194,8 +194,11 @@ class Dashboard(AnalysisViews):
             from gitxp.notebook import readable_patch
 
             patch = readable_patch(self.store.repo, patch)  # notebooks as cell sources, without outputs
-        metrics = self.store.metrics(rid)
-        names = sorted(set(metrics["name"].to_pylist())) if metrics.num_rows else []
+        try:
+            metrics = self.store.metrics(rid)
+        except StoreError:  # a damaged curves file: the rest of the run page is still shown
+            metrics = None
+        names = sorted(set(metrics["name"].to_pylist())) if metrics is not None and metrics.num_rows else []
         from gitxp.artifacts import list_artifacts
 
         artifacts = [
