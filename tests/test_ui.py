@@ -486,3 +486,27 @@ def test_compare_page_answer_is_bounded(repo: Path) -> None:
     assert [g["runs"] for g in report["groups"]] == [30, 30] and "run_ids" not in report["groups"][0]
     values = report["params"][0]["values"]
     assert [len(v) for v in values.values()] == [13, 13] and values[first][-1] == "... (30 distinct)"
+
+
+def test_compare_page_code_diff_of_a_branch_and_a_commit_is_the_clis(repo: Path, invoke: Any) -> None:
+    """The dashboard said "(no differences)" where `gitxp compare main C --code` showed 4 files."""
+    for name in "abcd":
+        (repo / f"{name}.py").write_text("x = 1\n")
+    (repo / "t.py").write_text("print('gitxp: acc=0.5')\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "base")
+    base = git(repo, "rev-parse", "HEAD")
+    assert invoke("run", "--", sys.executable, "t.py").exit_code == 0
+    git(repo, "checkout", "-qb", "feature")
+    for name in "abcd":
+        (repo / f"{name}.py").write_text("x = 2\n")
+    git(repo, "commit", "-qam", "change")
+    assert invoke("run", "--", sys.executable, "t.py").exit_code == 0
+    git(repo, "checkout", "-q", "main")
+    cli = invoke("compare", "feature", base, "--code")
+    assert cli.exit_code == 0 and "4 files changed" in cli.output, cli.output
+    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url=LOCAL)
+    page = client.get("/api/compare", params={"a": "feature", "b": base}).json()
+    assert [f"{n}.py" for n in "abcd"] == sorted(
+        line.split(" b/")[-1] for line in page["diff"].splitlines() if line.startswith("diff --git")
+    ), page["diff"]
