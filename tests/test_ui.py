@@ -481,7 +481,7 @@ def test_compare_page_answer_is_bounded(repo: Path) -> None:
         (repo / "train.py").write_text(f"print({round_})\n")
         git(repo, "commit", "-qam", f"round {round_}")
     first, second = gitxp.load(experiment="b", sort="started")["version"].unique().to_pylist()
-    data = TestClient(create_app(Store.open(repo))).get(f"/api/compare?a={first}&b={second}").json()
+    data = TestClient(create_app(Store.open(repo)), base_url=LOCAL).get(f"/api/compare?a={first}&b={second}").json()
     report = data["reports"][0]
     assert [g["runs"] for g in report["groups"]] == [30, 30] and "run_ids" not in report["groups"][0]
     values = report["params"][0]["values"]
