@@ -234,6 +234,7 @@ def side_at(
                 pc.equal(table["branch"], label), pc.invert(pc.is_in(table["commit"], value_set=keep))
             )
             off_history = pc.sum(pc.fill_null(mine, False)).as_py() or 0
+    every = history
     history, excluded = _without_reruns(history, reruns)
     if not history.num_rows:
         where = "at that commit" if kind == "commit" else "on its history"
@@ -276,9 +277,21 @@ def side_at(
         )
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if excluded.get("reruns") and not all_versions:  # only the reruns of the versions used were left out
+        excluded = _without_reruns(_of_choices(every, choices), reruns)[1]
     return Group(
         label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded, off_history=off_history
     )
+
+
+def _of_choices(table: pa.Table, choices: dict[str, Choice]) -> pa.Table:
+    """The rows of ``table`` whose experiment and version a side chose."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = [f"{e}\0{v}" for e, c in choices.items() for v in c.versions]
+    joined = pc.binary_join_element_wise(table["experiment"], table["version"], "\0")
+    return table.filter(pc.fill_null(pc.is_in(joined, value_set=pa.array(keys, pa.string())), False))
 
 
 def _resolve_one(

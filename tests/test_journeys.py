@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
+from test_sides import two_versions  # noqa: F401  (a fixture)
 from test_wrapper import write
 
 import gitxp
@@ -29,3 +31,13 @@ def test_rerun_dry_run_checks_overrides_and_shows_the_command_that_will_run(repo
     assert shown.exit_code == 0, shown.output
     command = next(line for line in shown.output.splitlines() if line.startswith("command"))
     assert "'--lr', '3'" in command and "'2'" not in command  # what will run, not the recorded template
+
+
+def test_reruns_left_out_are_counted_for_the_version_used_only(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]
+    old = next(r for r in gitxp.load().to_pylist() if r["commit"] == two_versions["v1"])
+    assert invoke("rerun", old["run_id"], "--set", "seed=7", "--yes").exit_code == 0
+    data = json.loads(invoke("compare", "main", "feature", "--format", "json").output)
+    assert data["groups"][0]["runs"] == 4
+    assert not data["groups"][0]["excluded"].get("reruns")  # the rerun is of v1, main's side is v2
+    text = invoke("compare", "main", "feature").output
+    assert "rerun" not in text, text
