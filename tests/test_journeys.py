@@ -41,3 +41,15 @@ def test_reruns_left_out_are_counted_for_the_version_used_only(two_versions: dic
     assert not data["groups"][0]["excluded"].get("reruns")  # the rerun is of v1, main's side is v2
     text = invoke("compare", "main", "feature").output
     assert "rerun" not in text, text
+
+
+def test_a_single_run_that_reported_no_results_says_how_to_report_them(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "plain.py", "print('valid_acc: 0.93')\n")  # a common format gitxp does not read by itself
+    result = invoke("run", "--", sys.executable, "plain.py")
+    assert result.exit_code == 0, result.output
+    assert "no results recorded" in result.output and "--parse" in result.output
+    parsed = invoke("run", "--parse", r"valid_acc: (?P<valid_acc>[\d.]+)", "--", sys.executable, "plain.py")
+    assert parsed.exit_code == 0 and "no results recorded" not in parsed.output
+    write(repo, "api.py", "import gitxp\nwith gitxp.start() as run:\n    run.result(acc=0.5)\n")
+    attached = invoke("run", "--", sys.executable, "api.py")
+    assert attached.exit_code == 0 and "no results recorded" not in attached.output, attached.output

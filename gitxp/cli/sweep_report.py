@@ -84,6 +84,12 @@ def _single_event(event: str, run: Any, result: Any) -> None:
         click.echo(
             f"gitxp: run {run.id} {status} in {duration:.1f}s" + (f": {results}" if results else ""), err=True
         )
+        if status == "finished" and not results:
+            click.echo(
+                "gitxp: no results recorded: print 'gitxp: name=value' lines, or read yours with --parse\n"
+                "  REGEX (e.g. --parse 'valid_acc: (?P<valid_acc>[\\d.]+)')",
+                err=True,
+            )
 
 
 def _number(value: Any) -> str:
