@@ -22,18 +22,12 @@ from gitxp.versioning import require_commit, version_tree
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# fmt: off
 __all__ = [
-    "Choice",
-    "Group",
-    "side_at",
-    "resolve_side",
-    "resolve_revision",
-    "resolve_groups",
-    "by_experiment",
-    "same_version",
-    "check_metric",
-    "code_diff",
+    "Choice", "Group", "side_at", "resolve_side", "resolve_revision", "resolve_groups", "by_experiment",
+    "same_version", "check_metric", "code_diff",
 ]
+# fmt: on
 
 
 @dataclass
@@ -278,20 +272,12 @@ def side_at(
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
     if excluded.get("reruns") and not all_versions:  # only the reruns of the versions used were left out
-        excluded = _without_reruns(_of_choices(every, choices), reruns)[1]
+        used = {(e, v) for e, c in choices.items() for v in c.versions}
+        pairs = zip(every["experiment"].to_pylist(), every["version"].to_pylist())
+        excluded = _without_reruns(every.filter(pa.array([p in used for p in pairs])), reruns)[1]
     return Group(
         label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded, off_history=off_history
     )
-
-
-def _of_choices(table: pa.Table, choices: dict[str, Choice]) -> pa.Table:
-    """The rows of ``table`` whose experiment and version a side chose."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    keys = [f"{e}\0{v}" for e, c in choices.items() for v in c.versions]
-    joined = pc.binary_join_element_wise(table["experiment"], table["version"], "\0")
-    return table.filter(pc.fill_null(pc.is_in(joined, value_set=pa.array(keys, pa.string())), False))
 
 
 def _resolve_one(

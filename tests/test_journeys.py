@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_rerun_dry_run_checks_overrides_and_shows_the_command_that_will_run(repo
     assert "'--lr', '3'" in command and "'2'" not in command  # what will run, not the recorded template
 
 
-def test_reruns_left_out_are_counted_for_the_version_used_only(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]
+def test_reruns_left_out_are_counted_for_the_version_used_only(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     old = next(r for r in gitxp.load().to_pylist() if r["commit"] == two_versions["v1"])
     assert invoke("rerun", old["run_id"], "--set", "seed=7", "--yes").exit_code == 0
     data = json.loads(invoke("compare", "main", "feature", "--format", "json").output)
@@ -53,3 +54,10 @@ def test_a_single_run_that_reported_no_results_says_how_to_report_them(repo: Pat
     write(repo, "api.py", "import gitxp\nwith gitxp.start() as run:\n    run.result(acc=0.5)\n")
     attached = invoke("run", "--", sys.executable, "api.py")
     assert attached.exit_code == 0 and "no results recorded" not in attached.output, attached.output
+
+
+def test_gitxp_compare_as_documented_after_a_plain_import(two_versions: dict[str, str]) -> None:  # noqa: F811
+    script = "import gitxp, json; print(json.dumps(gitxp.compare.compare('main', 'feature'), default=str))"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr  # was AttributeError: module 'gitxp' has no attribute 'compare'
+    assert "no significant difference" in proc.stdout

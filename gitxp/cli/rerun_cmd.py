@@ -164,13 +164,13 @@ def rerun_command(
         sys.exit(1)
 
 
-def _check_overrides(original: dict[str, Any], argv: list[str], overrides: dict[str, Any], config: Any) -> None:
+def _check_overrides(original: dict[str, Any], argv: list[str], sets: dict[str, Any], config: Any) -> None:
     """A ``--set`` param the recorded command never receives is refused (the real rerun and ``--dry-run`` alike)."""
     from gitxp.builtin.overrides import delivered_params
 
-    if overrides and original.get("meta.command.template"):
-        found = delivered_params(argv, overrides, config)
-        missing = [k for k in overrides if k not in found and f"params.{k}" not in original]
+    if sets and original.get("meta.command.template"):
+        found = delivered_params(argv, sets, config)
+        missing = [k for k in sets if k not in found and f"params.{k}" not in original]
         if missing:
             raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")
 
