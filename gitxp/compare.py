@@ -193,7 +193,7 @@ def compare_by_experiment(groups: list[Group], metric: str | None = None) -> dic
             )
             continue
         if len(parts) < 2:
-            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in parts)
+            only = ", ".join(f"{g.label} ({_runs(g.table.num_rows)})" for g in parts)
             reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
             continue
         if metric and not any(
@@ -324,3 +324,7 @@ def group_by(table: pa.Table, column: str, metric: str | None = None) -> list[di
             item["mean"] = statistics.fmean(nums) if nums else None
         out.append(item)
     return out
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import git
 from test_sides import two_versions  # noqa: F401  (a fixture)
 from test_wrapper import write
 
@@ -61,3 +62,15 @@ def test_gitxp_compare_as_documented_after_a_plain_import(two_versions: dict[str
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr  # was AttributeError: module 'gitxp' has no attribute 'compare'
     assert "no significant difference" in proc.stdout
+
+
+def test_a_side_of_one_run_says_1_run(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    git(repo, "checkout", "-q", "feature")
+    write(repo, "other.py", "print('gitxp: acc=0.5')\n")
+    assert invoke("run", "-e", "other", "--", sys.executable, "other.py").exit_code == 0
+    git(repo, "checkout", "-q", "main")
+    rid = gitxp.load(experiment="other").to_pylist()[0]["run_id"]
+    text = invoke("compare", "main", rid).output
+    assert "(1 run)" in text and "(1 runs)" not in text, text
+    report = invoke("report", "--base", "main", "--head", rid).output
+    assert "only on the head (1 run)" in report, report
