@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import git
 from test_sides import two_versions  # noqa: F401  (a fixture)
 from test_wrapper import write
@@ -74,3 +76,11 @@ def test_a_side_of_one_run_says_1_run(two_versions: dict[str, str], invoke, repo
     assert "(1 run)" in text and "(1 runs)" not in text, text
     report = invoke("report", "--base", "main", "--head", rid).output
     assert "only on the head (1 run)" in report, report
+
+
+def test_load_names_itself_not_a_cli_option_for_an_unknown_experiment(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "train.py", TRAIN)
+    assert invoke("run", "-e", "digits", "--", sys.executable, "train.py").exit_code == 0
+    with pytest.raises(gitxp.GitxpError) as error:
+        gitxp.load(experiment="digts")
+    assert str(error.value).startswith("gitxp.load: unknown experiment 'digts' (did you mean digits?)")
