@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import git
 from test_sides import two_versions  # noqa: F401  (a fixture)
 from test_wrapper import write
