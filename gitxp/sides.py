@@ -318,11 +318,9 @@ def resolve_side(
 def check_metric(groups: list[Group], metric: str) -> None:
     """A usage error naming the recorded results (did you mean ...?) when no run of ``groups`` has ``metric``."""
     name, goal = objective.parse(metric)
+    tables = [group.table for group in groups]
     recorded = {
-        column
-        for group in groups
-        for column in group.table.column_names
-        if column.startswith("results.") and group.table[column].null_count < group.table.num_rows
+        c for t in tables for c in t.column_names if c.startswith("results.") and t[c].null_count < len(t)
     }
     objective.check_known(name, goal, sorted(recorded))
 
@@ -358,12 +356,7 @@ def same_version(groups: list[Group]) -> str | None:
 
 
 def resolve_groups(
-    store: Store,
-    table: pa.Table,
-    selectors: list[str],
-    *,
-    all_versions: bool = False,
-    reruns: bool = False,
+    store: Store, table: pa.Table, selectors: list[str], *, all_versions: bool = False, reruns: bool = False
 ) -> list[Group]:
     """The groups ``selectors`` name (the sides of ``gitxp compare``, ``report``, the dashboard's compare page).
 
@@ -385,20 +378,28 @@ def resolve_groups(
 # ---------------------------------------------------------------------- code
 
 
-def _group_version(store: Store, group: Group) -> tuple[str, bytes]:
-    """(commit, patch) of a group: a run's own version, or the group's single version (its first if several)."""
+def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
+    """The difference between the code of two groups (commit diff and uncommitted patches together): of the
+    versions compared for the experiment with most runs on both sides, named when the groups hold several."""
+    shared = [(name, parts) for name, parts in by_experiment([a, b]) if len(parts) == 2]
+    head = ""
+    if shared and (len(a.choices) > 1 or len(b.choices) > 1):
+        name, (a, b) = shared[0]
+        sides = " -> ".join(f"{g.label} {'+'.join(g.versions())}" for g in (a, b))
+        head = f"# experiment {name}: {sides}\n"
+    diff = _diff(store, a, b, full)
+    return head + diff if diff.strip() else diff
+
+
+def _tree(store: Store, group: Group) -> str:
+    """The code tree of a group: a run's own version, or the group's single version (its first if several)."""
     first = group.table.slice(0, 1).to_pylist()[0]
     commit = require_commit(store.repo, first.get("commit"), f"{group.label}")
-    patch = store.run_file(first["run_id"], "diff.patch") or b""
-    return commit, patch
+    return version_tree(store.repo, commit, store.run_file(first["run_id"], "diff.patch") or b"")
 
 
-def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
-    """The difference between the code of two groups (commit diff and uncommitted patches together)."""
-    commit_a, patch_a = _group_version(store, a)
-    commit_b, patch_b = _group_version(store, b)
-    tree_a = version_tree(store.repo, commit_a, patch_a)
-    tree_b = version_tree(store.repo, commit_b, patch_b)
+def _diff(store: Store, a: Group, b: Group, full: bool) -> str:
+    tree_a, tree_b = _tree(store, a), _tree(store, b)
     if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
         from gitxp.notebook import readable_patch, stat
 

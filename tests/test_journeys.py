@@ -83,3 +83,35 @@ def test_load_names_itself_not_a_cli_option_for_an_unknown_experiment(repo: Path
     with pytest.raises(gitxp.GitxpError) as error:
         gitxp.load(experiment="digts")
     assert str(error.value).startswith("gitxp.load: unknown experiment 'digts' (did you mean digits?)")
+
+
+def test_dashboard_compare_gives_each_note_of_a_side_on_its_own(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.testclient import TestClient
+
+    from gitxp.store import Store
+    from gitxp.ui.server import create_app
+
+    old = next(r for r in gitxp.load().to_pylist() if r["commit"] == two_versions["v2"])
+    assert invoke("rerun", old["run_id"], "--set", "seed=7", "--yes").exit_code == 0
+    client = TestClient(create_app(Store.open(repo)), base_url="http://127.0.0.1")
+    data = client.get("/api/compare", params={"a": "main", "b": "feature"}).json()
+    notes = data["groups"][0]["notes"]  # the page shows one line each (was one '; '-joined paragraph)
+    assert notes == [n for n in notes if n.startswith("main")] and len(notes) == 2, notes
+    assert "1 rerun left out" in notes[1] and "; " in notes[0]  # a note's own '; ' stays inside it
+
+
+def test_code_diff_is_between_the_versions_compared(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # main moves on with a change and runs of another experiment only: train's side stays at v2
+    git(repo, "checkout", "-q", "main")
+    write(repo, "other.py", "print('gitxp: acc=0.5')\n")  # committed by write
+    (repo / "level.txt").write_text("0.80\n# unrelated change\n")
+    git(repo, "commit", "-qam", "unrelated")
+    for _ in range(2):
+        assert invoke("run", "-e", "other", "--", sys.executable, "other.py").exit_code == 0
+    text = invoke("compare", "main", "feature", "--code").output
+    assert "main [train]: version " + two_versions["v2"][:7] in text
+    stat = text[text.index("code: main -> feature") :]
+    assert "train.py" in stat and "level.txt" not in stat, stat  # the diff of v2 -> feature, not main's tip
+    assert "experiment train" in stat
