@@ -379,9 +379,10 @@ def resolve_groups(
 
 
 def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
-    """The difference between the code of two groups (commit diff and uncommitted patches together): of the
-    versions compared for the experiment with most runs on both sides, named when the groups hold several."""
-    shared = [(name, parts) for name, parts in by_experiment([a, b]) if len(parts) == 2]
+    """The code difference (commits and uncommitted patches) of the versions compared for the experiment with
+    most runs on both sides in different versions, named when the groups hold several experiments."""
+    shared = [(n, p) for n, p in by_experiment([a, b]) if len(p) == 2]
+    shared = [(n, p) for n, p in shared if p[0].versions() != p[1].versions()] or shared
     head = ""
     if shared and (len(a.choices) > 1 or len(b.choices) > 1):
         name, (a, b) = shared[0]

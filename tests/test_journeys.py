@@ -115,3 +115,11 @@ def test_code_diff_is_between_the_versions_compared(two_versions: dict[str, str]
     stat = text[text.index("code: main -> feature") :]
     assert "train.py" in stat and "level.txt" not in stat, stat  # the diff of v2 -> feature, not main's tip
     assert "experiment train" in stat
+    # an experiment with more runs, at the same version on both sides, does not hide the one compared
+    for _ in range(6):
+        assert invoke("run", "-e", "big", "--", sys.executable, "other.py").exit_code == 0
+    git(repo, "checkout", "-q", "feature")
+    git(repo, "merge", "-q", "--no-edit", "main")
+    git(repo, "checkout", "-q", "main")
+    text = invoke("compare", "main", "feature", "--code").output
+    assert "(same code)" not in text and "experiment train" in text, text
