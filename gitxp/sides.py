@@ -285,8 +285,7 @@ def _resolve_one(
 ) -> Group:
     import pyarrow.compute as pc
 
-    text = selector.strip()
-    if not text:
+    if not (text := selector.strip()):
         raise UsageError("empty selector")
     versions = table.filter(pc.equal(table["version"], text))
     if versions.num_rows:
