@@ -54,12 +54,21 @@ class Plan:
             ],
             "where": "current working tree" if self.here else "temporary worktree",
             "workdir": self.workdir,
-            "command": list(self.command.argv),
+            "command": _will_run(self),
             "config": str(self.command.config) if self.command.config else None,
             "params": self.params,
             "overrides": self.overrides,
             "not_restored": self.missing_files,
         }
+
+
+def _will_run(plan: Plan) -> list[str]:
+    """The command a rerun will run: the recorded template with this rerun's params applied (``--lr 3``)."""
+    if not plan.run.get("meta.command.template"):
+        return list(plan.command.argv)
+    from gitxp.builtin.overrides import rendered_command
+
+    return rendered_command(list(plan.command.argv), plan.params)
 
 
 def bootstrap_command(entrypoint: str) -> tuple[str, ...]:

@@ -39,7 +39,7 @@ from typing import Any
 # fmt: off
 __all__ = [
     "SECRET_FILES", "MASK", "is_secret_file", "is_secret_name", "secret_file_patterns", "mask_argv", "mask_shell",
-    "mask_text", "mask_params", "mask_record", "masked_names", "unmask", "unmask_params", "secret_values"
+    "mask_text", "mask_params", "mask_record", "unmask", "unmask_params", "secret_values"
 ]
 # fmt: on
 
@@ -155,11 +155,6 @@ def mask_argv(argv: Sequence[str]) -> list[str]:
     ``--api-key=X``, ``-p X``), ``NAME=X`` words with a secret name, URL passwords, ``Authorization:`` headers;
     an element holding a whole shell command line is masked word by word."""
     return list(_mask_argv(tuple(argv)))
-
-
-def masked_names(argv: Sequence[str]) -> list[str]:
-    """The options whose values :func:`mask_argv` hides (``--api-key=X`` -> ``--api-key``)."""
-    return [a.partition("=")[0] for a in argv if _is_secret_option(a.partition("=")[0])]
 
 
 @functools.lru_cache(maxsize=1024)

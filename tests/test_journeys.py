@@ -22,14 +22,10 @@ TRAIN = (
 )
 
 
-def test_rerun_dry_run_checks_overrides_and_shows_the_command_that_will_run(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+def test_rerun_dry_run_shows_the_command_that_will_run(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
     write(repo, "train.py", TRAIN)
     assert invoke("run", "--", sys.executable, "train.py", "--lr", "2").exit_code == 0
     rid = gitxp.load().to_pylist()[0]["run_id"]
-    real = invoke("rerun", rid, "--set", "epochs=3")
-    assert real.exit_code == 2 and "never receives 'epochs'" in real.output
-    dry = invoke("rerun", rid, "--set", "epochs=3", "--dry-run")  # the same check as the real rerun
-    assert dry.exit_code == 2 and "never receives 'epochs'" in dry.output
     shown = invoke("rerun", rid, "--set", "lr=3", "--dry-run")
     assert shown.exit_code == 0, shown.output
     command = next(line for line in shown.output.splitlines() if line.startswith("command"))

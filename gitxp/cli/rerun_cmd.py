@@ -47,6 +47,7 @@ def rerun_command(
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
     import pyarrow.compute as pc
 
+    from gitxp.builtin.overrides import delivered_params
     from gitxp.repo import Repo
     from gitxp.rerun import cleanup, compare_results, env_for, plan_rerun, prepare_tree, run_dir
     from gitxp.run import Run
@@ -73,13 +74,7 @@ def rerun_command(
         check_resumable(original)
     plan = plan_rerun(store, original, overrides, here=here)
     if dry_run:
-        _check_overrides(original, list(plan.command.argv), overrides, _dry_config(store, plan))
-        described = plan.describe()
-        if original.get("meta.command.template"):  # what will run, not the recorded template
-            from gitxp.builtin.overrides import rendered_command
-
-            described["command"] = rendered_command(list(plan.command.argv), plan.params)
-        _print_plan(described, fmt)
+        _print_plan(plan.describe(), fmt)
         return
     _confirm_foreign(store, original, plan, yes)
     tree = prepare_tree(store, plan)
@@ -95,7 +90,11 @@ def rerun_command(
             plan.command.argv, shell=plan.command.shell, config=config, cwd=cwd, parse=plan.command.parse
         )
         check_command(command)
-        _check_overrides(original, list(command.argv), overrides, config)
+        if overrides and original.get("meta.command.template"):
+            found = delivered_params(list(command.argv), overrides, config)
+            missing = [k for k in overrides if k not in found and f"params.{k}" not in original]
+            if missing:
+                raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")
         version = (
             capture(Repo.discover(tree))
             if tree is not None
@@ -162,25 +161,6 @@ def rerun_command(
         sys.exit(0 if ok else 1)
     if status != "finished":
         sys.exit(1)
-
-
-def _check_overrides(original: dict[str, Any], argv: list[str], sets: dict[str, Any], config: Any) -> None:
-    """A ``--set`` param the recorded command never receives is refused (the real rerun and ``--dry-run`` alike)."""
-    from gitxp.builtin.overrides import delivered_params
-
-    if sets and original.get("meta.command.template"):
-        found = delivered_params(argv, sets, config)
-        missing = [k for k in sets if k not in found and f"params.{k}" not in original]
-        if missing:
-            raise UsageError(f"--set {missing[0]}: the command never receives {missing[0]!r}")
-
-
-def _dry_config(store: Any, plan: Any) -> Any:
-    """The rerun's ``--config`` file as found in the current checkout (the dry run prepares no worktree)."""
-    config = plan.command.config
-    if config is None or config.is_absolute() or store.repo.worktree is None:
-        return config
-    return store.repo.worktree / (plan.workdir or ".") / config
 
 
 def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool) -> None:

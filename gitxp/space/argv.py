@@ -24,7 +24,7 @@ def argv_params(argv: Sequence[str], *, shell: bool = False, skip: Iterable[str]
     ``skip`` (the sweep's own, which fill these flags), values that are ``{templates}``, flags without a value
     (``--verbose``), flags named like secrets (``--api-key``, see gitxp.secrets), and everything after ``--``.
     A repeated flag counts once, with its last value (as argparse)."""
-    from gitxp.secrets import masked_names
+    from gitxp.secrets import is_secret_name
     from gitxp.space.values import parse_value
 
     words = list(argv)
@@ -56,7 +56,7 @@ def argv_params(argv: Sequence[str], *, shell: bool = False, skip: Iterable[str]
             value = following
             i += 1
         name = match.group(1).replace("-", "_")
-        if name in taken or masked_names([flag]) or re.search(r"\{[A-Za-z_][\w.-]*\}", value):
+        if name in taken or is_secret_name(name) or re.search(r"\{[A-Za-z_][\w.-]*\}", value):
             continue
         out.pop(name, None)
         out[name] = parse_value(value)
