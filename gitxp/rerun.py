@@ -42,6 +42,14 @@ class Plan:
     here: bool
     missing_files: list[str] = field(default_factory=list)
 
+    def will_run(self) -> list[str]:
+        """The command this rerun runs: the recorded template with its params applied (``--lr 3``)."""
+        if not self.run.get("meta.command.template"):
+            return list(self.command.argv)
+        from gitxp.builtin.overrides import rendered_command
+
+        return rendered_command(list(self.command.argv), self.params)
+
     def describe(self) -> dict[str, Any]:
         return {
             "rerun_of": self.run["run_id"],
@@ -54,21 +62,12 @@ class Plan:
             ],
             "where": "current working tree" if self.here else "temporary worktree",
             "workdir": self.workdir,
-            "command": _will_run(self),
+            "command": self.will_run(),
             "config": str(self.command.config) if self.command.config else None,
             "params": self.params,
             "overrides": self.overrides,
             "not_restored": self.missing_files,
         }
-
-
-def _will_run(plan: Plan) -> list[str]:
-    """The command a rerun will run: the recorded template with this rerun's params applied (``--lr 3``)."""
-    if not plan.run.get("meta.command.template"):
-        return list(plan.command.argv)
-    from gitxp.builtin.overrides import rendered_command
-
-    return rendered_command(list(plan.command.argv), plan.params)
 
 
 def bootstrap_command(entrypoint: str) -> tuple[str, ...]:
