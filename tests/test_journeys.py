@@ -119,3 +119,13 @@ def test_code_diff_is_between_the_versions_compared(two_versions: dict[str, str]
     git(repo, "checkout", "-q", "main")
     text = invoke("compare", "main", "feature", "--code").output
     assert "(same code)" not in text and "experiment train" in text, text
+
+
+def test_repeats_that_all_gave_the_same_result_are_pointed_out(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "fixed.py", "print('gitxp: acc=0.9')\n")  # ignores $GITXP_SEED: three copies of one sample
+    same = invoke("run", "-e", "fixed", "-n", "3", "--", sys.executable, "fixed.py")
+    assert same.exit_code == 0, same.output
+    assert "ignore $GITXP_SEED" in same.output
+    write(repo, "seeded.py", "import os\nprint(f\"gitxp: acc={0.9 + int(os.environ['GITXP_SEED']) / 100}\")\n")
+    varied = invoke("run", "-e", "seeded", "-n", "3", "--", sys.executable, "seeded.py")
+    assert varied.exit_code == 0 and "ignore $GITXP_SEED" not in varied.output, varied.output
