@@ -129,3 +129,14 @@ def test_repeats_that_all_gave_the_same_result_are_pointed_out(repo: Path, invok
     write(repo, "seeded.py", "import os\nprint(f\"gitxp: acc={0.9 + int(os.environ['GITXP_SEED']) / 100}\")\n")
     varied = invoke("run", "-e", "seeded", "-n", "3", "--", sys.executable, "seeded.py")
     assert varied.exit_code == 0 and "ignore $GITXP_SEED" not in varied.output, varied.output
+
+
+def test_compare_of_an_archived_experiment_says_it_is_archived(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    write(repo, "other.py", "print('gitxp: acc=0.5')\n")
+    assert invoke("run", "-e", "other", "--", sys.executable, "other.py").exit_code == 0
+    assert invoke("archive", "-e", "train", "--yes").exit_code == 0
+    hidden = invoke("compare", "main", "feature", "-e", "train")
+    assert hidden.exit_code == 2 and "every run of experiment 'train' is archived" in hidden.output, hidden.output
+    assert "--archived includes them" in hidden.output
+    shown = invoke("compare", "main", "feature", "-e", "train", "--archived")
+    assert shown.exit_code == 0, shown.output

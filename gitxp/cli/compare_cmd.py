@@ -157,8 +157,8 @@ def compare_command(
 
     store = Store.open()
     table = store.table(show="archived" if archived else "visible")
-    if experiment and table.num_rows:
-        check_experiments(table, experiment)
+    if experiment and table.num_rows:  # every run archived: said so, with the option that includes them
+        check_experiments(table, experiment, store=None if archived else store, show_archived="--archived")
     if since:
         table = since_filter(store, table, since)
     table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
