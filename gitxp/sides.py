@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from gitxp import objective
 from gitxp.errors import RunNotFoundError, UsageError
 from gitxp.store import Store
-from gitxp.versioning import require_commit, version_tree
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 # fmt: off
 __all__ = [
     "Choice", "Group", "side_at", "resolve_side", "resolve_revision", "resolve_groups", "by_experiment",
-    "same_version", "check_metric", "code_diff",
+    "same_version", "check_metric",
 ]
 # fmt: on
 
@@ -371,40 +370,17 @@ def resolve_groups(
     labels = Counter(g.label for g in groups)
     if any(n > 1 for n in labels.values()):
         raise UsageError(f"{next(k for k, n in labels.items() if n > 1)!r} is given twice")
-    return groups
+    alone = [rid for g in groups if g.kind == "run" for rid in g.run_ids]  # a run is on its own side only
+    return [g if g.kind == "run" or not alone else _without(g, alone) for g in groups]
 
 
-# ---------------------------------------------------------------------- code
+def _without(group: Group, run_ids: list[str]) -> Group:
+    """``group`` without the runs given as sides of their own (a run compared with its own version)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-
-def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
-    """The code difference (commits and uncommitted patches) of the versions compared for the experiment with
-    most runs on both sides in different versions, named when the groups hold several experiments."""
-    shared = [(n, p) for n, p in by_experiment([a, b]) if len(p) == 2]
-    shared = [(n, p) for n, p in shared if p[0].versions() != p[1].versions()] or shared
-    head = ""
-    if shared and (len(a.choices) > 1 or len(b.choices) > 1):
-        name, (a, b) = shared[0]
-        sides = " -> ".join(f"{g.label} {'+'.join(g.versions())}" for g in (a, b))
-        head = f"# experiment {name}: {sides}\n"
-    diff = _diff(store, a, b, full)
-    return head + diff if diff.strip() else diff
-
-
-def _tree(store: Store, group: Group) -> str:
-    """The code tree of a group: a run's own version, or the group's single version (its first if several)."""
-    first = group.table.slice(0, 1).to_pylist()[0]
-    commit = require_commit(store.repo, first.get("commit"), f"{group.label}")
-    return version_tree(store.repo, commit, store.run_file(first["run_id"], "diff.patch") or b"")
-
-
-def _diff(store: Store, a: Group, b: Group, full: bool) -> str:
-    tree_a, tree_b = _tree(store, a), _tree(store, b)
-    if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
-        from gitxp.notebook import readable_patch, stat
-
-        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--full-index", tree_a, tree_b]
-        patch = readable_patch(store.repo, store.repo.git(*args))  # notebooks as cell sources, no outputs
-        return (patch.decode(errors="replace") if full else stat(patch)) if patch.strip() else ""
-    args = ["diff", "--no-color", "--no-ext-diff"] + ([] if full else ["--stat"]) + [tree_a, tree_b]
-    return store.repo.git(*args).decode(errors="replace")
+    given = pa.array(run_ids, pa.string())
+    rest = group.table.filter(pc.invert(pc.is_in(group.table["run_id"], value_set=given)))
+    if not rest.num_rows:
+        raise UsageError(f"{group.label!r} has no runs besides {', '.join(run_ids)}: nothing to compare with")
+    return replace(group, table=rest)

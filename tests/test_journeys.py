@@ -140,3 +140,15 @@ def test_compare_of_an_archived_experiment_says_it_is_archived(two_versions: dic
     assert "--archived includes them" in hidden.output
     shown = invoke("compare", "main", "feature", "-e", "train", "--archived")
     assert shown.exit_code == 0, shown.output
+
+
+def test_a_run_compared_with_its_own_version_is_not_on_both_sides(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    rid = next(r["run_id"] for r in gitxp.load().to_pylist() if r["commit"] == two_versions["v2"])
+    data = json.loads(invoke("compare", two_versions["v2"][:7], rid, "--format", "json").output)
+    version, run = data["groups"]
+    assert run["run_ids"] == [rid] and rid not in version["run_ids"] and version["runs"] == 3, data["groups"]
+    (Path.cwd() / "level.txt").write_text("0.85\n")  # uncommitted: a version of one run
+    assert invoke("run", "-e", "train", "--", sys.executable, "train.py", "0").exit_code == 0
+    lone = gitxp.load(sort="-started", limit=1).to_pylist()[0]
+    alone = invoke("compare", lone["version"], lone["run_id"])
+    assert alone.exit_code == 2 and "has no runs besides" in alone.output, alone.output
