@@ -122,6 +122,11 @@ def resolve_sides(
         sides["base"] = info
     if base_group.label == head_group.label:
         raise UsageError(f"{base!r} is given twice")
+    if head_group.kind == "run" and base_group.kind != "run":  # a run is on its own side only
+        from gitxp.sides import without_runs
+
+        base_group = without_runs(base_group, head_group.run_ids)
+        sides["base"] = {**sides["base"], **_side_info(base_group)}
     return [base_group, head_group], sides
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # fmt: off
 __all__ = [
     "Choice", "Group", "side_at", "resolve_side", "resolve_revision", "resolve_groups", "by_experiment",
-    "same_version", "check_metric",
+    "same_version", "check_metric", "without_runs",
 ]
 # fmt: on
 
@@ -371,10 +371,10 @@ def resolve_groups(
     if any(n > 1 for n in labels.values()):
         raise UsageError(f"{next(k for k, n in labels.items() if n > 1)!r} is given twice")
     alone = [rid for g in groups if g.kind == "run" for rid in g.run_ids]  # a run is on its own side only
-    return [g if g.kind == "run" or not alone else _without(g, alone) for g in groups]
+    return [g if g.kind == "run" or not alone else without_runs(g, alone) for g in groups]
 
 
-def _without(group: Group, run_ids: list[str]) -> Group:
+def without_runs(group: Group, run_ids: list[str]) -> Group:
     """``group`` without the runs given as sides of their own (a run compared with its own version)."""
     import pyarrow as pa
     import pyarrow.compute as pc

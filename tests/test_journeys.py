@@ -152,3 +152,7 @@ def test_a_run_compared_with_its_own_version_is_not_on_both_sides(two_versions: 
     lone = gitxp.load(sort="-started", limit=1).to_pylist()[0]
     alone = invoke("compare", lone["version"], lone["run_id"])
     assert alone.exit_code == 2 and "has no runs besides" in alone.output, alone.output
+    report = invoke("report", "--base", "main", "--head", rid, "--format", "json")
+    assert report.exit_code == 0, report.output
+    base = json.loads(report.output)["sides"]["base"]
+    assert base["runs"] == 3, base
