@@ -10,6 +10,7 @@ it was chosen (:meth:`Group.notes`) and what a verdict on it stands on (:meth:`G
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -247,8 +248,9 @@ def side_at(
             choices[experiment] = Choice(versions, rows.num_rows, pooled=True)
             parts.append(rows)
             continue
-        # a version "has runs" when a run of it finished (a tip whose only run crashed is no side to compare)
-        done = rows.filter(pc.equal(rows["status"], "finished")) if len(versions) > 1 else rows
+        # a version "has runs" when a run of it finished with results (a tip whose only run crashed, or a smoke
+        # run that reported nothing, is no side to compare)
+        done = _with_results(rows.filter(pc.equal(rows["status"], "finished"))) if len(versions) > 1 else rows
         candidates = done if done.num_rows else rows
         key = tuple(sorted(pc.unique(candidates["commit"]).to_pylist()))
         if key not in heads_of:
@@ -277,6 +279,15 @@ def side_at(
     return Group(
         label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded, off_history=off_history
     )
+
+
+def _with_results(rows: pa.Table) -> pa.Table:
+    """The runs of ``rows`` that reported any result (all of them when none did)."""
+    import pyarrow.compute as pc
+
+    masks = [pc.is_valid(rows[c]) for c in rows.column_names if c.startswith("results.")]
+    found = rows.filter(functools.reduce(pc.or_, masks)) if masks and rows.num_rows else rows
+    return found if found.num_rows else rows
 
 
 def _resolve_one(

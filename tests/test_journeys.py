@@ -156,3 +156,11 @@ def test_a_run_compared_with_its_own_version_is_not_on_both_sides(two_versions: 
     assert report.exit_code == 0, report.output
     base = json.loads(report.output)["sides"]["base"]
     assert base["runs"] == 3, base
+
+
+def test_a_finished_run_that_reported_nothing_does_not_make_its_version_the_side(two_versions: dict[str, str], invoke, repo: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    write(repo, "smoke.py", "print('it runs')\n")  # a smoke test of main's new tip: finished, no results
+    assert invoke("run", "-e", "train", "--", sys.executable, "smoke.py").exit_code == 0
+    text = invoke("compare", "main", "feature").output
+    assert f"main: version {two_versions['v2'][:7]} (4 runs)" in text, text
+    assert "no significant difference" in text, text
