@@ -164,3 +164,6 @@ def test_a_finished_run_that_reported_nothing_does_not_make_its_version_the_side
     text = invoke("compare", "main", "feature").output
     assert f"main: version {two_versions['v2'][:7]} (4 runs)" in text, text
     assert "no significant difference" in text, text
+    smoke = gitxp.load(sort="-started", limit=1).to_pylist()[0]
+    none = invoke("compare", smoke["version"], "feature")
+    assert none.exit_code == 0 and f"{smoke['version']}: no run reports acc: no verdict" in none.output, none.output

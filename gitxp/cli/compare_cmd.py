@@ -293,6 +293,10 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
                         textwrap.wrap(rest, width, initial_indent="  ", subsequent_indent="  ")
                     )
             click.echo(f"- {text}" if fmt == "markdown" else text)
+        for g in metric["groups"]:  # no verdict at all: say why
+            if not g["runs"]:
+                text = f"{g['label']}: no run reports {metric['name']}: no verdict"
+                click.echo(f"- {text}" if fmt == "markdown" else text)
         if fmt == "markdown":
             click.echo("")
     if report["params"]:
