@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitxp import objective
-from gitxp.errors import RunNotFoundError, UsageError
+from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
 from gitxp.store import Store
 
 if TYPE_CHECKING:
@@ -312,7 +312,9 @@ def _resolve_one(
             raise
     found = resolve_revision(store, text)
     if found is None:
-        raise UsageError(f"{text!r} is not a run id, version, branch, tag or commit")
+        names = ["for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/tags"]
+        hint = did_you_mean(text, store.repo.run(names, check=False).stdout.decode(errors="replace").split())
+        raise UsageError(f"{text!r} is not a run id, version, branch, tag or commit{hint}")
     sha, kind, ref = found
     return side_at(store, table, text, sha, kind, all_versions=all_versions, reruns=reruns, ref=ref)
 

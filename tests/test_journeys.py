@@ -167,3 +167,9 @@ def test_a_finished_run_that_reported_nothing_does_not_make_its_version_the_side
     smoke = gitxp.load(sort="-started", limit=1).to_pylist()[0]
     none = invoke("compare", smoke["version"], "feature")
     assert none.exit_code == 0 and f"{smoke['version']}: no run reports acc: no verdict" in none.output, none.output
+
+
+def test_a_misspelt_branch_gets_did_you_mean(two_versions: dict[str, str], invoke) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    for args in (("compare", "mian", "feature"), ("report", "--base", "mian", "--head", "feature")):
+        result = invoke(*args)
+        assert result.exit_code == 2 and "(did you mean main?)" in result.output, result.output
