@@ -77,7 +77,13 @@ _LAZY = {
 }
 
 
+# documented as gitxp.compare.compare(...) after a plain ``import gitxp``
+_SUBMODULES = frozenset({"compare"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gitxp.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'gitxp' has no attribute {name!r}")

@@ -22,7 +22,6 @@ from gitxp.sides import (
     Group,
     by_experiment,
     check_metric,
-    code_diff,
     resolve_groups,
     resolve_revision,
     resolve_side,
@@ -31,6 +30,7 @@ from gitxp.sides import (
 )
 from gitxp.stats import bootstrap_ci
 from gitxp.store import Store
+from gitxp.versioning import require_commit, version_tree
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -193,7 +193,7 @@ def compare_by_experiment(groups: list[Group], metric: str | None = None) -> dic
             )
             continue
         if len(parts) < 2:
-            only = ", ".join(f"{g.label} ({g.table.num_rows} runs)" for g in parts)
+            only = ", ".join(f"{g.label} ({_runs(g.table.num_rows)})" for g in parts)
             reports.append({"experiment": name, "note": f"only in {only}: nothing to compare it with"})
             continue
         if metric and not any(
@@ -324,3 +324,43 @@ def group_by(table: pa.Table, column: str, metric: str | None = None) -> list[di
             item["mean"] = statistics.fmean(nums) if nums else None
         out.append(item)
     return out
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
+# ---------------------------------------------------------------------- code
+
+
+def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
+    """The code difference (commits and uncommitted patches) of the versions compared for the experiment with
+    most runs on both sides in different versions, named when the groups hold several experiments."""
+    shared = [(n, p) for n, p in by_experiment([a, b]) if len(p) == 2]
+    shared = [(n, p) for n, p in shared if p[0].versions() != p[1].versions()] or shared
+    head = ""
+    if shared and (len(a.choices) > 1 or len(b.choices) > 1):
+        name, (a, b) = shared[0]
+        sides = " -> ".join(f"{g.label} {'+'.join(g.versions())}" for g in (a, b))
+        head = f"# experiment {name}: {sides}\n"
+    diff = _diff(store, a, b, full)
+    return head + diff if diff.strip() else diff
+
+
+def _tree(store: Store, group: Group) -> str:
+    """The code tree of a group: a run's own version, or the group's single version (its first if several)."""
+    first = group.table.slice(0, 1).to_pylist()[0]
+    commit = require_commit(store.repo, first.get("commit"), f"{group.label}")
+    return version_tree(store.repo, commit, store.run_file(first["run_id"], "diff.patch") or b"")
+
+
+def _diff(store: Store, a: Group, b: Group, full: bool) -> str:
+    tree_a, tree_b = _tree(store, a), _tree(store, b)
+    if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
+        from gitxp.notebook import readable_patch, stat
+
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--full-index", tree_a, tree_b]
+        patch = readable_patch(store.repo, store.repo.git(*args))  # notebooks as cell sources, no outputs
+        return (patch.decode(errors="replace") if full else stat(patch)) if patch.strip() else ""
+    args = ["diff", "--no-color", "--no-ext-diff"] + ([] if full else ["--stat"]) + [tree_a, tree_b]
+    return store.repo.git(*args).decode(errors="replace")

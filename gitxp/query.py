@@ -38,9 +38,15 @@ STATUSES = ("running", "finished", "failed", "interrupted", "crashed", "pruned",
 
 
 def check_experiments(
-    table: pa.Table, names: Sequence[str], *, store: Store | None = None, show_archived: str = "--all"
+    table: pa.Table,
+    names: Sequence[str],
+    *,
+    store: Store | None = None,
+    show_archived: str = "--all",
+    where: str = "-e: ",
 ) -> None:
-    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?).
+    """A usage error for an experiment no run belongs to, naming the ones that exist (did you mean ...?); ``where``
+    names what gave it (``-e: ``, ``gitxp.load: ``).
 
     With ``store``, an experiment whose runs are all archived says so and how to see them (``show_archived``:
     the option that does, ``--all`` for ``ls``); an empty ``table`` is then checked too."""
@@ -55,13 +61,13 @@ def check_experiments(
             archived = archived_runs(store, name)
             if archived:
                 raise UsageError(
-                    f"-e: every run of experiment {name!r} is archived ({archived} run"
+                    f"{where}every run of experiment {name!r} is archived ({archived} run"
                     f"{'' if archived == 1 else 's'}): {show_archived} includes them, "
                     f"'gitxp unarchive -e {name}' brings them back"
                 )
             if not table.num_rows:
                 continue  # nothing recorded at all: an empty listing says so
-        raise unknown_name("experiment", name, known, where="-e: ")
+        raise unknown_name("experiment", name, known, where=where)
 
 
 def archived_runs(store: Store, experiment: str) -> int:
@@ -210,9 +216,12 @@ def load(
             [experiment] if isinstance(experiment, str) else experiment,
             store=store,
             show_archived="archived=True",
+            where="gitxp.load: ",
         )
     elif experiment and table.num_rows:
-        check_experiments(table, [experiment] if isinstance(experiment, str) else experiment)
+        check_experiments(
+            table, [experiment] if isinstance(experiment, str) else experiment, where="gitxp.load: "
+        )
     return select(
         store,
         table,

@@ -53,6 +53,14 @@ class Plan:
     here: bool
     missing_files: list[str] = field(default_factory=list)
 
+    def will_run(self) -> list[str]:
+        """The command this rerun runs: the recorded template with its params applied (``--lr 3``)."""
+        if not self.run.get("meta.command.template"):
+            return list(self.command.argv)
+        from gitxp.builtin.overrides import rendered_command
+
+        return rendered_command(list(self.command.argv), self.params)
+
     def describe(self) -> dict[str, Any]:
         return {
             "rerun_of": self.run["run_id"],
@@ -65,7 +73,7 @@ class Plan:
             ],
             "where": "current working tree" if self.here else "temporary worktree",
             "workdir": self.workdir,
-            "command": list(self.command.argv),
+            "command": self.will_run(),
             "config": str(self.command.config) if self.command.config else None,
             "params": self.params,
             "overrides": self.overrides,

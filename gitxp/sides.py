@@ -10,30 +10,24 @@ it was chosen (:meth:`Group.notes`) and what a verdict on it stands on (:meth:`G
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from gitxp import objective
-from gitxp.errors import RunNotFoundError, UsageError
+from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
 from gitxp.store import Store
-from gitxp.versioning import require_commit, version_tree
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+# fmt: off
 __all__ = [
-    "Choice",
-    "Group",
-    "side_at",
-    "resolve_side",
-    "resolve_revision",
-    "resolve_groups",
-    "by_experiment",
-    "same_version",
-    "check_metric",
-    "code_diff",
+    "Choice", "Group", "side_at", "resolve_side", "resolve_revision", "resolve_groups", "by_experiment",
+    "same_version", "check_metric", "without_runs",
 ]
+# fmt: on
 
 
 @dataclass
@@ -234,6 +228,7 @@ def side_at(
                 pc.equal(table["branch"], label), pc.invert(pc.is_in(table["commit"], value_set=keep))
             )
             off_history = pc.sum(pc.fill_null(mine, False)).as_py() or 0
+    every = history
     history, excluded = _without_reruns(history, reruns)
     if not history.num_rows:
         where = "at that commit" if kind == "commit" else "on its history"
@@ -253,8 +248,9 @@ def side_at(
             choices[experiment] = Choice(versions, rows.num_rows, pooled=True)
             parts.append(rows)
             continue
-        # a version "has runs" when a run of it finished (a tip whose only run crashed is no side to compare)
-        done = rows.filter(pc.equal(rows["status"], "finished")) if len(versions) > 1 else rows
+        # a version "has runs" when a run of it finished with results (a tip whose only run crashed, or a smoke
+        # run that reported nothing, is no side to compare)
+        done = _with_results(rows.filter(pc.equal(rows["status"], "finished"))) if len(versions) > 1 else rows
         candidates = done if done.num_rows else rows
         key = tuple(sorted(pc.unique(candidates["commit"]).to_pylist()))
         if key not in heads_of:
@@ -276,9 +272,22 @@ def side_at(
         )
         parts.append(chosen)
     runs = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    if excluded.get("reruns") and not all_versions:  # only the reruns of the versions used were left out
+        used = {(e, v) for e, c in choices.items() for v in c.versions}
+        pairs = zip(every["experiment"].to_pylist(), every["version"].to_pylist())
+        excluded = _without_reruns(every.filter(pa.array([p in used for p in pairs])), reruns)[1]
     return Group(
         label, kind, runs, sha, ref=ref, tip=sha, choices=choices, excluded=excluded, off_history=off_history
     )
+
+
+def _with_results(rows: pa.Table) -> pa.Table:
+    """The runs of ``rows`` that reported any result (all of them when none did)."""
+    import pyarrow.compute as pc
+
+    masks = [pc.is_valid(rows[c]) for c in rows.column_names if c.startswith("results.")]
+    found = rows.filter(functools.reduce(pc.or_, masks)) if masks and rows.num_rows else rows
+    return found if found.num_rows else rows
 
 
 def _resolve_one(
@@ -286,8 +295,7 @@ def _resolve_one(
 ) -> Group:
     import pyarrow.compute as pc
 
-    text = selector.strip()
-    if not text:
+    if not (text := selector.strip()):
         raise UsageError("empty selector")
     versions = table.filter(pc.equal(table["version"], text))
     if versions.num_rows:
@@ -304,7 +312,9 @@ def _resolve_one(
             raise
     found = resolve_revision(store, text)
     if found is None:
-        raise UsageError(f"{text!r} is not a run id, version, branch, tag or commit")
+        names = ["for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/tags"]
+        hint = did_you_mean(text, store.repo.run(names, check=False).stdout.decode(errors="replace").split())
+        raise UsageError(f"{text!r} is not a run id, version, branch, tag or commit{hint}")
     sha, kind, ref = found
     return side_at(store, table, text, sha, kind, all_versions=all_versions, reruns=reruns, ref=ref)
 
@@ -319,11 +329,9 @@ def resolve_side(
 def check_metric(groups: list[Group], metric: str) -> None:
     """A usage error naming the recorded results (did you mean ...?) when no run of ``groups`` has ``metric``."""
     name, goal = objective.parse(metric)
+    tables = [group.table for group in groups]
     recorded = {
-        column
-        for group in groups
-        for column in group.table.column_names
-        if column.startswith("results.") and group.table[column].null_count < group.table.num_rows
+        c for t in tables for c in t.column_names if c.startswith("results.") and t[c].null_count < len(t)
     }
     objective.check_known(name, goal, sorted(recorded))
 
@@ -359,12 +367,7 @@ def same_version(groups: list[Group]) -> str | None:
 
 
 def resolve_groups(
-    store: Store,
-    table: pa.Table,
-    selectors: list[str],
-    *,
-    all_versions: bool = False,
-    reruns: bool = False,
+    store: Store, table: pa.Table, selectors: list[str], *, all_versions: bool = False, reruns: bool = False
 ) -> list[Group]:
     """The groups ``selectors`` name (the sides of ``gitxp compare``, ``report``, the dashboard's compare page).
 
@@ -380,31 +383,17 @@ def resolve_groups(
     labels = Counter(g.label for g in groups)
     if any(n > 1 for n in labels.values()):
         raise UsageError(f"{next(k for k, n in labels.items() if n > 1)!r} is given twice")
-    return groups
+    alone = [rid for g in groups if g.kind == "run" for rid in g.run_ids]  # a run is on its own side only
+    return [g if g.kind == "run" or not alone else without_runs(g, alone) for g in groups]
 
 
-# ---------------------------------------------------------------------- code
+def without_runs(group: Group, run_ids: list[str]) -> Group:
+    """``group`` without the runs given as sides of their own (a run compared with its own version)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-
-def _group_version(store: Store, group: Group) -> tuple[str, bytes]:
-    """(commit, patch) of a group: a run's own version, or the group's single version (its first if several)."""
-    first = group.table.slice(0, 1).to_pylist()[0]
-    commit = require_commit(store.repo, first.get("commit"), f"{group.label}")
-    patch = store.run_file(first["run_id"], "diff.patch") or b""
-    return commit, patch
-
-
-def code_diff(store: Store, a: Group, b: Group, *, full: bool = False) -> str:
-    """The difference between the code of two groups (commit diff and uncommitted patches together)."""
-    commit_a, patch_a = _group_version(store, a)
-    commit_b, patch_b = _group_version(store, b)
-    tree_a = version_tree(store.repo, commit_a, patch_a)
-    tree_b = version_tree(store.repo, commit_b, patch_b)
-    if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
-        from gitxp.notebook import readable_patch, stat
-
-        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--full-index", tree_a, tree_b]
-        patch = readable_patch(store.repo, store.repo.git(*args))  # notebooks as cell sources, no outputs
-        return (patch.decode(errors="replace") if full else stat(patch)) if patch.strip() else ""
-    args = ["diff", "--no-color", "--no-ext-diff"] + ([] if full else ["--stat"]) + [tree_a, tree_b]
-    return store.repo.git(*args).decode(errors="replace")
+    given = pa.array(run_ids, pa.string())
+    rest = group.table.filter(pc.invert(pc.is_in(group.table["run_id"], value_set=given)))
+    if not rest.num_rows:
+        raise UsageError(f"{group.label!r} has no runs besides {', '.join(run_ids)}: nothing to compare with")
+    return replace(group, table=rest)

@@ -157,8 +157,8 @@ def compare_command(
 
     store = Store.open()
     table = store.table(show="archived" if archived else "visible")
-    if experiment and table.num_rows:
-        check_experiments(table, experiment)
+    if experiment and table.num_rows:  # every run archived: said so, with the option that includes them
+        check_experiments(table, experiment, store=None if archived else store, show_archived="--archived")
     if since:
         table = since_filter(store, table, since)
     table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
@@ -327,6 +327,10 @@ def _render_groups(report: dict[str, Any], fmt: str) -> None:
                         textwrap.wrap(rest, width, initial_indent="  ", subsequent_indent="  ")
                     )
             click.echo(f"- {text}" if fmt == "markdown" else text)
+        for g in metric["groups"]:  # no verdict at all: say why
+            if not g["runs"]:
+                text = f"{g['label']}: no run reports {metric['name']}: no verdict"
+                click.echo(f"- {text}" if fmt == "markdown" else text)
         if fmt == "markdown":
             click.echo("")
     if report["params"]:

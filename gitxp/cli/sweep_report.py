@@ -84,6 +84,12 @@ def _single_event(event: str, run: Any, result: Any) -> None:
         click.echo(
             f"gitxp: run {run.id} {status} in {duration:.1f}s" + (f": {results}" if results else ""), err=True
         )
+        if status == "finished" and not results:
+            click.echo(
+                "gitxp: no results recorded: print 'gitxp: name=value' lines, or read yours with --parse\n"
+                "  REGEX (e.g. --parse 'valid_acc: (?P<valid_acc>[\\d.]+)')",
+                err=True,
+            )
 
 
 def _number(value: Any) -> str:
@@ -186,6 +192,27 @@ def _run_sweep(sweep: Any, controller: Any) -> Any:
     return result
 
 
+def _note_identical_repeats(result: Any) -> None:
+    """Repeats of every point that all gave the same results: the command most likely ignores $GITXP_SEED, and
+    N copies of one sample are not N samples (a report's CI would stand on nothing)."""
+    import json
+
+    by_point: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for run in result.runs:
+        if result.statuses.get(run.id) == "finished" and run.results:
+            key = json.dumps(dict(run.params), sort_keys=True, default=str)
+            by_point.setdefault(key, set()).add(json.dumps(dict(run.results), sort_keys=True, default=str))
+            counts[key] = counts.get(key, 0) + 1
+    repeated = [k for k, n in counts.items() if n > 1]
+    if repeated and all(len(by_point[k]) == 1 for k in repeated):
+        click.echo(
+            "gitxp: note: every repeat of a point gave the same results: the command seems to ignore "
+            "$GITXP_SEED\n  (seed its randomness with it, or drop -n)",
+            err=True,
+        )
+
+
 def _ranking(
     metric: tuple[str, str] | None, columns: list[str], rows: list[dict[str, Any]]
 ) -> tuple[str, str] | None:
@@ -257,6 +284,8 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         + (f", {result.pruned} pruned (saving about {result.saved:.0%} of the steps)" if sweep.prune else ""),
         err=True,
     )
+    if sweep.strategy == "grid" and (sweep.n or 1) > 1 and sweep.command is not None:
+        _note_identical_repeats(result)
     failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]
     shown = dict(zip([r.id for r in failures[:3]], short_ids([r.id for r in failures[:3]], sweep.store)))
     for run in failures[:3]:  # say why, without making the user dig

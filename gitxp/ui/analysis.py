@@ -381,6 +381,7 @@ class AnalysisViews:
                 "pooled": g.pooled,
                 "excluded": g.excluded,
                 "note": "; ".join(g.notes()),
+                "notes": g.notes(),  # one line each on the page
             }
             for g in groups
         ]

@@ -775,7 +775,7 @@ async function comparePage(main, params) {
   main.append(el("div", { class: "panel" }, el("h2", {}, "Groups"), el("table", { class: "runs" },
     el("thead", {}, el("tr", {}, ["group", "kind", "runs", "versions"].map((h) => el("th", {}, h)))),
     el("tbody", {}, groups.map((g) => el("tr", {}, el("td", { class: "mono" }, g.label), el("td", {}, g.kind), el("td", { class: "num" }, g.runs), el("td", { class: "mono" }, g.versions.join(", "))))))));
-  const notes = groups.map((g) => g.note).filter((n) => n);
+  const notes = groups.flatMap((g) => g.notes || [g.note]).filter((n) => n);
   if (notes.length) main.append(el("div", { class: "panel muted", id: "compare-sides" }, notes.map((n) => el("div", {}, n))));
   if (!data.reports.length) main.append(el("div", { class: "panel empty" }, "no experiment has runs in both groups"));
   for (const rep of data.reports) {
