@@ -173,3 +173,10 @@ def test_a_misspelt_branch_gets_did_you_mean(two_versions: dict[str, str], invok
     for args in (("compare", "mian", "feature"), ("report", "--base", "mian", "--head", "feature")):
         result = invoke(*args)
         assert result.exit_code == 2 and "(did you mean main?)" in result.output, result.output
+
+
+def test_optunas_direction_gets_a_clear_error(repo: Path) -> None:
+    import gitxp
+
+    with pytest.raises(TypeError, match="metric='NAME:max'"):
+        gitxp.optimize(lambda run: 1.0, 1, direction="maximize")

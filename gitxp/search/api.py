@@ -113,6 +113,7 @@ def optimize(
     git: bool = True,
     path: str | os.PathLike[str] | None = None,
     warm_start: str | bool = "ancestors",
+    direction: str | None = None,
 ) -> Run | list[Run]:
     """Search ``n_trials`` more trials of ``objective(run)``; return the best run (several metrics: the Pareto
     front, a list of runs).
@@ -134,6 +135,8 @@ def optimize(
     is the current one or a git ancestor of it, ``True`` every other version, ``False`` none. What it used, and
     when it stopped trusting them, is said on stderr.
     """
+    if direction is not None:  # Optuna's create_study(direction=...): gitxp names the objective and its goal
+        raise TypeError("gitxp.optimize has no direction=: name the goal in metric='NAME:max' or 'NAME:min'")
     if not isinstance(n_trials, int) or isinstance(n_trials, bool) or n_trials < 1:
         raise UsageError(f"n_trials must be a positive integer, not {n_trials!r}")
     if n_jobs < 1:

@@ -528,8 +528,8 @@ async function sweepPage(main, experiment, params) {
   const best = echart(bestBox);
   best.setOption({
     animation: false, backgroundColor: "transparent", tooltip: { trigger: "axis" }, legend: { data: ["trial", "best so far"] },
-    grid: { left: 50, right: 20, top: 30, bottom: 30 },
-    xAxis: { type: "value", name: "trial" }, yAxis: { type: "value", scale: true },
+    grid: { left: 50, right: 20, top: 30, bottom: 42 },
+    xAxis: { type: "value", name: "trial", nameLocation: "middle", nameGap: 24 }, yAxis: { type: "value", scale: true },
     series: [{ name: "trial", type: "scatter", symbolSize: 6, data: data.trials.filter((t) => t.value !== null).map((t) => [t.trial, t.value]) },
       { name: "best so far", type: "line", step: "end", showSymbol: false, data: data.trials.filter((t) => t.best !== null).map((t) => [t.trial, t.best]) }],
   });
