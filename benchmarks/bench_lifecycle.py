@@ -74,7 +74,7 @@ def real_store(runs: int) -> None:
 def synthetic(n: int) -> None:
     import pyarrow as pa
 
-    from gitxp.ids import new_run_id
+    from gitxp.store.ids import new_run_id
     from gitxp.store.lifecycle import State, overlay
 
     ids = [new_run_id() for _ in range(n)]

@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import gitxp
-from gitxp.ids import new_run_id
 from gitxp.store import Store, flush_all
+from gitxp.store.ids import new_run_id
 
 sys.path.insert(0, str(Path(__file__).parent))
 from store_fixture import build_store, fresh_repo  # noqa: E402

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gitxp.ids import new_run_id
 from gitxp.store import BLOB, Store, concat_tables, record_table, run_path
+from gitxp.store.ids import new_run_id
 
 _F = 0.123456789012345  # placeholders: values no real run holds
 _A = 0.987654321098765
@@ -61,7 +61,7 @@ def _template(commit: str, version: str, experiment: str) -> tuple[dict[str, obj
         "ended": _T0 + 1,
         "duration": 1.0,
         "params": {"f0": _F, "i0": 7, "s0": "value", "version": version},
-        # what a real run's meta holds (gitxp.builtin.meta), a list column among it: argv
+        # what a real run's meta holds (gitxp.run.meta), a list column among it: argv
         "meta": {
             "host": "gpu-node-07",
             "user": "bench",

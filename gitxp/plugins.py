@@ -21,12 +21,12 @@ from gitxp import hookspecs
 __all__ = ["get_plugin_manager", "DEFAULT_PLUGINS", "collect_registry", "entry_points", "DISTRIBUTIONS"]
 
 DEFAULT_PLUGINS = (
-    "gitxp.builtin.meta",
-    "gitxp.builtin.entrypoint",
-    "gitxp.builtin.overrides",
-    "gitxp.builtin.readers",
-    "gitxp.builtin.strategies",
-    "gitxp.builtin.executors",
+    "gitxp.run.meta",
+    "gitxp.run.entrypoint",
+    "gitxp.wrap.overrides",
+    "gitxp.wrap.readers",
+    "gitxp.search.strategies",
+    "gitxp.executors.builtin",
     "gitxp.integrations.tensorboard",
     "gitxp.integrations.hydra",
 )

@@ -86,7 +86,7 @@ def test_large_artifacts_through_an_fsspec_memory_location(
         entry = run.log_artifact(tmp_path / "w.pt")
     assert entry["url"].startswith("memory://gitxp-test/artifacts/sha256/")
     assert fsspec.filesystem("memory").cat(entry["url"]) == data
-    from gitxp.artifacts import get_artifact
+    from gitxp.store.artifacts import get_artifact
 
     get_artifact(Store.open(), run.id, "w.pt", tmp_path / "back.pt")
     assert (tmp_path / "back.pt").read_bytes() == data

@@ -194,7 +194,7 @@ def test_init_and_plugins(repo: Path, invoke, tmp_path: Path) -> None:  # type: 
     git(repo, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     assert invoke("init").exit_code == 0
     assert "refs/gitxp/runs" in git(repo, "config", "--get-all", "remote.origin.fetch")
-    assert "gitxp.builtin.meta" in invoke("plugins").output
+    assert "gitxp.run.meta" in invoke("plugins").output
 
 
 def test_piped_csv_and_json_keep_every_character_of_a_value(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]

@@ -156,7 +156,7 @@ def test_bootstrap_of_large_groups_agrees_with_resampling_them(monkeypatch: pyte
     the one resampling every value gives, within the Monte-Carlo error of the bootstrap itself."""
     import random
 
-    import gitxp.stats as compare
+    import gitxp.compare.stats as compare
 
     rng = random.Random(5)
     a = [rng.expovariate(1.0) for _ in range(12_000)]  # skewed, as accuracies near a bound are
@@ -190,7 +190,7 @@ def test_interval_keeps_its_false_positive_rate_with_few_runs() -> None:
 
 def test_t_quantile_matches_scipy() -> None:
     stats = pytest.importorskip("scipy.stats")
-    from gitxp.stats import t_quantile_975
+    from gitxp.compare.stats import t_quantile_975
 
     for df in (1, 2, 3, 4, 5, 8, 15, 30, 100, 10_000):
         assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-3)

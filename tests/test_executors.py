@@ -181,8 +181,8 @@ def test_external_cluster_runs_the_clients_exact_version(
     )
     assert proc.returncode == 0, proc.stderr
     rows = gitxp.load().to_pylist()
-    from gitxp.repo import Repo
-    from gitxp.versioning import capture
+    from gitxp.git.repo import Repo
+    from gitxp.version.capture import capture
 
     version = capture(Repo.discover(repo))
     assert version.dirty

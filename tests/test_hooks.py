@@ -15,8 +15,8 @@ from test_wrapper import GITXP, write
 
 import gitxp
 from gitxp import hookimpl
-from gitxp.builtin.overrides import Invocation
 from gitxp.plugins import collect_registry, get_plugin_manager
+from gitxp.wrap.overrides import Invocation
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "gitxp-plugin-example"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import run_python
 
-from gitxp.ids import MIN_SHOWN, new_run_id, unique_prefixes
 from gitxp.store import Store
+from gitxp.store.ids import MIN_SHOWN, new_run_id, unique_prefixes
 
 
 def test_ids_made_in_one_millisecond_differ_early() -> None:
@@ -74,7 +74,7 @@ def test_a_slurm_array_like_burst_shows_distinct_ids(repo: Path, invoke) -> None
     stamp = new_run_id()[:10]
     ids = [stamp + tail for tail in ("0000aaaaaaaaaaaa", "0000aaaabbbbbbbb", "00zzzzzzzzzzzzzz", "1" * 16)]
     code = (
-        "from gitxp.run_core import Run\n"
+        "from gitxp.run.core import Run\n"
         f"for rid in {ids!r}:\n"
         "    with Run(experiment='array', params={'task': rid[-1]}, run_id=rid) as run:\n"
         "        run.result(acc=0.5)\n"
@@ -133,14 +133,16 @@ def test_dashboard_shows_unique_ids_and_names_curves_by_their_params(repo: Path)
         stamp + "0000aaaaaaaaaaa" + c for c in "0123"
     ]  # four runs of one millisecond: 8 or 12 characters collide
     code = (
-        "from gitxp.run_core import Run\n"
+        "from gitxp.run.core import Run\n"
         f"for n, rid in enumerate({ids!r}):\n"
         "    with Run(experiment='e', params={'lr': [0.1, 0.01][n % 2], 'bs': [16, 32][n // 2], 'k': 1},"
         " run_id=rid) as run:\n"
         "        run.log(step=0, loss=1.0)\n"
     )
     run_python(code, repo)
-    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    client = TestClient(
+        create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1"
+    )
     data = client.get("/api/runs").json()
     shown = data["short_ids"]
     assert sorted(shown.values()) == sorted(ids)  # the same but the last character: all 26 needed
@@ -157,7 +159,7 @@ def test_ids_of_processes_started_together_are_distinct_as_printed(tmp_path: Pat
     """A job array's tasks: separate processes making their id at the same instant (within a millisecond or a
     few), each with its own random part."""
     at = time.time() + 1.5
-    code = f"import time\nfrom gitxp.ids import new_run_id\ntime.sleep(max(0, {at} - time.time()))\nprint(new_run_id())"
+    code = f"import time\nfrom gitxp.store.ids import new_run_id\ntime.sleep(max(0, {at} - time.time()))\nprint(new_run_id())"
     procs = [
         subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(12)
     ]

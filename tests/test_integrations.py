@@ -155,8 +155,8 @@ def test_transformers_callback_with_a_tiny_random_model(repo: Path, tmp_path: Pa
     assert row["params.num_train_epochs"] == 2 and row["params.model.hidden_size"] == 16
     loss = curves(row["run_id"])["loss"]
     assert [step for step, _ in loss] == list(range(1, 9))
-    from gitxp.artifacts import list_artifacts
     from gitxp.store import Store
+    from gitxp.store.artifacts import list_artifacts
 
     names = {entry["name"] for entry in list_artifacts(Store.open(), row["run_id"])}
     assert "checkpoint-8/model.safetensors" in names and "checkpoint-8/trainer_state.json" in names

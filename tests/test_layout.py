@@ -100,3 +100,61 @@ def test_no_module_is_over_the_line_limit() -> None:
     sizes = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     assert sizes["gitxp.query"] > 100  # the sizes are read, not empty
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
+
+
+# ---------------------------------------------------------------------- the map (docs/design.md, "The map")
+
+DESIGN = ROOT.parent / "docs" / "design.md"
+ABOVE_THE_MAP = {"gitxp", "gitxp.__main__"}  # the lazy facade and ``python -m gitxp``
+
+
+def _the_map() -> list[tuple[str, set[str]]]:
+    """The rows of docs/design.md's map, top to bottom: (unit, the units it may import)."""
+    text = DESIGN.read_text()
+    table = text[text.index("## The map") :].split("\n## ", 1)[0]
+    rows = []
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")] if line.startswith("| `") else []
+        if cells:
+            unit = cells[0].strip("`").removesuffix("/").removesuffix(".py")
+            rows.append((unit, {name.strip() for name in cells[-1].split(",") if name.strip()}))
+    return rows
+
+
+def _unit(module: str) -> str:
+    """``gitxp.run.core`` -> ``run``; ``gitxp.errors`` -> ``errors``; the facade is itself."""
+    return module if module in ABOVE_THE_MAP else module.split(".")[1]
+
+
+def test_the_map_names_every_package_and_only_goes_down() -> None:
+    rows = _the_map()
+    units = [unit for unit, _ in rows]
+    assert len(units) > 10 and "run" in units and len(set(units)) == len(units)
+    on_disk = {_unit(name) for name in _modules() if name not in ABOVE_THE_MAP}
+    assert on_disk == set(units), "every package and top-level module has a row in docs/design.md's map"
+    for place, (unit, allowed) in enumerate(rows):
+        below = set(units[place + 1 :])
+        assert allowed <= below, f"{unit} may import only rows below it: {sorted(allowed - below)} are not"
+
+
+def _upward(graph: dict[str, set[str]], allowed: dict[str, set[str]]) -> list[str]:
+    """The imports of ``graph`` from one unit to another that its row of the map does not allow."""
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in graph.items()
+        if name not in ABOVE_THE_MAP
+        for target in targets
+        if _unit(target) != _unit(name) and _unit(target) not in allowed[_unit(name)] | {"errors"}
+    )
+
+
+def test_imports_only_go_down_along_the_map() -> None:
+    graph = _graph(_modules())
+    assert "gitxp.store" in graph["gitxp.run.core"]  # the graph is read
+    assert _upward(graph, dict(_the_map())) == []
+
+
+def test_an_upward_import_is_found() -> None:  # the check itself can fail
+    allowed = dict(_the_map())
+    graph = {"gitxp.store.core": {"gitxp.git.repo", "gitxp.errors", "gitxp.cli.output"}, "gitxp.cli": set()}
+    assert _upward(graph, allowed) == ["gitxp.store.core imports gitxp.cli.output"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gitxp
-from gitxp import liveness
+from gitxp.store import liveness
 
 SLEEPER = """
 import sys, time, gitxp

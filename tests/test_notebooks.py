@@ -259,7 +259,9 @@ def test_executing_a_notebook_again_keeps_its_version_and_diffs_show_cell_source
     from gitxp.store import Store
     from gitxp.ui.server import create_app
 
-    board = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    board = TestClient(
+        create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1"
+    )
     shown = board.get(f"/api/run/{fourth['run_id']}").json()["diff"]  # the dashboard's run page
     assert "+    run.result(x=2)" in shown and '"outputs"' not in shown
     compared = board.get(f"/api/compare?a={third['run_id']}&b={fourth['run_id']}").json()

@@ -1,4 +1,4 @@
-"""``gitxp push``/``pull`` through GitPython (gitxp.porcelain): real remotes, clear errors, a lazy import."""
+"""``gitxp push``/``pull`` through GitPython (gitxp.git.porcelain): real remotes, clear errors, a lazy import."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from conftest import git
 
 import gitxp
 from gitxp.cli import cli
-from gitxp.porcelain import describe_failure
+from gitxp.git.porcelain import describe_failure
 
 
 @pytest.fixture

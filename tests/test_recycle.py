@@ -10,8 +10,7 @@ from pathlib import Path
 from click.testing import Result
 
 import gitxp
-from gitxp import liveness
-from gitxp.store import Store, flush_all, recycle
+from gitxp.store import Store, flush_all, liveness, recycle
 from gitxp.store.staging import _write_json
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import git
 from test_wrapper import GITXP
 
-from gitxp.report import BLOCKS, mark, sparkline
+from gitxp.compare.report import BLOCKS, mark, sparkline
 
 ROOT = Path(__file__).parent.parent
 TRAIN = """\

@@ -118,7 +118,9 @@ def test_environment_recorded_once_per_environment_and_shown(repo: Path, invoke,
     from gitxp.store import Store
     from gitxp.ui.server import create_app
 
-    client = TestClient(create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1")
+    client = TestClient(
+        create_app(Store.open(repo)), raise_server_exceptions=False, base_url="http://127.0.0.1"
+    )
     page = client.get(f"/api/run/{runs[0]['run_id']}").json()
     assert page["environment"]["packages"]["fakepkg"] == "1.0"
     board = client.get("/api/compare", params={"a": runs[0]["run_id"], "b": runs[6]["run_id"]}).json()
@@ -324,9 +326,9 @@ def test_lightning_checkpoints_stay_out_of_the_work_tree_and_follow_its_retentio
     import lightning as L
     import torch
 
-    from gitxp.artifacts import list_artifacts
     from gitxp.integrations.lightning import GitxpLogger
     from gitxp.store import Store
+    from gitxp.store.artifacts import list_artifacts
 
     class Net(L.LightningModule):
         def __init__(self) -> None:
@@ -359,9 +361,9 @@ def test_hf_trainer_default_output_dir_is_the_runs_and_retention_is_mirrored(rep
     import torch
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
-    from gitxp.artifacts import list_artifacts
     from gitxp.integrations.transformers import GitxpCallback
     from gitxp.store import Store
+    from gitxp.store.artifacts import list_artifacts
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,

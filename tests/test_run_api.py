@@ -193,7 +193,7 @@ def test_no_repository_with_git_false_uses_a_private_store(
 
 
 def test_many_metric_points_across_chunks(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gitxp.run_curves as run_module
+    import gitxp.run.curves as run_module
 
     monkeypatch.setattr(run_module, "CHUNK_POINTS", 100)
     with gitxp.start() as run:

@@ -104,7 +104,7 @@ def _gitxp(cwd: Path, *args: str, stdin: int | None = subprocess.DEVNULL) -> sub
 def test_a_pulled_run_with_forged_user_and_host_is_not_run_unasked(
     repo: Path, tmp_path: Path, forged: str
 ) -> None:
-    from gitxp.builtin.meta import current_user
+    from gitxp.run.meta import current_user
     from gitxp.store import HOST
 
     bare = tmp_path / "shared.git"
@@ -226,7 +226,7 @@ def test_no_planted_secret_reaches_the_pushed_remote(repo: Path, tmp_path: Path)
 def test_one_masking_function_covers_every_form_and_rerun_fills_them_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from gitxp.secrets import MASK, is_secret_name, mask_argv, mask_record, unmask, unmask_params
+    from gitxp.version.secrets import MASK, is_secret_name, mask_argv, mask_record, unmask, unmask_params
 
     argv = [
         "python", "t.py", "--password", "a", "--api-key=b", "--pass", "c", "--key", "d", "--private-key", "e",
@@ -313,7 +313,7 @@ def test_lifecycle_ops_refuse_a_short_prefix_and_ask_for_several(repo: Path, inv
 def test_bisect_and_resume_of_a_pulled_run_do_not_run_its_command_unasked(repo: Path, tmp_path: Path) -> None:
     import json
 
-    from gitxp.resume import INVOCATION_KEY
+    from gitxp.search.resume import INVOCATION_KEY
 
     for i in range(3):
         (repo / f"f{i}.py").write_text(f"x = {i}\n")
@@ -360,7 +360,7 @@ def test_masked_secrets_never_show_and_come_back_exactly(monkeypatch: pytest.Mon
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from gitxp.secrets import mask_argv, mask_record, unmask
+    from gitxp.version.secrets import mask_argv, mask_record, unmask
 
     secrets = st.text(st.characters(whitelist_categories=("L", "N"), whitelist_characters="-_.+"), min_size=6,
                       max_size=20).filter(lambda s: not s.startswith("-"))  # fmt: skip

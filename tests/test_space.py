@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gitxp.builtin.strategies import GridStrategy, RandomStrategy
 from gitxp.errors import UsageError
 from gitxp.search.history import History, Trial
 from gitxp.search.samplers import OptunaStrategy
+from gitxp.search.strategies import GridStrategy, RandomStrategy
 from gitxp.space import (
     Categorical,
     LogUniform,

@@ -352,7 +352,7 @@ def test_run_files_built_in_a_batch_are_byte_for_byte_those_built_one_by_one() -
 def test_a_run_interrupted_while_being_created_leaves_nothing_behind(repo: Path) -> None:
     """Ctrl-C (or any error) between creating a run's staging directory and finishing its first record must not
     leave a half-written entry for the next reader to move aside as corrupt."""
-    from gitxp.ids import new_run_id
+    from gitxp.store.ids import new_run_id
 
     store = Store.open(repo)
     record = {"run_id": new_run_id(), "status": "running", "params": {"x": object()}}  # fails mid-write
@@ -367,8 +367,8 @@ def test_a_run_that_ends_while_a_reader_judges_it_is_recorded_as_it_ended(repo: 
     """A reader's recovery reads a live run's record; the run then ends (final record, lock released) before the
     reader checks its liveness and finds the lock free. The commit must record the run as it ended, not as
     ``crashed`` (seen once as a finished run of a parallel sweep turning crashed after a Ctrl-C)."""
-    from gitxp.ids import new_run_id
     from gitxp.store import HOST, StagedRun
+    from gitxp.store.ids import new_run_id
 
     store = Store.open(repo)
     record = {

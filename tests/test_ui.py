@@ -390,7 +390,7 @@ def tradeoff(demo: Path) -> TestClient:
 
 def test_sweep_view_has_log_axes_conditional_params_versions_and_a_pareto_front(tradeoff: TestClient) -> None:
     client = tradeoff
-    from gitxp.objective import _dominates
+    from gitxp.query.objective import _dominates
 
     data = client.get("/api/sweep", params={"experiment": "tradeoff", "metric2": "latency:min"}).json()
     info = data["param_info"]
@@ -456,7 +456,7 @@ def test_text_filter_searches_only_what_is_shown(tradeoff: TestClient) -> None:
 def test_pareto_front_two_objectives_matches_the_pairwise_rule() -> None:
     import random
 
-    from gitxp.objective import _dominates, pareto_front
+    from gitxp.query.objective import _dominates, pareto_front
 
     rng = random.Random(0)
     for _ in range(500):
@@ -481,7 +481,11 @@ def test_compare_page_answer_is_bounded(repo: Path) -> None:
         (repo / "train.py").write_text(f"print({round_})\n")
         git(repo, "commit", "-qam", f"round {round_}")
     first, second = gitxp.load(experiment="b", sort="started")["version"].unique().to_pylist()
-    data = TestClient(create_app(Store.open(repo)), base_url=LOCAL).get(f"/api/compare?a={first}&b={second}").json()
+    data = (
+        TestClient(create_app(Store.open(repo)), base_url=LOCAL)
+        .get(f"/api/compare?a={first}&b={second}")
+        .json()
+    )
     report = data["reports"][0]
     assert [g["runs"] for g in report["groups"]] == [30, 30] and "run_ids" not in report["groups"][0]
     values = report["params"][0]["values"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import gitxp
-from gitxp.values import flatten
+from gitxp.store.values import flatten
 
 
 def test_scalar_types_round_trip(repo: Path) -> None:

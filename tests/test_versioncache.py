@@ -1,4 +1,4 @@
-"""The version captured once per process (gitxp.versioncache) follows every change of the working tree."""
+"""The version captured once per process (gitxp.version.cache) follows every change of the working tree."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from conftest import git
 
 import gitxp
-from gitxp import treewatch, versioncache
-from gitxp.repo import Repo
-from gitxp.versioning import capture
+from gitxp.git.repo import Repo
+from gitxp.version import cache as versioncache
+from gitxp.version import treewatch
+from gitxp.version.capture import capture
 
 
 def settle() -> None:

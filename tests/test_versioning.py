@@ -11,8 +11,8 @@ import pytest
 from conftest import git
 
 from gitxp.errors import NoCommitError, NotARepositoryError
-from gitxp.repo import Repo
-from gitxp.versioning import GitxpWarning, capture
+from gitxp.git.repo import Repo
+from gitxp.version.capture import GitxpWarning, capture
 
 
 def test_clean_checkout_is_the_short_sha(repo: Path) -> None:

@@ -18,10 +18,10 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gitxp import objective
 from gitxp.bisection.search import expected_steps, judge, next_step
 from gitxp.bisection.state import Spec, State, load_current
 from gitxp.errors import UsageError, unknown_name
+from gitxp.query import objective
 from gitxp.store import Store
 
 __all__ = ["bisect", "resume", "prepare", "plan", "drive", "State", "Spec"]
@@ -78,7 +78,7 @@ def prepare(
 ) -> State:
     """Check everything and build a new bisect's state (nothing runs, nothing is saved)."""
     from gitxp.bisection.measure import spec_from_command, spec_from_run
-    from gitxp.ids import new_run_id
+    from gitxp.store.ids import new_run_id
 
     if (command is None) == (run is None):
         raise UsageError("give either a recorded RUN or a command after -- (not both)")
@@ -305,7 +305,7 @@ def bisect(
     worse beyond noise; measure either ``command`` or the recorded ``run``. Returns the outcome: ``result``
     (``found``, ``ambiguous``, ``no-regression``, ``interrupted``), ``first_bad`` (sha, subject, author,
     diffstat), ``tested`` (each commit's mean with its CI and the difference from the good end), run counts."""
-    from gitxp.wrapper import Controller
+    from gitxp.wrap.command import Controller
 
     store = Store.open(path)
     state = prepare(
@@ -317,7 +317,7 @@ def bisect(
 
 def resume(path: str | None = None, say: Callable[[str], None] = lambda text: None) -> dict[str, Any]:
     """Continue this repository's latest bisect (``gitxp bisect --resume``)."""
-    from gitxp.wrapper import Controller
+    from gitxp.wrap.command import Controller
 
     store = Store.open(path)
     state = load_current(store.root)

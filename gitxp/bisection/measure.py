@@ -3,7 +3,7 @@
 A stored run counts for a commit when it measured exactly the same thing: finished, on that commit with no
 uncommitted changes (its version is the bare commit), with the same params, the same command from the same
 working directory (or the same entry point), and a value for the metric. Missing repeats run as ordinary gitxp
-runs (experiment ``bisect-<id>``) in a temporary detached worktree of the commit (``gitxp.rerun``'s), ``-j`` at
+runs (experiment ``bisect-<id>``) in a temporary detached worktree of the commit (``gitxp.wrap.rerun``'s), ``-j`` at
 a time; repeat ``i`` gets ``GITXP_SEED=i`` at every commit, so seeded noise is the same on both sides of a
 comparison. The user's working tree, index, stash and branches are never touched.
 """
@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from gitxp import objective
 from gitxp.bisection.state import Spec, State
 from gitxp.errors import UsageError
+from gitxp.query import objective
 from gitxp.store import Store
-from gitxp.wrapper import Command, Controller
+from gitxp.wrap.command import Command, Controller
 
 __all__ = ["spec_from_run", "spec_from_command", "stored_values", "measure_commit"]
 
@@ -29,8 +29,8 @@ def spec_from_run(store: Store, run_prefix: str, overrides: dict[str, Any]) -> t
     plans it), and the run's row."""
     import pyarrow.compute as pc
 
-    from gitxp.rerun import plan_rerun
     from gitxp.store.inputs import parse_lines
+    from gitxp.wrap.rerun import plan_rerun
 
     table = store.table()
     run_id = store.resolve_run(run_prefix, table)
@@ -52,7 +52,7 @@ def spec_from_run(store: Store, run_prefix: str, overrides: dict[str, Any]) -> t
 
 def spec_from_command(store: Store, argv: list[str], params: dict[str, Any], shell: bool) -> Spec:
     """The spec of a command given after ``--``, run from the same sub-directory the user is in."""
-    from gitxp.builtin.overrides import delivered_params
+    from gitxp.wrap.overrides import delivered_params
 
     workdir = "."
     if store.repo.worktree is not None:
@@ -78,7 +78,7 @@ def _same_command(row: dict[str, Any], spec: Spec) -> bool:
         return False
     if spec.entrypoint and row.get("meta.entrypoint") == spec.entrypoint:
         return True
-    from gitxp.secrets import mask_argv
+    from gitxp.version.secrets import mask_argv
 
     template = row.get("meta.command.template")
     return template is not None and list(template) == mask_argv(spec.argv)
@@ -107,9 +107,9 @@ def stored_values(store: Store, table: Any, state: State, sha: str) -> list[tupl
 
 def _new_run(store: Store, state: State, tree: Path, repeat: int) -> Any:
     """A run of the spec at the worktree's commit (created in the calling thread; executed by :func:`_execute`)."""
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
     from gitxp.run import Run
-    from gitxp.versioning import capture
+    from gitxp.version.capture import capture
 
     run = Run(
         experiment=state.experiment,
@@ -136,7 +136,7 @@ def _new_run(store: Store, state: State, tree: Path, repeat: int) -> Any:
 
 
 def _execute(run: Any, state: State, tree: Path, repeat: int, controller: Controller) -> Any:
-    from gitxp.wrapper import execute
+    from gitxp.wrap.command import execute
 
     spec = state.spec
     cwd = tree / spec.workdir
@@ -159,8 +159,8 @@ def measure_commit(
 
     Runs go ``state.jobs`` at a time; when every run of a first wave fails (and none is stored) the commit is
     given up at once (it does not run), as ``git bisect skip`` would."""
-    from gitxp.rerun import cleanup, temporary_tree
-    from gitxp.wrapper import check_command
+    from gitxp.wrap.command import check_command
+    from gitxp.wrap.rerun import cleanup, temporary_tree
 
     reused = stored_values(store, store.table(), state, sha)[: state.repeat]
     values = [v for _, v in reused]
@@ -173,7 +173,7 @@ def measure_commit(
     if needed > 0 and not controller.interrupted.is_set():
         tree = temporary_tree(store, sha, b"", f"bisect-{sha[:7]}")
         try:
-            from gitxp.rerun import link_declared_inputs
+            from gitxp.wrap.rerun import link_declared_inputs
 
             # the declared inputs kept out of git, linked into the worktree (each new run hashes them again)
             link_declared_inputs(store, [f"- 0 {p}" for p in state.spec.inputs], tree)

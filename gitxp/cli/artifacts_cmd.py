@@ -24,8 +24,8 @@ def _size(size: int) -> str:
 @click.argument("run")
 def artifacts_command(run: str) -> None:
     """List the files RUN recorded (name, size, sha256, where stored)."""
-    from gitxp.artifacts import list_artifacts
     from gitxp.store import Store
+    from gitxp.store.artifacts import list_artifacts
 
     store = Store.open()
     run_id = store.resolve_run(run)
@@ -51,8 +51,8 @@ def artifacts_command(run: str) -> None:
 def get_command(run: str, name: str, output: Path | None) -> None:
     """Restore artifact NAME of RUN -- a file, or a logged directory (every file under it) -- verifying each
     file's sha256."""
-    from gitxp.artifacts import list_artifacts, restore
     from gitxp.store import Store
+    from gitxp.store.artifacts import list_artifacts, restore
 
     store = Store.open()
     run_id = store.resolve_run(run)

@@ -72,7 +72,7 @@ def bisect_command(
     from gitxp.bisection import drive, plan, prepare
     from gitxp.bisection.state import load_current
     from gitxp.store import Store
-    from gitxp.wrapper import Controller
+    from gitxp.wrap.command import Controller
 
     store = Store.open()
     if resume:

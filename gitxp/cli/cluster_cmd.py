@@ -41,15 +41,15 @@ def select_detached(
     store: Any, targets: tuple[str, ...], experiments: tuple[str, ...]
 ) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
     """``gitxp cancel`` for trials left to Slurm: the ids of those named by id prefix (at least
-    ``gitxp.ids.MIN_PREFIX`` characters) or experiment, and the targets/experiments left for the local runs (an
+    ``gitxp.store.ids.MIN_PREFIX`` characters) or experiment, and the targets/experiments left for the local runs (an
     experiment with local running runs stays). Nothing is cancelled here: the caller asks first."""
     from gitxp.executors.slurm import detached as staged_detached
 
     detached = [record for _staged, record in staged_detached(store)]
     if not detached:
         return [], targets, experiments
-    from gitxp.ids import check_prefix
     from gitxp.lifecycle.cancel import live_runs
+    from gitxp.store.ids import check_prefix
 
     local = {record.get("experiment") for _s, record in live_runs(store)}
     names = {r.get("experiment") for r in detached}

@@ -205,7 +205,9 @@ def cancel_command(
     every = slurm + ids
     if dry_run:
         if slurm:
-            click.echo(f"would cancel {len(slurm)} Slurm trial{'s' if len(slurm) != 1 else ''}: {_short(slurm)}")
+            click.echo(
+                f"would cancel {len(slurm)} Slurm trial{'s' if len(slurm) != 1 else ''}: {_short(slurm)}"
+            )
         if ids or not slurm:
             click.echo(f"would cancel {len(ids)} running run{'s' if len(ids) != 1 else ''}: {_short(ids)}")
         return

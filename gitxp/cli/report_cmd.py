@@ -66,8 +66,8 @@ def report_command(
     the version at the merge-base of base and head (or its nearest ancestor with runs) — what the pull request
     changed, whatever the base branch did since; --base-tip takes the base's tip instead. Reruns of other runs are
     not samples (--reruns counts them). The report names the versions and runs each side stands on."""
+    from gitxp.compare.report import build_report, render_markdown
     from gitxp.query import check_experiments, select
-    from gitxp.report import build_report, render_markdown
     from gitxp.store import Store
 
     store = Store.open()

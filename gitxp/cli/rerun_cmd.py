@@ -47,8 +47,13 @@ def rerun_command(
     """Run RUN again: its commit plus its uncommitted patch, in a temporary worktree, same command, same params."""
     import pyarrow.compute as pc
 
-    from gitxp.repo import Repo
-    from gitxp.rerun import (
+    from gitxp.git.repo import Repo
+    from gitxp.run import Run
+    from gitxp.space import parse_assignment, parse_value
+    from gitxp.store import Store
+    from gitxp.version.capture import Version, capture
+    from gitxp.wrap.command import Command, Controller, check_command, execute
+    from gitxp.wrap.rerun import (
         check_overrides_delivered,
         cleanup,
         compare_results,
@@ -58,11 +63,6 @@ def rerun_command(
         run_dir,
         world_warnings,
     )
-    from gitxp.run import Run
-    from gitxp.space import parse_assignment, parse_value
-    from gitxp.store import Store
-    from gitxp.versioning import Version, capture
-    from gitxp.wrapper import Command, Controller, check_command, execute
 
     if verify and sets:
         raise UsageError("--verify reruns without overrides: drop --set")
@@ -77,7 +77,7 @@ def rerun_command(
     run_id = store.resolve_run(run, table)
     original = table.filter(pc.equal(table["run_id"], run_id)).to_pylist()[0]
     if resume:
-        from gitxp.resume import check_resumable
+        from gitxp.search.resume import check_resumable
 
         check_resumable(original)
     plan = plan_rerun(store, original, overrides, here=here)
@@ -129,7 +129,7 @@ def rerun_command(
         )
         extra_env = env_for(plan)
         if resume:
-            from gitxp.resume import carry_curves, resume_dir
+            from gitxp.search.resume import carry_curves, resume_dir
 
             extra_env["GITXP_RESUME_DIR"] = resume_dir(store, original)
             last = carry_curves(store, run_id, new)
@@ -147,7 +147,7 @@ def rerun_command(
         if tree is not None and not keep:
             cleanup(store, tree)
         elif tree is not None:
-            from gitxp.rerun import keep as keep_tree
+            from gitxp.wrap.rerun import keep as keep_tree
 
             keep_tree(tree)
             click.echo(
@@ -175,7 +175,7 @@ def _confirm_foreign(store: Any, original: dict[str, Any], plan: Any, yes: bool)
     """A run this clone did not record (a pulled run) is shown with the exact command that will run, and
     confirmed (gitxp.cli.trust)."""
     from gitxp.cli.trust import confirm_foreign, shown_command
-    from gitxp.secrets import mask_params
+    from gitxp.version.secrets import mask_params
 
     if original.get("meta.command.template"):
         command = shown_command(plan.command.argv, plan.params, shell=plan.command.shell)

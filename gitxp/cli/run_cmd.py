@@ -69,7 +69,7 @@ def _space(
 
 
 def _objectives(texts: tuple[str, ...]) -> list[tuple[str, str]]:
-    from gitxp.objective import parse
+    from gitxp.query.objective import parse
 
     objectives = [parse(text) for text in texts]
     names = [name for name, _ in objectives]
@@ -242,9 +242,9 @@ def run_command(
     --config file, or $GITXP_PARAMS. Results come from 'gitxp: name=value' lines, 'fitness: X' lines,
     metric_<name>.log files in $GITXP_OUTPUT_DIR, or the gitxp API inside the command.
     """
-    from gitxp.builtin.overrides import delivered_params
-    from gitxp.values import clean_text
-    from gitxp.wrapper import Command, check_command
+    from gitxp.store.values import clean_text
+    from gitxp.wrap.command import Command, check_command
+    from gitxp.wrap.overrides import delivered_params
 
     if experiment is not None:  # a non-UTF-8 byte (a lone surrogate) is repaired as the runs record it
         experiment = clean_text(experiment)
@@ -262,7 +262,7 @@ def run_command(
         space_module.MAX_RUNS = saved
     objectives = _objectives(metrics)
     if not objectives and (space.is_sweep or strategy != "grid") and not shell:
-        from gitxp.objective import from_script
+        from gitxp.query.objective import from_script
 
         found = from_script(command, None)
         if found is not None:  # what the script itself names: its decorator's metric, Studio's fitness
@@ -271,7 +271,7 @@ def run_command(
                 f"gitxp: objective {':'.join(found[0])} ({found[1]}; --metric NAME:min|max for another)",
                 err=True,
             )
-    from gitxp.builtin.readers import compile_parse
+    from gitxp.wrap.readers import compile_parse
 
     for pattern in parse_patterns:
         compile_parse(pattern)
@@ -291,10 +291,10 @@ def run_command(
     is_sweep = space.is_sweep
     if is_sweep:
         threading.Thread(target=_preload, daemon=True).start()
+    from gitxp.search.sweep import Sweep
     from gitxp.store import Store
-    from gitxp.sweep import Sweep
-    from gitxp.versioning import Version, capture
-    from gitxp.wrapper import Controller
+    from gitxp.version.capture import Version, capture
+    from gitxp.wrap.command import Controller
 
     store = Store.open(create=no_git)
     version = Version(None) if no_git else capture(store.repo)
@@ -370,9 +370,9 @@ def _resume_experiment(experiment: str | None, dry_run: bool) -> None:
     """``gitxp run --resume -e EXP``: run the latest sweep of EXP again, with --resume."""
     if not experiment:
         raise UsageError("--resume without a command needs -e EXP (the experiment whose sweep to continue)")
-    from gitxp.resume import last_invocation
-    from gitxp.secrets import unmask
+    from gitxp.search.resume import last_invocation
     from gitxp.store import Store
+    from gitxp.version.secrets import unmask
 
     store = Store.open()
     argv, run_id = last_invocation(store, experiment)

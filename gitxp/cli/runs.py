@@ -173,7 +173,7 @@ def _objective_columns(table: Any) -> list[str]:
     """The result columns the listed runs were optimised for (their recorded ``--metric``s), most common first."""
     from collections import Counter
 
-    from gitxp.objective import column, parse
+    from gitxp.query.objective import column, parse
 
     if "meta.metric" not in table.column_names:
         return []

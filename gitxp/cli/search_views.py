@@ -14,7 +14,7 @@ __all__ = ["recorded_objectives", "pareto_table", "print_importance"]
 
 def recorded_objectives(table: Any) -> list[tuple[str, str]]:
     """The objectives the runs were searched for: their most common recorded ``--metric`` (``acc:max,lat:min``)."""
-    from gitxp.objective import parse
+    from gitxp.query.objective import parse
 
     if "meta.metric" not in table.column_names:
         return []
@@ -29,7 +29,7 @@ def pareto_table(table: Any, objectives: list[tuple[str, str]] | None = None) ->
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from gitxp.objective import column, pareto_front
+    from gitxp.query.objective import column, pareto_front
 
     objectives = objectives or recorded_objectives(table)
     if not objectives:
@@ -61,7 +61,7 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
     from rich.table import Table
 
     from gitxp.cli.output import print_view
-    from gitxp.objective import parse
+    from gitxp.query.objective import parse
     from gitxp.search.importance import cached
 
     table = store.table()
@@ -69,7 +69,9 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
     objectives = [parse(metric)] if metric else recorded_objectives(runs)[:1]
     if not objectives:
         raise UsageError(f"--importance: give --metric NAME:min|max (the runs of {experiment!r} record none)")
-    result = cached(store, experiment, objectives[0], evaluator)  # a bounded sample; cached by the store's state
+    result = cached(
+        store, experiment, objectives[0], evaluator
+    )  # a bounded sample; cached by the store's state
     shares = result.values
     click.echo(result.describe(objectives[0][0]))
     view = Table(box=None, pad_edge=False)

@@ -184,7 +184,7 @@ def show_command(
     patch = store.run_file(run_id, "diff.patch")
     item["metrics"] = _metric_summary(metrics) if metrics.num_rows else []
     if patch:  # notebooks as cell sources; a kernel's executed cells are not a change of the tree
-        from gitxp.notebook import readable_patch, split_executed
+        from gitxp.version.ipynb import readable_patch, split_executed
 
         patch = split_executed(readable_patch(store.repo, patch))[0]
     item["diffstat"] = _diffstat(patch) if patch else []

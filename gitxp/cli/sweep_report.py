@@ -23,7 +23,7 @@ def _missing_metric_error(sweep: Any, result: Any) -> UsageError:
 
 
 def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
-    from gitxp.sweep import UNINFORMED
+    from gitxp.search.sweep import UNINFORMED
 
     message = f"warning: run {run.id} finished without the result {sweep.metric[0]!r}"
     hint = _missing_metric_error(sweep, result).args[0].split("reported it", 1)[1]
@@ -38,7 +38,7 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
 def mask_quote(arg: str) -> str:
     import shlex
 
-    from gitxp.secrets import mask_argv
+    from gitxp.version.secrets import mask_argv
 
     return shlex.quote(mask_argv([arg])[0])
 
@@ -98,7 +98,7 @@ def _number(value: Any) -> str:
 
 def _progress_line(number: int, run: Any, status: str | None, metric: tuple[str, str] | None) -> str:
     """``#3 finished acc=0.91 lr=0.01 (2.1 s)``: the objective (or every result), then the params."""
-    from gitxp.objective import lookup
+    from gitxp.query.objective import lookup
 
     results = dict(run.results)
     if metric is not None and lookup(results, *metric) is not None:
@@ -218,7 +218,7 @@ def _ranking(
 ) -> tuple[str, str] | None:
     """(column, min|max) to rank a sweep's runs by: its objective; else its one numeric result when the name
     says which way is better (``fitness``: higher, as in Studio); else None (launch order, never "top")."""
-    from gitxp.objective import column, guess_goal
+    from gitxp.query.objective import column, guess_goal
 
     if metric is not None:
         found = column(*metric, columns)
@@ -264,7 +264,7 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from gitxp.objective import column
+        from gitxp.query.objective import column
 
         front = pa.array([r.id for r in result.front], pa.string())
         table = table.filter(pc.is_in(table["run_id"], value_set=front))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gitxp.cli.output import console
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -66,10 +67,14 @@ def _fetch(store: object, remote: str, action: str = "pull") -> str | None:
     from gitxp.store import REF, Store
 
     assert isinstance(store, Store)
-    from gitxp.porcelain import fetch_ref
+    from gitxp.git.porcelain import fetch_ref
 
     if not fetch_ref(
-        store.repo.worktree or store.repo.git_dir, remote, f"+{REF}:{_remote_ref(remote)}", action
+        store.repo.worktree or store.repo.git_dir,
+        remote,
+        f"+{REF}:{_remote_ref(remote)}",
+        action,
+        console=console(stderr=True),
     ):
         return None
     return store.repo.read_ref(_remote_ref(remote))
@@ -89,11 +94,17 @@ def pull_command(remote: str) -> None:
         return
     added = store.merge(sha)
     click.echo(f"merged {added} new runs from {remote}")
-    from gitxp.porcelain import fetch_ref
+    from gitxp.git.porcelain import fetch_ref
     from gitxp.store.commits import COMMITS_REFSPEC
 
     # the commits of runs a teammate pushed with --with-commits: rerun and compare need them
-    fetch_ref(store.repo.worktree or store.repo.git_dir, remote, COMMITS_REFSPEC, "pull")
+    fetch_ref(
+        store.repo.worktree or store.repo.git_dir,
+        remote,
+        COMMITS_REFSPEC,
+        "pull",
+        console=console(stderr=True),
+    )
 
 
 @click.command("push")
@@ -114,7 +125,7 @@ def push_command(remote: str, with_commits: bool) -> None:
     if store.head() is None:
         raise UsageError("no runs recorded yet: nothing to push")
     check_remote(store, remote, "push")
-    from gitxp.porcelain import PushRejected, push_ref
+    from gitxp.git.porcelain import PushRejected, push_ref
 
     for attempt in range(PUSH_ATTEMPTS):  # other clones pushing at the same time: fetch, merge, push again
         theirs = _fetch(store, remote, "push")
@@ -123,7 +134,12 @@ def push_command(remote: str, with_commits: bool) -> None:
         if attempt == 0:
             store.pack(min_new=PACK_AFTER)  # so that clones read the store from a few files, not one per run
         try:
-            push_ref(store.repo.worktree or store.repo.git_dir, remote, f"{REF}:{REF}")
+            push_ref(
+                store.repo.worktree or store.repo.git_dir,
+                remote,
+                f"{REF}:{REF}",
+                console=console(stderr=True),
+            )
             break
         except PushRejected as error:
             if attempt == PUSH_ATTEMPTS - 1:
@@ -213,8 +229,8 @@ def init_command(hooks: bool) -> None:
 def gc_command() -> None:
     """Pack every run into one Parquet file on the ref (fresh clones then read the store in one go) and prune the
     data of runs removed ('gitxp rm') longer ago than the grace period."""
-    from gitxp.rerun import prune_stale_worktrees
     from gitxp.store import Store
+    from gitxp.wrap.rerun import prune_stale_worktrees
 
     store = Store.open()
     from gitxp.lifecycle.ops import prune_removed

@@ -23,8 +23,8 @@ __all__ = ["shown_command", "confirm_foreign"]
 def shown_command(argv: Sequence[str], params: Mapping[str, Any], *, shell: bool = False) -> str:
     """The command ``argv`` as it will run with ``params`` applied (``{lr}`` filled in, ``--lr`` replaced),
     secrets masked, quoted for a shell."""
-    from gitxp.builtin.overrides import rendered_command
-    from gitxp.secrets import mask_argv
+    from gitxp.version.secrets import mask_argv
+    from gitxp.wrap.overrides import rendered_command
 
     words = mask_argv(rendered_command(list(argv), params))
     return "sh -c " + shlex.quote(" ".join(words)) if shell else shlex.join(words)

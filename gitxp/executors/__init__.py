@@ -29,7 +29,7 @@ from gitxp.errors import UsageError
 
 if TYPE_CHECKING:
     from gitxp.run import Run
-    from gitxp.wrapper import Command, Controller
+    from gitxp.wrap.command import Command, Controller
 
 __all__ = ["Executor", "ExecutorOptions", "Job", "LocalExecutor", "make_executor"]
 
@@ -107,7 +107,7 @@ class LocalExecutor:
             if self.jobs == 1 and threading.current_thread() is threading.main_thread():
                 return _inline(job.task, run)
             return self.pool.submit(self._tracked, job.task, run)
-        from gitxp.wrapper import execute
+        from gitxp.wrap.command import execute
 
         assert job.command is not None
         return self.pool.submit(

@@ -13,8 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from gitxp.repo import Repo, run_git
-from gitxp.versioning import Version
+from gitxp.git.repo import Repo, run_git
+from gitxp.version.capture import Version
 
 __all__ = ["make_bundle", "checkout", "cache_root"]
 

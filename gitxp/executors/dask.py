@@ -239,7 +239,7 @@ class DaskExecutor:
 
     def _start(self, run: Run, job: Job) -> None:
         """Once per sweep: scatter the code bundle to every worker, listen to the trials' events."""
-        from gitxp.ids import new_run_id
+        from gitxp.store.ids import new_run_id
 
         sweep = job.sweep_id or new_run_id()
         self._topic = f"gitxp-{sweep}"

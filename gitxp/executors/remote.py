@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp.versioning import Version
+from gitxp.version.capture import Version
 
 if TYPE_CHECKING:
     from gitxp.run import Run
     from gitxp.store import Store
-    from gitxp.wrapper import Command
+    from gitxp.wrap.command import Command
 
 __all__ = [
     "TrialSpec",
@@ -111,7 +111,7 @@ def _scratch_store() -> Store:
     from filelock import FileLock
 
     from gitxp.executors.code import cache_root
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
     from gitxp.store import Store
 
     class ScratchStore(Store):
@@ -136,7 +136,7 @@ def run_trial(
     """Run one trial here (a Dask worker, a Slurm job) and return its complete record; writes no repository."""
     from gitxp.run import Run
     from gitxp.store import HOST
-    from gitxp.wrapper import Controller, execute
+    from gitxp.wrap.command import Controller, execute
 
     attempt = uuid.uuid4().hex[:12]
     send = emit or (lambda event: None)

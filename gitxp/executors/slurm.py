@@ -105,7 +105,7 @@ class SlurmExecutor:
         self.states: dict[str, str] = {}  # the last squeue answer (real cluster)
 
     def _start(self, run: Run, job: Job) -> None:
-        from gitxp.ids import new_run_id
+        from gitxp.store.ids import new_run_id
 
         assert run.store is not None
         root = run.store.repo.worktree

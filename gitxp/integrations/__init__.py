@@ -69,7 +69,7 @@ def active_run(experiment: str | None = None, params: Mapping[str, Any] | None =
 
 def add_params(run: Run, params: Mapping[str, Any]) -> None:
     """Add params the run does not have yet (values given from outside -- ``gitxp run -p``, sweeps -- win)."""
-    from gitxp.values import flatten
+    from gitxp.store.values import flatten
 
     flat = flatten({k: plain(v) for k, v in params.items()}, what="param")
     new = {k: v for k, v in flat.items() if k not in run.params and v is not None}

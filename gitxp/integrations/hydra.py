@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from gitxp.hookspecs import hookimpl
 
 if TYPE_CHECKING:
-    from gitxp.builtin.overrides import Invocation
     from gitxp.run import Run
+    from gitxp.wrap.overrides import Invocation
 
 __all__ = ["is_hydra_command", "override_value"]
 

@@ -1,7 +1,7 @@
 """``gitxp cancel``: stop live runs of any local process and record them ``cancelled``.
 
 Every live run has a staging directory whose record names its owner (the ``gitxp run`` wrapper, or the Python
-process that called ``gitxp.start``): ``host``, ``pid`` and the pid's start time (see gitxp.liveness). Cancelling:
+process that called ``gitxp.start``): ``host``, ``pid`` and the pid's start time (see gitxp.store.liveness). Cancelling:
 
 1. writes a ``cancel`` marker into the staging directory of every run to stop: whoever ends the run records it
    ``cancelled`` instead of ``interrupted`` (``Run.end``), and so does the recovery of a run whose owner was
@@ -65,7 +65,7 @@ def select_live(
             names.append(target)
             continue
         text = target.strip().lower()
-        from gitxp.ids import check_prefix
+        from gitxp.store.ids import check_prefix
 
         check_prefix(text)
         found = [r for r in by_id if text and r.startswith(text)]

@@ -58,7 +58,7 @@ def _resolve(
     text = prefix.strip().lower()
     if not text:
         raise RunNotFoundError("empty run id")
-    from gitxp.ids import check_prefix
+    from gitxp.store.ids import check_prefix
 
     check_prefix(text)
     found = [i for i in pool if i.startswith(text)]

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gitxp.repo import Repo
-    from gitxp.versioning import Version
+    from gitxp.git.repo import Repo
+    from gitxp.version.capture import Version
 
 __all__ = ["EXECUTED_DIR", "executed_text", "install", "record", "shell"]
 
@@ -104,7 +104,7 @@ def _notebook_path(ip: Any) -> Path | None:
 def _holding(cells: list[str]) -> Path | None:
     """Without a path from the front-end (``jupyter nbconvert --execute``, papermill, nbclient): the one notebook
     of the kernel's directory whose code cells hold every executed cell."""
-    from gitxp.notebook.source import code_cells
+    from gitxp.version.ipynb import code_cells
 
     wanted = {cell.strip() for cell in cells if cell.strip()}
     found = []
@@ -173,7 +173,7 @@ def record(repo: Repo, version: Version) -> Version:
     ip = shell()
     if ip is None or not hasattr(ip, "kernel") or version.commit is None or repo.worktree is None:
         return version
-    from gitxp.notebook.source import code_cells
+    from gitxp.version.ipynb import code_cells
 
     cells = _history(ip)
     meta: dict[str, Any] = {"notebook.cells": len(cells)}

@@ -85,7 +85,7 @@ def split_cells(text: str) -> list[str]:
 def _parameters_cell(notebook: str | None) -> str | None:
     if not notebook or not Path(notebook).is_file():
         return None
-    from gitxp.notebook.source import cells
+    from gitxp.version.ipynb import cells
 
     for cell in cells(Path(notebook).read_bytes()) or []:
         if cell["cell_type"] == "code" and "parameters" in cell["tags"]:

@@ -24,15 +24,15 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from gitxp.builtin.entrypoint import rerun_ask
 from gitxp.errors import UsageError
-from gitxp.objective import parse
+from gitxp.query.objective import parse
 from gitxp.run import Run
+from gitxp.run.entrypoint import rerun_ask
+from gitxp.search.sweep import Sweep as _Loop
+from gitxp.search.sweep import SweepResult
 from gitxp.space import Space
 from gitxp.store import Store
-from gitxp.sweep import Sweep as _Loop
-from gitxp.sweep import SweepResult
-from gitxp.versioning import Version, capture
+from gitxp.version.capture import Version, capture
 
 __all__ = ["optimize", "Sweep"]
 
@@ -50,7 +50,7 @@ def _objectives(metric: str | Sequence[str]) -> list[tuple[str, str]]:
 def _version(store: Store, git: bool, base: Version | None = None) -> Version:
     """The version of a search's trials; in a Jupyter kernel with the cells executed so far (``base``: the
     captured version they are added to, when it is known already)."""
-    from gitxp.run_setup import kernel_version
+    from gitxp.run.setup import kernel_version
 
     return kernel_version(store, base or capture(store.repo)) if git else Version(None)
 
@@ -142,8 +142,8 @@ def optimize(
     if n_jobs < 1:
         raise UsageError("n_jobs must be at least 1")
     objectives = _objectives(metric)
-    if isinstance(experiment, str):  # a lone surrogate is repaired as the runs record it (gitxp.values)
-        from gitxp.values import clean_text
+    if isinstance(experiment, str):  # a lone surrogate is repaired as the runs record it (gitxp.store.values)
+        from gitxp.store.values import clean_text
 
         experiment = clean_text(experiment)
     store = Store.open(path, create=not git)
@@ -168,7 +168,7 @@ def optimize(
         warm_start=warm_start,
     )
     from gitxp.search.progress import trial_progress
-    from gitxp.wrapper import Controller
+    from gitxp.wrap.command import Controller
 
     controller = Controller()
     if n_jobs > 1 and executor == "local":  # trials in threads: Ctrl-C interrupts each (see LocalExecutor)
@@ -187,8 +187,8 @@ def optimize(
 
 def _entrypoint(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -> dict[str, Any]:
     """How to re-run one trial: the objective called with a run whose params are the trial's (see
-    gitxp.builtin.entrypoint), and how its return value becomes results."""
-    from gitxp.builtin.entrypoint import METRIC, for_function
+    gitxp.run.entrypoint), and how its return value becomes results."""
+    from gitxp.run.entrypoint import METRIC, for_function
 
     return {**for_function(objective, call="run"), METRIC: ",".join(":".join(o) for o in objectives)}
 
@@ -282,7 +282,7 @@ class Sweep:
             print(f"gitxp: {note}", file=sys.stderr, flush=True)
         if point is None:
             raise UsageError(f"strategy {self._loop.strategy!r} has nothing more to propose")
-        from gitxp.builtin.entrypoint import SWEEP
+        from gitxp.run.entrypoint import SWEEP
 
         meta = {
             "strategy": self._loop.strategy,
@@ -306,7 +306,7 @@ class Sweep:
 
     def best(self) -> Run | list[Run] | None:
         """The best run of those this sweep asked and that finished (several metrics: the Pareto front)."""
-        from gitxp.objective import lookup, pareto_front
+        from gitxp.query.objective import lookup, pareto_front
 
         scored = []
         for run in self.runs:
@@ -337,7 +337,7 @@ class Sweep:
         import dataclasses
         import threading
 
-        from gitxp.wrapper import Command, Controller
+        from gitxp.wrap.command import Command, Controller
 
         if self._thread is not None and self._thread.is_alive():
             raise UsageError("this sweep is still running: wait() for it before submitting more")

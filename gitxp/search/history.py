@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitxp import objective
+from gitxp.query import objective
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -293,7 +293,7 @@ def sampled_history(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from gitxp import objective
+    from gitxp.query import objective
     from gitxp.search.history import DISTS_KEY
 
     history = History(objectives=[metric])
@@ -350,7 +350,7 @@ def main(argv: Sequence[str]) -> int:
     """``python -m gitxp.search.importance REPO EXPERIMENT NAME:GOAL EVALUATOR``: one result as JSON on stdout
     (``{"error": ...}`` for a usage error)."""
     from gitxp.errors import GitxpError
-    from gitxp.objective import parse
+    from gitxp.query.objective import parse
     from gitxp.store import Store
 
     repo, experiment, metric, evaluator = argv

@@ -1,7 +1,7 @@
 """Params from a command line: the ``--name value`` / ``--name=value`` flags typed in a wrapped command.
 
 ``gitxp run -- python train.py --lr 0.05`` records ``lr = 0.05`` (typed as ``-p`` values are), so a run started
-by hand has the columns a sweep of the same script has (``gitxp.sweep.Sweep`` adds them to each run's params;
+by hand has the columns a sweep of the same script has (``gitxp.search.sweep.Sweep`` adds them to each run's params;
 ``gitxp run --no-argv-params`` turns it off).
 """
 
@@ -22,10 +22,10 @@ def argv_params(argv: Sequence[str], *, shell: bool = False, skip: Iterable[str]
     (``--lr 0.05`` -> ``lr = 0.05``, ``--batch-size 32`` -> ``batch_size = 32``, as argparse names them): a run
     started by hand records what a sweep of the same script records. Left out: the flags of the params in
     ``skip`` (the sweep's own, which fill these flags), values that are ``{templates}``, flags without a value
-    (``--verbose``), flags named like secrets (``--api-key``, see gitxp.secrets), and everything after ``--``.
+    (``--verbose``), flags named like secrets (``--api-key``, see gitxp.version.secrets), and everything after ``--``.
     A repeated flag counts once, with its last value (as argparse)."""
-    from gitxp.secrets import is_secret_name
     from gitxp.space.values import parse_value
+    from gitxp.version.secrets import is_secret_name
 
     words = list(argv)
     if shell:

@@ -13,7 +13,7 @@ their random last characters, so each commit rewrites only a few small trees wha
 
 Inside ``.git/gitxp/`` (the common dir, shared by linked worktrees):
 
-- ``staging/<id>/``: a live run, the directory itself locked by its owner (see gitxp.liveness; a ``lock`` file
+- ``staging/<id>/``: a live run, the directory itself locked by its owner (see gitxp.store.liveness; a ``lock`` file
   where the file system cannot lock a directory), ``record.json`` (params, meta,
   results, status; replaced atomically), ``metrics.arrows`` (an Arrow IPC stream appended one chunk at a time),
   ``diff.patch``, ``heartbeat`` (from the first beat; the directory's time before). A kill -9 leaves these behind;

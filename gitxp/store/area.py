@@ -9,9 +9,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp import liveness
 from gitxp.errors import GitxpWarning
-from gitxp.store import recycle
+from gitxp.store import liveness, recycle
 from gitxp.store.base import StoreBase
 from gitxp.store.staging import CorruptRecord, StagedRun
 from gitxp.store.tables import concat_tables, empty_table, record_table
@@ -25,7 +24,7 @@ class StagingArea(StoreBase):
 
     def stage(self, record: dict[str, Any], patch: bytes) -> StagedRun:
         """Create the staging directory of a new run (or take a recycled one: gitxp.store.recycle), locked for
-        the life of the run (gitxp.liveness). The record gains ``lock`` (where the lock is: "dir" or "file"),
+        the life of the run (gitxp.store.liveness). The record gains ``lock`` (where the lock is: "dir" or "file"),
         which tells readers that a free lock means a dead owner (a run staged by a gitxp too old to lock is
         judged by its pid instead)."""
         staged = StagedRun(self.staging / record["run_id"])

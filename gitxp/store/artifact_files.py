@@ -1,4 +1,4 @@
-"""The files a run's artifacts put on the ref (the manifest and the small artifacts' bytes); see gitxp.artifacts."""
+"""The files a run's artifacts put on the ref (the manifest and the small artifacts' bytes); see gitxp.store.artifacts."""
 
 from __future__ import annotations
 

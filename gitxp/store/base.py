@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitxp.repo import Repo
+from gitxp.git.repo import Repo
 from gitxp.store.schema import LOCK_TIMEOUT, REF
 
 

@@ -280,7 +280,7 @@ class ReadCache(RefWriter):
 
     def run_ids(self) -> Sequence[str]:
         """Every run id of the store, sorted (a sorted Arrow array: indexing gives ``pa.StringScalar``s; see
-        ``gitxp.ids.unique_prefixes``): committed ones, archived and removed ones too, and staged ones. A printed
+        ``gitxp.store.ids.unique_prefixes``): committed ones, archived and removed ones too, and staged ones. A printed
         prefix must be unique among these (``short_ids``). Remembered per process while neither the ref nor the
         staging area changes; ``table()`` fills the memory as it reads, so ``ls`` reads nothing twice."""
         head, staged = self.head(), self._staged_ids()
@@ -306,7 +306,7 @@ class ReadCache(RefWriter):
         return self.head(), self._staged_ids()
 
     def _staged_ids(self) -> tuple[str, ...]:
-        from gitxp.ids import is_run_id
+        from gitxp.store.ids import is_run_id
 
         try:
             return tuple(sorted(n for n in os.listdir(self.staging) if is_run_id(n)))
@@ -327,7 +327,7 @@ class ReadCache(RefWriter):
 
     def short_ids(self, ids: Sequence[str]) -> list[str]:
         """``ids`` as gitxp prints them: the shortest prefixes (at least 8 characters) unique in this store."""
-        from gitxp.ids import unique_prefixes
+        from gitxp.store.ids import unique_prefixes
 
         if not ids:
             return []

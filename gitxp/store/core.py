@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from gitxp.repo import Repo
+from gitxp.git.repo import Repo
 from gitxp.store.packs import Packs
 
 

@@ -127,7 +127,7 @@ def describe_for(store: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
     if store is not None:
         return describe(path, repo_root=store.repo.worktree, store_root=Path(store.root))
     from gitxp.errors import GitxpError
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
 
     attach = os.environ.get("GITXP_ATTACH_DIR")
     try:

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpWarning, UsageError
-from gitxp.ids import is_run_id
+from gitxp.store.ids import is_run_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
 
 __all__ = ["State", "View", "load_state", "load_view", "event_file", "clone_id", "overlay", "SHOW", "FORMAT"]
 

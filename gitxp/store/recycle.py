@@ -25,7 +25,7 @@ import os
 import shutil
 from pathlib import Path
 
-from gitxp import liveness
+from gitxp.store import liveness
 
 __all__ = ["POOL", "POOL_MAX", "put", "take", "is_leftover", "empty"]
 

@@ -8,7 +8,7 @@ import socket
 from collections.abc import Iterable
 
 from gitxp.errors import StoreError
-from gitxp.ids import is_run_id
+from gitxp.store.ids import is_run_id
 
 REF = "refs/gitxp/runs"
 SCHEMA_VERSION = 1
@@ -51,7 +51,7 @@ def valid_path(path: str) -> bool:
         )
     if (
         len(parts) > 5 and parts[0] == "runs" and parts[4] == "artifacts"
-    ):  # gitxp.artifacts: .../artifacts/<name>
+    ):  # gitxp.store.artifacts: .../artifacts/<name>
         run_id = parts[3]
         names_ok = all(p not in ("", ".", "..") for p in parts[5:])
         return is_run_id(run_id) and parts[1] == run_id[-1] and parts[2] == run_id[-2] and names_ok

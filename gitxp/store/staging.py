@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp import liveness
-from gitxp.secrets import mask_record
+from gitxp.store import liveness
 from gitxp.store.schema import GROUPS, HOST
+from gitxp.version.secrets import mask_record
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,7 +135,7 @@ def _record_problem(record: Any) -> str | None:
 class StagedRun:
     """A run's staging directory: the durable state of a live (or dead, not yet committed) run.
 
-    The process that owns the run keeps ``lock`` (see gitxp.liveness) until the run has ended."""
+    The process that owns the run keeps ``lock`` (see gitxp.store.liveness) until the run has ended."""
 
     path: Path
     lock: Any = field(default=None, compare=False, repr=False)
@@ -191,7 +191,7 @@ class StagedRun:
         lock, so readers skip it as not theirs to judge, and one cut short by a kill -9 is moved aside like any
         unreadable record (the run had recorded nothing yet)."""
         path = self.path / "record.json"
-        record = mask_record(record)  # no secret reaches the disk (gitxp.secrets)
+        record = mask_record(record)  # no secret reaches the disk (gitxp.version.secrets)
         if first and self.lock is not None:
             _write_new(str(path), json.dumps(record, allow_nan=True).encode("ascii"), os.O_EXCL)
         else:

@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp import liveness
 from gitxp.errors import StoreError
-from gitxp.store import recycle, written
+from gitxp.store import liveness, recycle, written
 from gitxp.store import staging as _staging
 from gitxp.store.area import StagingArea
 from gitxp.store.committer import _Committer, _committers
@@ -34,7 +33,7 @@ class RefWriter(StagingArea):
         """Queue an ended run for the background committer (see ``_Committer``).
 
         With ``detach_commits`` (set by ``gitxp run`` for a single run) and pyarrow not loaded yet, a detached
-        ``python -m gitxp._commit`` process writes the commit instead, so that the wrapper exits without paying for
+        ``python -m gitxp.store.commit_later`` process writes the commit instead, so that the wrapper exits without paying for
         importing pyarrow (~0.1 s); the run is already durable in staging, and listed, when the wrapper returns.
         """
         if self.detach_commits and "pyarrow" not in sys.modules and not os.environ.get("GITXP_SYNC"):
@@ -44,7 +43,7 @@ class RefWriter(StagingArea):
                 [
                     sys.executable,
                     "-m",
-                    "gitxp._commit",
+                    "gitxp.store.commit_later",
                     str(self.repo.worktree or self.repo.git_dir),
                     staged.run_id,
                 ],
@@ -135,7 +134,7 @@ class RefWriter(StagingArea):
                     continue  # never initialised (or a recycled directory whose new run never started)
                 extra: list[pa.Table] = []
                 if item.run_id in crashed and record.get("status") not in FINAL_STATUSES:
-                    from gitxp.attached import fold
+                    from gitxp.store.attached import fold
 
                     ended = item.last_sign_of_life(record["started"])
                     record.update(status="crashed", ended=ended, duration=ended - record["started"])

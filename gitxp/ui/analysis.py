@@ -70,7 +70,7 @@ def _param_info(runs: pa.Table, params: list[str]) -> dict[str, dict[str, Any]]:
 
 def _pareto(trials: list[dict[str, Any]], objectives: list[tuple[str, str]]) -> dict[str, Any]:
     """The finished trials no other finished trial beats on both objectives."""
-    from gitxp.objective import pareto_front
+    from gitxp.query.objective import pareto_front
 
     points = [
         (t["run_id"], (t["value"], t["value2"]))
@@ -183,8 +183,7 @@ class AnalysisViews:
         ``gitxp.search.importance`` can compute it."""
         import pyarrow.compute as pc
 
-        from gitxp import objective
-        from gitxp.query import check_experiments
+        from gitxp.query import check_experiments, objective
 
         experiment = query.get("experiment") or ""
         table = self.table()
@@ -259,7 +258,7 @@ class AnalysisViews:
         query: Mapping[str, str], runs: pa.Table, first: tuple[str, str]
     ) -> tuple[str, str, str] | None:
         """The Pareto page's second objective: ``metric2=NAME:goal``, else the recorded ``--metric a,b``'s second."""
-        from gitxp import objective
+        from gitxp.query import objective
 
         text = query.get("metric2") or ""
         if not text and "meta.metric" in runs.column_names:
@@ -280,8 +279,7 @@ class AnalysisViews:
     def importance(self, query: Mapping[str, str]) -> dict[str, Any]:
         """``/api/importance?experiment=E&metric=NAME:GOAL``: the param importance of the sweep page, polled
         until it is ready (``{"pending": true}`` meanwhile); asking keeps its computation going."""
-        from gitxp import objective
-        from gitxp.query import check_experiments
+        from gitxp.query import check_experiments, objective
 
         experiment = query.get("experiment") or ""
         check_experiments(self.table(), [experiment])

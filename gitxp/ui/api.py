@@ -191,7 +191,7 @@ class Dashboard(AnalysisViews):
         start = max(log_from, len(log) - LOG_TAIL) if log_from == 0 else log_from
         patch = self.store.run_file(rid, "diff.patch") or b""
         if patch:
-            from gitxp.notebook import readable_patch
+            from gitxp.version.ipynb import readable_patch
 
             patch = readable_patch(self.store.repo, patch)  # notebooks as cell sources, without outputs
         try:
@@ -199,7 +199,7 @@ class Dashboard(AnalysisViews):
         except StoreError:  # a damaged curves file: the rest of the run page is still shown
             metrics = None
         names = sorted(set(metrics["name"].to_pylist())) if metrics is not None and metrics.num_rows else []
-        from gitxp.artifacts import list_artifacts
+        from gitxp.store.artifacts import list_artifacts
 
         artifacts = [
             {
@@ -278,7 +278,7 @@ class Dashboard(AnalysisViews):
         are refused: the dashboard shows pictures, ``gitxp artifacts get`` fetches files."""
         import tempfile
 
-        from gitxp.artifacts import get_artifact
+        from gitxp.store.artifacts import get_artifact
 
         rid = self.store.resolve_run(run_id, self.table())
         kind = IMAGE_TYPES.get(PurePosixPath(name).suffix.lower())

@@ -122,7 +122,7 @@ def build_snapshot(store: Store, experiment: str, metric: str | None = None) -> 
     for rid in ids[:200]:
         patch = store.run_file(rid, "diff.patch")
         if patch:
-            from gitxp.notebook import readable_patch
+            from gitxp.version.ipynb import readable_patch
 
             diffs[rid] = readable_patch(store.repo, patch).decode(errors="replace")
     return {

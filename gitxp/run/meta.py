@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitxp.hookspecs import hookimpl
-from gitxp.secrets import mask_argv
 from gitxp.store.envs import platform_name
+from gitxp.version.secrets import mask_argv
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -107,7 +107,7 @@ def gitxp_collect_meta(run: Run) -> dict[str, Any]:
 
 def _late_environment(run: Run) -> None:
     """A run that started before its environment was hashed gets it now (none if it chose none: another
-    interpreter, see gitxp.wrapper)."""
+    interpreter, see gitxp.wrap.command)."""
     from gitxp.store import envs
 
     if not envs.pending() or "environment" in run.meta():

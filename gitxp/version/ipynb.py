@@ -4,7 +4,7 @@ A ``.ipynb`` file is JSON holding code *and* what running it produced (outputs, 
 widget state). For a run's version only the code counts: :func:`normalize` keeps each cell's type, tags and
 source, in the ``# %%`` "percent" text form jupytext uses (nbstripout's normalisation, done by gitxp: no git
 filter to install). :func:`readable` rewrites the notebook sections of a git patch into diffs of those cell
-sources; the version id hashes that text (:mod:`gitxp.versioning`), so executing a notebook again without
+sources; the version id hashes that text (:mod:`gitxp.version.capture`), so executing a notebook again without
 changing its code gives the same version, and ``show --diff``/``compare --code``/the dashboard show a notebook's
 change as cell-source lines instead of JSON with base64 images. Only the standard library is used here.
 """
@@ -15,9 +15,24 @@ import difflib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["NOTE", "sections", "cells", "code_cells", "is_notebook", "normalize", "readable", "stat"]
+if TYPE_CHECKING:
+    from gitxp.git.repo import Repo
+
+__all__ = [
+    "NOTE",
+    "blob_reader",
+    "cells",
+    "code_cells",
+    "is_notebook",
+    "normalize",
+    "readable",
+    "readable_patch",
+    "sections",
+    "split_executed",
+    "stat",
+]
 
 NOTE = "# gitxp: notebook shown as its cell sources (outputs, execution counts and metadata left out)"
 _ZERO = re.compile(rb"^0+$")
@@ -156,3 +171,33 @@ def stat(patch: bytes) -> str:
     total_a, total_r = sum(a for _, a, _ in rows), sum(r for _, _, r in rows)
     lines.append(f" {len(rows)} file{'s' if len(rows) != 1 else ''} changed, +{total_a} -{total_r}")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------- a run's stored patch
+
+
+def blob_reader(repo: Repo) -> Callable[[str], bytes | None]:
+    """``read(sha)``: a blob of ``repo``, or None when it does not have it."""
+
+    def read(sha: str) -> bytes | None:
+        proc = repo.run(["cat-file", "blob", sha], check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    return read
+
+
+def split_executed(patch: bytes) -> tuple[bytes, bytes]:
+    """``(the rest, the executed cells)`` of a patch: a kernel's run adds its executed cells as a file under
+    ``.gitxp/executed/`` (:mod:`gitxp.notebook.kernel`), which is not an uncommitted change of the tree."""
+    if b".gitxp/executed/" not in patch:
+        return patch, b""
+    rest: list[bytes] = []
+    executed: list[bytes] = []
+    for section in sections(patch):
+        (executed if section.startswith(b"diff --git a/.gitxp/executed/") else rest).append(section)
+    return b"".join(rest), b"".join(executed)
+
+
+def readable_patch(repo: Repo, patch: bytes) -> bytes:
+    """A run's stored patch as it is shown: notebooks as diffs of their cell sources (see :func:`readable`)."""
+    return readable(patch, blob_reader(repo)) if b".ipynb" in patch else patch

@@ -63,7 +63,7 @@ class Finished:
     ) -> Finished:
         import pyarrow.compute as pc
 
-        from gitxp import objective
+        from gitxp.query import objective
 
         table = store.table()
         keys: Counter[str] = Counter()

@@ -2,7 +2,7 @@
 that say what went wrong (authentication, an unreachable or missing remote) instead of git's last line.
 
 This is the one module that imports GitPython (``git``), and only ``gitxp push``/``gitxp pull`` import it: the
-hot paths (recording runs, ``gitxp ls``) stay on plain git plumbing through :mod:`gitxp.repo`, which is faster to
+hot paths (recording runs, ``gitxp ls``) stay on plain git plumbing through :mod:`gitxp.git.repo`, which is faster to
 start and needs no extra process state (see docs/design.md).
 """
 
@@ -76,13 +76,12 @@ _STAGES = {
 class _Progress(git.RemoteProgress):
     """GitPython's progress callbacks into a rich progress bar on stderr (none when stderr is not a terminal)."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, console: Any = None) -> None:
         super().__init__()
+        from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
-        from gitxp.cli.output import console
-
-        err = console(stderr=True)
+        err = console if console is not None else Console(stderr=True)
         self.bar = Progress(
             TextColumn(f"[bold]{title}"),
             TextColumn("{task.description}"),
@@ -119,11 +118,12 @@ def _remote(path: Path, remote: str) -> git.Remote:
     return git.Remote(repo, remote)  # a configured name, or a path/URL that git resolves itself
 
 
-def fetch_ref(path: Path, remote: str, refspec: str, action: str = "pull") -> bool:
+def fetch_ref(path: Path, remote: str, refspec: str, action: str = "pull", *, console: Any = None) -> bool:
     """Fetch ``refspec`` from ``remote`` into the repository at ``path``; False when the remote has no such ref.
-    ``action`` names the gitxp command in errors (``push`` fetches first)."""
+    ``action`` names the gitxp command in errors (``push`` fetches first); the progress bar goes to ``console``
+    (a rich console on stderr; none shown when it is not a terminal)."""
     try:
-        with _Progress(f"{action} {remote}") as progress:
+        with _Progress(f"{action} {remote}", console) as progress:
             _remote(path, remote).fetch(refspec, progress=progress)
     except git.GitCommandError as error:
         stderr = str(error.stderr or "")
@@ -145,10 +145,11 @@ def _raced(info: Any) -> bool:
     )
 
 
-def push_ref(path: Path, remote: str, refspec: str) -> None:
-    """Push ``refspec`` to ``remote`` (no hooks: gitxp's own pre-push hook would push again)."""
+def push_ref(path: Path, remote: str, refspec: str, *, console: Any = None) -> None:
+    """Push ``refspec`` to ``remote`` (no hooks: gitxp's own pre-push hook would push again); progress as in
+    :func:`fetch_ref`."""
     try:
-        with _Progress(f"push {remote}") as progress:
+        with _Progress(f"push {remote}", console) as progress:
             infos = _remote(path, remote).push(refspec, progress=progress, no_verify=True)
     except git.GitCommandError as error:
         stderr = str(error.stderr or "")

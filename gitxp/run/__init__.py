@@ -10,11 +10,12 @@ re-exports them so that ``from gitxp.run import X`` keeps working.
 
 from __future__ import annotations
 
+from gitxp.run.core import Run, _active, current, start
+from gitxp.run.curves import CHUNK_POINTS, FLUSH_SECONDS, HEARTBEAT_SECONDS
+
 # ruff: noqa: F401
-from gitxp.decorator import experiment
-from gitxp.run_core import Run, _active, current, start
-from gitxp.run_curves import CHUNK_POINTS, FLUSH_SECONDS, HEARTBEAT_SECONDS
-from gitxp.run_setup import (
+from gitxp.run.decorator import experiment
+from gitxp.run.setup import (
     END_STATUSES,
     RunInterrupted,
     _attach_target,

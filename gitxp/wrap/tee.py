@@ -22,7 +22,7 @@ _MAX_PARTIAL = 1 << 20
 
 def redactor(values: list[str]) -> Callable[[bytes], bytes] | None:
     """A function replacing each of ``values`` by ``***`` in a chunk of output, or None when there are none: the
-    run's log keeps no secret the command printed (the values come from gitxp.secrets.secret_values)."""
+    run's log keeps no secret the command printed (the values come from gitxp.version.secrets.secret_values)."""
     encoded = [v.encode(errors="surrogateescape") for v in values if v]
     if not encoded:
         return None
@@ -75,7 +75,9 @@ class _LineLog:
             self.partial = b""
 
     def _write(self, data: bytes) -> None:
-        if self.redact is not None:  # whole lines: a secret the command printed is masked (gitxp.secrets)
+        if (
+            self.redact is not None
+        ):  # whole lines: a secret the command printed is masked (gitxp.version.secrets)
             data = self.redact(data)
         with self.lock:
             self.log.write(data)

@@ -100,8 +100,8 @@ def resolve_sides(
     revision and the head has a commit, is taken at the merge-base of the two (or its nearest ancestor with
     runs): what the pull request changed, not what the base branch did since; ``base_tip`` takes the base's tip
     instead."""
-    from gitxp.ancestry import merge_base
     from gitxp.compare import side_at
+    from gitxp.query.ancestry import merge_base
 
     head_group = resolve_side(store, table, head, all_versions=all_versions, reruns=reruns)
     sides: dict[str, Any] = {"head": _side_info(head_group), "base": None}
@@ -123,7 +123,7 @@ def resolve_sides(
     if base_group.label == head_group.label:
         raise UsageError(f"{base!r} is given twice")
     if head_group.kind == "run" and base_group.kind != "run":  # a run is on its own side only
-        from gitxp.sides import without_runs
+        from gitxp.compare.sides import without_runs
 
         base_group = without_runs(base_group, head_group.run_ids)
         sides["base"] = {**sides["base"], **_side_info(base_group)}
@@ -191,7 +191,7 @@ def build_report(
             continue
         entries = []
         for metric in metrics or [None]:
-            from gitxp.objective import column, parse
+            from gitxp.query.objective import column, parse
 
             if metric and not any(column(*parse(metric), g.table.column_names) for g in parts):
                 continue

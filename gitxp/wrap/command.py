@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gitxp.capture import pump as _pump
 from gitxp.errors import UsageError
 from gitxp.run import Run
+from gitxp.wrap.tee import pump as _pump
 
 __all__ = ["Command", "Controller", "execute", "check_command", "GRACE_SECONDS", "result_readers"]
 
@@ -243,7 +243,7 @@ def execute(
     argv: list[str] | str = invocation.command
     if command.shell:
         argv = " ".join(invocation.command)
-    from gitxp.secrets import mask_argv, mask_shell
+    from gitxp.version.secrets import mask_argv, mask_shell
 
     run.meta(
         {
@@ -253,12 +253,12 @@ def execute(
             "command.config": str(command.config) if command.config else None,
             "command.parse": list(command.parse) or None,
             "output_dir": str(run.output_dir),
-            "entrypoint.script": None,  # the command is how to run it again (gitxp.builtin.entrypoint)
+            "entrypoint.script": None,  # the command is how to run it again (gitxp.run.entrypoint)
             "entrypoint.why_not": None,
             **_other_interpreter(invocation.command, env, command.shell),
         }
     )
-    from gitxp.builtin.readers import RegexReader
+    from gitxp.wrap.readers import RegexReader
 
     readers = [factory() for factory in result_readers().values()]
     readers += [RegexReader(pattern) for pattern in command.parse]
@@ -309,8 +309,8 @@ def execute(
         assert proc.stdout is not None and proc.stderr is not None
         out_sinks = [sys.stdout.buffer] if tee else []
         err_sinks = [sys.stderr.buffer] if tee else []
-        from gitxp.capture import redactor
-        from gitxp.secrets import secret_values
+        from gitxp.version.secrets import secret_values
+        from gitxp.wrap.tee import redactor
 
         redact = redactor(secret_values(invocation.command, dict(run.params), shell=command.shell))
         threads = [
@@ -379,7 +379,7 @@ def execute(
             reader.finish(run)
         except Exception as error:
             run.meta({"reader_error": f"{type(error).__name__}: {error}"})
-    from gitxp.artifacts import collect_output
+    from gitxp.store.artifacts import collect_output
 
     collect_output(run)
     run.end(status)

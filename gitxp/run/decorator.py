@@ -8,10 +8,10 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from gitxp.builtin.entrypoint import for_function
-from gitxp.run_core import start
-from gitxp.run_setup import _parse_metric
-from gitxp.values import to_float
+from gitxp.run.core import start
+from gitxp.run.entrypoint import for_function
+from gitxp.run.setup import _parse_metric
+from gitxp.store.values import to_float
 
 F = TypeVar("F", bound=Callable[..., Any])
 

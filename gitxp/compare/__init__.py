@@ -1,6 +1,6 @@
 """Comparing versions, branches, commits and runs.
 
-Each selector names a group of runs (:mod:`gitxp.sides`): a run id (prefix) is that run; a version id
+Each selector names a group of runs (:mod:`gitxp.compare.sides`): a run id (prefix) is that run; a version id
 (``a1b2c3d+d.9f8e2c1``) the runs of that version; a commit the version recorded at it; a branch, tag or ``HEAD``
 the newest version on its history that has runs, unless ``all_versions`` pools them. When every selector is a single run, runs are compared key by key (params, results, meta side by side). Otherwise
 groups are compared on their summary metric: runs, best, mean, std, median, the best run of each, the params
@@ -15,9 +15,7 @@ import statistics
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from gitxp import objective
-from gitxp.query import since_filter
-from gitxp.sides import (
+from gitxp.compare.sides import (
     Choice,
     Group,
     by_experiment,
@@ -28,14 +26,15 @@ from gitxp.sides import (
     same_version,
     side_at,
 )
-from gitxp.stats import bootstrap_ci
+from gitxp.compare.stats import bootstrap_ci
+from gitxp.query import objective, since_filter
 from gitxp.store import Store
-from gitxp.versioning import require_commit, version_tree
+from gitxp.version.capture import require_commit, version_tree
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = [  # the sides (gitxp.sides) are re-exported: gitxp.compare is where callers find them
+__all__ = [  # the sides (gitxp.compare.sides) are re-exported: gitxp.compare is where callers find them
     "Group",
     "Choice",
     "side_at",
@@ -63,6 +62,8 @@ VOLATILE_META = {
     "meta.exit_code",
     "meta.error.traceback",
 }
+
+
 def _numbers(values: list[Any]) -> list[float]:
     return [
         float(v)
@@ -357,7 +358,7 @@ def _tree(store: Store, group: Group) -> str:
 def _diff(store: Store, a: Group, b: Group, full: bool) -> str:
     tree_a, tree_b = _tree(store, a), _tree(store, b)
     if b".ipynb" in store.repo.git("diff", "--name-only", "-z", tree_a, tree_b):
-        from gitxp.notebook import readable_patch, stat
+        from gitxp.version.ipynb import readable_patch, stat
 
         args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--full-index", tree_a, tree_b]
         patch = readable_patch(store.repo, store.repo.git(*args))  # notebooks as cell sources, no outputs

@@ -3,7 +3,7 @@
 Filters compile to pyarrow compute expressions over the wide run table, so they run vectorised over the cached
 Parquet file. ``--where`` takes a Python-like expression: ``results.valid_acc > 0.9 and params.optim == "adam"``;
 a name may drop its group prefix when unambiguous (``valid_acc > 0.9``) and may be quoted with backticks when it
-holds spaces (```params.batch size` >= 64``); that parsing is in ``gitxp.where``, selection is here.
+holds spaces (```params.batch size` >= 64``); that parsing is in ``gitxp.query.where``, selection is here.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitxp.ancestry import since_filter
 from gitxp.errors import UsageError, unknown_name
+from gitxp.query.ancestry import since_filter
+from gitxp.query.where import column_kinds, resolve_column, where_expression
 from gitxp.store import Store
-from gitxp.where import column_kinds, resolve_column, where_expression
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -275,7 +275,7 @@ def get_artifact(
     ``dest`` (default: a new temporary folder) and return its local path, ``dest/name``, as MLflow's
     ``download_artifacts`` does: ``name`` is a file (``"model.pt"``), a logged directory (``"plots"``: every file
     under it, with its relative path) or ``""`` (every artifact). Every file's sha256 is verified."""
-    from gitxp.artifacts import download
+    from gitxp.store.artifacts import download
 
     store = Store.open(path)
     run_id = store.resolve_run(run if isinstance(run, str) else str(run.id))

@@ -17,15 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitxp.errors import UsageError
-from gitxp.ids import new_run_id
-from gitxp.objective import lookup, pareto_front
-from gitxp.resume import finished_points
+from gitxp.query.objective import lookup, pareto_front
 from gitxp.run import Run
 from gitxp.search.history import History, HistoryReader, warm_mode
+from gitxp.search.resume import finished_points
 from gitxp.space import Space
 from gitxp.store import Store
-from gitxp.versioning import Version
-from gitxp.wrapper import Command, Controller
+from gitxp.store.ids import new_run_id
+from gitxp.version.capture import Version
+from gitxp.wrap.command import Command, Controller
 
 __all__ = ["Sweep", "SweepResult", "strategies", "UNINFORMED", "pareto_front"]
 
@@ -91,7 +91,7 @@ class Sweep:
     timeout: float | None = None  # seconds after which no new run is started
     git: bool = True
     open_ended: bool = False  # gitxp.Sweep: as many proposals as asked for
-    resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.resume)
+    resume: bool = False  # skip the grid points / seeded samples that already finished (gitxp.search.resume)
     invocation: list[str] | None = None  # the `gitxp run` arguments (for `--resume -e EXP`)
     executor_options: Any = None  # gitxp.executors.ExecutorOptions (--scheduler, --retries, --slurm-*, ...)
     objective: Callable[[Run], Any] | None = None  # the user's function behind ``task`` (gitxp.optimize)
@@ -284,8 +284,8 @@ class Sweep:
                     if self.invocation is not None and self.space.is_sweep:
                         import json
 
-                        from gitxp.resume import INVOCATION_KEY
-                        from gitxp.secrets import mask_argv
+                        from gitxp.search.resume import INVOCATION_KEY
+                        from gitxp.version.secrets import mask_argv
 
                         meta[INVOCATION_KEY] = json.dumps(mask_argv(self.invocation))
                     meta.update(self.run_meta)

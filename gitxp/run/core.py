@@ -18,13 +18,11 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-from gitxp.artifacts import RunArtifacts
 from gitxp.errors import GitxpError
-from gitxp.ids import new_run_id
 from gitxp.lifecycle.api import RunLifecycle
-from gitxp.run_curves import FLUSH_SECONDS, HEART, Curves
-from gitxp.run_inputs import RunInputs
-from gitxp.run_setup import (
+from gitxp.run.curves import FLUSH_SECONDS, HEART, Curves
+from gitxp.run.inputs import RunInputs
+from gitxp.run.setup import (
     END_STATUSES,
     _attach_target,
     _default_experiment,
@@ -39,9 +37,11 @@ from gitxp.run_setup import (
 )
 from gitxp.space import Sampler
 from gitxp.store import HOST, StagedRun, Store
+from gitxp.store.artifacts import RunArtifacts
+from gitxp.store.ids import new_run_id
 from gitxp.store.staging import own_pid_start
-from gitxp.values import clean_text, flatten
-from gitxp.versioning import Version
+from gitxp.store.values import clean_text, flatten
+from gitxp.version.capture import Version
 
 _TRACEBACK_LINES = 30
 
@@ -285,7 +285,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
 
     def merge_attached(self) -> None:
         """Fold in what the wrapped command recorded through the gitxp API (its runs attach to this one)."""
-        from gitxp.attached import fold
+        from gitxp.store.attached import fold
 
         with self._lock:
             tables = fold(
@@ -399,4 +399,4 @@ def start(
 # atexit hook: refused once the interpreter is shutting down. Import it now (it used to come with the local executor).
 import concurrent.futures.thread  # noqa: E402, F401
 
-atexit.register(end_open_runs)  # runs started without `with` and never ended (gitxp.run_setup)
+atexit.register(end_open_runs)  # runs started without `with` and never ended (gitxp.run.setup)

@@ -2,7 +2,7 @@
 
 ``git status`` costs a process (several ms, far more on a loaded machine) per run; a script that records hundreds
 of runs in a loop does not change its code between them. :func:`capture_cached` keeps the last captured
-:class:`~gitxp.versioning.Version` of each repository with a fingerprint of everything that could change it:
+:class:`~gitxp.version.capture.Version` of each repository with a fingerprint of everything that could change it:
 
 - ``HEAD``, the ref it points to, ``packed-refs``, the index, ``info/exclude`` (content or ``stat``), and the same
   of each submodule: commits, checkouts, staging, ignore rules;
@@ -11,7 +11,7 @@ of runs in a loop does not change its code between them. :func:`capture_cached` 
   git skips it, and so are untracked files listed in ``.gitxpignore``: the ignored paths are asked of git once per
   capture). A new path is always looked at, ignored or not, and a changed ``.gitignore`` is a change like any other.
 
-On Linux the working tree's directories are also watched (:mod:`gitxp.treewatch`, inotify): while no event
+On Linux the working tree's directories are also watched (:mod:`gitxp.version.treewatch`, inotify): while no event
 arrived and the files under ``.git`` are unchanged, the answer is known without scanning the tree (a scan costs
 ~1 ms per thousand files, per run). An event means "scan and compare": never a wrong answer, at worst a scan.
 
@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gitxp import treewatch
-from gitxp.versioning import _NO_LOCKS, Version, capture, gitxpignore_option
+from gitxp.version import treewatch
+from gitxp.version.capture import _NO_LOCKS, Version, capture, gitxpignore_option
 
 if TYPE_CHECKING:
-    from gitxp.repo import Repo
-    from gitxp.treewatch import TreeWatch
+    from gitxp.git.repo import Repo
+    from gitxp.version.treewatch import TreeWatch
 
 __all__ = ["capture_cached", "clear", "STATS"]
 
@@ -183,7 +183,7 @@ def _fingerprint(
 
 
 def capture_cached(repo: Repo) -> Version:
-    """:func:`gitxp.versioning.capture`, answered from the cache when nothing it depends on changed."""
+    """:func:`gitxp.version.capture.capture`, answered from the cache when nothing it depends on changed."""
     if repo.worktree is None or str(repo.worktree) in _TOO_BIG:
         STATS["captures"] += 1
         return capture(repo)

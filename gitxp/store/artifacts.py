@@ -32,7 +32,7 @@ from gitxp.errors import GitxpError, UsageError, unknown_name
 from gitxp.store.artifact_files import MANIFEST, STAGED, _read_manifest, committed_files
 
 if TYPE_CHECKING:
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
     from gitxp.store import Store
 
 
@@ -307,12 +307,12 @@ def run_artifacts(run: Run, run_id: str) -> list[dict[str, Any]]:
 
 class RunArtifacts:
     """``run.log_artifact``, ``run.log_artifacts`` and ``run.artifacts`` (mixed into :class:`gitxp.Run`;
-    ``run.log_input`` is :class:`gitxp.run_inputs.RunInputs`')."""
+    ``run.log_input`` is :class:`gitxp.run.inputs.RunInputs`')."""
 
     id: str
 
     def log_artifact(self, path: str | os.PathLike[str], name: str | None = None) -> dict[str, Any]:
-        """Record a file as an artifact (see :mod:`gitxp.artifacts`); ``name`` defaults to its file name."""
+        """Record a file as an artifact (see :mod:`gitxp.store.artifacts`); ``name`` defaults to its file name."""
         return log_artifact(self, path, name)  # type: ignore[arg-type]
 
     def log_artifacts(
@@ -334,7 +334,7 @@ INPUTS = "inputs/"
 def log_input(run: Run, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Record a file the run read as an input artifact, restored by ``gitxp rerun`` at the same place."""
     source = Path(path).resolve()
-    from gitxp.repo import Repo
+    from gitxp.git.repo import Repo
 
     try:
         root = run.store.repo.worktree if run.store is not None else Repo.discover(source.parent).worktree

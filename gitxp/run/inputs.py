@@ -30,7 +30,7 @@ class RunInputs:
     def log_input(self, path: str | os.PathLike[str]) -> dict[str, Any]:
         """Record a file the run read (data, a config outside git) and keep a copy of it, so that ``gitxp
         rerun`` restores it; it is also declared as an input (:meth:`input`)."""
-        from gitxp.artifacts import log_input
+        from gitxp.store.artifacts import log_input
 
         self.input(path)
         return log_input(self, path)  # type: ignore[arg-type]

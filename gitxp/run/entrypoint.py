@@ -1,6 +1,6 @@
 """Entry points: how any run can be run again (``gitxp rerun``), recorded with the run.
 
-A run's meta says how to call its code again, in one of these ways (``gitxp.rerun.plan_rerun`` reads them in this
+A run's meta says how to call its code again, in one of these ways (``gitxp.wrap.rerun.plan_rerun`` reads them in this
 order):
 
 - ``command.template``: the command of ``gitxp run`` (recorded by the wrapper);

@@ -20,11 +20,11 @@ Values (:func:`mask_record`, the one function every record passes through before
   ``Authorization:`` (or other secret-named) header, anywhere in any recorded text;
 - params with a secret-looking name are recorded as ``***`` (the command still receives the real value);
 - the values so hidden are masked in the command's recorded output as well (:func:`secret_values`,
-  :func:`gitxp.capture.redactor`: a script that prints its arguments or ``$GITXP_PARAMS``).
+  :func:`gitxp.wrap.tee.redactor`: a script that prints its arguments or ``$GITXP_PARAMS``).
 
 ``gitxp rerun`` fills masked values back in from ``$GITXP_SECRET_<NAME>`` (``--api-key`` -> ``GITXP_SECRET_API_KEY``,
 a URL's password -> ``GITXP_SECRET_URL_PASSWORD``) and says which variable to set. Environment variables are never
-recorded, except a short list of harmless ones (see gitxp.builtin.meta).
+recorded, except a short list of harmless ones (see gitxp.run.meta).
 """
 
 from __future__ import annotations

@@ -19,12 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitxp import liveness
-from gitxp.builtin.entrypoint import bootstrap_command, check_rerunnable
 from gitxp.errors import UsageError
-from gitxp.store import Store
-from gitxp.versioning import materialize, remove_worktree, require_commit
-from gitxp.wrapper import Command
+from gitxp.run.entrypoint import bootstrap_command, check_rerunnable
+from gitxp.store import Store, liveness
+from gitxp.version.capture import materialize, remove_worktree, require_commit
+from gitxp.wrap.command import Command
 
 __all__ = [
     "Plan",
@@ -57,7 +56,7 @@ class Plan:
         """The command this rerun runs: the recorded template with its params applied (``--lr 3``)."""
         if not self.run.get("meta.command.template"):
             return list(self.command.argv)
-        from gitxp.builtin.overrides import rendered_command
+        from gitxp.wrap.overrides import rendered_command
 
         return rendered_command(list(self.command.argv), self.params)
 
@@ -108,7 +107,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     """Work out how to run ``run`` again (nothing is executed)."""
     meta = {k[len("meta.") :]: v for k, v in run.items() if k.startswith("meta.") and v is not None}
     params = {k[len("params.") :]: v for k, v in run.items() if k.startswith("params.") and v is not None}
-    from gitxp.secrets import unmask_params
+    from gitxp.version.secrets import unmask_params
 
     params = unmask_params({k: v for k, v in params.items() if k not in overrides}, run["run_id"]) | {
         k: v for k, v in params.items() if k in overrides
@@ -116,7 +115,7 @@ def plan_rerun(store: Store, run: dict[str, Any], overrides: dict[str, Any], *, 
     template = meta.get("command.template")
     template_recorded = bool(template) or bool(meta.get("entrypoint"))
     own_params = True  # a param of the run itself reaches it (through GITXP_PARAMS and the gitxp API)
-    from gitxp.secrets import unmask
+    from gitxp.version.secrets import unmask
 
     if template:
         argv = tuple(unmask(template, run["run_id"]))
@@ -204,7 +203,7 @@ def check_overrides_delivered(
     config file (``config_text``: the file as the run's commit holds it; else ``config`` as it is), nor as one of
     this run's own params (those reach the gitxp API inside the script through ``GITXP_PARAMS``). Other runs'
     params (the wide table's columns) do not count: a param that was not applied is never recorded as applied."""
-    from gitxp.builtin.overrides import delivered_params
+    from gitxp.wrap.overrides import delivered_params
 
     if config is not None and config_text is not None:
         with tempfile.TemporaryDirectory(prefix="gitxp-check-") as folder:
@@ -260,7 +259,7 @@ def prepare_tree(store: Store, plan: Plan, keep_dir: Path | None = None) -> Path
                 shutil.copy2(source, dest / path)
                 restored.append(path)
     # the run's input artifacts, and files the patch kept by hash when an artifact holds them
-    from gitxp.artifacts import restore_inputs
+    from gitxp.store.artifacts import restore_inputs
 
     restored += restore_inputs(store, plan.run["run_id"], dest, dict(_patch_skipped(plan.patch)))
     link_declared_inputs(store, plan.run.get("meta.inputs"), dest)

@@ -1,6 +1,6 @@
 """Has anything changed in these directories? One system call to answer, through Linux's inotify.
 
-:mod:`gitxp.versioncache` keeps a process's captured version while the working tree is unchanged. Checking that
+:mod:`gitxp.version.cache` keeps a process's captured version while the working tree is unchanged. Checking that
 by ``stat`` of every file costs a millisecond per thousand files, per run; an inotify watch on each directory
 answers with one non-blocking ``read``: nothing to read, nothing changed. Any event (a file written, created,
 removed, renamed, its mode changed; the event queue overflowing) says "look again", and the caller then compares

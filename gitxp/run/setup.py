@@ -10,8 +10,8 @@ from typing import Any
 
 from gitxp.errors import NotARepositoryError
 from gitxp.store import Store
-from gitxp.values import flatten
-from gitxp.versioning import Version
+from gitxp.store.values import flatten
+from gitxp.version.capture import Version
 
 END_STATUSES = ("finished", "failed", "interrupted", "pruned", "cancelled")
 
@@ -72,7 +72,7 @@ def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Versio
         raise NotARepositoryError(
             "not inside a git working tree (pass --no-git / git=False to record without a version)"
         )
-    from gitxp.versioncache import capture_cached
+    from gitxp.version.cache import capture_cached
 
     return store, kernel_version(store, capture_cached(store.repo))
 

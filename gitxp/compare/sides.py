@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from gitxp import objective
 from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
+from gitxp.query import objective
 from gitxp.store import Store
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def side_at(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from gitxp.ancestry import distance, newest, on_history
+    from gitxp.query.ancestry import distance, newest, on_history
 
     off_history = 0
     if kind == "commit":
@@ -306,7 +306,9 @@ def _resolve_one(
     try:
         run_id = store.resolve_run(text, table)
         rows = table.filter(pc.equal(table["run_id"], run_id))
-        return Group(store.short_id(run_id), "run", rows, rows["commit"][0].as_py() if rows.num_rows else None)
+        return Group(
+            store.short_id(run_id), "run", rows, rows["commit"][0].as_py() if rows.num_rows else None
+        )
     except RunNotFoundError as error:
         if "ambiguous" in str(error) and store.repo.resolve(text) is None:
             raise

@@ -1,4 +1,4 @@
-"""``python -m gitxp._commit PATH RUN_ID...``: commit staged runs to the store's ref (see Store.commit_later)."""
+"""``python -m gitxp.store.commit_later PATH RUN_ID...``: commit staged runs to the store's ref (see Store.commit_later)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitxp.errors import GitxpWarning
-from gitxp.repo import Repo
-from gitxp.secrets import is_secret_file
+from gitxp.git.repo import Repo
+from gitxp.version.secrets import is_secret_file
 
 __all__ = [
     "Version",
@@ -53,7 +53,9 @@ class Version:
     branch: str | None = None
     patch: bytes = b""
     skipped: tuple[SkippedFile, ...] = field(default=())
-    secrets: tuple[str, ...] = field(default=())  # untracked secret-looking files left out (gitxp.secrets)
+    secrets: tuple[str, ...] = field(
+        default=()
+    )  # untracked secret-looking files left out (gitxp.version.secrets)
     # what the id hashes when it differs from ``patch``: notebooks as their cell sources (gitxp.notebook), so
     # that outputs, execution counts and metadata are not code; ``b""`` when only those changed
     identity: bytes | None = field(default=None, compare=False)
@@ -135,7 +137,7 @@ def secret_patterns(repo: Repo) -> tuple[str, ...]:
     process and repository)."""
     key = str(repo.git_dir)
     if key not in _patterns:
-        from gitxp.secrets import secret_file_patterns
+        from gitxp.version.secrets import secret_file_patterns
 
         extra = repo.run(["config", "--get-all", "gitxp.secretFiles"], check=False).stdout
         _patterns[key] = secret_file_patterns(extra.decode(errors="replace").splitlines())
@@ -232,7 +234,9 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         repo.git("add", "--update", "--", ":/", env=env)
         if tracked_secrets:  # their committed content, not the edit: the patch leaves them out
             paths = b"\0".join(p.encode(errors="surrogateescape") for p in tracked_secrets)
-            repo.git("reset", "-q", commit, "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
+            repo.git(
+                "reset", "-q", commit, "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env
+            )
         if include:
             paths = b"\0".join(p.encode(errors="surrogateescape") for p in include)
             repo.git("add", "--force", "--pathspec-from-file=-", "--pathspec-file-nul", input=paths, env=env)
@@ -256,7 +260,7 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         shutil.rmtree(tmpdir, ignore_errors=True)
     identity = None
     if b".ipynb" in patch or b".gitxp/executed/" in patch:
-        from gitxp.notebook import readable_patch, split_executed
+        from gitxp.version.ipynb import readable_patch, split_executed
 
         # notebooks by their cell sources; a kernel's executed cells (in a rerun's worktree) are not code
         identity = split_executed(readable_patch(repo, patch))[0]
@@ -290,7 +294,7 @@ def _apply(
     env: dict[str, str] | None = None,
     cached: bool = False,
 ) -> None:
-    from gitxp.repo import run_git
+    from gitxp.git.repo import run_git
 
     if not patch.strip() or b"diff --git" not in patch:
         return
@@ -307,7 +311,7 @@ def materialize(repo: Repo, commit: str, patch: bytes, dest: Path) -> Path:
     repo.git("worktree", "add", "--detach", "--quiet", str(dest), commit)
     try:
         if (dest / ".gitmodules").exists():
-            from gitxp.repo import run_git
+            from gitxp.git.repo import run_git
 
             proc = run_git(["submodule", "update", "--init", "--recursive", "--quiet"], cwd=dest, check=False)
             if proc.returncode != 0:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitxp.store import StagedRun
-from gitxp.values import to_float
+from gitxp.store.values import to_float
 
 CHUNK_POINTS = int(os.environ.get("GITXP_METRICS_CHUNK", 5000))
 FLUSH_SECONDS = float(os.environ.get("GITXP_FLUSH_SECONDS", 2.0))
@@ -105,7 +105,7 @@ class Curves:
         try:
             names = array(self._names, pa.string())
         except (UnicodeEncodeError, pa.ArrowException):  # a lone surrogate in a name: repaired, not lost
-            from gitxp.values import clean_text
+            from gitxp.store.values import clean_text
 
             names = pa.array([clean_text(name) for name in self._names], pa.string())
         batch = pa.record_batch(
@@ -231,8 +231,8 @@ class Curves:
         )
 
     def _summarise(self, name: str, mode: str) -> None:
-        """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.objective), unless reported."""
-        from gitxp.objective import summary_name
+        """Summarise the curve ``name`` as the result ``name.mode`` (see gitxp.query.objective), unless reported."""
+        from gitxp.query.objective import summary_name
 
         if name in self._record["results"]:
             return
