@@ -48,6 +48,7 @@ def _documented_names() -> set[str]:
     import re
 
     readme = (ROOT / "README.md").read_text()
+    readme = re.sub(r"git config (--\S+ )*gitxp\.[\w.]+", "", readme)  # git config keys are not Python names
     return set(re.findall(r"(?<!tool\.)\bgitxp\.([A-Za-z_]\w*)", readme))  # not pyproject's [tool.gitxp.*]
 
 

@@ -2,10 +2,12 @@
 
 Each selector names a group of runs (:mod:`gitxp.compare.sides`): a run id (prefix) is that run; a version id
 (``a1b2c3d+d.9f8e2c1``) the runs of that version; a commit the version recorded at it; a branch, tag or ``HEAD``
-the newest version on its history that has runs, unless ``all_versions`` pools them. When every selector is a single run, runs are compared key by key (params, results, meta side by side). Otherwise
+the newest version on its history that has runs, unless ``all_versions`` pools them. When every selector is a
+single run, runs are compared key by key (params, results, meta side by side). Otherwise
 groups are compared on their summary metric: runs, best, mean, std, median, the best run of each, the params
 whose values differ between groups, and the difference of means against the first group with a 95% bootstrap
-confidence interval — so "B is better" comes with error bars.
+confidence interval (:mod:`gitxp.compare.stats`) — so "B is better" comes with error bars.
+:mod:`gitxp.compare.report` writes base vs head as markdown for a pull request (``gitxp report``).
 """
 
 from __future__ import annotations

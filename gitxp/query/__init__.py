@@ -3,7 +3,9 @@
 Filters compile to pyarrow compute expressions over the wide run table, so they run vectorised over the cached
 Parquet file. ``--where`` takes a Python-like expression: ``results.valid_acc > 0.9 and params.optim == "adam"``;
 a name may drop its group prefix when unambiguous (``valid_acc > 0.9``) and may be quoted with backticks when it
-holds spaces (```params.batch size` >= 64``); that parsing is in ``gitxp.query.where``, selection is here.
+holds spaces (```params.batch size` >= 64``); that parsing is in :mod:`gitxp.query.where`, selection is here.
+``--since REV`` asks git once which recorded commits descend from REV (:mod:`gitxp.query.ancestry`); the objective
+``NAME:min|max|last`` and how a run's value for it is found is :mod:`gitxp.query.objective`.
 """
 
 from __future__ import annotations

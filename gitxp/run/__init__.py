@@ -3,9 +3,11 @@
 A run is staged on disk the moment it starts (params, meta, version), its curves are appended in chunks while it
 trains, and it is committed to the store's ref when it ends, whatever way it ends.
 
-The pieces, one question per module: ``run_setup`` (what a run needs before it starts), ``run_curves`` (logging
-curves), ``run_core`` (the ``Run`` object, ``start``, ``current``), ``decorator`` (``@experiment``). This module
-re-exports them so that ``from gitxp.run import X`` keeps working.
+The pieces, one question per module: :mod:`~gitxp.run.setup` (what a run needs before it starts),
+:mod:`~gitxp.run.curves` (logging curves), :mod:`~gitxp.run.inputs` (declared input data), :mod:`~gitxp.run.core`
+(the ``Run`` object, ``start``, ``current``), :mod:`~gitxp.run.decorator` (``@experiment``); and two of gitxp's own
+plugins: :mod:`~gitxp.run.entrypoint` (how the run can be run again) and :mod:`~gitxp.run.meta` (user, host,
+environment). This module re-exports the API so that ``from gitxp.run import Run, start`` works.
 """
 
 from __future__ import annotations

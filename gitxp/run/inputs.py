@@ -1,6 +1,6 @@
 """The input data of a run: ``run.input(path)`` declares a file or directory it reads (by hash), and
 ``run.log_input(path)`` also keeps a copy of it (an artifact ``gitxp rerun`` restores). A part of
-:class:`gitxp.run.Run`, as ``run_curves`` is."""
+:class:`gitxp.run.Run`, as :mod:`gitxp.run.curves` is."""
 
 from __future__ import annotations
 
