@@ -77,6 +77,16 @@ def test_unreachable_remote_is_named(repo: Path, tmp_path: Path, invoke) -> None
         assert "Traceback" not in result.output
     result = invoke("pull", "upstream")  # a remote name nobody configured
     assert result.exit_code == 2 and "not a reachable git repository" in result.output
+    odd = tmp_path / "error 403" / "access denied 401.git"  # words of an auth failure in the path only
+    result = invoke("pull", str(odd))
+    assert result.exit_code == 2 and "not a reachable git repository" in result.output, result.output
+
+
+def test_an_http_403_is_an_authentication_failure() -> None:
+    from gitxp.git.porcelain import describe_failure
+
+    stderr = "stderr: 'fatal: unable to access 'https://example.com/r.git/': The requested URL returned error: 403'"
+    assert "authentication failed" in str(describe_failure("push", "https://example.com/r.git", stderr))
 
 
 def test_authentication_failure_says_so(

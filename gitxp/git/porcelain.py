@@ -25,7 +25,7 @@ class PushRejected(UsageError):
 
 _AUTH = re.compile(
     r"authentication failed|permission denied|could not read (username|password)|terminal prompts disabled|"
-    r"invalid username or password|\b403\b|\b401\b|access denied|publickey",
+    r"invalid username or password|(?:error|http|status)\W{0,3}40[13]\b|access denied|publickey",
     re.IGNORECASE,
 )
 _UNREACHABLE = re.compile(
@@ -46,12 +46,13 @@ def describe_failure(action: str, remote: str, stderr: str) -> UsageError:
         if line and not line.startswith(("cmdline:", "Cmd(")):
             lines.append(line)
     last = lines[-1] if lines else "git gave no reason"
-    if _AUTH.search(stderr):
+    said = stderr.replace(remote, "<remote>")  # a path or URL may hold any word (".../run-403/..."): not git's reason
+    if _AUTH.search(said):
         return UsageError(
             f"gitxp {action} {remote}: authentication failed (check your credentials, SSH key or token "
             f"for this remote): {last}"
         )
-    if _UNREACHABLE.search(stderr):
+    if _UNREACHABLE.search(said):
         return UsageError(
             f"gitxp {action} {remote}: {remote!r} is not a reachable git repository (a remote name of "
             f"'git remote -v', a path or a URL): {last}"
