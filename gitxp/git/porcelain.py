@@ -46,7 +46,8 @@ def describe_failure(action: str, remote: str, stderr: str) -> UsageError:
         if line and not line.startswith(("cmdline:", "Cmd(")):
             lines.append(line)
     last = lines[-1] if lines else "git gave no reason"
-    said = stderr.replace(remote, "<remote>")  # a path or URL may hold any word (".../run-403/..."): not git's reason
+    # the remote's path or URL may hold any word ("run-403"): it is not git's reason
+    said = stderr.replace(remote, "<remote>")
     if _AUTH.search(said):
         return UsageError(
             f"gitxp {action} {remote}: authentication failed (check your credentials, SSH key or token "
