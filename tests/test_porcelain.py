@@ -58,11 +58,11 @@ def test_push_and_pull_between_two_clones(repo: Path, tmp_path: Path, invoke) ->
     code = "import gitxp\nwith gitxp.start(params={'x': 2}): pass\n"
     subprocess.run([sys.executable, "-c", code], cwd=clone, check=True)
     out = subprocess.run([sys.executable, "-m", "gitxp", "pull"], cwd=clone, capture_output=True, text=True)
-    assert out.returncode == 0 and "merged 1 new runs" in out.stdout, out.stderr
+    assert out.returncode == 0 and "merged 1 new run " in out.stdout, out.stderr
     out = subprocess.run([sys.executable, "-m", "gitxp", "push"], cwd=clone, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     pulled = invoke("pull")
-    assert pulled.exit_code == 0 and "merged 1 new runs" in pulled.output
+    assert pulled.exit_code == 0 and "merged 1 new run " in pulled.output
     assert sorted(gitxp.load()["params.x"].to_pylist()) == [1, 2]
 
 

@@ -159,7 +159,7 @@ def test_stores_of_two_clones_merge_as_a_union(repo: Path, tmp_path: Path, invok
     finally:
         os.chdir(repo)
     result = invoke("pull")
-    assert result.exit_code == 0 and "merged 1 new runs" in result.output
+    assert result.exit_code == 0 and "merged 1 new run " in result.output
     assert sorted(gitxp.load()["params.who"].to_pylist()) == ["first", "second"]
     assert invoke("pull").output.startswith("merged 0")
 
@@ -389,3 +389,29 @@ def test_a_run_that_ends_while_a_reader_judges_it_is_recorded_as_it_ended(repo: 
     store.commit([StagedRun(staged.path)], crashed=[staged.run_id])
     (row,) = gitxp.load().to_pylist()
     assert row["status"] == "finished" and row["results.acc"] == 0.5
+
+
+def test_a_pull_that_brings_only_tags_and_notes_says_so(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    with gitxp.start(params={"who": "first"}) as run:
+        pass
+    assert invoke("push").exit_code == 0
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(bare), str(other))
+    os.chdir(other)
+    try:
+        assert invoke("pull").output.startswith("merged 1 new run from")
+        assert invoke("tag", run.id, "baseline").exit_code == 0
+        assert invoke("note", run.id, "the one to beat").exit_code == 0
+        assert invoke("push").exit_code == 0
+    finally:
+        os.chdir(repo)
+    result = invoke("pull")  # the teammate's tag and note, no run: not "merged 0 new runs" alone
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("merged 0 new runs and 2 life-cycle changes (tags, notes, archive, rm) from"), (
+        result.output
+    )
+    assert "baseline" in gitxp.load(columns=None).to_pylist()[0]["tags"]

@@ -139,7 +139,7 @@ def test_push_and_pull_take_a_path(repo: Path, tmp_path: Path, invoke) -> None: 
     out = subprocess.run(
         [sys.executable, "-m", "gitxp", "pull", str(bare)], cwd=clone, capture_output=True, text=True
     )
-    assert out.returncode == 0 and "merged 1 new runs" in out.stdout, out.stderr
+    assert out.returncode == 0 and "merged 1 new run " in out.stdout, out.stderr
 
 
 def test_push_right_after_a_run_shares_it(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]

@@ -80,6 +80,15 @@ def _fetch(store: object, remote: str, action: str = "pull") -> str | None:
     return store.repo.read_ref(_remote_ref(remote))
 
 
+def merged_text(runs: int, events: int) -> str:
+    """``3 new runs``, ``1 new run and 2 life-cycle changes``: what a merge brought (a life-cycle change is one
+    ``gitxp tag``/``note``/``archive``/``rm``/``cancel`` made in another clone)."""
+    text = f"{runs} new run{'' if runs == 1 else 's'}"
+    if events:
+        text += f" and {events} life-cycle change{'' if events == 1 else 's'} (tags, notes, archive, rm)"
+    return text
+
+
 @click.command("pull")
 @click.argument("remote", default="origin")
 def pull_command(remote: str) -> None:
@@ -92,8 +101,8 @@ def pull_command(remote: str) -> None:
     if sha is None:
         click.echo(f"{remote} has no gitxp runs yet")
         return
-    added = store.merge(sha)
-    click.echo(f"merged {added} new runs from {remote}")
+    merged = store.merge(sha)
+    click.echo(f"merged {merged_text(merged.runs, merged.events)} from {remote}")
     from gitxp.git.porcelain import fetch_ref
     from gitxp.store.commits import COMMITS_REFSPEC
 

@@ -22,6 +22,7 @@ from gitxp.store.cache import ReadCache
 from gitxp.store.schema import BLOB, FINAL_STATUSES
 from gitxp.store.staging import StagedRun
 from gitxp.store.tables import read_parquet, table_problem
+from gitxp.store.writer import Merged
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -182,12 +183,12 @@ class Packs(ReadCache):
         self._added(count)
         return count
 
-    def merge(self, other: str) -> int:
+    def merge(self, other: str) -> Merged:
         """As the writer's merge; the runs added count towards the next automatic pack, unless the store was
         empty (a first pull takes the other store as it is, packed by its own recordings: packing again and
         repacking the objects ``git fetch`` just packed tripled the time of a first pull of 100,000 runs)."""
         empty = self.head() is None
-        count = super().merge(other)
+        merged = super().merge(other)
         if not empty:
-            self._added(count, repack=False)  # the fetched objects are packed: only the merge commit is loose
-        return count
+            self._added(merged.runs, repack=False)  # fetched objects are packed; the merge commit is loose
+        return merged

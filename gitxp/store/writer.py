@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitxp.errors import StoreError
 from gitxp.store import liveness, recycle, written
@@ -24,6 +24,13 @@ from gitxp.store.tables import concat_tables, parquet_schema, record_table, reco
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+
+class Merged(NamedTuple):
+    """What a merge brought that this store did not have: runs, and batches of life-cycle events."""
+
+    runs: int
+    events: int
 
 
 class RefWriter(StagingArea):
@@ -257,10 +264,11 @@ class RefWriter(StagingArea):
 
     # -------------------------------------------------------------- merging stores
 
-    def merge(self, other: str) -> int:
+    def merge(self, other: str) -> Merged:
         """Merge another store's commit (e.g. fetched from a clone) into ours as a union of runs.
 
-        Runs only the other side has are added; runs both sides have keep our copy. Returns the number added.
+        Runs only the other side has are added; runs both sides have keep our copy; life-cycle events (tags,
+        notes, archive, rm) only the other side has are added. Returns how many of each were new here.
         """
         self.flush()
         names = self.repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", other).decode().split("\0")
@@ -270,9 +278,10 @@ class RefWriter(StagingArea):
         self._check_incoming_packs(other, ours)
         if ours is None:
             self.repo.git("update-ref", "-m", "gitxp: merge", REF, other, ZERO)
-            return sum(1 for p in paths if p.startswith("runs/") and p.endswith("/run.parquet"))
+            runs = sum(1 for p in paths if p.startswith("runs/") and p.endswith("/run.parquet"))
+            return Merged(runs, sum(1 for p in paths if p.startswith("events/")))
         if self.repo.run(["merge-base", "--is-ancestor", other, ours], check=False).returncode == 0:
-            return 0
+            return Merged(0, 0)
         theirs = {p: s for _k, s, p in self.repo.ls_tree(other, "runs", "packs", "events", "envs")}
         mine = {p for _k, _s, p in self.repo.ls_tree(ours, "runs", "packs", "events", "envs")}
         new_runs = {p.rsplit("/", 1)[0] for p in theirs if p not in mine and p.endswith("/run.parquet")}
@@ -284,7 +293,7 @@ class RefWriter(StagingArea):
         }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch; envs/: environments; unions
         with self.lock():
             self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
-        return len(new_runs)
+        return Merged(len(new_runs), sum(1 for p in files if p.startswith("events/")))
 
     def _check_incoming_packs(self, other: str, ours: str | None) -> None:
         """Refuse to merge a pack we do not have yet that is not a gitxp pack (another schema, or no Parquet file
