@@ -157,3 +157,29 @@ def test_the_server_stops_at_once_on_sigterm_with_a_computation_running(repo: Pa
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_code_version_is_a_factor_of_its_own_when_runs_span_versions(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """The score moved with a new model (v2), lr barely matters: pooled, lr alone took the whole share."""
+    import subprocess
+
+    script = (
+        "import random, sys\nimport gitxp\nrng = random.Random(int(sys.argv[1]))\n"
+        "base = {base}\n"
+        "for i in range(16):\n"
+        "    lr = [0.01, 0.02, 0.05, 0.1][i % 4]\n"
+        "    with gitxp.start(experiment='model', params={{'lr': lr}}, metric='acc:max') as run:\n"
+        "        run.result(acc=base + lr * 0.1 + rng.uniform(0, 0.01))\n"
+    )
+    for step, base in enumerate((0.5, 0.9)):
+        (repo / "train.py").write_text(script.format(base=base))
+        subprocess.run(["git", "add", "train.py"], cwd=repo, check=True)
+        subprocess.run(["git", "commit", "-qm", f"model v{step + 1}"], cwd=repo, check=True)
+        run_python((repo / "train.py").read_text().replace("int(sys.argv[1])", str(step)), repo)
+    out = invoke("show", "-e", "model", "--importance")
+    assert out.exit_code == 0, out.output
+    assert "32 runs); 2 code versions, a factor of their own: (code version)" in out.stdout, out.stdout
+    shares = {
+        m.group(1): float(m.group(2)) for m in re.finditer(r"^(.+?)\s+([01]\.\d{3})\b", out.stdout, re.M)
+    }
+    assert shares["(code version)"] > 0.8 and shares["lr"] < 0.2, out.stdout

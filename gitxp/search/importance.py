@@ -12,6 +12,11 @@ without a param holds a level of its own: one more choice (``None``) of a catego
 numeric param's range (below its low end; half of it on a log scale), so the random forest of fANOVA can split
 "absent" from every present value and every finished run counts.
 
+Code versions: when the runs measured several versions of the code, the version is a factor of its own (the
+pseudo-param ``(code version)``), so that what a code change did to the objective is shown as such instead of
+being spread over the params (alone, ``lr`` took the whole share of an experiment whose score moved with a new
+model). The header says how many versions the runs stand on.
+
 Cost: fANOVA grows faster than linearly with the trials (a forest of 64 trees, 210 s at 5,000 runs). At most
 ``SAMPLE`` trials are used (``$GITXP_IMPORTANCE_SAMPLE``): a seeded random sample of a larger experiment, the same
 for the same store, and the result says so (``Importance.sampled``). ``cached`` keeps results on disk by
@@ -43,13 +48,14 @@ if TYPE_CHECKING:
 
     from gitxp.store import Store
 
-__all__ = ["EVALUATORS", "SAMPLE", "Importance", "cached", "compute", "importances"]
+__all__ = ["EVALUATORS", "SAMPLE", "VERSION", "Importance", "cached", "compute", "importances"]
 
 EVALUATORS = ("fanova", "mdi", "ped-anova")
 SAMPLE = 1000  # trials an importance stands on at most (a seeded sample of a larger experiment)
 # fANOVA's forest: Optuna's default (64 trees, depth 64) took 26 s on 1,000 trials, this one 1.9 s (shares within
 # 0.03 of it on benchmarks/bench_importance.py's data); 256 leaves a tree still split 1,000 trials finely
 FOREST = {"n_trees": 32, "max_depth": 8}
+VERSION = "(code version)"  # the factor standing for the code version, when the runs measured several
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Importance:
     sampled: bool
     conditional: tuple[str, ...]
     evaluator: str
+    versions: int = 1  # code versions the runs measured; more than one: VERSION is a factor of its own
 
     def describe(self, metric: str) -> str:
         """The header line: what the values stand on."""
@@ -73,6 +80,8 @@ class Importance:
         line = f"param importance for {metric} ({self.evaluator}, {used})"
         if self.conditional:
             line += f"; absent counted as a level for {', '.join(self.conditional)}"
+        if self.versions > 1:
+            line += f"; {self.versions} code versions, a factor of their own: {VERSION}"
         return line
 
     def to_json(self) -> dict[str, Any]:
@@ -199,9 +208,14 @@ def compute(
         dists[name] = dist
     if not dists:
         raise UsageError("importance: no param varied between the finished runs")
+    versions = list(dict.fromkeys(t.version or "(unknown)" for t in used))
+    if len(versions) > 1:  # what the code changes did is theirs, not the params' (see the module)
+        dists[VERSION] = optuna.distributions.CategoricalDistribution(versions)
     trials = []
     for t in used:
-        params = {n: t.params[n] if t.params.get(n) is not None else absent[n] for n in dists}
+        params = {n: t.params[n] if t.params.get(n) is not None else absent[n] for n in dists if n != VERSION}
+        if len(versions) > 1:
+            params[VERSION] = t.version or "(unknown)"
         value = float((t.values or [math.nan])[0])
         trials.append(
             create_trial(
@@ -239,6 +253,7 @@ def compute(
         sampled=len(used) < max(eligible or 0, len(complete)),
         conditional=tuple(n for n in dists if n in absent),
         evaluator=evaluator,
+        versions=len(versions),
     )
 
 
@@ -254,7 +269,7 @@ def cache_key(store: Store, experiment: str, metric: tuple[str, str], evaluator:
     """What an importance result depends on: the experiment, objective and evaluator, the sample size, and the
     store's state (its ref, which every recorded run, archive and removal moves, and the runs still staged)."""
     head, staged = store.state()
-    text = json.dumps([experiment, list(metric), evaluator, sample_size(), head, list(staged)])
+    text = json.dumps([experiment, list(metric), evaluator, sample_size(), head, list(staged), VERSION])
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -320,9 +335,10 @@ def sampled_history(
         c for c in table.column_names if c.startswith("params.") and table[c].null_count < table.num_rows
     ]
     dists = f"meta.{DISTS_KEY}"
-    wanted = ["run_id", column, *params, *([dists] if dists in table.column_names else [])]
+    wanted = ["run_id", "version", column, *params, *([dists] if dists in table.column_names else [])]
     for row in table.select(wanted).to_pylist():
         trial = Trial(row["run_id"], {p[7:]: row[p] for p in params if row[p] is not None}, "complete")
+        trial.version = row["version"]
         trial.values = [float(row[column])]
         if row.get(dists):
             try:

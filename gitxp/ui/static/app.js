@@ -484,7 +484,8 @@ function importancePanel(impBox, first, experiment, metric) {
     const max = Math.max(...Object.values(imp.values), 1e-9);
     const used = imp.sampled ? `a sample of ${imp.runs} of ${imp.eligible} runs` : `${imp.runs} runs`;
     const absent = imp.conditional && imp.conditional.length ? `; absent counted as a level for ${imp.conditional.join(", ")}` : "";
-    impBox.append(el("div", { class: "muted" }, used + absent),
+    const versions = imp.versions > 1 ? `; ${imp.versions} code versions, a factor of their own: (code version)` : "";
+    impBox.append(el("div", { class: "muted" }, used + absent + versions),
       el("table", { class: "kv" }, Object.entries(imp.values).map(([k, v]) => el("tr", {}, el("td", {}, k),
         el("td", {}, el("span", { class: "bar", style: `width:${Math.round(160 * v / max)}px` }), ` ${v.toFixed(3)}`)))));
     return true;
