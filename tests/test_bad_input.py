@@ -927,3 +927,15 @@ def test_one_experiments_text_keeps_other_experiments_types(repo: Path, invoke) 
         assert gitxp.load("B")["params.k"].to_pylist() == ["x"]
         listed = invoke("ls", "-e", "A", "--where", "params.k > 0", "--format", "json")
         assert listed.exit_code == 0 and len(json.loads(listed.output)) == 2, listed.output
+
+
+def test_a_grid_larger_than_the_default_limit_runs_when_max_runs_allows_it(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """The grid's points are built by the strategy, after parsing: they obeyed the default limit, not --max-runs
+    (the error told the user to raise --max-runs they had just raised)."""
+    (repo / "t.py").write_text("print('gitxp: acc=1')\n")
+    big = ("run", "--grid", "a=1:150000", "--dry-run", "--", sys.executable, "t.py", "{a}")
+    refused = invoke(*big)
+    assert refused.exit_code == 2 and "raise --max-runs" in refused.output, refused.output
+    allowed = invoke(*big[:3], "--max-runs", "200000", *big[3:])
+    assert allowed.exit_code == 0, allowed.output
+    assert "149995 more" in allowed.output

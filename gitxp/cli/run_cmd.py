@@ -260,6 +260,7 @@ def run_command(
         space = _space(params, grids, samples, space_file, n)
     finally:
         space_module.MAX_RUNS = saved
+    space.max_runs = max_runs  # its grid is built later, by the strategy
     objectives = _objectives(metrics)
     if not objectives and (space.is_sweep or strategy != "grid") and not shell:
         from gitxp.query.objective import from_script

@@ -34,6 +34,7 @@ class Space:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     sample: dict[str, Distribution] = field(default_factory=dict)
     n: int | None = None
+    max_runs: int | None = None  # the largest sweep allowed (``--max-runs``); None: ``grid.MAX_RUNS``
 
     @property
     def names(self) -> list[str]:
@@ -48,7 +49,7 @@ class Space:
         return math.prod(len(v) for v in self.grid.values())
 
     def grid_points(self) -> list[dict[str, Any]]:
-        check_size(self.grid_size, "the grid")
+        check_size(self.grid_size, "the grid", self.max_runs)
         keys = list(self.grid)
         return [dict(zip(keys, combo)) for combo in itertools.product(*(self.grid[k] for k in keys))]
 
@@ -58,6 +59,7 @@ class Space:
             {**self.grid, **other.grid},
             {**self.sample, **other.sample},
             other.n if other.n is not None else self.n,
+            other.max_runs if other.max_runs is not None else self.max_runs,
         )
 
 
