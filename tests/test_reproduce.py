@@ -493,3 +493,25 @@ def test_dashboard_pages_show_environment_and_inputs_in_a_browser(repo: Path, tm
             browser.close()
     finally:
         stop(server)
+
+
+def test_the_input_hash_cache_keeps_one_entry_per_path_and_a_bounded_number(tmp_path: Path) -> None:
+    """A data file rewritten before every run added an entry per version of it, forever (.git/gitxp/inputs.json)."""
+    from gitxp.store.inputs import _Cache
+
+    data = tmp_path / "data.csv"
+    for i in range(5):
+        data.write_text(f"rows {i}\n" * (i + 1))
+        cache = _Cache(tmp_path)
+        digest, size = cache.sha256(data)
+        assert f"sha256:{digest}" == _sha(data) and size == data.stat().st_size
+        cache.save()
+    kept = json.loads((tmp_path / "inputs.json").read_text())
+    assert list(kept) == [str(data)] and f"sha256:{kept[str(data)][3]}" == _sha(data)
+    cache = _Cache(tmp_path)
+    cache.MAX_PATHS = 3
+    for i in range(5):
+        (tmp_path / f"f{i}").write_text(str(i))
+        cache.sha256(tmp_path / f"f{i}")
+    cache.save()
+    assert list(json.loads((tmp_path / "inputs.json").read_text())) == [str(tmp_path / f"f{i}") for i in (2, 3, 4)]

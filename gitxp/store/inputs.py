@@ -26,29 +26,41 @@ _CACHE_NAME = "inputs.json"
 
 
 class _Cache:
-    """sha256 of files by (path, size, mtime, inode), kept in one JSON file of the store's directory."""
+    """sha256 of files by path, valid while the file's (size, mtime, inode) is unchanged, kept in one JSON file of
+    the store's directory: one entry per path (a file rewritten replaces its entry), the ``MAX_PATHS`` used last."""
+
+    MAX_PATHS = 10_000
 
     def __init__(self, root: Path | None) -> None:
         self.path = root / _CACHE_NAME if root is not None else None
-        self.data: dict[str, str] = {}
+        self.data: dict[str, list[Any]] = {}  # path -> [size, mtime_ns, inode, sha256]
         self.changed = False
         if self.path is not None:
             try:
-                self.data = json.loads(self.path.read_text())
+                data = json.loads(self.path.read_text())
             except (OSError, ValueError):
-                self.data = {}
+                data = {}
+            if isinstance(data, dict):  # entries of another shape (an older gitxp's) are dropped: hashed again
+                self.data = {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 4}
 
     def sha256(self, path: Path) -> tuple[str, int]:
         st = path.stat()
-        key = f"{path}|{st.st_size}|{st.st_mtime_ns}|{st.st_ino}"
-        digest = self.data.get(key)
-        if digest is None:
+        stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+        key = str(path)
+        found = self.data.pop(key, None)
+        if found is not None and found[:3] == stamp:
+            digest = str(found[3])
+        else:
             h = hashlib.sha256()
             with open(path, "rb") as file:
                 for chunk in iter(lambda: file.read(1 << 20), b""):
                     h.update(chunk)
-            digest = self.data[key] = h.hexdigest()
+            digest = h.hexdigest()
+        if found is None or found[:3] != stamp or len(self.data) >= self.MAX_PATHS:
             self.changed = True
+        self.data[key] = [*stamp, digest]  # the newest use last: the oldest go first
+        while len(self.data) > self.MAX_PATHS:
+            del self.data[next(iter(self.data))]
         return digest, st.st_size
 
     def save(self) -> None:
