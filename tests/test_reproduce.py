@@ -514,4 +514,6 @@ def test_the_input_hash_cache_keeps_one_entry_per_path_and_a_bounded_number(tmp_
         (tmp_path / f"f{i}").write_text(str(i))
         cache.sha256(tmp_path / f"f{i}")
     cache.save()
-    assert list(json.loads((tmp_path / "inputs.json").read_text())) == [str(tmp_path / f"f{i}") for i in (2, 3, 4)]
+    assert list(json.loads((tmp_path / "inputs.json").read_text())) == [
+        str(tmp_path / f"f{i}") for i in (2, 3, 4)
+    ]

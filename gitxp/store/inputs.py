@@ -40,7 +40,8 @@ class _Cache:
                 data = json.loads(self.path.read_text())
             except (OSError, ValueError):
                 data = {}
-            if isinstance(data, dict):  # entries of another shape (an older gitxp's) are dropped: hashed again
+            # entries of another shape (an older gitxp's) are dropped: hashed again
+            if isinstance(data, dict):
                 self.data = {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 4}
 
     def sha256(self, path: Path) -> tuple[str, int]:
