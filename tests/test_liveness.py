@@ -43,7 +43,7 @@ def test_lock_is_held_by_the_owner_only(tmp_path: Path) -> None:
     assert not (tmp_path / liveness.LOCK_NAME).exists()
     assert liveness.is_held(tmp_path) is True
     child = subprocess.run(  # another process sees it held too
-        [sys.executable, "-c", f"from gitxp import liveness; print(liveness.is_held({str(tmp_path)!r}))"],
+        [sys.executable, "-c", f"from gitxp.store import liveness; print(liveness.is_held({str(tmp_path)!r}))"],
         capture_output=True,
         text=True,
         check=True,
