@@ -33,16 +33,11 @@ CANCEL_GRACE = float(os.environ.get("GITXP_CANCEL_GRACE", 30.0))
 
 def live_runs(store: Store) -> list[tuple[StagedRun, dict[str, Any]]]:
     """Runs still running: staged, not ended, owner alive."""
-    out = []
-    for staged in store.staged_runs():
-        try:
-            record = staged.read_record()
-        except ValueError:
-            continue
-        if record is None or record.get("status") != "running" or staged.is_dead(record):
-            continue
-        out.append((staged, record))
-    return out
+    return [
+        (staged, record)
+        for staged, record in store.staged_records()
+        if record.get("status") == "running" and not staged.is_dead(record)
+    ]
 
 
 def select_live(
