@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gitxp.run import Run
 
-__all__ = ["active_run", "add_params", "plain", "end_run", "INTEGRATIONS", "describe"]
+__all__ = ["active_run", "add_params", "plain", "end_run", "RunHolder", "INTEGRATIONS", "describe"]
 
 # integration module -> (the framework's distribution, its import name, what it provides); framework modules are
 # imported only by the user's code, never by gitxp itself (``gitxp plugins`` lists them without importing them).
@@ -103,3 +103,24 @@ def end_run(run: Run, status: str = "finished") -> None:
     else:
         run.end(status)
         run.__exit__(None, None, None)
+
+
+class RunHolder:
+    """The run a framework callback records into: the current gitxp run, or one it starts on first use (named
+    after ``_experiment_name``) and ends with :meth:`end_own_run` -- never a run it did not start."""
+
+    _experiment_name: str | None = None
+    _run: Run | None = None
+    _owns_run: bool = False
+
+    @property
+    def run(self) -> Run:
+        """The run this callback records into (found, or started, on first use)."""
+        if self._run is None:
+            self._run, self._owns_run = active_run(self._experiment_name)
+        return self._run
+
+    def end_own_run(self, status: str = "finished") -> None:
+        """End the run if this callback started it (one it found is its owner's to end)."""
+        if self._run is not None and self._owns_run:
+            end_run(self._run, status)
