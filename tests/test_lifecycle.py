@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import clone_of, git, shared_remote
 
 import gitxp
 from gitxp.store import REF
@@ -241,13 +241,10 @@ def test_ops_travel_with_push_and_pull_and_merge_without_loss(
     invoke,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "shared.git", push=False)
     r1, r2, r3 = make_runs()
     assert invoke("push").exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    clone = clone_of(bare, tmp_path / "clone")
     _gitxp(clone, "pull")
     # concurrently: a tag on A, a note on B, an archive on B, and both note the same run (both kept, newest
     # first: a teammate's note never replaces yours, issue 25)
