@@ -16,11 +16,20 @@ from conftest import clone_of, git, record_foreign_run, shared_remote
 import gitxp
 
 
-def _wait_for(path: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
+def _kill_9_once_written(code: str, cwd: Path, marker: Path, timeout: float = 30.0) -> str:
+    """Run ``code`` in a fresh interpreter, SIGKILL it the moment it has written ``marker``; returns the marker's
+    text."""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd)
+    try:
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            assert time.monotonic() < deadline, f"{marker} never appeared"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    return marker.read_text()
 
 
 # ---------------------------------------------------------------------- item 2: sampled params survive kill -9
@@ -38,14 +47,7 @@ def test_sampled_params_survive_kill_9_right_after_sampling(repo: Path, tmp_path
         f"pathlib.Path({str(marker)!r}).write_text(repr((lr, opt, u)))\n"
         "time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
-    try:
-        _wait_for(marker)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        proc.kill()
-    lr, opt, u = eval(marker.read_text())
+    lr, opt, u = eval(_kill_9_once_written(code, repo, marker))
     row = gitxp.load().to_pylist()[0]
     assert row["status"] == "crashed"
     assert (row["params.given"], row["params.lr"], row["params.opt"], row["params.u"]) == (1, lr, opt, u)
@@ -63,14 +65,7 @@ def test_optimize_trial_params_survive_kill_9(repo: Path, tmp_path: Path) -> Non
         "    return x * x\n"
         "gitxp.optimize(objective, n_trials=3, experiment='opt')\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
-    try:
-        _wait_for(marker)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        proc.kill()
-    x = eval(marker.read_text())
+    x = eval(_kill_9_once_written(code, repo, marker))
     rows = [r for r in gitxp.load().to_pylist() if r["status"] == "crashed"]
     assert [r["params.x"] for r in rows] == [x]
 
