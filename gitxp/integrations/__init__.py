@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gitxp.run import Run
 
-__all__ = ["active_run", "add_params", "plain", "end_run", "RunHolder", "INTEGRATIONS", "describe"]
+__all__ = ["active_run", "add_params", "plain", "numbers", "end_run", "RunHolder", "INTEGRATIONS", "describe"]
 
 # integration module -> (the framework's distribution, its import name, what it provides); framework modules are
 # imported only by the user's code, never by gitxp itself (``gitxp plugins`` lists them without importing them).
@@ -92,6 +92,18 @@ def plain(value: Any) -> Any:
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy / torch scalars
         return value.item()
     return str(value)
+
+
+def numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    """The entries of a framework's logs that are numbers (its scalars and one-element tensors included), as
+    floats; the others are left out."""
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        try:
+            out[key] = float(value.item() if hasattr(value, "item") else value)
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 def end_run(run: Run, status: str = "finished") -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import keras
 
-from gitxp.integrations import RunHolder, add_params
+from gitxp.integrations import RunHolder, add_params, numbers
 
 __all__ = ["GitxpCallback"]
 
@@ -36,12 +36,7 @@ class GitxpCallback(keras.callbacks.Callback, RunHolder):
         add_params(self.run, params)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        values = {}
-        for key, value in (logs or {}).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):
-                continue
+        values = numbers(logs or {})
         if values:
             self.run.log(values, step=epoch)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from gitxp.integrations import RunHolder, add_params
+from gitxp.integrations import RunHolder, add_params, numbers
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -62,12 +62,7 @@ class GitxpLogger(Logger, RunHolder):
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        values = {}
-        for key, value in metrics.items():
-            try:
-                values[key] = float(value.item() if hasattr(value, "item") else value)
-            except (TypeError, ValueError):
-                continue
+        values = numbers(metrics)
         if values:
             self.run.log(values, step=step)
 
