@@ -130,6 +130,16 @@ def test_archive_hides_from_ls_compare_history_and_dashboard(repo: Path, invoke)
     assert sorted(ls_ids(invoke)) == sorted([a, b, c])
 
 
+def test_compare_of_an_experiment_whose_runs_are_all_archived_says_so(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """As ``ls -e`` does (one reading of the filters, gitxp.query.listing_table), also when no run at all is
+    visible -- not "HEAD has no recorded runs on its history"."""
+    make_runs(2)
+    assert invoke("archive", "-e", "exp", "--yes").exit_code == 0
+    out = invoke("compare", "-e", "exp", "HEAD", "HEAD")
+    assert out.exit_code == 2 and "every run of experiment 'exp' is archived (2 runs)" in out.output, out.output
+    assert "--archived includes them" in out.output
+
+
 def test_rm_undo_and_gc_after_the_grace_period(
     repo: Path,
     invoke,
