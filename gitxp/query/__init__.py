@@ -94,7 +94,7 @@ def listing_table(
     show_archived: str = "--all",
     where: str = "-e: ",
 ) -> pa.Table:
-    """The runs ``gitxp ls`` and ``gitxp.load`` select from: the visible ones (``archived``: archived ones too)
+    """The runs ``gitxp ls``, ``gitxp compare`` and ``gitxp.load`` select from: the visible ones (``archived``: archived ones too)
     with all of ``tags`` / a note containing ``note``, whose commit is ``since`` or descends from it. Each name in
     ``experiment`` must be an experiment of these runs before ``since`` narrows them (one whose runs are all older
     is no error, only an empty selection); see :func:`check_experiments` for ``show_archived`` and ``where``."""
