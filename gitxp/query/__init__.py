@@ -94,10 +94,11 @@ def listing_table(
     show_archived: str = "--all",
     where: str = "-e: ",
 ) -> pa.Table:
-    """The runs ``gitxp ls``, ``gitxp compare`` and ``gitxp.load`` select from: the visible ones (``archived``: archived ones too)
-    with all of ``tags`` / a note containing ``note``, whose commit is ``since`` or descends from it. Each name in
-    ``experiment`` must be an experiment of these runs before ``since`` narrows them (one whose runs are all older
-    is no error, only an empty selection); see :func:`check_experiments` for ``show_archived`` and ``where``."""
+    """The runs ``gitxp ls``, ``gitxp compare`` and ``gitxp.load`` select from: the visible ones (``archived``:
+    archived ones too) with all of ``tags`` / a note containing ``note``, whose commit is ``since`` or descends
+    from it. Each name in ``experiment`` must be an experiment of these runs before ``since`` narrows them (one
+    whose runs are all older is no error, only an empty selection); see :func:`check_experiments` for
+    ``show_archived`` and ``where``."""
     table = store.table(show="archived" if archived else "visible")
     if tags or note is not None:
         from gitxp.store.lifecycle import filter_table
