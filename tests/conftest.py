@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -32,6 +33,52 @@ def _isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
 def git(repo: Path, *args: str) -> str:
     """Run git in ``repo`` and return its stripped stdout."""
     return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def shared_remote(repo: Path, bare: Path, *, push: bool = True) -> Path:
+    """Create the bare repository ``bare`` and add it to ``repo`` as ``origin`` (with ``push``: ``repo``'s main
+    pushed to it, so that a second person can clone it): the remote two clones share. Returns ``bare``."""
+    git(bare.parent, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    if push:
+        git(repo, "push", "-q", "origin", "main")
+    return bare
+
+
+def clone_of(remote: Path, path: Path) -> Path:
+    """A second person's clone of ``remote`` (a bare remote or another clone) at ``path``; returns ``path``."""
+    git(path.parent, "clone", "-q", str(remote), str(path))
+    return path
+
+
+def record_foreign_run(
+    clone: Path,
+    command: Sequence[str],
+    meta: Mapping[str, Any],
+    *,
+    experiment: str | None = None,
+    more_meta: Mapping[str, Any] | None = None,
+    results: Mapping[str, float] | None = None,
+) -> None:
+    """Record in ``clone`` (someone else's clone) a run with params ``x=1`` whose command is ``command`` and whose
+    meta is ``meta`` (its user and host forged as the test likes), then ``gitxp push origin``: a run this
+    repository did not record, for the tests of what a pulled run may do."""
+    code = (
+        "import gitxp\n"
+        f"run = gitxp.start(experiment={experiment!r}, params={{'x': 1}}, meta={dict(meta)!r})\n"
+        f"run.meta({{'command.template': {list(command)!r}, 'command.shell': False, **{dict(more_meta or {})!r}}})\n"
+        + (f"run.result(**{dict(results)!r})\n" if results else "")
+        + "run.end()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=clone, check=True)
+    pushed = subprocess.run(
+        [sys.executable, "-m", "gitxp", "push", "origin"],
+        cwd=clone,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    assert pushed.returncode == 0, pushed.stderr
 
 
 @pytest.fixture

@@ -34,6 +34,22 @@ def test_load_since_and_experiment_columns(repo: Path) -> None:
         gitxp.load(experiment="aa")
 
 
+def test_load_and_ls_agree_on_an_experiment_with_no_run_since_the_revision(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """The experiment exists (its runs are older than --since): an empty table, as ``gitxp ls`` lists nothing --
+    not "no run belongs to experiment 'a'" (both share one reading of the filters, gitxp.query.listing_table)."""
+    with gitxp.start(experiment="a") as run:
+        run.result(acc=0.5)
+    (repo / "train.py").write_text("print(2)\n")
+    git(repo, "commit", "-qam", "two")
+    with gitxp.start(experiment="b") as run:
+        run.result(loss=0.2)
+    listed = invoke("ls", "-e", "a", "--since", "HEAD", "--format", "json")
+    assert listed.exit_code == 0 and listed.stdout.strip() == "[]", listed.output
+    assert gitxp.load(experiment="a", since="HEAD").num_rows == 0
+    with pytest.raises(gitxp.GitxpError, match="did you mean a"):
+        gitxp.load(experiment="aa", since="HEAD")
+
+
 def test_metrics_of_many_runs_in_one_long_table(repo: Path) -> None:
     ids = []
     for i in range(3):

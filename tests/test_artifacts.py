@@ -13,7 +13,7 @@ import pytest
 import gitxp
 from gitxp.errors import UsageError
 from gitxp.store import REF, Store, run_path
-from tests.conftest import git
+from tests.conftest import clone_of, git, shared_remote
 
 
 def test_small_artifacts_are_blobs_on_the_ref_deduplicated(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
@@ -116,18 +116,14 @@ def test_wrapped_command_output_artifacts_and_api_give_one_run(repo: Path, tmp_p
 def test_artifacts_travel_with_push_pull_and_survive_gc(
     make_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke
 ) -> None:  # type: ignore[no-untyped-def]
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
     first = make_repo("first")
-    git(first, "remote", "add", "origin", str(bare))
-    git(first, "push", "-q", "origin", "main")
+    bare = shared_remote(first, tmp_path / "remote.git")
     monkeypatch.chdir(first)
     (tmp_path / "weights.npy").write_bytes(b"\x93NUMPY" + bytes(range(256)) * 4)
     with gitxp.start() as run:
         run.log_artifact(tmp_path / "weights.npy")
     assert invoke("push").exit_code == 0
-    second = tmp_path / "second"
-    git(tmp_path, "clone", "-q", str(bare), str(second))
+    second = clone_of(bare, tmp_path / "second")
     monkeypatch.chdir(second)
     assert invoke("pull").exit_code == 0
     assert invoke("gc").exit_code == 0

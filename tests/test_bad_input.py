@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import clone_of, git, shared_remote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_wrapper import write
@@ -815,14 +815,10 @@ def test_cancel_grace_must_be_a_finite_number(repo: Path, invoke) -> None:  # ty
 
 
 def test_clones_pushing_at_once_all_get_through(repo: Path, tmp_path: Path) -> None:
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "HEAD")
+    bare = shared_remote(repo, tmp_path / "remote.git")
     clones = []
     for i in range(5):
-        clone = tmp_path / f"clone{i}"
-        git(tmp_path, "clone", "-q", str(bare), str(clone))
+        clone = clone_of(bare, tmp_path / f"clone{i}")
         code = f"import gitxp\nfor j in range(3):\n    with gitxp.start(params={{'i': {i}, 'j': j}}): pass\n"
         subprocess.run([sys.executable, "-c", code], cwd=clone, check=True)
         _cli(clone, "ls")  # committed

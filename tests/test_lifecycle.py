@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import clone_of, git, shared_remote
 
 import gitxp
 from gitxp.store import REF
@@ -130,6 +130,16 @@ def test_archive_hides_from_ls_compare_history_and_dashboard(repo: Path, invoke)
     assert sorted(ls_ids(invoke)) == sorted([a, b, c])
 
 
+def test_compare_of_an_experiment_whose_runs_are_all_archived_says_so(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    """As ``ls -e`` does (one reading of the filters, gitxp.query.listing_table), also when no run at all is
+    visible -- not "HEAD has no recorded runs on its history"."""
+    make_runs(2)
+    assert invoke("archive", "-e", "exp", "--yes").exit_code == 0
+    out = invoke("compare", "-e", "exp", "HEAD", "HEAD")
+    assert out.exit_code == 2 and "every run of experiment 'exp' is archived (2 runs)" in out.output, out.output
+    assert "--archived includes them" in out.output
+
+
 def test_rm_undo_and_gc_after_the_grace_period(
     repo: Path,
     invoke,
@@ -241,13 +251,10 @@ def test_ops_travel_with_push_and_pull_and_merge_without_loss(
     invoke,
     monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "shared.git", push=False)
     r1, r2, r3 = make_runs()
     assert invoke("push").exit_code == 0
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    clone = clone_of(bare, tmp_path / "clone")
     _gitxp(clone, "pull")
     # concurrently: a tag on A, a note on B, an archive on B, and both note the same run (both kept, newest
     # first: a teammate's note never replaces yours, issue 25)

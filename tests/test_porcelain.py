@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import git
+from conftest import git, shared_remote
 
 import gitxp
 from gitxp.cli import cli
@@ -44,9 +44,7 @@ def needs_auth() -> Iterator[str]:
 
 
 def test_push_and_pull_between_two_clones(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "shared.git", push=False)
     with gitxp.start(params={"x": 1}):
         pass
     pushed = invoke("push")

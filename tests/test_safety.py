@@ -11,16 +11,25 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import clone_of, git, record_foreign_run, shared_remote
 
 import gitxp
 
 
-def _wait_for(path: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.01)
+def _kill_9_once_written(code: str, cwd: Path, marker: Path, timeout: float = 30.0) -> str:
+    """Run ``code`` in a fresh interpreter, SIGKILL it the moment it has written ``marker``; returns the marker's
+    text."""
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=cwd)
+    try:
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            assert time.monotonic() < deadline, f"{marker} never appeared"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    return marker.read_text()
 
 
 # ---------------------------------------------------------------------- item 2: sampled params survive kill -9
@@ -38,14 +47,7 @@ def test_sampled_params_survive_kill_9_right_after_sampling(repo: Path, tmp_path
         f"pathlib.Path({str(marker)!r}).write_text(repr((lr, opt, u)))\n"
         "time.sleep(60)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
-    try:
-        _wait_for(marker)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        proc.kill()
-    lr, opt, u = eval(marker.read_text())
+    lr, opt, u = eval(_kill_9_once_written(code, repo, marker))
     row = gitxp.load().to_pylist()[0]
     assert row["status"] == "crashed"
     assert (row["params.given"], row["params.lr"], row["params.opt"], row["params.u"]) == (1, lr, opt, u)
@@ -63,14 +65,7 @@ def test_optimize_trial_params_survive_kill_9(repo: Path, tmp_path: Path) -> Non
         "    return x * x\n"
         "gitxp.optimize(objective, n_trials=3, experiment='opt')\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
-    try:
-        _wait_for(marker)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        proc.kill()
-    x = eval(marker.read_text())
+    x = eval(_kill_9_once_written(code, repo, marker))
     rows = [r for r in gitxp.load().to_pylist() if r["status"] == "crashed"]
     assert [r["params.x"] for r in rows] == [x]
 
@@ -107,22 +102,10 @@ def test_a_pulled_run_with_forged_user_and_host_is_not_run_unasked(
     from gitxp.run.meta import current_user
     from gitxp.store import HOST
 
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    mallory = tmp_path / "mallory"
-    git(tmp_path, "clone", "-q", str(bare), str(mallory))
+    mallory = clone_of(shared_remote(repo, tmp_path / "shared.git"), tmp_path / "mallory")
     marker = tmp_path / "pwned"
     meta = {"user": None, "host": None} if forged == "null" else {"user": current_user(), "host": HOST}
-    code = (
-        "import gitxp\n"
-        f"run = gitxp.start(params={{'x': 1}}, meta={meta!r})\n"
-        f"run.meta({{'command.template': ['sh', '-c', 'touch {marker} # x={{x}}'], 'command.shell': False}})\n"
-        "run.end()\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=mallory, check=True)
-    assert _gitxp(mallory, "push", "origin").returncode == 0
+    record_foreign_run(mallory, ["sh", "-c", f"touch {marker} # x={{x}}"], meta)
     # the victim's own run, recorded in this clone: re-run without a question
     own = tmp_path / "own"
     code = (
@@ -170,9 +153,7 @@ SECRET_FILES = [
 
 
 def test_no_planted_secret_reaches_the_pushed_remote(repo: Path, tmp_path: Path) -> None:
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "shared.git", push=False)
     (repo / "settings.env").write_text("MODE=dev\n")
     (repo / "t.py").write_text(  # a script that prints what it was given: the run's log must not keep it
         "import os, sys\nprint(sys.argv)\nprint(os.environ.get('GITXP_PARAMS'), file=sys.stderr)\n"
@@ -319,24 +300,17 @@ def test_bisect_and_resume_of_a_pulled_run_do_not_run_its_command_unasked(repo: 
         (repo / f"f{i}.py").write_text(f"x = {i}\n")
         git(repo, "add", ".")
         git(repo, "commit", "-qm", f"c{i}")
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    mallory = tmp_path / "mallory"
-    git(tmp_path, "clone", "-q", str(bare), str(mallory))
+    mallory = clone_of(shared_remote(repo, tmp_path / "shared.git"), tmp_path / "mallory")
     marker = tmp_path / "pwned"
     invocation = json.dumps(["--grid", "x=1,2", "--", "sh", "-c", f"touch {marker}"])
-    code = (
-        "import gitxp\n"
-        "run = gitxp.start(experiment='evil', params={'x': 1}, meta={'user': None, 'host': None})\n"
-        f"run.meta({{'command.template': ['sh', '-c', 'touch {marker}'], 'command.shell': False, "
-        f"{INVOCATION_KEY!r}: {invocation!r}}})\n"
-        "run.result(ok=1.0)\n"
-        "run.end()\n"
+    record_foreign_run(
+        mallory,
+        ["sh", "-c", f"touch {marker}"],
+        {"user": None, "host": None},
+        experiment="evil",
+        more_meta={INVOCATION_KEY: invocation},
+        results={"ok": 1.0},
     )
-    subprocess.run([sys.executable, "-c", code], cwd=mallory, check=True)
-    assert _gitxp(mallory, "push", "origin").returncode == 0
     assert _gitxp(repo, "pull", "origin").returncode == 0
     run_id = gitxp.load().to_pylist()[0]["run_id"]
     bisect = _gitxp(repo, "bisect", "--good", "HEAD~2", "--bad", "HEAD", "--metric", "ok:max", run_id)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, run_python
+from conftest import clone_of, git, run_python, shared_remote
 
 import gitxp
 from gitxp.store import REF, Store
@@ -140,12 +140,8 @@ def test_truncated_metrics_chunk_keeps_earlier_chunks(repo: Path) -> None:
 
 
 def test_stores_of_two_clones_merge_as_a_union(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    bare = tmp_path / "remote.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(bare), str(other))
+    bare = shared_remote(repo, tmp_path / "remote.git")
+    other = clone_of(bare, tmp_path / "other")
     with gitxp.start(params={"who": "first"}):
         pass
     assert invoke("push").exit_code == 0
@@ -214,9 +210,7 @@ def test_history_is_readable_with_plain_git(repo: Path) -> None:
 
 
 def test_pre_push_hook_shares_runs(repo: Path, tmp_path: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    bare = tmp_path / "hooked.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "hooked.git", push=False)
     assert invoke("init", "--hooks").exit_code == 0
     assert invoke("init", "--hooks").exit_code == 2  # never overwrites an existing hook
     with gitxp.start(params={"a": 1}):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git
+from conftest import clone_of, git, record_foreign_run, shared_remote
 from test_wrapper import write
 
 import gitxp
@@ -52,23 +52,11 @@ def _clone_with_a_foreign_run(
     repo: Path, tmp_path: Path, invoke, command: list[str], **meta: str
 ) -> tuple[Path, str]:  # type: ignore[no-untyped-def]
     """A run recorded in a second clone (its meta forged as another user's/host's), pulled into ``repo``."""
-    import subprocess
-
-    other = tmp_path / "other"
-    git(repo, "clone", "-q", str(repo), str(other))
+    other = clone_of(repo, tmp_path / "other")
     (other / "t.py").write_text("import sys\nprint('gitxp: ok=1')\n")
     git(other, "add", "t.py")
     git(other, "commit", "-qm", "t")
-    code = (
-        "import gitxp, sys\n"
-        f"run = gitxp.start(params={{'x': 1}}, meta={meta!r})\n"
-        f"run.meta({{'command.template': {command!r}, 'command.shell': False}})\n"
-        "run.end()\n"
-    )
-    subprocess.run([sys.executable, "-c", code], cwd=other, check=True)
-    subprocess.run(
-        [sys.executable, "-m", "gitxp", "push", "origin"], cwd=other, check=True, capture_output=True
-    )
+    record_foreign_run(other, command, meta)
     git(repo, "fetch", "-q", str(other), "main:theirs")
     assert invoke("pull", str(other)).exit_code == 0  # a path, not a remote name
     run_id = gitxp.load().to_pylist()[0]["run_id"]
@@ -148,9 +136,7 @@ def test_push_right_after_a_run_shares_it(repo: Path, tmp_path: Path, invoke) ->
     import os
     import subprocess
 
-    bare = tmp_path / "shared.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
+    bare = shared_remote(repo, tmp_path / "shared.git", push=False)
     code = "import os, gitxp\nrun = gitxp.start(params={'x': 1})\nrun.result(acc=0.5)\nos._exit(0)\n"
     subprocess.run([sys.executable, "-c", code], cwd=repo, check=True)
     assert (

@@ -14,15 +14,10 @@ def collect_detached(store: Any) -> dict[str, int] | None:
     """Record detached trials whose job ended (cheap when there are none: submitit is never imported)."""
     from gitxp.store import DETACHED
 
-    for staged in store.staged_runs():
-        try:
-            record = staged.read_record()
-        except Exception:
-            continue
-        if record and (record.get("meta") or {}).get(DETACHED):
-            from gitxp.executors.slurm import collect
+    if any((record.get("meta") or {}).get(DETACHED) for _staged, record in store.staged_records()):
+        from gitxp.executors.slurm import collect
 
-            return collect(store)
+        return collect(store)
     return None
 
 

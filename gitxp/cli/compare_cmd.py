@@ -150,17 +150,14 @@ def compare_command(
         compare_by_experiment,
         compare_runs,
         resolve_groups,
-        since_filter,
     )
-    from gitxp.query import check_experiments, select
+    from gitxp.query import listing_table, select
     from gitxp.store import Store
 
     store = Store.open()
-    table = store.table(show="archived" if archived else "visible")
-    if experiment and table.num_rows:  # every run archived: said so, with the option that includes them
-        check_experiments(table, experiment, store=None if archived else store, show_archived="--archived")
-    if since:
-        table = since_filter(store, table, since)
+    table = listing_table(
+        store, archived=archived, experiment=experiment, since=since, show_archived="--archived"
+    )
     table = select(store, table, experiment=list(experiment) or None, status=status, where=where)
     from gitxp.errors import UsageError
 

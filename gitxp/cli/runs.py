@@ -70,30 +70,14 @@ def _selected(
     note: str | None = None,
     show_all: bool = False,
 ) -> Any:
-    from gitxp.query import select
+    from gitxp.query import listing_table, select
     from gitxp.store import Store
 
     store = Store.open()
     from gitxp.cli.cluster_cmd import collect_detached
 
     collect_detached(store)  # trials left to Slurm (--detach) whose jobs have ended
-    table = store.table(show="archived" if show_all else "visible")
-    if tags or note is not None:  # gitxp tag / gitxp note (gitxp.lifecycle)
-        from gitxp.store.lifecycle import filter_table
-
-        table = filter_table(table, tags, note)
-    if experiment and not show_all:
-        from gitxp.query import check_experiments
-
-        check_experiments(table, experiment, store=store)  # all archived: say so, and --all
-    elif experiment and table.num_rows:
-        from gitxp.query import check_experiments
-
-        check_experiments(table, experiment)
-    if since:
-        from gitxp.compare import since_filter
-
-        table = since_filter(store, table, since)
+    table = listing_table(store, archived=show_all, tags=tags, note=note, experiment=experiment, since=since)
     return select(
         store,
         table,

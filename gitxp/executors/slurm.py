@@ -296,19 +296,11 @@ def _attach_log(run: Run, job: Any) -> None:
 
 def detached(store: Store) -> list[tuple[Any, dict[str, Any]]]:
     """The staged trials left to Slurm by ``gitxp run --detach`` that are still queued or running."""
-    found = []
-    for staged in store.staged_runs():
-        try:
-            record = staged.read_record()
-        except Exception:
-            continue
-        if (
-            record
-            and (record.get("meta") or {}).get(DETACHED)
-            and record.get("status") in ("queued", "running")
-        ):
-            found.append((staged, record))
-    return found
+    return [
+        (staged, record)
+        for staged, record in store.staged_records()
+        if (record.get("meta") or {}).get(DETACHED) and record.get("status") in ("queued", "running")
+    ]
 
 
 def collect(store: Store) -> dict[str, int]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gitxp.run import Run
 
-__all__ = ["active_run", "add_params", "plain", "end_run", "INTEGRATIONS", "describe"]
+__all__ = ["active_run", "add_params", "plain", "numbers", "end_run", "RunHolder", "INTEGRATIONS", "describe"]
 
 # integration module -> (the framework's distribution, its import name, what it provides); framework modules are
 # imported only by the user's code, never by gitxp itself (``gitxp plugins`` lists them without importing them).
@@ -94,6 +94,18 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
+def numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    """The entries of a framework's logs that are numbers (its scalars and one-element tensors included), as
+    floats; the others are left out."""
+    out: dict[str, float] = {}
+    for key, value in values.items():
+        try:
+            out[key] = float(value.item() if hasattr(value, "item") else value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def end_run(run: Run, status: str = "finished") -> None:
     """End a run an integration started (and make it no longer current)."""
     if run.status != "running":
@@ -103,3 +115,24 @@ def end_run(run: Run, status: str = "finished") -> None:
     else:
         run.end(status)
         run.__exit__(None, None, None)
+
+
+class RunHolder:
+    """The run a framework callback records into: the current gitxp run, or one it starts on first use (named
+    after ``_experiment_name``) and ends with :meth:`end_own_run` -- never a run it did not start."""
+
+    _experiment_name: str | None = None
+    _run: Run | None = None
+    _owns_run: bool = False
+
+    @property
+    def run(self) -> Run:
+        """The run this callback records into (found, or started, on first use)."""
+        if self._run is None:
+            self._run, self._owns_run = active_run(self._experiment_name)
+        return self._run
+
+    def end_own_run(self, status: str = "finished") -> None:
+        """End the run if this callback started it (one it found is its owner's to end)."""
+        if self._run is not None and self._owns_run:
+            end_run(self._run, status)

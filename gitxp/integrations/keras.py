@@ -9,30 +9,19 @@ starts one and ends it after ``fit``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 
-from gitxp.integrations import active_run, add_params, end_run
-
-if TYPE_CHECKING:
-    from gitxp.run import Run
+from gitxp.integrations import RunHolder, add_params, numbers
 
 __all__ = ["GitxpCallback"]
 
 
-class GitxpCallback(keras.callbacks.Callback):
+class GitxpCallback(keras.callbacks.Callback, RunHolder):
     def __init__(self, experiment: str | None = None) -> None:
         super().__init__()
         self._experiment_name = experiment
-        self._run: Run | None = None
-        self._owns_run = False
-
-    @property
-    def run(self) -> Run:
-        if self._run is None:
-            self._run, self._owns_run = active_run(self._experiment_name)
-        return self._run
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         params: dict[str, Any] = {
@@ -47,15 +36,9 @@ class GitxpCallback(keras.callbacks.Callback):
         add_params(self.run, params)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        values = {}
-        for key, value in (logs or {}).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):
-                continue
+        values = numbers(logs or {})
         if values:
             self.run.log(values, step=epoch)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._run is not None and self._owns_run:
-            end_run(self._run)
+        self.end_own_run()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from lightning.pytorch.loggers import Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from gitxp.integrations import active_run, add_params, end_run
+from gitxp.integrations import RunHolder, add_params, numbers
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -29,21 +29,13 @@ if TYPE_CHECKING:
 __all__ = ["GitxpLogger"]
 
 
-class GitxpLogger(Logger):
+class GitxpLogger(Logger, RunHolder):
     def __init__(self, experiment: str | None = None, *, log_checkpoints: bool = True) -> None:
         super().__init__()
         self._experiment_name = experiment
         self._log_checkpoints = log_checkpoints
-        self._run: Run | None = None
-        self._owns_run = False
         self._logged: set[str] = set()
         self._callbacks: list[Any] = []
-
-    @property
-    def run(self) -> Run:
-        if self._run is None:
-            self._run, self._owns_run = active_run(self._experiment_name)
-        return self._run
 
     @property
     def experiment(self) -> Run:
@@ -70,12 +62,7 @@ class GitxpLogger(Logger):
 
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        values = {}
-        for key, value in metrics.items():
-            try:
-                values[key] = float(value.item() if hasattr(value, "item") else value)
-            except (TypeError, ValueError):
-                continue
+        values = numbers(metrics)
         if values:
             self.run.log(values, step=step)
 
@@ -98,5 +85,4 @@ class GitxpLogger(Logger):
     @rank_zero_only
     def finalize(self, status: str) -> None:
         self._record_checkpoints()
-        if self._run is not None and self._owns_run:
-            end_run(self._run, "finished" if status == "success" else "failed")
+        self.end_own_run("finished" if status == "success" else "failed")

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from transformers import TrainerCallback
 
-from gitxp.integrations import active_run, add_params, end_run
-
-if TYPE_CHECKING:
-    from gitxp.run import Run
+from gitxp.integrations import RunHolder, add_params
 
 __all__ = ["GitxpCallback"]
 
@@ -28,20 +25,12 @@ _DEFAULT_OUTPUT_DIRS = {"trainer_output", "tmp_trainer"}  # TrainingArguments' d
 _SKIP_ARGS = {"logging_dir", "output_dir", "hub_token", "push_to_hub_token", "report_to"}
 
 
-class GitxpCallback(TrainerCallback):
+class GitxpCallback(TrainerCallback, RunHolder):
     def __init__(self, experiment: str | None = None, *, log_checkpoints: bool = True) -> None:
         self._experiment_name = experiment
         self._log_checkpoints = log_checkpoints
-        self._run: Run | None = None
-        self._owns_run = False
         self._output_dir: Path | None = None
         self._logged: set[str] = set()
-
-    @property
-    def run(self) -> Run:
-        if self._run is None:
-            self._run, self._owns_run = active_run(self._experiment_name)
-        return self._run
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero:
@@ -95,5 +84,4 @@ class GitxpCallback(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self._record_checkpoints()
-        if self._run is not None and self._owns_run:
-            end_run(self._run)
+        self.end_own_run()

@@ -24,6 +24,7 @@ from typing import Any
 
 from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
 from gitxp.store import HOST, StagedRun, Store, _pid_start
+from gitxp.store.staging import process_alive
 
 __all__ = ["live_runs", "select_live", "cancel", "CANCEL_GRACE"]
 
@@ -32,16 +33,11 @@ CANCEL_GRACE = float(os.environ.get("GITXP_CANCEL_GRACE", 30.0))
 
 def live_runs(store: Store) -> list[tuple[StagedRun, dict[str, Any]]]:
     """Runs still running: staged, not ended, owner alive."""
-    out = []
-    for staged in store.staged_runs():
-        try:
-            record = staged.read_record()
-        except ValueError:
-            continue
-        if record is None or record.get("status") != "running" or staged.is_dead(record):
-            continue
-        out.append((staged, record))
-    return out
+    return [
+        (staged, record)
+        for staged, record in store.staged_records()
+        if record.get("status") == "running" and not staged.is_dead(record)
+    ]
 
 
 def select_live(
@@ -96,24 +92,6 @@ def select_live(
     return list(chosen.values())
 
 
-def _running(pid: int, start: str | None) -> bool:
-    """Whether ``pid`` is the same process and has not exited (a zombie waiting for its parent has)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-    except (OSError, IndexError):
-        return True
-    if fields[0] in (b"Z", b"X"):
-        return False
-    return start is None or fields[19].decode() == start
-
-
 def _signal(pid: int, sig: int) -> None:
     """``sig`` to the process group ``pid`` leads, or to ``pid`` alone (never to our own group)."""
     try:
@@ -160,7 +138,7 @@ def cancel(
             if record.get("pid") in owners and record.get("host") == HOST and record["run_id"] not in ids:
                 _mark(staged)
                 ids.append(record["run_id"])
-        alive = [pid for pid, start in owners.items() if _running(pid, start)]
+        alive = [pid for pid, start in owners.items() if process_alive(pid, start, zombie_alive=False)]
         if not alive:
             break
         if time.monotonic() > deadline:

@@ -33,6 +33,7 @@ __all__ = [
     "since_filter",
     "resolve_column",
     "check_experiments",
+    "listing_table",
     "STATUSES",
 ]
 
@@ -82,6 +83,36 @@ def archived_runs(store: Store, experiment: str) -> int:
         return int(pc.sum(pc.fill_null(pc.equal(table["experiment"], experiment), False)).as_py() or 0)
 
     return 0 if count(store.table()) else count(store.table(show="archived"))
+
+
+def listing_table(
+    store: Store,
+    *,
+    archived: bool = False,
+    tags: Sequence[str] = (),
+    note: str | None = None,
+    experiment: Sequence[str] = (),
+    since: str | None = None,
+    show_archived: str = "--all",
+    where: str = "-e: ",
+) -> pa.Table:
+    """The runs ``gitxp ls``, ``gitxp compare`` and ``gitxp.load`` select from: the visible ones (``archived``:
+    archived ones too) with all of ``tags`` / a note containing ``note``, whose commit is ``since`` or descends
+    from it. Each name in ``experiment`` must be an experiment of these runs before ``since`` narrows them (one
+    whose runs are all older is no error, only an empty selection); see :func:`check_experiments` for
+    ``show_archived`` and ``where``."""
+    table = store.table(show="archived" if archived else "visible")
+    if tags or note is not None:
+        from gitxp.store.lifecycle import filter_table
+
+        table = filter_table(table, list(tags), note)
+    if experiment and (not archived or table.num_rows):  # all archived: say so, and how to see them
+        check_experiments(
+            table, experiment, store=None if archived else store, show_archived=show_archived, where=where
+        )
+    if since:
+        table = since_filter(store, table, since)
+    return table
 
 
 # ---------------------------------------------------------------------- selection
@@ -205,25 +236,16 @@ def load(
     ``gitxp note``); archived runs are left out unless ``archived=True``.
     """
     store = Store.open(path)
-    table = store.table(show="archived" if archived else "visible")
-    if tag or note is not None:
-        from gitxp.store.lifecycle import filter_table
-
-        table = filter_table(table, [tag] if isinstance(tag, str) else list(tag or ()), note)
-    if since:
-        table = since_filter(store, table, since)
-    if experiment and not archived:
-        check_experiments(
-            table,
-            [experiment] if isinstance(experiment, str) else experiment,
-            store=store,
-            show_archived="archived=True",
-            where="gitxp.load: ",
-        )
-    elif experiment and table.num_rows:
-        check_experiments(
-            table, [experiment] if isinstance(experiment, str) else experiment, where="gitxp.load: "
-        )
+    table = listing_table(
+        store,
+        archived=archived,
+        tags=[tag] if isinstance(tag, str) else list(tag or ()),
+        note=note,
+        experiment=[experiment] if isinstance(experiment, str) else list(experiment or ()),
+        since=since,
+        show_archived="archived=True",
+        where="gitxp.load: ",
+    )
     return select(
         store,
         table,

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,17 @@ class StagingArea(StoreBase):
                 continue
             out.append(StagedRun(self.staging / name))
         return out
+
+    def staged_records(self) -> Iterator[tuple[StagedRun, dict[str, Any]]]:
+        """Each staged run that has a readable record, with it (for readers that only look: a damaged record is
+        passed over here and quarantined by the recovery, a run with no record yet is still starting)."""
+        for staged in self.staged_runs():
+            try:
+                record = staged.read_record()
+            except CorruptRecord:
+                continue
+            if record is not None:
+                yield staged, record
 
     def quarantine(self, path: Path, why: str) -> None:
         """Move a bad staging entry aside to ``staging/.corrupt/`` (nothing is deleted) and say so once."""

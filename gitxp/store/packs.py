@@ -74,6 +74,13 @@ class Packs(ReadCache):
                 keys.append(pc.binary_join_element_wise(part["run_id"], part[BLOB], ":"))
         return pa.chunked_array(keys, pa.string()).combine_chunks() if keys else pa.array([], pa.string())
 
+    def _runs_and_packs(self) -> tuple[pa.Table, list[tuple[str, str, str]]]:
+        """Under the store's lock (the ref has a head): the committed runs, and the packs on the ref (``ls_tree``
+        rows: type, blob, path)."""
+        head = self.head()
+        assert head is not None
+        return self._final_runs(), self.repo.ls_tree(head, "packs")
+
     def pack(self, *, min_new: int = 0, force: bool = False) -> int:
         """Write every committed run into one ``packs/<hash>.parquet`` on the ref (replacing older packs) so that
         a fresh clone reads the whole store from a few files instead of one file per run. Run files stay the
@@ -84,10 +91,7 @@ class Packs(ReadCache):
         if head is None:
             return 0
         with self.lock():
-            head = self.head()
-            assert head is not None
-            table = self._final_runs()
-            old = self.repo.ls_tree(head, "packs")
+            table, old = self._runs_and_packs()
             packed_rows = len(self._packed_keys([s for _k, s, _p in old]))  # damaged or foreign packs: 0
             if table.num_rows == 0 or table.num_rows - packed_rows < max(1, min_new):
                 if not (
@@ -109,10 +113,7 @@ class Packs(ReadCache):
         if self.head() is None:
             return 0
         with self.lock():
-            head = self.head()
-            assert head is not None
-            table = self._final_runs()
-            old = self.repo.ls_tree(head, "packs")
+            table, old = self._runs_and_packs()
             if table.num_rows == 0:
                 return 0
             key = pc.binary_join_element_wise(table["run_id"], table[BLOB], ":")

@@ -23,13 +23,20 @@ STALE_AFTER = float(os.environ.get("GITXP_STALE_AFTER", 120.0))
 # ---------------------------------------------------------------------- process liveness
 
 
-def _pid_start(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (distinguishes a reused pid), where /proc exists."""
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first); None where it cannot be read."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[19].decode()
+            fields = handle.read().rsplit(b")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    return fields if len(fields) > 19 else None
+
+
+def _pid_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (distinguishes a reused pid), where /proc exists."""
+    fields = _stat(pid)
+    return None if fields is None else fields[19].decode()
 
 
 _OWN_START: dict[int, str | None] = {}
@@ -43,14 +50,24 @@ def own_pid_start() -> str | None:
     return _OWN_START[pid]
 
 
-def _alive(pid: int, start: str | None) -> bool:
+def process_alive(pid: int, start: str | None, *, zombie_alive: bool = True) -> bool:
+    """Whether ``pid`` still is the process that started at ``start`` (its kernel start time; None: any process
+    with that pid). Where /proc cannot tell, a process that exists counts as alive. A zombie (exited, not yet
+    reaped by its parent) counts as alive unless ``zombie_alive`` is False (``gitxp cancel`` waiting for it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return start is None or _pid_start(pid) in (None, start)
+    if start is None and zombie_alive:
+        return True
+    fields = _stat(pid)
+    if fields is None:
+        return True
+    if not zombie_alive and fields[0] in (b"Z", b"X"):
+        return False
+    return start is None or fields[19].decode() == start
 
 
 # ---------------------------------------------------------------------- tables
@@ -232,8 +249,8 @@ class StagedRun:
         if record.get("host") == HOST:
             if held is False and (record.get("lock") or liveness.has_lock_file(self.path)):
                 return True
-            if record.get("pid"):
-                return not _alive(int(record["pid"]), record.get("pid_start"))  # staged by an older gitxp
+            if record.get("pid"):  # staged by an older gitxp
+                return not process_alive(int(record["pid"]), record.get("pid_start"))
         return time.time() - self.heartbeat() > STALE_AFTER
 
     def metrics_table(self) -> pa.Table | None:
