@@ -8,6 +8,7 @@ or through the members below, and nothing else: they are gitxp's plumbing, not u
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +46,7 @@ class RunPlumbing:
             self, status: str, error: BaseException | None = None, *, ended: float | None = None
         ) -> None: ...
 
-        def log(
-            self, values: Mapping[str, Any] | None = None, /, step: int | None = None, **metrics: Any
-        ) -> None: ...
+        def _add(self, step: int, floats: dict[str, float], now: float) -> None: ...
 
     @property
     def record(self) -> dict[str, Any]:
@@ -141,12 +140,13 @@ class RunPlumbing:
                 self._times.append(when)
 
     def carry_points(self, steps: list[int], names: list[str], values: list[float], times: list[Any]) -> int:
-        """``run.log`` the points of a recorded curve (a resumed run's), each keeping its recorded time (None:
-        now); the run's own ``log`` continues after the last step, which is returned."""
-        last = max(steps)
+        """Log the points of a recorded curve (a resumed run's) as ``run.log`` does, each at its recorded time
+        (None: now); the run's own ``log`` continues after the last step, which is returned."""
+        from gitxp.store.values import to_float
+
         for step, name, value, when in zip(steps, names, values, times):
-            self.log({name: value}, step=step)
-            if when is not None:
-                self._times[-1] = float(when)  # keep when the point was first logged
+            now = time.time() if when is None else float(when)
+            self._add(int(step), {name: to_float(value, key=name)}, now)
+        last = max(steps)
         self._next_step = last + 1
         return int(last)
