@@ -149,7 +149,7 @@ def build_store(
     table, files = build_runs(n, commits)
     paths = list(files)
     for first in range(0, n, batch):
-        store._commit_files({p: files[p] for p in paths[first : first + batch]}, "bench: runs")
+        store.commit_files({p: files[p] for p in paths[first : first + batch]}, "bench: runs")
     if n - unpacked > 0:
         store._write_pack(table.slice(0, n - unpacked))
     return repo

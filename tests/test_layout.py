@@ -158,3 +158,100 @@ def test_an_upward_import_is_found() -> None:  # the check itself can fail
     allowed = dict(_the_map())
     graph = {"gitxp.store.core": {"gitxp.git.repo", "gitxp.errors", "gitxp.cli.output"}, "gitxp.cli": set()}
     assert _upward(graph, allowed) == ["gitxp.store.core imports gitxp.cli.output"]
+
+
+# ---------------------------------------------------------------------- no reaching into another module's privates
+
+_ACCESSORS = ("getattr", "setattr", "hasattr", "delattr")
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _on_self(node: ast.expr) -> bool:
+    return isinstance(node, ast.Name) and node.id in ("self", "cls")
+
+
+def _owned(tree: ast.Module) -> set[str]:
+    """The private names a module defines: its defs and classes (methods and nested ones too), its module-level
+    and class-level names, and the attributes it sets (or declares) on ``self`` / ``cls``."""
+    names: set[str] = set()
+
+    def top_level(body: list[ast.stmt]) -> None:  # the names a module or class body assigns (in if/try too)
+        for stmt in body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                top_level(getattr(stmt, field, []))
+
+    top_level(tree.body)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and _on_self(node.value):
+            names.add(node.attr)
+    return {name for name in names if _private(name)}
+
+
+def _reaches(sources: dict[str, str]) -> list[str]:
+    """Where a module of ``sources`` (module name -> code) imports another gitxp module's private name, or reads or
+    sets (``obj._name``, ``getattr(obj, "_name")``) an attribute private to another module: one defined there and
+    not in the module itself. Third-party privates (``sys._getframe``) are not gitxp's names: not counted here."""
+    trees = {name: ast.parse(code) for name, code in sources.items()}
+    owned = {name: _owned(tree) for name, tree in trees.items()}
+    out = []
+    for name, tree in trees.items():
+        others = set().union(*(names for other, names in owned.items() if other != name))
+        theirs = others - owned[name]
+        for node in ast.walk(tree):
+            found = None
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("gitxp")):
+                hits = [a.name for a in node.names if _private(a.name)]
+                found = f"from {node.module} import {', '.join(hits)}" if hits else None
+            elif isinstance(node, ast.Import):
+                hits = [
+                    a.name
+                    for a in node.names
+                    if a.name.startswith("gitxp") and any(_private(part) for part in a.name.split("."))
+                ]
+                found = f"import {', '.join(hits)}" if hits else None
+            elif isinstance(node, ast.Attribute) and node.attr in theirs and not _on_self(node.value):
+                found = ast.unparse(node)
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in _ACCESSORS
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+                and node.args[1].value in theirs
+                and not _on_self(node.args[0])
+            ):
+                found = ast.unparse(node)
+            if found:
+                out.append(f"{name}:{node.lineno}: {found}")
+    return sorted(set(out))
+
+
+def test_no_module_reaches_into_another_modules_privates() -> None:
+    sources = {name: path.read_text() for name, path in _modules().items()}
+    assert "_flush" in _owned(ast.parse(sources["gitxp.run.curves"]))  # the names are read
+    assert _reaches(sources) == []
+
+
+def test_reaching_into_privates_is_found() -> None:  # the check itself can fail
+    sources = {
+        "gitxp.a": "_TABLE = {}\nclass A:\n    def __init__(self):\n        self._state = 1\n"
+        "    def _step(self):\n        return self._state\n",
+        "gitxp.b": "from gitxp.a import _TABLE, A\nimport sys\n\ndef f(a):\n    a._state = 2\n"
+        "    getattr(a, '_step')()\n    return a.__dict__, sys._getframe(), a._unknown\n",
+        "gitxp.c": "class C:\n    _state: int\n    def g(self, other):\n        return other._state\n",
+    }
+    assert _reaches(sources) == [
+        "gitxp.b:1: from gitxp.a import _TABLE",
+        "gitxp.b:5: a._state",
+        "gitxp.b:6: getattr(a, '_step')",
+    ]

@@ -41,7 +41,7 @@ def test_plain_table_is_exactly_what_rich_draws(
             ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(ncols)]
             for _ in range(rng.randint(1, 6))
         ]
-        plain = output._plain_table(headers, cells, numeric, boxed=boxed, max_width=max_width)
+        plain = output.plain_table(headers, cells, numeric, boxed=boxed, max_width=max_width)
         assert plain is not None
         output._rich_table(headers, cells, numeric, headers, boxed=boxed, max_width=max_width)
         assert plain == capsys.readouterr().out, (headers, cells)
@@ -49,8 +49,8 @@ def test_plain_table_is_exactly_what_rich_draws(
 
 def test_plain_table_leaves_markup_and_wide_text_to_rich() -> None:
     for cell in ("[bold]x", "naïve", "a\nb", "x :smile: y", "10:100:2"):
-        assert output._plain_table(["h"], [[cell]], [False], boxed=False, max_width=None) is None
-    assert output._plain_table(["h"], [["06:31:05"]], [False], boxed=False, max_width=None) is not None
+        assert output.plain_table(["h"], [[cell]], [False], boxed=False, max_width=None) is None
+    assert output.plain_table(["h"], [["06:31:05"]], [False], boxed=False, max_width=None) is not None
 
 
 # ---------------------------------------------------------------------- hidden rows
@@ -121,9 +121,7 @@ def test_since_resolves_ancestry_in_one_walk_and_matches_is_ancestor(repo: Path,
 
     sink = pa.BufferOutputStream()
     pq.write_table(record_table(record), sink)
-    store._commit_files(
-        {f"{run_path(record['run_id'])}/run.parquet": sink.getvalue().to_pybytes()}, "foreign"
-    )
+    store.commit_files({f"{run_path(record['run_id'])}/run.parquet": sink.getvalue().to_pybytes()}, "foreign")
     for base, sha in commits.items():
         expected = {
             runs[name]

@@ -11,7 +11,7 @@ from click.testing import Result
 
 import gitxp
 from gitxp.store import Store, flush_all, liveness, recycle
-from gitxp.store.staging import _write_json
+from gitxp.store.staging import write_json
 
 
 def _loop(count: int, offset: int = 0) -> list[str]:
@@ -91,10 +91,10 @@ def test_gc_empties_the_pool(repo: Path, invoke: Callable[..., Result]) -> None:
 
 def test_a_record_is_replaced_atomically_by_swapping_with_its_spare(tmp_path: Path) -> None:
     path = tmp_path / "record.json"
-    _write_json(path, {"n": 1})  # no record yet: the spare is renamed into place
+    write_json(path, {"n": 1})  # no record yet: the spare is renamed into place
     inode = path.stat().st_ino
-    _write_json(path, {"n": 2})
-    _write_json(path, {"n": 3})
+    write_json(path, {"n": 2})
+    write_json(path, {"n": 3})
     assert path.read_text() == '{"n": 3}'
     spares = [p for p in tmp_path.iterdir() if p.name.endswith(".spare")]
     assert (

@@ -10,6 +10,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from test_wrapper import GITXP, write
 
 import gitxp
@@ -185,7 +186,8 @@ print(f"gitxp: started_at={start}")
 """
 
 
-def test_rerun_resume_continues_a_crashed_run(repo: Path, invoke, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("chunk", [5000, 1])  # 1: the carried curve is flushed while it is copied
+def test_rerun_resume_continues_a_crashed_run(repo: Path, invoke, monkeypatch, chunk) -> None:  # type: ignore[no-untyped-def]
     write(repo, "ck.py", CHECKPOINTED)
     monkeypatch.setenv("CRASH", "1")
     monkeypatch.setenv("GITXP_METRICS_CHUNK", "1")  # every point on disk before the crash
@@ -195,6 +197,7 @@ def test_rerun_resume_continues_a_crashed_run(repo: Path, invoke, monkeypatch) -
     assert crashed["status"] in ("crashed", "failed")
     assert sorted(gitxp.metrics(crashed["run_id"])["step"].to_pylist()) == [0, 1, 2]
     monkeypatch.delenv("CRASH")
+    monkeypatch.setattr("gitxp.run.curves.CHUNK_POINTS", chunk)  # (read when gitxp.run is first imported)
     result = invoke("rerun", crashed["run_id"][:12], "--resume")
     assert result.exit_code == 0, result.output
     assert f"resuming {crashed['run_id']} as" in result.output

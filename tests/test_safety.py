@@ -241,16 +241,10 @@ def _detached_trials(repo: Path, experiments: list[str]) -> list[str]:
     """Trials left to a (fake) Slurm by `gitxp run --detach`, as its executor stages them."""
     code = (
         "import gitxp, sys\n"
-        "from gitxp.run import _open_runs\n"
         "from gitxp.store.schema import DETACHED\n"
         f"for exp in {experiments!r}:\n"
         "    run = gitxp.start(experiment=exp, params={'x': 1})\n"
-        "    with run._lock:\n"
-        "        run._record['meta'].update({DETACHED: True, 'slurm.cluster': 'none', 'slurm.job_id': 'x'})\n"
-        "        run._record['status'] = 'queued'\n"
-        "        run._staged.write_record(run._record)\n"
-        "    run._stop.set(); run._staged.release(); run.status = 'queued'\n"
-        "    _open_runs.pop(run.id + str(id(run)), None)\n"
+        "    run.let_go('queued', {DETACHED: True, 'slurm.cluster': 'none', 'slurm.job_id': 'x'})\n"
         "    print(run.id)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=repo, check=True, capture_output=True, text=True)

@@ -235,7 +235,7 @@ def test_run_of_another_host_with_a_stale_heartbeat_is_crashed(
     assert record is not None
     record.update(host="elsewhere", pid=1)
     run._staged.write_record(record)
-    gitxp.run._open_runs.clear()  # the process that owned it is "gone"
+    gitxp.run.setup.open_runs.clear()  # the process that owned it is "gone"
     assert gitxp.load()["status"].to_pylist() == ["running"]  # fresh heartbeat: still running
     monkeypatch.setattr(store_module, "STALE_AFTER", 0.0)
     time.sleep(0.05)

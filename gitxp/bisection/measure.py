@@ -208,7 +208,7 @@ def measure_commit(
                     if not values and failed == len(new) and new:
                         last = done[-1]
                         reason = (
-                            f"{last.status}: " + str(last._record["meta"].get("error.message") or "")
+                            f"{last.status}: " + str(last.meta().get("error.message") or "")
                             if last.status != "finished"
                             else f"finished without reporting {state.metric!r}"
                         )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gitxp.cli.fast_text import json_dumps, records, records_json, to_json_value, write_csv
-from gitxp.cli.plain import _plain_table
+from gitxp.cli.plain import plain_table
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -225,7 +225,7 @@ def render_rich(
         click.echo(title)
     numeric = [_is_numeric(table.schema.field(name).type) for name in names]
     headers = [_header(name, names) if fit and width else name for name in names]
-    plain = _plain_table(
+    plain = plain_table(
         headers,
         cells,
         numeric,

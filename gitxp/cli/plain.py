@@ -18,7 +18,7 @@ def _has_emoji(text: str) -> bool:
     return any(name in EMOJI for name in names)
 
 
-def _plain_table(
+def plain_table(
     headers: list[str],
     cells: list[list[str]],
     numeric: list[bool],

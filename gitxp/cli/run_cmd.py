@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from gitxp.cli.cluster_opts import executor_options
-from gitxp.cli.sweep_report import _missing_metric_error, _print_plan, _run_sweep, _single_event, mask_quote
+from gitxp.cli.sweep_report import mask_quote, missing_metric_error, print_plan, run_sweep, single_event
 from gitxp.errors import UsageError
 
 __all__ = ["COMMANDS"]
@@ -332,22 +332,22 @@ def run_command(
         warm_start="ancestors" if warm_start is None else warm_start,
     )
     if dry_run:
-        _print_plan(sweep)
+        print_plan(sweep)
         return
     controller = Controller()
     controller.install()
     try:
         if is_sweep:
-            result = _run_sweep(sweep, controller)
+            result = run_sweep(sweep, controller)
         else:
-            result = sweep.run(controller, on_event=_single_event)
+            result = sweep.run(controller, on_event=single_event)
     finally:
         controller.restore()
     detached = [r for r in result.runs if result.statuses.get(r.id) == "queued"]
     if detached:
         click.echo(
             f"gitxp: {len(detached)} trial{'' if len(detached) == 1 else 's'} submitted to Slurm and left there "
-            f"(job {detached[0]._record['meta'].get('slurm.job_id')}...); 'gitxp collect' records them as they end, "
+            f"(job {detached[0].meta().get('slurm.job_id')}...); 'gitxp collect' records them as they end, "
             "'gitxp ls' shows them queued/running",
             err=True,
         )
@@ -362,7 +362,7 @@ def run_command(
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if result.blind:
-        raise _missing_metric_error(sweep, result)
+        raise missing_metric_error(sweep, result)
     if result.failed or any(s not in ("finished", "pruned") for s in result.statuses.values()):
         sys.exit(EXIT_FAILED)
 

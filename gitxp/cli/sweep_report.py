@@ -11,7 +11,8 @@ from gitxp.cli.output import short_ids
 from gitxp.errors import UsageError
 
 
-def _missing_metric_error(sweep: Any, result: Any) -> UsageError:
+def missing_metric_error(sweep: Any, result: Any) -> UsageError:
+    """The error of a sweep whose runs never reported its metric: the names they did report, and how to."""
     from gitxp.errors import did_you_mean
 
     name = sweep.metric[0]
@@ -26,7 +27,7 @@ def _missing_metric_warning(sweep: Any, run: Any, result: Any) -> str:
     from gitxp.search.sweep import UNINFORMED
 
     message = f"warning: run {run.id} finished without the result {sweep.metric[0]!r}"
-    hint = _missing_metric_error(sweep, result).args[0].split("reported it", 1)[1]
+    hint = missing_metric_error(sweep, result).args[0].split("reported it", 1)[1]
     then = (
         "the sweep goes on, but its runs cannot be ranked"
         if sweep.strategy in UNINFORMED
@@ -43,7 +44,7 @@ def mask_quote(arg: str) -> str:
     return shlex.quote(mask_argv([arg])[0])
 
 
-def _print_plan(sweep: Any, shown: int = 5) -> None:
+def print_plan(sweep: Any, shown: int = 5) -> None:
     """``--dry-run``: how many runs, the first param sets, the command; nothing is run or recorded."""
     import shlex
 
@@ -67,7 +68,8 @@ def _print_plan(sweep: Any, shown: int = 5) -> None:
     click.echo("command: " + shlex.join(sweep.command.argv))
 
 
-def _single_event(event: str, run: Any, result: Any) -> None:
+def single_event(event: str, run: Any, result: Any) -> None:
+    """What ``gitxp run`` of a single run says on stderr as it starts and ends (``on_event`` of the sweep)."""
     if event == "skip":
         click.echo("gitxp: this run already finished on this version (--resume): nothing to run", err=True)
         return
@@ -80,7 +82,7 @@ def _single_event(event: str, run: Any, result: Any) -> None:
         results = " ".join(
             f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}" for k, v in run.results.items()
         )
-        duration = time.time() - run._started
+        duration = time.time() - run.started
         click.echo(
             f"gitxp: run {run.id} {status} in {duration:.1f}s" + (f": {results}" if results else ""), err=True
         )
@@ -108,10 +110,11 @@ def _progress_line(number: int, run: Any, status: str | None, metric: tuple[str,
     parts = [f"#{number}", str(status)]
     parts += [f"{k}={_number(v)}" for k, v in shown.items()]
     parts += [f"{k}={_number(v)}" for k, v in run.params.items()]
-    return " ".join(parts) + f" ({time.time() - run._started:.1f} s)"
+    return " ".join(parts) + f" ({time.time() - run.started:.1f} s)"
 
 
-def _run_sweep(sweep: Any, controller: Any) -> Any:
+def run_sweep(sweep: Any, controller: Any) -> Any:
+    """Run a sweep of several runs with a progress bar (a line per run when not a terminal); its result."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from gitxp.cli.output import console, emit_table, shorten, terminal_width
@@ -241,7 +244,7 @@ def _ranking(
 def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     from gitxp.store import concat_tables, record_table
 
-    rows = [dict(r._record, status=result.statuses.get(r.id, r.status)) for r in result.runs]
+    rows = [dict(r.record, status=result.statuses.get(r.id, r.status)) for r in result.runs]
     if not rows:
         if result.skipped:
             click.echo(
@@ -289,7 +292,7 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
     failures = [r for r in result.runs if result.statuses.get(r.id) == "failed"]
     shown = dict(zip([r.id for r in failures[:3]], short_ids([r.id for r in failures[:3]], sweep.store)))
     for run in failures[:3]:  # say why, without making the user dig
-        meta = run._record["meta"]
+        meta = run.record["meta"]
         tail = [line for line in meta.get("error.traceback") or [] if line.strip()][-1:]
         click.echo(
             f"failed: run {run.id} {dict(run.params)}: {meta.get('error.message')}"

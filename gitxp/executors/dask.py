@@ -323,7 +323,7 @@ class DaskExecutor:
                 "points": [],  # what it streamed: kept for its own record if it is lost
             }
             if trial.current is not None:  # a retry: the log and curves so far were the lost attempt's
-                (trial.run._staged.path / "stdout.log").write_bytes(b"")
+                (trial.run.staged.path / "stdout.log").write_bytes(b"")
                 drop_live(trial.run)
             trial.current = attempt
             if len(trial.attempts) > self.options.retries + 1:  # the scheduler re-ran it once too often
@@ -341,7 +341,7 @@ class DaskExecutor:
             info["last"] = time.time()  # its last sign of life, should its worker die
             if attempt == trial.current:
                 if chunk:  # `gitxp show --log` and the dashboard tail it while the trial runs
-                    with open(trial.run._staged.path / "stdout.log", "ab") as log:
+                    with open(trial.run.staged.path / "stdout.log", "ab") as log:
                         log.write(chunk)
                 live(trial.run, message)
 
@@ -353,11 +353,11 @@ class DaskExecutor:
         run = trial.run
         if attempts and attempts[-1]["stdout"]:
             drop_live(run)
-            (run._staged.path / "stdout.log").write_bytes(attempts[-1]["stdout"])
+            (run.staged.path / "stdout.log").write_bytes(attempts[-1]["stdout"])
         run.meta({"error.type": "WorkerLost" if status == "crashed" else "Interrupted", "error.message": why})
         if attempts:
-            run._record["host"] = attempts[-1]["host"]
-        run._finish(status)
+            run.record["host"] = attempts[-1]["host"]
+        run.finish(status)
         return status
 
     def _cancel(self, trial: _Trial, status: str, why: str) -> None:

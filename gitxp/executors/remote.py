@@ -81,7 +81,7 @@ def spec_for(run: Run, job: Any, executor: str, events: str = "") -> TrialSpec:
         import cloudpickle
 
         task = cloudpickle.dumps(job.task)
-    record = run._record
+    record = run.record
     return TrialSpec(
         run_id=run.id,
         experiment=run.experiment,
@@ -171,14 +171,13 @@ def run_trial(
         with points_lock:
             points.append((step, dict(values), time.time()))  # with its time: a lost attempt keeps it
 
-    previous_hook = run._log_hook
-    run._log_hook = on_log if previous_hook is None else (lambda **kw: (previous_hook(**kw), on_log(**kw)))
+    run.add_log_hook(on_log)
     controller = Controller()
     done = threading.Event()
 
     def live() -> None:
         offset = 0
-        log = run._staged.path / "stdout.log"
+        log = run.staged.path / "stdout.log"
         while not done.wait(LIVE_SECONDS):
             if should_stop is not None and not controller.interrupted.is_set() and should_stop():
                 controller.stop()
@@ -225,8 +224,8 @@ def run_trial(
 def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
     import shutil
 
-    path = run._staged.path
-    record = run._staged.read_record() or dict(run._record)
+    path = run.staged.path
+    record = run.staged.read_record() or dict(run.record)
     files = {}
     for item in sorted(path.rglob("*")):
         relative = item.relative_to(path)
@@ -241,18 +240,13 @@ def _package(run: Run, status: str, attempt: str, host: str) -> Outcome:
 
 def drop_live(run: Run) -> None:
     """Forget the curve points streamed while the trial ran: the outcome carries the complete curves."""
-    with run._lock:
-        run._steps, run._names, run._values, run._times = [], [], [], []
-        if run._writer is not None:
-            run._writer.close()
-            run._sink.close()
-            run._writer = run._sink = None
+    run.drop_points()
 
 
 def absorb(run: Run, outcome: Outcome) -> str:
     """Fold a worker's ``outcome`` into the staged client-side ``run`` and end it (committing it)."""
     drop_live(run)
-    path = run._staged.path
+    path = run.staged.path
     for name, data in outcome.files.items():
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -260,8 +254,8 @@ def absorb(run: Run, outcome: Outcome) -> str:
     if "metrics.arrows" not in outcome.files:
         (path / "metrics.arrows").unlink(missing_ok=True)
     remote = outcome.record
-    with run._lock:
-        record = run._record
+    with run.lock:
+        record = run.record
         record["params"].update(remote.get("params") or {})
         record["results"].update(remote.get("results") or {})
         record["meta"].update(remote.get("meta") or {})
@@ -269,9 +263,9 @@ def absorb(run: Run, outcome: Outcome) -> str:
             record[key] = remote.get(key)
         record["meta"]["attempt"] = outcome.attempt
         if remote.get("started"):
-            run._started = record["started"] = float(remote["started"])
+            run.started = remote["started"]
     status = outcome.status if outcome.status != "running" else "failed"
-    run._finish(status)
+    run.finish(status)
     return status
 
 
@@ -292,29 +286,25 @@ def record_lost(
 
     lost = RunClass(
         experiment=run.experiment,
-        params=dict(run._record["params"]),
-        meta={**run._record["meta"], "attempt.of": run.id, "error.message": why, "error.type": "WorkerLost"},
-        metric=run._record["meta"].get("metric"),
+        params=dict(run.record["params"]),
+        meta={**run.record["meta"], "attempt.of": run.id, "error.message": why, "error.type": "WorkerLost"},
+        metric=run.record["meta"].get("metric"),
         store=run.store,
         version=run.version,
         attach=False,
     )
-    lost._record["host"] = host
+    lost.record["host"] = host
     if started is not None:
-        lost._started = lost._record["started"] = float(started)
+        lost.started = started
     if stdout:
-        (lost._staged.path / "stdout.log").write_bytes(stdout)
+        (lost.staged.path / "stdout.log").write_bytes(stdout)
     now = time.time()
-    with lost._lock:
-        for point in points:
-            step, values = point[0], point[1]
-            when = float(point[2]) if len(point) > 2 else now
-            for name, value in values.items():
-                lost._steps.append(int(step))
-                lost._names.append(str(name))
-                lost._values.append(float(value))
-                lost._times.append(when)
-    lost._finish("crashed", ended=ended)
+    lost.add_points(
+        (int(point[0]), str(name), float(value), float(point[2]) if len(point) > 2 else now)
+        for point in points
+        for name, value in point[1].items()
+    )
+    lost.finish("crashed", ended=ended)
     return lost
 
 

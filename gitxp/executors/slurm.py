@@ -179,17 +179,8 @@ class SlurmExecutor:
 
     def _detach(self, runs: list[Run]) -> None:
         """Leave the trials to Slurm: each staged run is marked ``queued`` and let go by this process."""
-        from gitxp.run import _open_runs
-
         for run in runs:
-            with run._lock:
-                run._record["meta"][DETACHED] = True
-                run._record["status"] = "queued"
-                run._staged.write_record(run._record)
-            run._stop.set()
-            run._staged.release()
-            run.status = "queued"
-            _open_runs.pop(run.id + str(id(run)), None)
+            run.let_go("queued", {DETACHED: True})
             job, future = self.jobs.pop(run.id)
             future.set_result(None)
             self.detached.append(run)
@@ -244,7 +235,7 @@ class SlurmExecutor:
                 status = error.status
             elif "interrupted" in str(error).lower() or "cancel" in str(error).lower():
                 status = "interrupted"
-            run._finish(status)
+            run.finish(status)
             return status
         return absorb(run, outcome)
 
@@ -287,7 +278,7 @@ def _attach_log(run: Run, job: Any) -> None:
             data = Path(path).read_bytes()
         except OSError:
             continue
-        with open(run._staged.path / "stdout.log", "ab") as log:
+        with open(run.staged.path / "stdout.log", "ab") as log:
             log.write(data)
 
 

@@ -74,7 +74,7 @@ def add_params(run: Run, params: Mapping[str, Any]) -> None:
     flat = flatten({k: plain(v) for k, v in params.items()}, what="param")
     new = {k: v for k, v in flat.items() if k not in run.params and v is not None}
     if new:
-        run._update("params", new)
+        run.add_params(new)
 
 
 def plain(value: Any) -> Any:

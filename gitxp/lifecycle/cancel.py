@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gitxp.errors import RunNotFoundError, UsageError, did_you_mean
-from gitxp.store import HOST, StagedRun, Store, _pid_start
+from gitxp.store import HOST, StagedRun, Store, pid_start
 from gitxp.store.staging import process_alive
 
 __all__ = ["live_runs", "select_live", "cancel", "CANCEL_GRACE"]
@@ -127,7 +127,7 @@ def cancel(
                 raise UsageError(
                     f"run {record['run_id']} belongs to this process: end it with run.end('cancelled')"
                 )
-            owners[pid] = record.get("pid_start") or _pid_start(pid)
+            owners[pid] = record.get("pid_start") or pid_start(pid)
     for pid in owners:
         _signal(pid, signal.SIGTERM)
     ids = [record["run_id"] for _s, record in chosen]

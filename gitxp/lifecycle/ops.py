@@ -238,7 +238,7 @@ def record(store: Store, the_plan: Plan) -> str | None:
         path, data = event_file(clone_id(store.root), stamp, the_plan.ops)
         runs = the_plan.changed
         what = runs[0] if len(runs) == 1 else f"{len(runs)} runs"
-        store._commit_files({path: data}, f"gitxp: {the_plan.action} {what}")
+        store.commit_files({path: data}, f"gitxp: {the_plan.action} {what}")
     return path
 
 
@@ -264,7 +264,7 @@ def prune_removed(
         pruned = sorted({p.split("/")[3] for p in paths})
         if not paths or dry_run:
             return pruned
-        store._commit_files({}, f"gitxp: prune {len(pruned)} removed runs", delete=paths)
+        store.commit_files({}, f"gitxp: prune {len(pruned)} removed runs", delete=paths)
         (store.cache_dir / "state.json").unlink(missing_ok=True)  # the read cache still holds their rows
     store.pack(force=True)  # the old pack still holds them too
     return pruned

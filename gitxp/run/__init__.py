@@ -12,20 +12,11 @@ environment). This module re-exports the API so that ``from gitxp.run import Run
 
 from __future__ import annotations
 
-from gitxp.run.core import Run, _active, current, start
+from gitxp.run.core import Run, current, start
 from gitxp.run.curves import CHUNK_POINTS, FLUSH_SECONDS, HEARTBEAT_SECONDS
 
 # ruff: noqa: F401
 from gitxp.run.decorator import experiment
-from gitxp.run.setup import (
-    END_STATUSES,
-    RunInterrupted,
-    _attach_target,
-    _default_experiment,
-    _env_seed,
-    _open,
-    _open_runs,
-    _parse_metric,
-)
+from gitxp.run.setup import END_STATUSES, RunInterrupted
 
 __all__ = ["Run", "start", "experiment", "current", "RunInterrupted"]

@@ -22,17 +22,18 @@ from gitxp.errors import GitxpError
 from gitxp.lifecycle.api import RunLifecycle
 from gitxp.run.curves import FLUSH_SECONDS, HEART, Curves
 from gitxp.run.inputs import RunInputs
+from gitxp.run.plumbing import RunPlumbing
 from gitxp.run.setup import (
     END_STATUSES,
-    _attach_target,
-    _default_experiment,
-    _env_seed,
-    _open,
-    _open_runs,
-    _parse_metric,
-    _raise_interrupted,
+    attach_target,
     bare_run,
+    default_experiment,
     end_open_runs,
+    env_seed,
+    open_runs,
+    open_store,
+    parse_metric,
+    raise_interrupted,
     wrapper_parent,
 )
 from gitxp.space import Sampler
@@ -58,7 +59,7 @@ def current() -> Run:
     return stack[-1]
 
 
-class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
+class Run(Curves, RunLifecycle, RunInputs, RunArtifacts, RunPlumbing):
     """One execution of training code with one set of params. Create it with :func:`start`."""
 
     def __init__(
@@ -84,10 +85,10 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
             raise TypeError(f"meta must be a mapping of names to values, not {type(meta).__name__}")
         if metric is not None and not isinstance(metric, str):
             raise TypeError(f"metric must be a string such as 'valid_acc:max', not {metric!r}")
-        self._metric = _parse_metric(metric)
+        self._metric = parse_metric(metric)
         flat_params = flatten(params or {}, what="param")
         flat_meta = flatten(meta or {}, what="meta")
-        target = _attach_target() if attach else None
+        target = attach_target() if attach else None
         if target is not None:
             # Inside `gitxp run`: this is the wrapper's run. Record into a side directory the wrapper merges.
             self.id, _wrapper_experiment, staged_root, given = target
@@ -98,7 +99,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
         else:
             self.attached = False
             if store is None or version is None:
-                store, version = _open(path, git)
+                store, version = open_store(path, git)
             self.store = store
             self.version = version
             self.id = run_id or new_run_id()  # given: a remote executor records the client's run
@@ -106,11 +107,11 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
         self.experiment = clean_text(  # a lone surrogate (a non-UTF-8 directory name) is repaired, not fatal
             experiment
             or (os.environ.get("GITXP_EXPERIMENT") if self.attached else None)
-            or _default_experiment(self.store)
+            or default_experiment(self.store)
         )
         self.status = "running"
         self._started = time.time()
-        self._seed = seed if seed is not None else _env_seed()
+        self._seed = seed if seed is not None else env_seed()
         self._sampler_made: Any = None  # made on first use: most runs sample nothing
         self._pruning: Any = None  # set by a sweep with a pruner (gitxp.search.pruning.Pruning)
         self._record: dict[str, Any] = {
@@ -176,7 +177,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
         self._token: contextvars.Token[tuple[Run, ...]] | None = None
         self._bare_thread: int | None = None  # set by gitxp.start(): active for current() until entered/ended
         self._old_sigterm: Any = None
-        _open_runs[self.id + str(id(self))] = self
+        open_runs[self.id + str(id(self))] = self
         self._hooks.gitxp_run_start(run=self)
 
     @property
@@ -196,10 +197,6 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
         if self._sampler_made is None:
             self._sampler_made = Sampler(self._seed)
         return self._sampler_made
-
-    @_sampler.setter
-    def _sampler(self, sampler: Any) -> None:  # a sweep's informed sampler (gitxp.search)
-        self._sampler_made = sampler
 
     def _sample(self, name: str, kind: str, *args: Any) -> Any:
         if name in self._record["params"]:
@@ -333,7 +330,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
             self._write_final_record(record, status)
             self._staged.ended(record)
             self._staged.release()  # the final record is written: the run no longer needs to look alive
-        _open_runs.pop(self.id + str(id(self)), None)
+        open_runs.pop(self.id + str(id(self)), None)
         if self.store is not None:
             self.store.commit_later(self._staged)
 
@@ -347,7 +344,7 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts):
             and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         ):
             self._old_sigterm = signal.SIG_DFL
-            signal.signal(signal.SIGTERM, _raise_interrupted)
+            signal.signal(signal.SIGTERM, raise_interrupted)
         return self
 
     def __exit__(

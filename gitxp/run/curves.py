@@ -81,6 +81,10 @@ class Curves:
         self._next_step = step + 1
         now = time.time()
         floats = {k: v if type(v) is float else to_float(v, key=k) for k, v in metrics.items()}
+        self._add(step, floats, now)
+
+    def _add(self, step: int, floats: dict[str, float], now: float) -> None:
+        """Buffer one point per metric at ``step``, logged at ``now``; then the plugins' hook and the pruner."""
         with self._lock:
             for name, value in floats.items():
                 self._steps.append(step)

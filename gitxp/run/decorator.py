@@ -10,7 +10,7 @@ from typing import Any, TypeVar, overload
 
 from gitxp.run.core import start
 from gitxp.run.entrypoint import for_function
-from gitxp.run.setup import _parse_metric
+from gitxp.run.setup import parse_metric
 from gitxp.store.values import to_float
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +47,7 @@ def experiment(
 
     def decorate(func: F) -> F:
         signature = inspect.signature(func)
-        metric_name = (_parse_metric(metric) or ("result", "max"))[0]
+        metric_name = (parse_metric(metric) or ("result", "max"))[0]
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ from gitxp.version.capture import Version
 
 END_STATUSES = ("finished", "failed", "interrupted", "pruned", "cancelled")
 
-_open_runs: dict[str, Any] = {}  # every Run started and not ended in this process (ended at exit)
+open_runs: dict[str, Any] = {}  # every Run started and not ended in this process (ended at exit)
 _ATTACHED: list[str] = []  # the wrapper run this process attached to (only its first run attaches)
 
 
@@ -23,7 +23,8 @@ class RunInterrupted(KeyboardInterrupt):
     """Raised in the main thread when the process receives SIGTERM during a run (recorded as ``interrupted``)."""
 
 
-def _parse_metric(metric: str | None) -> tuple[str, str] | None:
+def parse_metric(metric: str | None) -> tuple[str, str] | None:
+    """``"valid_acc:max"`` -> ``("valid_acc", "max")`` (the mode defaults to max); None when no metric is given."""
     if not metric:
         return None
     name, _, mode = metric.rpartition(":")
@@ -34,7 +35,7 @@ def _parse_metric(metric: str | None) -> tuple[str, str] | None:
     return name, mode
 
 
-def _attach_target() -> tuple[str, str, Path, dict[str, Any]] | None:
+def attach_target() -> tuple[str, str, Path, dict[str, Any]] | None:
     """When running under ``gitxp run``: (run id, experiment, wrapper's staging dir, wrapper's params).
 
     Only the first run a process starts is the wrapper's run: a second one (a loop of runs in a script, several
@@ -54,16 +55,19 @@ def _attach_target() -> tuple[str, str, Path, dict[str, Any]] | None:
     return run_id, os.environ.get("GITXP_EXPERIMENT", ""), Path(root), flatten(given, what="param")
 
 
-def _env_seed() -> int | None:
+def env_seed() -> int | None:
+    """``$GITXP_SEED`` as an int, when it is one."""
     value = os.environ.get("GITXP_SEED")
     return int(value) if value and value.lstrip("-").isdigit() else None
 
 
-def _raise_interrupted(signum: int, frame: Any) -> None:
+def raise_interrupted(signum: int, frame: Any) -> None:
+    """The SIGTERM handler of a run's ``with`` block: the run ends ``interrupted``."""
     raise RunInterrupted(f"received signal {signal.Signals(signum).name}")
 
 
-def _open(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Version]:
+def open_store(path: str | os.PathLike[str] | None, git: bool) -> tuple[Store, Version]:
+    """The store to record into and the version to record (``git=False``: none, and a store outside git)."""
     if not git:
         store = Store.open(path, create=True)
         return store, Version(None)
@@ -88,7 +92,8 @@ def kernel_version(store: Store, version: Version) -> Version:
     return record(store.repo, version)
 
 
-def _default_experiment(store: Store | None) -> str:
+def default_experiment(store: Store | None) -> str:
+    """The experiment a run records into when none is named: the repository's (main worktree's) directory name."""
     if store is None:
         return Path.cwd().name
     if store.repo.worktree is not None:
@@ -111,8 +116,8 @@ def bare_run() -> Any:
     import threading
 
     me = threading.get_ident()
-    for run in reversed(list(_open_runs.values())):
-        if getattr(run, "_bare_thread", None) == me and run.status == "running":
+    for run in reversed(list(open_runs.values())):
+        if run.bare_thread == me and run.status == "running":
             return run
     return None
 
@@ -139,7 +144,7 @@ def end_open_runs() -> None:
     import sys
 
     interactive = ipython_running()
-    for run in list(_open_runs.values()):
+    for run in list(open_runs.values()):
         if interactive:
             run.meta({"ended_by": "kernel shutdown"})
             run.end("finished")

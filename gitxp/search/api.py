@@ -87,8 +87,8 @@ def _trial(objective: Callable[[Run], Any], objectives: list[tuple[str, str]]) -
         with run:
             returned = objective(run)
             _record(run, returned, objectives)
-            if run._pruning is not None and run.id in run._pruning.told:  # it asked and was told to stop
-                run._pruning.record_pruned(run)
+            if run.pruning is not None and run.id in run.pruning.told:  # it asked and was told to stop
+                run.pruning.record_pruned(run)
                 run.end("pruned")
         return run.status
 

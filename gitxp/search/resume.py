@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gitxp.run import Run
     from gitxp.store import Store
 
 __all__ = ["Finished", "point_key", "finished_points"]
@@ -179,23 +180,15 @@ def resume_dir(store: Store, run: Mapping[str, Any]) -> str:
     return str(store.root / "outputs" / str(run["run_id"]))
 
 
-def carry_curves(store: Store, run_id: str, new: Any) -> int | None:
+def carry_curves(store: Store, run_id: str, new: Run) -> int | None:
     """Copy the curves of ``run_id`` into the run ``new`` (steps and times as recorded); returns the last
     recorded step (None without curves). The new run's own ``log()`` continues after it."""
     table = store.metrics(run_id)
     if not table.num_rows:
         return None
     steps = table["step"].to_pylist()
-    names = table["name"].to_pylist()
-    values = table["value"].to_pylist()
     times = table["time"].to_pylist() if "time" in table.column_names else [None] * len(steps)
-    last = max(steps)
-    for step, name, value, when in zip(steps, names, values, times):
-        new.log({name: value}, step=step)
-        if when is not None:
-            new._times[-1] = float(when)  # keep when the point was first logged
-    new._next_step = last + 1
-    return int(last)
+    return new.carry_points(steps, table["name"].to_pylist(), table["value"].to_pylist(), times)
 
 
 def finished_points(sweep: Any, strategy: Any) -> Finished | None:

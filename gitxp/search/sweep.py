@@ -120,9 +120,9 @@ class Sweep:
 
     @property
     def experiment_name(self) -> str:
-        from gitxp.run import _default_experiment
+        from gitxp.run.setup import default_experiment
 
-        return self.experiment or _default_experiment(self.store)
+        return self.experiment or default_experiment(self.store)
 
     def history(self) -> History:
         """The trials of this version of the experiment as the store holds them now, and the earlier versions'
@@ -169,14 +169,14 @@ class Sweep:
     def attach(self, run: Run, strategy: Any, pruning: Any) -> None:
         """Make ``run`` the trial of the strategy's last proposal: its pruner, its define-by-run sampling
         (``run.uniform(...)`` asks the sweep's sampler) and the strategy's link from proposal to run."""
-        run._pruning = pruning
+        run.pruning = pruning
         if hasattr(strategy, "started"):
             strategy.started(run.id)
         trial = getattr(strategy, "pending_trial", None)
         if trial is not None:
             from gitxp.search.samplers import TrialSampler
 
-            run._sampler = TrialSampler(trial, run)
+            run.use_sampler(TrialSampler(trial, run))
 
     @staticmethod
     def notes(strategy: Any) -> list[str]:
@@ -301,7 +301,7 @@ class Sweep:
                         attach=False,  # a gitxp run inside a gitxp run records its own runs
                     )
                     if pool.remote and getattr(strategy, "pending_trial", None) is not None:
-                        run._finish("cancelled")
+                        run.finish("cancelled")
                         raise UsageError(
                             f"--executor {self.executor} runs the objective elsewhere: declare its params "
                             "with space=gitxp.Space(...) (define-by-run sampling needs the sweep's sampler)"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitxp.errors import UsageError
-from gitxp.space.values import _NUMBER, parse_item
+from gitxp.space.values import NUMBER_RE, parse_item
 
 # ---------------------------------------------------------------------- distributions
 
@@ -90,11 +90,11 @@ class Categorical(Distribution):
         return "categorical(" + ",".join(str(v) for v in self.values) + ")"
 
 
-_DIST = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$", re.S)
+DIST_RE = re.compile(r"^\s*([a-z_]+)\s*\((.*)\)\s*$", re.S)
 _KINDS = {"uniform": 2, "loguniform": 2, "log_uniform": 2, "normal": 2, "gaussian": 2, "randint": 2}
 
 
-_STUDIO = re.compile(r"^\s*([^:\s]+):([^:\s]+)(?::([0-9]+))?:([a-z]*)\s*$")
+STUDIO_RE = re.compile(r"^\s*([^:\s]+):([^:\s]+)(?::([0-9]+))?:([a-z]*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def parse_studio(text: str) -> Distribution:
     point, ``a`` an array of ``len`` values. Informed search needs bounds, so ``u`` widens the range by its own
     width on each side (log scale: by its own ratio) and says so in the spec; ``r`` is accepted and changes nothing
     (every strategy's first points are random draws already)."""
-    match = _STUDIO.match(text)
+    match = STUDIO_RE.match(text)
     if match is None:
         raise UsageError(f"--sample {text!r}: expected min:max[:len]:flags (flags among l, u, r, a)")
     low_text, high_text, length_text, flags = match.groups()
@@ -124,7 +124,7 @@ def parse_studio(text: str) -> Distribution:
     if bad:
         raise UsageError(f"--sample {text!r}: unknown flag {bad[0]!r}; flags are l (log), u, r, a (array)")
     try:
-        if not (_NUMBER.match(low_text) and _NUMBER.match(high_text)):
+        if not (NUMBER_RE.match(low_text) and NUMBER_RE.match(high_text)):
             raise ValueError(text)
         low, high = float(low_text), float(high_text)
     except ValueError:
@@ -153,9 +153,9 @@ def parse_studio(text: str) -> Distribution:
 
 def parse_distribution(text: str) -> Distribution:
     """Parse a DIST string (see the module docstring), or Studio.ml's ``min:max[:len]:flags``."""
-    if _STUDIO.match(text):
+    if STUDIO_RE.match(text):
         return parse_studio(text)
-    match = _DIST.match(text)
+    match = DIST_RE.match(text)
     expected = "uniform(a,b), loguniform(a,b), normal(mu,sigma), randint(a,b) or categorical(a,b,...)"
     if not match:
         raise UsageError(f"--sample {text!r}: expected {expected}")
@@ -169,7 +169,7 @@ def parse_distribution(text: str) -> Distribution:
         if any(ch in a for a in args for ch in "()[]{}"):
             raise UsageError(f"--sample {text!r}: categorical takes plain values, e.g. categorical(adam,sgd)")
         weighted = [a.split(":", 1) for a in args]
-        has_weight = [len(w) == 2 and bool(_NUMBER.match(w[0].strip())) for w in weighted]
+        has_weight = [len(w) == 2 and bool(NUMBER_RE.match(w[0].strip())) for w in weighted]
         if any(has_weight) and not all(has_weight):
             raise UsageError(
                 f"--sample {text!r}: give every value a weight (0.8:adam,0.2:sgd) or none (adam,sgd)"
@@ -192,7 +192,7 @@ def parse_distribution(text: str) -> Distribution:
         raise UsageError(f"--sample {text!r}: unknown distribution {kind!r}; expected {expected}")
     if len(args) != 2:
         raise UsageError(f"--sample {text!r}: {kind} takes 2 numbers, got {len(args)}")
-    if not all(_NUMBER.match(x) or x.lower() in ("nan", "inf", "-inf", "+inf") for x in args):
+    if not all(NUMBER_RE.match(x) or x.lower() in ("nan", "inf", "-inf", "+inf") for x in args):
         raise UsageError(f"--sample {text!r}: {kind} takes numbers")
     a, b = (float(x) for x in args)
     if kind == "randint" and all(re.fullmatch(r"[+-]?[0-9]+", x) for x in args):

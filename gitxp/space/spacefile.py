@@ -11,8 +11,8 @@ from typing import Any
 
 from gitxp.errors import UsageError
 from gitxp.space.distributions import (
-    _DIST,
-    _STUDIO,
+    DIST_RE,
+    STUDIO_RE,
     Categorical,
     Distribution,
     LogUniform,
@@ -69,7 +69,7 @@ def _from_yaml_value(key: str, value: Any) -> tuple[str, Any]:
     if isinstance(value, list):
         return "grid", _grid_values(key, value)
     if isinstance(value, str):
-        if _DIST.match(value) or _STUDIO.match(value):
+        if DIST_RE.match(value) or STUDIO_RE.match(value):
             return "sample", parse_distribution(value)
         if ":" in value or "," in value:
             return "grid", parse_grid(value)

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitxp.errors import UsageError
 
-_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+NUMBER_RE = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 
 
 def parse_value(text: str) -> Any:
@@ -21,7 +21,7 @@ def parse_value(text: str) -> Any:
         return None
     if re.fullmatch(r"[+-]?[0-9]+", stripped):  # ASCII digits only: int("٣") is 3, but "٣" is text
         return int(stripped)
-    if _NUMBER.match(stripped) or lowered in ("nan", "inf", "-inf", "+inf"):
+    if NUMBER_RE.match(stripped) or lowered in ("nan", "inf", "-inf", "+inf"):
         return float(stripped)
     return text
 

@@ -52,7 +52,7 @@ from gitxp.store.schema import (
     run_path,
     valid_path,
 )
-from gitxp.store.staging import STALE_AFTER, CorruptRecord, StagedRun, _pid_start, _write_json
+from gitxp.store.staging import STALE_AFTER, CorruptRecord, StagedRun, pid_start, write_json
 from gitxp.store.tables import concat_tables, empty_table, record_table
 
 __all__ = ["Store", "REF", "SCHEMA_VERSION", "BASE_COLUMNS", "FINAL_STATUSES", "run_path"]

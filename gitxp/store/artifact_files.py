@@ -10,7 +10,8 @@ MANIFEST = "artifacts.json"
 STAGED = "artifacts.staged"  # inside the run's staging dir (never the output dir's artifacts/)
 
 
-def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    """The artifacts manifest at ``path`` (``artifacts.json``: name -> entry); empty when missing or unreadable."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -20,7 +21,7 @@ def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
 
 def committed_files(staged: Path, base: str) -> dict[str, bytes]:
     """The ref files for a staged run's artifacts: the manifest and every small artifact's bytes."""
-    manifest = _read_manifest(staged / MANIFEST)
+    manifest = read_manifest(staged / MANIFEST)
     if not manifest:
         return {}
     files = {f"{base}/{MANIFEST}": json.dumps(manifest, indent=1, sort_keys=True).encode()}

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gitxp.errors import GitxpError, UsageError, unknown_name
-from gitxp.store.artifact_files import MANIFEST, STAGED, _read_manifest, committed_files
+from gitxp.store.artifact_files import MANIFEST, STAGED, committed_files, read_manifest
 
 if TYPE_CHECKING:
     from gitxp.git.repo import Repo
@@ -41,7 +41,9 @@ class Run(Protocol):
 
     attached: bool
     store: Store | None
-    _staged: Any
+
+    @property
+    def staged(self) -> Any: ...
 
     @property
     def output_dir(self) -> Path: ...
@@ -139,7 +141,7 @@ def _external_key(sha: str) -> str:
 def _stage(run: Run, source: Path, name: str) -> dict[str, Any]:
     """Record ``source`` as artifact ``name`` of the (non-attached) ``run``; returns its manifest entry."""
     assert run.store is not None
-    folder = run._staged.path
+    folder = run.staged.path
     size = source.stat().st_size
     sha = _sha256(source)
     entry: dict[str, Any] = {"name": name, "size": size, "sha256": sha}
@@ -158,7 +160,7 @@ def _stage(run: Run, source: Path, name: str) -> dict[str, Any]:
             fs.put_file(str(source), key + ".partial")
             fs.mv(key + ".partial", key)
         entry.update(stored="location", url=f"{base.rstrip('/')}/{_external_key(sha)}")
-    manifest = _read_manifest(folder / MANIFEST)
+    manifest = read_manifest(folder / MANIFEST)
     manifest[name] = entry
     tmp = folder / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True))
@@ -296,8 +298,8 @@ def download(store: Store, run_id: str, name: str = "", dest: Path | None = None
 
 def run_artifacts(run: Run, run_id: str) -> list[dict[str, Any]]:
     """The artifacts ``run`` recorded so far (its staging while it lives, the store once committed), by name."""
-    staged = getattr(run._staged, "path", None)
-    manifest = _read_manifest(staged / MANIFEST) if staged is not None else {}
+    staged = getattr(run.staged, "path", None)
+    manifest = read_manifest(staged / MANIFEST) if staged is not None else {}
     if manifest:
         return [manifest[name] for name in sorted(manifest)]
     if run.store is None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from gitxp.errors import GitxpWarning, RunNotFoundError, StoreError
 from gitxp.store import written
 from gitxp.store.schema import BLOB, CACHE_VERSION, REF, SCHEMA_VERSION, run_path
-from gitxp.store.staging import StagedRun, _write_json
+from gitxp.store.staging import StagedRun, write_json
 from gitxp.store.tables import concat_tables, empty_table, read_parquet, table_problem
 from gitxp.store.writer import RefWriter
 
@@ -229,7 +229,7 @@ class ReadCache(RefWriter):
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, tmp)
             os.replace(tmp, cache_file)
-            _write_json(
+            write_json(
                 self.cache_dir / "state.json", {"ref": head, "schema": SCHEMA_VERSION, "cache": CACHE_VERSION}
             )
         except (OSError, pa.ArrowException):

@@ -18,7 +18,7 @@ GATHER_MAX = 0.1  # ... or once the oldest waiting run has waited this long ...
 BATCH_MAX = 500  # ... or once this many runs wait
 
 
-class _Committer:
+class Committer:
     """Commits ended runs to the ref from a background thread, many per commit.
 
     A run is durable (and listed) as soon as its final record is staged; the commit follows within milliseconds.
@@ -96,7 +96,7 @@ class _Committer:
             )
 
 
-_committers: dict[str, _Committer] = {}
+committers: dict[str, Committer] = {}  # one per store (by its root directory)
 
 
 def _remove(path: Path) -> None:
@@ -176,14 +176,14 @@ CLEANER = _Cleaner()
 
 def flush_all() -> None:
     """Wait until every run ended in this process is committed (and its staging directory deleted)."""
-    for committer in list(_committers.values()):
+    for committer in list(committers.values()):
         committer.flush()
     CLEANER.flush()
 
 
 def _forget_committers() -> None:  # a forked child has none of its parent's threads
     global CLEANER
-    _committers.clear()
+    committers.clear()
     CLEANER = _Cleaner()
 
 

@@ -47,7 +47,7 @@ class Packs(ReadCache):
         pq.write_table(table, sink, compression="zstd")
         data = sink.getvalue().to_pybytes()
         name = f"packs/{hashlib.sha256(data).hexdigest()[:16]}.parquet"
-        self._commit_files({name: data}, f"gitxp: pack {table.num_rows} runs", delete=list(delete))
+        self.commit_files({name: data}, f"gitxp: pack {table.num_rows} runs", delete=list(delete))
         return name
 
     def _final_runs(self) -> pa.Table:
@@ -99,7 +99,7 @@ class Packs(ReadCache):
                 ):  # force: rewrite the pack anyway (gitxp gc after pruning removed runs)
                     return 0
             if table.num_rows == 0:  # force, and no run left: drop the old packs
-                self._commit_files({}, "gitxp: drop packs", delete=[p for _k, _s, p in old])
+                self.commit_files({}, "gitxp: drop packs", delete=[p for _k, _s, p in old])
                 return 0
             self._write_pack(table, delete=[p for _k, _s, p in old])
         self._set_unpacked(0)

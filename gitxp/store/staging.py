@@ -33,7 +33,7 @@ def _stat(pid: int) -> list[bytes] | None:
     return fields if len(fields) > 19 else None
 
 
-def _pid_start(pid: int) -> str | None:
+def pid_start(pid: int) -> str | None:
     """The kernel's start time of ``pid`` (distinguishes a reused pid), where /proc exists."""
     fields = _stat(pid)
     return None if fields is None else fields[19].decode()
@@ -43,10 +43,10 @@ _OWN_START: dict[int, str | None] = {}
 
 
 def own_pid_start() -> str | None:
-    """``_pid_start`` of this process, read once per process (a forked child has its own pid, hence the key)."""
+    """``pid_start`` of this process, read once per process (a forked child has its own pid, hence the key)."""
     pid = os.getpid()
     if pid not in _OWN_START:
-        _OWN_START[pid] = _pid_start(pid)
+        _OWN_START[pid] = pid_start(pid)
     return _OWN_START[pid]
 
 
@@ -114,7 +114,7 @@ def _exchange(a: str, b: str) -> bool:
     return False
 
 
-def _write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any) -> None:
     """Replace ``path`` by ``data`` as JSON atomically. The new content is written to a spare file that then
     swaps places with ``path`` (the spare keeps the old content for the next write): no inode is created or
     freed, which some file systems make expensive (see gitxp.store.recycle). Where files cannot be swapped, or
@@ -212,7 +212,7 @@ class StagedRun:
         if first and self.lock is not None:
             _write_new(str(path), json.dumps(record, allow_nan=True).encode("ascii"), os.O_EXCL)
         else:
-            _write_json(path, record)
+            write_json(path, record)
 
     def ended(self, record: Mapping[str, Any]) -> None:
         """Keep a copy of the final ``record`` just written, for the committer (no need to read it back)."""

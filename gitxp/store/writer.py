@@ -16,7 +16,7 @@ from gitxp.errors import StoreError
 from gitxp.store import liveness, recycle, written
 from gitxp.store import staging as _staging
 from gitxp.store.area import StagingArea
-from gitxp.store.committer import _Committer, _committers
+from gitxp.store.committer import Committer, committers
 from gitxp.store.provenance import note_recorded
 from gitxp.store.schema import DETACHED, FINAL_STATUSES, REF, SCHEMA_VERSION, ZERO, check_incoming, run_path
 from gitxp.store.staging import CorruptRecord, StagedRun
@@ -37,7 +37,7 @@ class RefWriter(StagingArea):
     """Writes runs to ``refs/gitxp/runs``."""
 
     def commit_later(self, staged: StagedRun) -> None:
-        """Queue an ended run for the background committer (see ``_Committer``).
+        """Queue an ended run for the background committer (see ``Committer``).
 
         With ``detach_commits`` (set by ``gitxp run`` for a single run) and pyarrow not loaded yet, a detached
         ``python -m gitxp.store.commit_later`` process writes the commit instead, so that the wrapper exits without paying for
@@ -62,13 +62,13 @@ class RefWriter(StagingArea):
             )
             return
         key = str(self.root)
-        committer = _committers.get(key)
+        committer = committers.get(key)
         if committer is None:
-            committer = _committers[key] = _Committer(self.commit)
+            committer = committers[key] = Committer(self.commit)
         committer.submit(staged)
 
     def flush(self) -> None:
-        committer = _committers.get(str(self.root))
+        committer = committers.get(str(self.root))
         if committer is not None:
             committer.flush()
 
@@ -186,7 +186,7 @@ class RefWriter(StagingArea):
 
             env_files = envs.ref_files(self.root, done)
             files.update(env_files)
-            self._commit_files(files, message)
+            self.commit_files(files, message)
             envs.committed(self.root, list(env_files))
             for data, table in built:
                 written.remember(data, table)  # the read cache takes these instead of parsing them again
@@ -222,7 +222,7 @@ class RefWriter(StagingArea):
             moved.append(trash / path.name)
         committer.CLEANER.submit(moved)
 
-    def _commit_files(
+    def commit_files(
         self,
         files: Mapping[str, bytes | str],
         message: str,
@@ -230,6 +230,8 @@ class RefWriter(StagingArea):
         merge: str | None = None,
         delete: Iterable[str] = (),
     ) -> str:
+        """Commit ``files`` (path -> content) onto the ref, ``delete`` removed, compare-and-swap with retries when
+        another writer moved it; the new commit's sha. ``merge``: a second parent (``gitxp pull``)."""
         files = {"gitxp.json": json.dumps({"schema": SCHEMA_VERSION}).encode() + b"\n", **files}
         delete = list(delete)
         for attempt in range(50):
@@ -292,7 +294,7 @@ class RefWriter(StagingArea):
             or (p.startswith(("packs/", "events/", "envs/")) and p not in mine)
         }  # events/: life-cycle ops (gitxp.lifecycle), one file per batch; envs/: environments; unions
         with self.lock():
-            self._commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
+            self.commit_files(files, f"gitxp: merge {len(new_runs)} runs from {other[:12]}", merge=other)
         return Merged(len(new_runs), sum(1 for p in files if p.startswith("events/")))
 
     def _check_incoming_packs(self, other: str, ours: str | None) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpWarning, StoreError, UsageError
-from gitxp.ui.values import BadRequest, _clean, curve_labels, downsample, int_param, json_value
+from gitxp.ui.values import BadRequest, curve_labels, downsample, int_param, json_clean, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -363,7 +363,8 @@ class AnalysisViews:
             if len(parts) == len(groups) and same_version(parts) is None
         ]
         reports = [
-            {"experiment": name, **_clean(_bounded(compare_groups(parts, metric)))} for name, parts in blocks
+            {"experiment": name, **json_clean(_bounded(compare_groups(parts, metric)))}
+            for name, parts in blocks
         ]
         try:
             diff = code_diff(self.store, groups[0], groups[1], full=True)

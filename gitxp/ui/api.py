@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import StoreError, UsageError
 from gitxp.ui.analysis import AnalysisViews
-from gitxp.ui.values import BadRequest, _castable, downsample, int_param, json_value
+from gitxp.ui.values import BadRequest, castable, downsample, int_param, json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -128,7 +128,7 @@ class Dashboard(AnalysisViews):
             for name in searched:
                 column = table[name]
                 if not pa.types.is_string(column.type):
-                    column = pc.cast(column, pa.string(), safe=False) if _castable(column.type) else None
+                    column = pc.cast(column, pa.string(), safe=False) if castable(column.type) else None
                 if column is None:
                     continue
                 match = pc.fill_null(pc.match_substring(column, text, ignore_case=True), False)
@@ -142,7 +142,7 @@ class Dashboard(AnalysisViews):
         constant = []
         if table.num_rows > 1:
             for c in columns:
-                if c.startswith(("params.", "results.", "meta.")) and _castable(table[c].type):
+                if c.startswith(("params.", "results.", "meta.")) and castable(table[c].type):
                     if pc.count_distinct(table[c], mode="all").as_py() <= 1:
                         constant.append(c)
         groups = []

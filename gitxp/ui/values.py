@@ -9,7 +9,7 @@ from typing import Any
 
 from gitxp.errors import UsageError
 
-__all__ = ["BadRequest", "curve_labels", "downsample", "int_param", "json_value"]
+__all__ = ["BadRequest", "castable", "curve_labels", "downsample", "int_param", "json_clean", "json_value"]
 
 
 class BadRequest(UsageError):
@@ -67,7 +67,8 @@ def downsample(xs: list[float], ys: list[float], width: int) -> tuple[list[float
     return out_x, out_y
 
 
-def _castable(kind: Any) -> bool:
+def castable(kind: Any) -> bool:
+    """Whether a column of arrow type ``kind`` casts to strings (text search, constant-column checks)."""
     import pyarrow as pa
 
     return bool(
@@ -79,11 +80,12 @@ def _castable(kind: Any) -> bool:
     )
 
 
-def _clean(data: Any) -> Any:
+def json_clean(data: Any) -> Any:
+    """``data`` with every leaf made JSON-safe (:func:`json_value`), tuples as lists."""
     if isinstance(data, dict):
-        return {k: _clean(v) for k, v in data.items()}
+        return {k: json_clean(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [_clean(v) for v in data]
+        return [json_clean(v) for v in data]
     return json_value(data)
 
 

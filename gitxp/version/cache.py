@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitxp.version import treewatch
-from gitxp.version.capture import _NO_LOCKS, Version, capture, gitxpignore_option
+from gitxp.version.capture import NO_LOCKS, Version, capture, gitxpignore_option
 
 if TYPE_CHECKING:
     from gitxp.git.repo import Repo
@@ -132,7 +132,7 @@ def _ignored(repo: Repo) -> frozenset[str]:
     assert repo.worktree is not None
     out = repo.git(
         "ls-files", "-z", "--others", "--ignored", "--exclude-standard", *gitxpignore_option(repo), "--directory",
-        env=_NO_LOCKS,
+        env=NO_LOCKS,
     )  # fmt: skip
     root = str(repo.worktree)
     return frozenset(os.path.join(root, rel.rstrip("/")) for rel in os.fsdecode(out).split("\0") if rel)

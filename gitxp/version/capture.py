@@ -30,11 +30,12 @@ __all__ = [
     "remove_worktree",
     "version_tree",
     "require_commit",
+    "NO_LOCKS",
 ]
 
 MAX_FILE_BYTES = int(os.environ.get("GITXP_MAX_UNTRACKED_BYTES", 1_000_000))
 NO_GIT = "nogit"
-_NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
+NO_LOCKS = {"GIT_OPTIONAL_LOCKS": "0"}
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ def _without_gitxpignored(repo: Repo, untracked: list[str]) -> list[str]:
     option = gitxpignore_option(repo) if untracked else []
     if not option:
         return untracked
-    listed = repo.git("ls-files", "-z", "--others", "--exclude-standard", *option, env=_NO_LOCKS)
+    listed = repo.git("ls-files", "-z", "--others", "--exclude-standard", *option, env=NO_LOCKS)
     keep = {p.decode(errors="surrogateescape") for p in listed.split(b"\0") if p}
     return [path for path in untracked if path in keep]
 
@@ -190,7 +191,7 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
         "--untracked-files=all",
         "--no-renames",
         "--ignore-submodules=dirty",
-        env=_NO_LOCKS,
+        env=NO_LOCKS,
     )
     commit, branch, dirty, untracked, changed = _parse_status(repo, status)
     untracked = _without_gitxpignored(repo, untracked)
@@ -225,7 +226,7 @@ def capture(repo: Repo, *, max_file_bytes: int = MAX_FILE_BYTES) -> Version:
     try:
         index = Path(tmpdir) / "index"
         real_index = repo.git_dir / "index"
-        env = {"GIT_INDEX_FILE": str(index), **_NO_LOCKS}
+        env = {"GIT_INDEX_FILE": str(index), **NO_LOCKS}
         if real_index.exists():
             # with its time: git trusts the stat data of an entry only when the index file is newer ("racy git")
             shutil.copy2(real_index, index)

@@ -236,7 +236,7 @@ def execute(
         **({"GITXP_SEED": str(seed)} if isinstance(seed, int) and not isinstance(seed, bool) else {}),
         **(extra_env or {}),
         **invocation.env,
-        "GITXP_ATTACH_DIR": str(run._staged.path),
+        "GITXP_ATTACH_DIR": str(run.staged.path),
         "GITXP_EXPERIMENT": run.experiment,
     }
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -276,7 +276,7 @@ def execute(
     def prune_check() -> None:
         """Ask the pruner, on everything the command has said so far (never on a line with more already
         waiting behind it), and not once the command has reported its final value: it has completed."""
-        pruning = run._pruning
+        pruning = run.pruning
         if pruning is None or not child or pruned.is_set() or pruning.metric in run.results:
             return
         if run.should_prune():
@@ -286,7 +286,7 @@ def execute(
     tail: collections.deque[str] = collections.deque(maxlen=_TAIL_LINES)
     log_lock = threading.Lock()
     status, message = "failed", None
-    with open(run._staged.path / "stdout.log", "ab") as log:
+    with open(run.staged.path / "stdout.log", "ab") as log:
         try:
             proc = subprocess.Popen(
                 argv,
@@ -349,10 +349,10 @@ def execute(
         with controller.lock:
             controller.procs.discard(proc)
     run.meta(exit_code=code)
-    completed = code == 0 and run._pruning is not None and run._pruning.metric in run.results
+    completed = code == 0 and run.pruning is not None and run.pruning.metric in run.results
     if pruned.is_set() and not completed:  # (exit 0 with its final value: it ended before the signal landed)
         status = "pruned"
-        run._pruning.record_pruned(run)
+        run.pruning.record_pruned(run)
     elif code == 0 and not controller.interrupted.is_set():
         status = "finished"
     elif controller.interrupted.is_set() or -code in (signal.SIGINT, signal.SIGTERM) or code == 130:
