@@ -5,7 +5,8 @@ trains, and it is committed to the store's ref when it ends, whatever way it end
 
 The pieces, one question per module: :mod:`~gitxp.run.setup` (what a run needs before it starts),
 :mod:`~gitxp.run.curves` (logging curves), :mod:`~gitxp.run.inputs` (declared input data), :mod:`~gitxp.run.core`
-(the ``Run`` object, ``start``, ``current``), :mod:`~gitxp.run.decorator` (``@experiment``); and two of gitxp's own
+(the ``Run`` object, ``start``, ``current``), :mod:`~gitxp.run.decorator` (``@experiment``),
+:mod:`~gitxp.run.plumbing` (what executors, sweeps and the wrapper do to a run: not user API); and two of gitxp's own
 plugins: :mod:`~gitxp.run.entrypoint` (how the run can be run again) and :mod:`~gitxp.run.meta` (user, host,
 environment). This module re-exports the API so that ``from gitxp.run import Run, start`` works.
 """
