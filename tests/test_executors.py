@@ -260,6 +260,45 @@ def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
     assert retried is not None and retried.count(b"working on") == 1  # the retry's own complete log
 
 
+def test_a_trial_whose_code_bundle_died_with_every_worker_holding_it_is_retried(
+    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
+) -> None:
+    """The code bundle was scattered to the one worker there was; it dies mid-trial and a new worker joins: the
+    scheduler cancels the trials for "lost dependencies", which was taken for a lost scheduler (the sweep stopped)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    write(
+        repo,
+        "slow.py",
+        "import os, sys, time\n"
+        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        "print('working on', sys.argv[1], flush=True)\n"
+        "time.sleep(1.5)\n"
+        "print(f'gitxp: done={sys.argv[1]}')\n",
+    )
+    dask = cluster(1)
+    command = [*GITXP, "run", "--executor", "dask", "--scheduler", dask.address, "--grid", "x=1,2", "--"]
+    proc = subprocess.Popen(
+        [*command, sys.executable, "slow.py", "{x}"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(marks.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim = int(next(marks.iterdir()).name.split("-")[1])
+    os.kill(victim, signal.SIGKILL)  # the only worker: the only holder of the scattered bundle
+    dask.add_worker()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "lost the Dask scheduler" not in err
+    rows = gitxp.load().to_pylist()
+    assert sorted(r["params.x"] for r in rows if r["status"] == "finished") == [1, 2]
+    assert [r["status"] for r in rows].count("crashed") == 1  # the attempt lost with the worker
+
+
 def test_ctrl_c_interrupts_a_dask_sweep(repo: Path, cluster: Callable[[int], Cluster]) -> None:
     write(repo, "sleepy.py", "import time\nprint('up', flush=True)\ntime.sleep(60)\n")
     dask = cluster(2)
@@ -587,8 +626,20 @@ def test_a_lost_attempt_keeps_its_real_start_and_the_points_it_streamed(
     dask = cluster(2)
     before = time.time()
     proc = subprocess.Popen(
-        [*GITXP, "run", "--executor", "dask", "--scheduler", dask.address, "--grid", "x=1,2", "--", sys.executable,
-         "slow.py", "{x}"],  # fmt: skip
+        [
+            *GITXP,
+            "run",
+            "--executor",
+            "dask",
+            "--scheduler",
+            dask.address,
+            "--grid",
+            "x=1,2",
+            "--",
+            sys.executable,
+            "slow.py",
+            "{x}",
+        ],  # fmt: skip
         cwd=repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -625,4 +676,8 @@ def test_a_lost_attempt_keeps_its_real_start_and_the_points_it_streamed(
     assert before <= started < seen, (before, started, seen)  # when the attempt started, not when recorded
     assert started < ended <= killed + 5
     points = gitxp.metrics(crashed[0]["run_id"]).to_pylist()
-    assert sorted((p["step"], p["value"]) for p in points if p["name"] == "loss") == [(0, 10.0), (1, 9.0), (2, 8.0)]
+    assert sorted((p["step"], p["value"]) for p in points if p["name"] == "loss") == [
+        (0, 10.0),
+        (1, 9.0),
+        (2, 8.0),
+    ]

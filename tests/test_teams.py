@@ -99,3 +99,42 @@ def test_a_teammates_note_on_the_same_run_is_kept_beside_yours(tmp_path: Path) -
     ok(alice, "note", "--clear", run)  # a clear removes every note older than it
     (row,) = json.loads(ok(alice, "ls", "--format", "json").stdout)
     assert row.get("note") is None
+
+
+def test_clones_in_differently_named_directories_record_one_experiment(tmp_path: Path) -> None:
+    """Alice's clone is alice/, Bob's bob/: without -e, both record into the project's experiment (origin's name,
+    ``remote``), not one experiment per directory; a clone that already recorded under its directory keeps it."""
+    remote, alice, bob = team(tmp_path)
+    ok(alice, "run", "--", sys.executable, "train.py")
+    ok(alice, "push")
+    git(tmp_path, "clone", "-q", str(remote), str(bob))
+    ok(bob, "pull")
+    ok(bob, "run", "--", sys.executable, "train.py")
+    rows = json.loads(ok(bob, "ls", "--format", "json").stdout)
+    assert [r["experiment"] for r in rows] == ["remote", "remote"], rows
+    assert git(bob, "config", "gitxp.experiment") == "remote"  # remembered: one git config read per process
+    # a clone that recorded under its directory's name before it had an origin keeps that name
+    solo = tmp_path / "solo"
+    solo.mkdir()
+    git(solo, "init", "-q", "-b", "main")
+    (solo / "t.py").write_text("print('gitxp: acc=0.1')\n")
+    git(solo, "add", ".")
+    git(solo, "commit", "-qm", "t")
+    ok(solo, "run", "--", sys.executable, "t.py")
+    git(solo, "remote", "add", "origin", str(remote))
+    ok(solo, "run", "--", sys.executable, "t.py")
+    assert {r["experiment"] for r in json.loads(ok(solo, "ls", "--format", "json").stdout)} == {"solo"}
+    git(solo, "config", "gitxp.experiment", "chosen")  # and the user's own choice wins
+    ok(solo, "run", "--", sys.executable, "t.py")
+    assert json.loads(ok(solo, "ls", "--format", "json").stdout)[0]["experiment"] == "chosen"
+
+
+def test_the_repository_name_of_a_remote_url() -> None:
+    from gitxp.run.setup import repository_name
+
+    assert repository_name("git@github.com:acme/churn.git") == "churn"
+    assert repository_name("https://github.com/acme/churn/") == "churn"
+    assert repository_name("/srv/git/churn.git/") == "churn"
+    assert repository_name("/home/me/churn/.git") == "churn"
+    assert repository_name("ssh://host:22/churn") == "churn"
+    assert repository_name("") == "" and repository_name("..") == ""

@@ -91,7 +91,11 @@ class _RunCommand(click.Command):
     cls=_RunCommand,
     context_settings={"ignore_unknown_options": False, "allow_interspersed_args": False},
 )
-@click.option("-e", "--experiment", help="Experiment name (default: the repository's directory name).")
+@click.option(
+    "-e",
+    "--experiment",
+    help="Experiment name (default: git config gitxp.experiment, else origin's repository name, else the directory's).",
+)
 @click.option(
     "-p", "--param", "params", multiple=True, metavar="K=V", help="A param (typed: int, float, bool, str)."
 )

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from gitxp.errors import GitxpError, UsageError
 from gitxp.executors import ExecutorOptions, Job
-from gitxp.executors.remote import Outcome, absorb, drop_live, live, record_attempt, run_trial, spec_for
+from gitxp.executors.dask_worker import task
+from gitxp.executors.remote import Outcome, absorb, drop_live, live, record_attempt, spec_for
 
 if TYPE_CHECKING:
     from gitxp.run import Run
@@ -56,31 +57,16 @@ class _Trial:
     cancelled: bool = False  # cancelled by this client (Ctrl-C, --retries spent), not by a lost scheduler
 
 
-def _task(spec: Any, bundle: bytes | None, stop_name: str) -> Outcome:
-    """Runs on a Dask worker."""
-    from distributed import Event, get_client, get_worker
+_LOST_BUNDLE = ("already forgotten", "lost dependencies")  # the scheduler's reasons (not a lost connection)
 
-    worker = get_worker()
-    stop = Event(stop_name, client=get_client())  # polled from the trial's watcher thread: bind it now
-    checked = [0.0, False]
 
-    def should_stop() -> bool:
-        if time.monotonic() - checked[0] > 1.0:
-            checked[0] = time.monotonic()
-            try:
-                checked[1] = bool(stop.is_set())
-            except Exception:
-                pass
-        return bool(checked[1])
-
-    def emit(event: dict[str, Any]) -> None:
-        event["worker"] = worker.address
-        try:
-            worker.log_event(spec.events, event)
-        except Exception:
-            pass
-
-    return run_trial(spec, bundle, emit=emit, should_stop=should_stop)
+def _cancel_reason(future: Any) -> str:
+    """Why the scheduler cancelled ``future`` (``lost dependencies``, ``scheduler-connection-lost``...), or ""."""
+    try:
+        future.result(timeout=1)
+    except Exception as error:
+        return str(getattr(error, "reason", ""))
+    return ""
 
 
 class DaskExecutor:
@@ -129,6 +115,7 @@ class DaskExecutor:
         self._lock = threading.RLock()
         self._trials: dict[str, _Trial] = {}
         self._bundle: Any = None
+        self._bundle_data: bytes | None = None  # scattered again when every worker holding it is gone
         self._bundled = False
         self._topic = ""
         self._stop_name = ""
@@ -219,7 +206,7 @@ class DaskExecutor:
     def shutdown(self, cancel: bool = False) -> None:
         if cancel:
             self._cancel_all("interrupted", "the sweep was stopped")
-        self._bundle = None  # released before the workers go, so that Dask does not try to keep it
+        self._bundle = self._bundle_data = None  # released before the workers go (Dask must not keep it)
         try:
             if self._topic:
                 self.client.unsubscribe_topic(self._topic)
@@ -247,8 +234,8 @@ class DaskExecutor:
         if run.version.commit is not None and run.store is not None:
             from gitxp.executors.code import make_bundle
 
-            data = make_bundle(run.store.repo, run.version.commit)
-            self._bundle = self.client.scatter(data, broadcast=True, hash=False)
+            self._bundle_data = make_bundle(run.store.repo, run.version.commit)
+            self._bundle = self.client.scatter(self._bundle_data, broadcast=True, hash=False)
         self.client.subscribe_topic(self._topic, self._on_event)
         self._informed = job.informed
         self._bundled = True
@@ -256,7 +243,7 @@ class DaskExecutor:
     def _launch(self, trial: _Trial) -> None:
         resources = {"GPU": self.options.gpus_per_run} if self.options.gpus_per_run else None
         future = self.client.submit(
-            _task,
+            task,
             trial.spec,
             self._bundle,
             self._stop_name,
@@ -277,24 +264,33 @@ class DaskExecutor:
             except Exception as error:
                 trial.future.set_exception(error)
             return
-        if status == "cancelled":
+        # the scheduler forgets a trial whose code bundle no worker holds any more (every worker it was scattered to
+        # died; later ones got it from those), and refuses one submitted then: lost with its worker, as KilledWorker
+        lost = status == "cancelled" and not trial.cancelled and _cancel_reason(future) in _LOST_BUNDLE
+        if status == "cancelled" and not lost:
             if not trial.cancelled:  # nobody here cancelled it: the connection to the scheduler is gone
                 self._lose_scheduler()
             reason = "the Dask scheduler went away" if self.fatal else "cancelled"
             self._settle(trial, _Lost("crashed" if self.fatal else "interrupted", reason))
             return
-        error = future.exception()
         from distributed.scheduler import KilledWorker
 
-        if isinstance(error, KilledWorker):
-            if trial.tries <= self.options.retries and not self._stopping and self.fatal is None:
-                trial.tries += 1
-                trial.current = None
-                self._launch(trial)
-                return
+        error = None if lost else future.exception()
+        if not lost and not isinstance(error, KilledWorker):
+            self._settle(trial, error if isinstance(error, BaseException) else RuntimeError(str(error)))
+        elif trial.tries > self.options.retries or self._stopping or self.fatal is not None:
             self._settle(trial, _Lost("crashed", f"its Dask workers died {trial.tries} time(s) (--retries)"))
-            return
-        self._settle(trial, error if isinstance(error, BaseException) else RuntimeError(str(error)))
+        else:
+            with self._lock:
+                if lost and self._bundle is not None and self._bundle.status != "finished":
+                    try:  # (waits for a worker to join, as long as the client waits to connect)
+                        self._bundle = self.client.scatter(self._bundle_data, broadcast=True, hash=False)
+                    except Exception as problem:
+                        self._settle(trial, _Lost("crashed", f"no Dask worker took its code again ({problem})"))
+                        return
+            trial.tries += 1
+            trial.current = None
+            self._launch(trial)
 
     def _settle(self, trial: _Trial, error: BaseException) -> None:
         if not trial.future.done():

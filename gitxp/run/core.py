@@ -379,10 +379,10 @@ def start(
     """Start a run and return it; use it as a context manager (``with gitxp.start(...) as run:``) or call
     ``run.end()``.
 
-    ``experiment`` defaults to the repository's directory name; ``params`` may be nested (flattened with dots);
-    ``metric`` (``"valid_acc:max"``) names the value that summarises the run; ``git=False`` records without a
-    version (outside a repository the store is then ``./.gitxp``); ``seed`` seeds the run's define-by-run
-    sampling (``run.log_uniform("lr", 1e-5, 1e-1)``; default: ``$GITXP_SEED`` or random).
+    ``experiment`` defaults to the project's name (:func:`gitxp.run.setup.default_experiment`); ``params`` may
+    be nested (flattened with dots); ``metric`` (``"valid_acc:max"``) names the value that summarises the run;
+    ``git=False`` records without a version (outside a repository the store is then ``./.gitxp``); ``seed`` seeds
+    the run's define-by-run sampling (``run.log_uniform("lr", 1e-5, 1e-1)``; default: ``$GITXP_SEED`` or random).
 
     Under ``gitxp run`` (``$GITXP_RUN_ID`` set), the run *is* the wrapper's run: params, results, meta and curves
     recorded here are merged into it, and the wrapper's params override the ones given here.

@@ -92,14 +92,46 @@ def kernel_version(store: Store, version: Version) -> Version:
     return record(store.repo, version)
 
 
+_DEFAULTS: dict[str, str] = {}  # repository -> its default experiment, decided once per process
+
+
 def default_experiment(store: Store | None) -> str:
-    """The experiment a run records into when none is named: the repository's (main worktree's) directory name."""
+    """The experiment a run records into when none is named: ``git config gitxp.experiment`` when set; else the
+    repository's name in origin's URL (``git@host:acme/churn.git`` -> ``churn``), so that every clone of a project
+    records into the same experiment whatever its directory is called; else the main worktree's directory name.
+
+    When origin's name is not the directory's, the choice is remembered as ``gitxp.experiment`` in the clone's git
+    config (read once per process, one ``git config`` call): a clone that already recorded runs under its
+    directory's name keeps that name, so an upgrade never splits an experiment in two."""
     if store is None:
         return Path.cwd().name
+    folder = Path.cwd().name
     if store.repo.worktree is not None:
         main = store.repo.common_dir.parent if store.repo.common_dir.name == ".git" else store.repo.worktree
-        return main.name
-    return Path.cwd().name
+        folder = main.name
+    key = str(store.repo.common_dir)
+    if key not in _DEFAULTS:
+        wanted = r"^(gitxp\.experiment|remote\.origin\.url)$"
+        found = store.repo.run(["config", "--get-regexp", wanted], check=False).stdout
+        config = dict(line.partition(" ")[::2] for line in found.decode(errors="replace").splitlines())
+        name = config.get("gitxp.experiment", "").strip()
+        if not name:
+            name = repository_name(config.get("remote.origin.url", "")) or folder
+            if name != folder:
+                if store.has_runs_of(folder):
+                    name = folder
+                # remembered (on a read-only .git, decided again in each process)
+                store.repo.run(["config", "gitxp.experiment", name], check=False)
+        _DEFAULTS[key] = name
+    return _DEFAULTS[key]
+
+
+def repository_name(url: str) -> str:
+    """The repository's name in a remote URL or path (``https://host/acme/churn.git/`` -> ``churn``); ``""``."""
+    tail = url.strip().rstrip("/")
+    tail = tail.removesuffix(".git").rstrip("/")
+    name = tail.replace("\\", "/").replace(":", "/").rsplit("/", 1)[-1]
+    return "" if name in ("", ".", "..") else name
 
 
 def wrapper_parent() -> str | None:

@@ -30,3 +30,12 @@ class Store(Packs):
             if not create and not (fallback / "HEAD").exists():
                 raise
             return cls(Repo.init_bare(fallback))
+
+    # -------------------------------------------------------------- questions
+
+    def has_runs_of(self, experiment: str) -> bool:
+        """Whether any run was recorded in ``experiment``: live, committed, archived or removed."""
+        import pyarrow.compute as pc
+
+        table = self.table(recover=False, show="all")
+        return bool(table.num_rows) and bool(pc.any(pc.equal(table["experiment"], experiment)).as_py())
