@@ -286,7 +286,9 @@ class DaskExecutor:
                     try:  # (waits for a worker to join, as long as the client waits to connect)
                         self._bundle = self.client.scatter(self._bundle_data, broadcast=True, hash=False)
                     except Exception as problem:
-                        self._settle(trial, _Lost("crashed", f"no Dask worker took its code again ({problem})"))
+                        self._settle(
+                            trial, _Lost("crashed", f"no Dask worker took its code again ({problem})")
+                        )
                         return
             trial.tries += 1
             trial.current = None
