@@ -149,6 +149,7 @@ def test_multi_objective_front(repo: Path, invoke) -> None:  # type: ignore[no-u
         (["--sample", "x=0:1:q", "--strategy", "tpe", "-n", "3", "--metric", "f:min"], "'0:1:q'"),
         (["--sample", "x=normal(0,1)", "--strategy", "tpe", "-n", "3", "--metric", "f:min"], "no bounds"),
         (["--sample", "x=uniform(0,1)", "--strategy", "tpe", "-n", "3"], "needs --metric"),
+        (["--sample", "x=uniform(0,1)", "--strategy", "tpe", "-n", "3", "--parse", "f=(?P<f>[0-9.]+)"], "needs --metric NAME:min|max (what to optimise); --parse reads f: e.g. --metric f:max"),
         (["--sample", "x=uniform(0,1)", "--strategy", "tpe", "--metric", "f:min"], "needs -n"),
         (["--sample", "x=uniform(0,1)", "--strategy", "cmaes", "-n", "3", "--metric", "f:min", "--metric", "g:max"], "cmaes optimises one"),
         (["--sample", "x=0:1:5:", "-n", "3"], "only meaningful with the array flag"),

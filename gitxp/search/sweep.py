@@ -26,6 +26,7 @@ from gitxp.store import Store
 from gitxp.store.ids import new_run_id
 from gitxp.version.capture import Version
 from gitxp.wrap.command import Command, Controller
+from gitxp.wrap.readers import parsed_names
 
 __all__ = ["Sweep", "SweepResult", "strategies", "UNINFORMED", "pareto_front"]
 
@@ -148,14 +149,17 @@ class Sweep:
         history = (
             self.history() if self.strategy not in UNINFORMED else History(objectives=list(self.objectives))
         )
-        strategy = factories[self.strategy](
-            self.space,
-            seed=self.seed,
-            n=self.n,
-            objective=self.metric,
-            objectives=list(self.objectives),
-            history=history,
-        )
+        try:
+            strategy = factories[self.strategy](
+                self.space, seed=self.seed, n=self.n, objective=self.metric, objectives=list(self.objectives),
+                history=history,
+            )  # fmt: skip
+        except UsageError as error:  # an informed search without --metric: name what --parse reads
+            read = [] if self.objectives or self.command is None else parsed_names(self.command.parse)
+            if not read:
+                raise
+            hint = f"--parse reads {', '.join(read)}: e.g. --metric {read[0]}:max"
+            raise UsageError(f"{error}; {hint}") from None
         if strategy.total is None and not self.open_ended:
             raise UsageError(f"--strategy {self.strategy} needs -n N (how many runs)")
         return strategy

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -117,6 +117,12 @@ def compile_parse(pattern: str) -> re.Pattern[str]:
             "'epoch (?P<step>\\d+) val_acc: (?P<val_acc>[0-9.]+)'"
         )
     return compiled
+
+
+def parsed_names(patterns: Iterable[str]) -> list[str]:
+    """The result names ``--parse`` patterns read (their named groups but ``step``), in order."""
+    names = [name for pattern in patterns for name in compile_parse(pattern).groupindex if name != "step"]
+    return list(dict.fromkeys(names))
 
 
 class MetricFileReader:
