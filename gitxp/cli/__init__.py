@@ -27,7 +27,7 @@ class _OneLineUsageError(click.UsageError):
         if text[:2].istitle():
             text = text[0].lower() + text[1:]  # "Invalid value" -> "invalid value", as gitxp's messages read
         super().__init__(text, error.ctx or ctx)
-        self.exit_code = error.exit_code
+        # exit code: click's class-level UsageError.exit_code (2), inherited; no click usage error overrides it
         self.where = error.ctx.command_path if error.ctx is not None else ""
         if not self.where and ctx is not None:  # raised by click's parser without its context
             self.where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))

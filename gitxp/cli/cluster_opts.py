@@ -73,8 +73,8 @@ def executor_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Shell line run before each trial (module load ...).",
         ),
     ]
-    for option, (_, kind, text) in _SLURM.items():
-        options.append(click.option("--" + option.replace("_", "-"), type=kind, help=text))
+    for name, (_, kind, text) in _SLURM.items():
+        options.append(click.option("--" + name.replace("_", "-"), type=kind, help=text))
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper

@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import json
 import math
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # the C escaper (ensure_ascii=False)
+from json.encoder import encode_basestring  # the C escaper (ensure_ascii=False)
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _json_column(column: Any) -> list[Any]:
     kind = column.type
     text = _iso_text(column)
     if text is not None:
-        return text.to_pylist()  # type: ignore[no-any-return]
+        return text.to_pylist()
     values = column.to_pylist()
     if pa.types.is_floating(kind):
         if pc.all(pc.or_kleene(pc.is_finite(column), pc.is_null(column))).as_py() is False:

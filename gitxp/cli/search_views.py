@@ -43,11 +43,11 @@ def pareto_table(table: Any, objectives: list[tuple[str, str]] | None = None) ->
         missing = objectives[columns.index(None)][0]
         raise UsageError(f"--pareto: no run reports {missing!r}")
     finished = table.filter(pc.equal(table["status"], "finished"))
-    rows = finished.select(["run_id", *columns]).to_pylist()  # type: ignore[list-item]
+    rows = finished.select(["run_id", *columns]).to_pylist()
     points = [
-        (r["run_id"], [float(r[c]) for c in columns])  # type: ignore[index]
+        (r["run_id"], [float(r[c]) for c in columns])
         for r in rows
-        if all(isinstance(r[c], (int, float)) for c in columns)  # type: ignore[index]
+        if all(isinstance(r[c], (int, float)) for c in columns)
     ]
     front = pareto_front(points, [goal for _, goal in objectives])
     out = finished.filter(pc.is_in(finished["run_id"], value_set=pa.array(front, pa.string())))

@@ -271,7 +271,7 @@ def _summarise(result: Any, sweep: Any, emit_table: Any) -> None:
 
         front = pa.array([r.id for r in result.front], pa.string())
         table = table.filter(pc.is_in(table["run_id"], value_set=front))
-        first = [c for c in (column(*o, table.column_names) for o in sweep.objectives) if c]
+        first = [c for c in (column(name, goal, table.column_names) for name, goal in sweep.objectives) if c]
         goals = ", ".join(":".join(o) for o in sweep.objectives)
         title = f"Pareto front: {table.num_rows} runs no other run beats on every objective ({goals})"
     emit_table(

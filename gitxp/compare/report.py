@@ -175,8 +175,8 @@ def build_report(
     groups, sides = resolve_sides(
         store, table, base, head, base_tip=base_tip, all_versions=all_versions, reruns=reruns
     )
-    for metric in metrics or []:
-        check_metric(groups, metric)
+    for name in metrics or []:
+        check_metric(groups, name)
     blocks: list[dict[str, Any]] = []
     for experiment, parts in by_experiment(groups):
         if len(parts) < 2:
@@ -190,7 +190,8 @@ def build_report(
             blocks.append({"experiment": experiment, "note": f"base and head are both version `{same}`"})
             continue
         entries = []
-        for metric in metrics or [None]:
+        wanted: list[str | None] = list(metrics) if metrics else [None]  # None: every metric
+        for metric in wanted:
             from gitxp.query.objective import column, parse
 
             if metric and not any(column(*parse(metric), g.table.column_names) for g in parts):

@@ -182,8 +182,8 @@ def make_executor(name: str, options: ExecutorOptions) -> Executor:
     except (TypeError, ValueError):
         first = ""
     if first == "options":
-        return factory(options)  # type: ignore[no-any-return]
+        return factory(options)
     made = factory(max(1, options.jobs or 1))
     if isinstance(made, PoolExecutor):
         return LocalExecutor(options, pool=made)
-    return made  # type: ignore[no-any-return]
+    return made

@@ -261,8 +261,8 @@ class DaskExecutor:
         if status == "finished":
             try:
                 trial.future.set_result(future.result())
-            except Exception as error:
-                trial.future.set_exception(error)
+            except Exception as failure:
+                trial.future.set_exception(failure)
             return
         # the scheduler forgets a trial whose code bundle no worker holds any more (every worker it was scattered to
         # died; later ones got it from those), and refuses one submitted then: lost with its worker, as KilledWorker
@@ -310,6 +310,8 @@ class DaskExecutor:
         if trial is None or trial.future.done():
             return
         attempt = message.get("attempt")
+        if not isinstance(attempt, str):  # executors.remote's events ("start", "live") all name their attempt
+            return
         if message.get("kind") == "start":
             started = message.get("time")
             trial.attempts[attempt] = {

@@ -124,7 +124,7 @@ def _scratch_store() -> Store:
             root.mkdir(parents=True, exist_ok=True)
             with FileLock(str(root) + ".lock", timeout=120):
                 _scratch = ScratchStore(Repo.init_bare(root))
-        return _scratch  # type: ignore[no-any-return]
+        return _scratch
 
 
 def run_trial(

@@ -49,12 +49,10 @@ def select_live(
     live = live_runs(store)
     by_id = {record["run_id"]: (staged, record) for staged, record in live}
     chosen: dict[str, tuple[StagedRun, dict[str, Any]]] = {}
-    experiments = {record.get("experiment") for _s, record in live}
+    experiments: set[str] = {r["experiment"] for _s, r in live if isinstance(r.get("experiment"), str)}
     for name in experiment:
         if name not in experiments:
-            raise UsageError(
-                f"experiment {name!r} has no running run{did_you_mean(name, experiments - {None})}"
-            )
+            raise UsageError(f"experiment {name!r} has no running run{did_you_mean(name, experiments)}")
     names = list(experiment)
     for target in targets:
         if target in experiments:
@@ -81,7 +79,7 @@ def select_live(
         recorded = {e for e in (table["experiment"].to_pylist() if table.num_rows else []) if e}
         if target in recorded:
             raise UsageError(f"experiment {target!r} has no running run: nothing to cancel")
-        hint = did_you_mean(target, {*experiments - {None}, *recorded, *(r[: len(text)] for r in ids)})
+        hint = did_you_mean(target, {*experiments, *recorded, *(r[: len(text)] for r in ids)})
         raise RunNotFoundError(f"no running run or experiment matches {target!r}{hint}")
     for staged, record in live:
         if record.get("experiment") in names:

@@ -195,6 +195,7 @@ def plan(
         _refuse_running(store, runs)
     stamp = time.time()
     for run in runs:
+        op: tuple[str, str, Any] | None  # (run, key, value): one of the Plan's ops, None when nothing changes
         if action == "tag":
             op = None if value in state.tags(run) else (run, f"tag:{value}", True)
         elif action == "untag":

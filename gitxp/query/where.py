@@ -75,11 +75,12 @@ class _WhereCompiler:
                 return pc.field(resolve_column(name, self.columns))
             except UsageError:
                 other_name = self.name(other) if other is not None else None
-                if isinstance(node, ast.Name) and other_name is not None and self._is_column(other_name):
-                    raise UsageError(
-                        f"--where: {name!r} is not a column; to compare with the text, quote it: "
-                        f"{ast.unparse(other)} == '{name}'"
-                    ) from None
+                if isinstance(node, ast.Name) and other is not None and other_name is not None:
+                    if self._is_column(other_name):
+                        raise UsageError(
+                            f"--where: {name!r} is not a column; to compare with the text, quote it: "
+                            f"{ast.unparse(other)} == '{name}'"
+                        ) from None
                 raise
         return self.literal(node)
 

@@ -208,19 +208,19 @@ class Run(Curves, RunLifecycle, RunInputs, RunArtifacts, RunPlumbing):
 
     def uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` from uniform(low, high) and record it (or return its given value)."""
-        return self._sample(name, "uniform", low, high)  # type: ignore[no-any-return]
+        return self._sample(name, "uniform", low, high)
 
     def log_uniform(self, name: str, low: float, high: float) -> float:
         """Sample param ``name`` log-uniformly in [low, high] and record it (or return its given value)."""
-        return self._sample(name, "log_uniform", low, high)  # type: ignore[no-any-return]
+        return self._sample(name, "log_uniform", low, high)
 
     def normal(self, name: str, mu: float, sigma: float) -> float:
         """Sample param ``name`` from normal(mu, sigma) and record it (or return its given value)."""
-        return self._sample(name, "normal", mu, sigma)  # type: ignore[no-any-return]
+        return self._sample(name, "normal", mu, sigma)
 
     def randint(self, name: str, low: int, high: int) -> int:
         """Sample param ``name`` uniformly among the integers low..high and record it (or return its given value)."""
-        return self._sample(name, "randint", low, high)  # type: ignore[no-any-return]
+        return self._sample(name, "randint", low, high)
 
     def categorical(self, name: str, values: Sequence[Any], weights: Sequence[float] | None = None) -> Any:
         """Sample param ``name`` among ``values`` (optionally weighted) and record it (or return its given value)."""

@@ -203,10 +203,11 @@ def check_rerunnable(run_id: str, entrypoint: str) -> None:
 _asked_in_rerun: list[Any] = []
 
 
-def rerun_ask(experiment: str, metric: str, make_run: Callable[..., Any]) -> Any:
+def rerun_ask(experiment: str | None, metric: str, make_run: Callable[..., Any]) -> Any:
     """``gitxp.Sweep.ask`` under ``gitxp rerun`` of one trial (``$GITXP_RERUN_ASK``): a run for the trial once
     (attached to the rerun's run, which holds the trial's params), then the end of the script (exit 0: the rest of
-    the loop is other trials), made by ``make_run`` (:class:`gitxp.Run`). None when this is no such rerun."""
+    the loop is other trials), made by ``make_run`` (:class:`gitxp.Run`). None when this is no such rerun.
+    ``experiment`` None: the sweep named none (the run's default, not recorded as given), as ``ask`` makes runs."""
     if not os.environ.get("GITXP_RERUN_ASK") or not os.environ.get("GITXP_RUN_ID"):
         return None
     if _asked_in_rerun:

@@ -167,8 +167,8 @@ class Sweep:
     def propose(self, strategy: Any) -> dict[str, Any] | None:
         """The strategy's next point given the store's latest history (None: it has nothing more)."""
         if hasattr(strategy, "ask"):
-            return strategy.ask(self.history())  # type: ignore[no-any-return]
-        return strategy.suggest()  # type: ignore[no-any-return]
+            return strategy.ask(self.history())
+        return strategy.suggest()
 
     def attach(self, run: Run, strategy: Any, pruning: Any) -> None:
         """Make ``run`` the trial of the strategy's last proposal: its pruner, its define-by-run sampling

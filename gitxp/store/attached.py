@@ -51,7 +51,7 @@ def fold(
     and the rest is folded; without ``quarantine`` it is left where it is, with a warning."""
     from gitxp.store.staging import CorruptRecord, StagedRun
 
-    tables = []
+    tables: list[pa.Table] = []
     if not folder.is_dir():
         return tables
     for child in sorted(folder.iterdir()):

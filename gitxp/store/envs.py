@@ -21,7 +21,7 @@ import re
 import shutil
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,7 +238,7 @@ def local_file(root: Path, digest: str) -> Path:
     return root / ENVS / f"{digest}.json"
 
 
-def ref_files(root: Path, records: list[Mapping[str, Any]]) -> dict[str, bytes]:
+def ref_files(root: Path, records: Sequence[Mapping[str, Any]]) -> dict[str, bytes]:
     """The ``envs/<hash>.json`` files the committed ``records`` refer to and this process has not committed."""
     files: dict[str, bytes] = {}
     for record in records:

@@ -191,7 +191,7 @@ class StagedRun:
         problem = _record_problem(record)
         if problem:
             raise CorruptRecord(problem)
-        return record  # type: ignore[no-any-return]
+        return record
 
     def write_first_record(self, record: Mapping[str, Any], *, recycled: bool) -> None:
         """Write the run's first record while its owner holds the lock: created in place (one file operation
