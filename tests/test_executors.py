@@ -196,16 +196,26 @@ def test_external_cluster_runs_the_clients_exact_version(
     assert (Path(next(iter(code_dirs))) / "extra.py").exists()
 
 
-def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
-    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
-) -> None:
+def slow_script(repo: Path, tmp_path: Path, body: str) -> Path:
+    """``slow.py X``: marks its worker's pid in ``marks/X-PID`` (the test kills that worker), then runs ``body``.
+    Returns the marks directory."""
     marks = tmp_path / "marks"
     marks.mkdir()
     write(
         repo,
         "slow.py",
         "import os, sys, time\n"
-        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n" + body,
+    )
+    return marks
+
+
+def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
+    repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
+) -> None:
+    marks = slow_script(
+        repo,
+        tmp_path,
         "print('working on', sys.argv[1], flush=True)\n"
         "time.sleep(2.5)\n"
         "print(f'gitxp: done={sys.argv[1]}')\n",
@@ -265,13 +275,9 @@ def test_a_trial_whose_code_bundle_died_with_every_worker_holding_it_is_retried(
 ) -> None:
     """The code bundle was scattered to the one worker there was; it dies mid-trial and a new worker joins: the
     scheduler cancels the trials for "lost dependencies", which was taken for a lost scheduler (the sweep stopped)."""
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    write(
+    marks = slow_script(
         repo,
-        "slow.py",
-        "import os, sys, time\n"
-        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        tmp_path,
         "print('working on', sys.argv[1], flush=True)\n"
         "time.sleep(1.5)\n"
         "print(f'gitxp: done={sys.argv[1]}')\n",
@@ -609,13 +615,9 @@ def test_a_lost_attempt_keeps_its_real_start_and_the_points_it_streamed(
 ) -> None:
     """Issue 21 item 13: the crashed record of an attempt lost with its Dask worker starts when the attempt
     started (not when it was recorded) and holds the curve points the attempt had streamed."""
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    write(
+    marks = slow_script(
         repo,
-        "slow.py",
-        "import os, sys, time\n"
-        f"open(os.path.join({str(marks)!r}, sys.argv[1] + '-' + str(os.getppid())), 'w').close()\n"
+        tmp_path,
         "for step in range(3):\n"
         "    print(f'gitxp: step={step} loss={10 - step}', flush=True)\n"
         "time.sleep(0.3)\n"
