@@ -74,6 +74,45 @@ def _numbers(values: list[Any]) -> list[float]:
     ]
 
 
+def _scored(table: pa.Table, column: str) -> list[tuple[float, str]]:
+    """``(value, run id)`` of the runs whose ``column`` holds a finite number (filtered by Arrow: a group can be
+    50,000 runs)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column not in table.column_names or not table.num_rows:
+        return []
+    cells = table[column]
+    if not (pa.types.is_integer(cells.type) or pa.types.is_floating(cells.type)):
+        ids = table["run_id"].to_pylist()
+        return [(float(v), rid) for v, rid in zip(cells.to_pylist(), ids) if _numbers([v])]
+    floats = pc.cast(cells, pa.float64())
+    keep = pc.fill_null(pc.is_finite(floats), False)
+    return list(zip(pc.filter(floats, keep).to_pylist(), pc.filter(table["run_id"], keep).to_pylist()))
+
+
+EXACT_STATS = 1000  # up to this many values a side: the statistics module's exact mean, std and median
+
+
+def _summary(nums: list[float]) -> dict[str, float | None]:
+    """Mean, sample std and median of ``nums``: exactly rounded up to ``EXACT_STATS`` values, by numpy above
+    (within an ulp or two of the exact ones; ``statistics.stdev`` of 50,000 values took 60 ms)."""
+    if len(nums) > EXACT_STATS:
+        import numpy as np
+
+        array = np.asarray(nums, dtype=np.float64)
+        return {
+            "mean": float(array.mean()),
+            "std": float(array.std(ddof=1)),
+            "median": float(np.median(array)),
+        }
+    return {
+        "mean": statistics.fmean(nums) if nums else None,
+        "std": statistics.stdev(nums) if len(nums) > 1 else None,
+        "median": statistics.median(nums) if nums else None,
+    }
+
+
 def _metrics(groups: list[Group], metric: str | None) -> list[tuple[str, str]]:
     """The (name, goal) pairs to compare: ``metric`` if given, else the runs' recorded summary metric, else every
     numeric result."""
@@ -126,9 +165,7 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
             column = objective.column(name, goal, group.table.column_names) or f"results.{name}"
             if column != f"results.{name}":
                 entry["name"] = column[len("results.") :]  # the curve summary it really is: loss.min
-            cells = group.table[column].to_pylist() if column in group.table.column_names else []
-            ids = group.table["run_id"].to_pylist() if cells else []
-            scored = [(float(v), rid) for v, rid in zip(cells, ids) if _numbers([v])]
+            scored = _scored(group.table, column)
             nums = [v for v, _ in scored]
             values.append(nums)
             best = (min if goal == "min" else max)(scored) if scored else None
@@ -138,9 +175,7 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
                     "runs": len(nums),
                     "best": best[0] if best else None,
                     "best_run": best[1] if best else None,
-                    "mean": statistics.fmean(nums) if nums else None,
-                    "std": statistics.stdev(nums) if len(nums) > 1 else None,
-                    "median": statistics.median(nums) if nums else None,
+                    **_summary(nums),
                 }
             )
         for group, nums in zip(groups[1:], values[1:]):
