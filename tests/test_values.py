@@ -75,11 +75,27 @@ def test_torch_values(repo: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(object(), "unsupported type"), ({1, 2}, "unsupported type"), ([1, "a"], "mixes"), (2**70, "64 bits")],
+    [
+        (object(), "unsupported type"),
+        ({1, 2}, "unsupported type"),
+        ([1, "a"], "mixes"),
+        ([["x"], [200, 200]], "mixes"),  # across sublists: was accepted, then its run could not be stored
+        ([[[1]], [["a", None]]], "mixes"),
+        (2**70, "64 bits"),
+    ],
 )
 def test_unsupported_values_name_the_key(value: object, message: str) -> None:
     with pytest.raises(TypeError, match=f"'bad key'.*{message}|{message}.*'bad key'"):
         flatten({"bad key": value}, what="param")
+
+
+def test_nested_lists_that_arrow_can_store_are_kept(repo: Path) -> None:
+    values = {"layers": [[64, 64], [32]], "names": [["a"], [], None, ["b", None]], "grid": [[1, 2.5], [3]]}
+    with gitxp.start(params=values):
+        pass
+    row = gitxp.load().to_pylist()[0]
+    assert row["params.layers"] == [[64, 64], [32]] and row["params.names"] == [["a"], [], None, ["b", None]]
+    assert row["params.grid"] == [[1.0, 2.5], [3.0]]
 
 
 def test_bad_param_fails_before_anything_is_recorded(repo: Path) -> None:

@@ -113,11 +113,19 @@ def _kind(value: Scalar) -> str:
 
 
 def _check_homogeneous(items: list[Scalar], key: str, what: str) -> None:
-    kinds = {_kind(v) for v in items} - {"null"}
-    if len(kinds) > 1:
-        raise TypeError(
-            f"{what} {key!r}: list mixes {', '.join(sorted(kinds))}; lists must hold one kind of value"
-        )
+    """One kind of value at each depth of a (nested) list, across its sublists too: ``[["x"], [200, 200]]`` was
+    accepted and then could not be stored (its run was set aside when it ended)."""
+    level = items
+    while level:
+        kinds = {_kind(v) for v in level} - {"null"}
+        if len(kinds) > 1:
+            raise TypeError(
+                f"{what} {key!r}: list mixes {', '.join(sorted(kinds))}; lists must hold one kind of value "
+                "(at every depth)"
+            )
+        if kinds != {"list"}:
+            return
+        level = [item for sub in level if isinstance(sub, list) for item in sub]
 
 
 def to_float(value: Any, *, key: str) -> float:
