@@ -70,9 +70,8 @@ class RunPlumbing:
         return self._started
 
     @started.setter
-    def started(
-        self, when: float
-    ) -> None:  # the record's ``started`` too (it ran elsewhere: a remote worker)
+    def started(self, when: float) -> None:
+        """Set with the record's ``started`` (the run ran elsewhere: a remote worker)."""
         self._started = self._record["started"] = float(when)
 
     @property
