@@ -195,3 +195,15 @@ def test_t_quantile_matches_scipy() -> None:
     for df in (1, 2, 3, 4, 5, 8, 15, 30, 100, 10_000):
         assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), rel=2e-3)
     assert t_quantile_975(3.9) == t_quantile_975(3)  # rounded down: never narrower than the exact interval
+
+
+def test_a_param_one_side_never_recorded_says_so(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    write(repo, "t.py", "BASE = 0.80\n" + NOISY)
+    assert invoke("run", "--grid", "lr=0.1,0.2", "--", sys.executable, "t.py", "--lr", "{lr}").exit_code == 0
+    (repo / "t.py").write_text("BASE = 0.83\n" + NOISY)
+    git(repo, "commit", "-qam", "v2")
+    assert invoke("run", "-n", "2", "--", sys.executable, "t.py").exit_code == 0  # lr left at its default
+    out = invoke("compare", "HEAD~1", "HEAD")
+    assert out.exit_code == 0, out.output
+    row = next(line for line in out.output.splitlines() if line.strip().startswith("lr "))
+    assert "0.1 (1 run), 0.2 (1 run)" in row and row.rstrip().endswith("(not recorded)"), out.output

@@ -183,3 +183,15 @@ def test_the_code_version_is_a_factor_of_its_own_when_runs_span_versions(repo: P
         m.group(1): float(m.group(2)) for m in re.finditer(r"^(.+?)\s+([01]\.\d{3})\b", out.stdout, re.M)
     }
     assert shares["(code version)"] > 0.8 and shares["lr"] < 0.2, out.stdout
+
+
+def test_importance_without_a_metric_names_the_results_to_choose_from(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
+    run_python(
+        "import gitxp\nfor i in range(4):\n"
+        "    with gitxp.start(experiment='plain', params={'lr': i / 10}) as run:\n"
+        "        run.result(acc=i / 4)\n",
+        repo,
+    )
+    out = invoke("show", "-e", "plain", "--importance")
+    assert out.exit_code == 2 and "e.g. --metric acc:max" in out.output and "their results: acc" in out.output
+    assert out.output.count("\n") == 1

@@ -81,6 +81,8 @@ def summarise_values(values: list[str], few: int = 4) -> str:
 def summarise_counts(counts: list[tuple[str, int]], many: int = 8) -> str:
     """A cell for a group's values of one param, each with its run count (``0.1 (8 runs), 0.01 (1 run)``), most
     runs first; only a long list of values that each one run has (a sweep) is summarised as a range."""
+    if not counts:
+        return "(not recorded)"
     if len(counts) > many and all(n == 1 for _, n in counts):
         return summarise_values(sorted(v for v, _ in counts)) + " (1 run each)"
     return ", ".join(f"{value} ({n} run{'' if n == 1 else 's'})" for value, n in counts)

@@ -68,7 +68,14 @@ def print_importance(store: Any, experiment: str, metric: str | None, evaluator:
     runs = table.filter(pc.equal(table["experiment"], experiment)) if table.num_rows else table
     objectives = [parse(metric)] if metric else recorded_objectives(runs)[:1]
     if not objectives:
-        raise UsageError(f"--importance: give --metric NAME:min|max (the runs of {experiment!r} record none)")
+        results = [c[len("results.") :] for c in runs.column_names if c.startswith("results.")]
+        results = [c for c in results if runs[f"results.{c}"].null_count < runs.num_rows]
+        said = f"their results: {', '.join(results[:8])}" if results else "they reported no results"
+        example = f", e.g. --metric {results[0]}:max" if results else ""
+        raise UsageError(
+            f"--importance: give --metric NAME:min|max{example} (the runs of {experiment!r} were not searched "
+            f"for an objective; {said})"
+        )
     result = cached(
         store, experiment, objectives[0], evaluator
     )  # a bounded sample; cached by the store's state
