@@ -72,6 +72,7 @@ def run_git(
     return proc
 
 
+_CONFIG: dict[str, dict[str, list[str]]] = {}  # git_dir -> its config (Repo.config)
 _DISCOVERED: dict[tuple[str, str | None, str | None], Repo] = {}
 
 
@@ -151,6 +152,28 @@ class Repo:
         if self.worktree is None:
             extra.setdefault("GIT_DIR", str(self.git_dir))
         return run_git(args, cwd=cwd, input=input, env=extra, check=check)
+
+    def config(self) -> dict[str, list[str]]:
+        """Every git config entry this repository sees (system, global, local), keys as git prints them (section
+        and name lowercased: ``gitxp.secretfiles``): read once per process with one ``git config --list``, and
+        shared by whoever asks (the secret-file patterns, the default experiment). ``set_config`` keeps it true."""
+        key = str(self.git_dir)
+        if key not in _CONFIG:
+            out = self.run(["config", "--list", "-z"], check=False).stdout.decode(errors="replace")
+            entries: dict[str, list[str]] = {}
+            for item in out.split("\0"):
+                if item:
+                    name, _, value = item.partition("\n")
+                    entries.setdefault(name, []).append(value)
+            _CONFIG[key] = entries
+        return _CONFIG[key]
+
+    def set_config(self, name: str, value: str) -> bool:
+        """``git config NAME VALUE`` in this repository (False when git refused: a read-only ``.git``)."""
+        done = self.run(["config", name, value], check=False).returncode == 0
+        if done:
+            self.config()[name.lower()] = [value]
+        return done
 
     # ------------------------------------------------------------------ refs and revisions
 

@@ -101,7 +101,7 @@ def default_experiment(store: Store | None) -> str:
     records into the same experiment whatever its directory is called; else the main worktree's directory name.
 
     When origin's name is not the directory's, the choice is remembered as ``gitxp.experiment`` in the clone's git
-    config (read once per process, one ``git config`` call): a clone that already recorded runs under its
+    config (:meth:`gitxp.git.repo.Repo.config`, read once per process): a clone that already recorded runs under its
     directory's name keeps that name, so an upgrade never splits an experiment in two."""
     if store is None:
         return Path.cwd().name
@@ -111,17 +111,14 @@ def default_experiment(store: Store | None) -> str:
         folder = main.name
     key = str(store.repo.common_dir)
     if key not in _DEFAULTS:
-        wanted = r"^(gitxp\.experiment|remote\.origin\.url)$"
-        found = store.repo.run(["config", "--get-regexp", wanted], check=False).stdout
-        config = dict(line.partition(" ")[::2] for line in found.decode(errors="replace").splitlines())
-        name = config.get("gitxp.experiment", "").strip()
+        config = store.repo.config()
+        name = (config.get("gitxp.experiment") or [""])[-1].strip()
         if not name:
-            name = repository_name(config.get("remote.origin.url", "")) or folder
+            name = repository_name((config.get("remote.origin.url") or [""])[-1]) or folder
             if name != folder:
                 if store.has_runs_of(folder):
                     name = folder
-                # remembered (on a read-only .git, decided again in each process)
-                store.repo.run(["config", "gitxp.experiment", name], check=False)
+                store.repo.set_config("gitxp.experiment", name)  # (a read-only .git: decided in each process)
         _DEFAULTS[key] = name
     return _DEFAULTS[key]
 

@@ -140,8 +140,7 @@ def secret_patterns(repo: Repo) -> tuple[str, ...]:
     if key not in _patterns:
         from gitxp.version.secrets import secret_file_patterns
 
-        extra = repo.run(["config", "--get-all", "gitxp.secretFiles"], check=False).stdout
-        _patterns[key] = secret_file_patterns(extra.decode(errors="replace").splitlines())
+        _patterns[key] = secret_file_patterns(repo.config().get("gitxp.secretfiles", []))
     return _patterns[key]
 
 
