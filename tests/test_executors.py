@@ -210,6 +210,18 @@ def slow_script(repo: Path, tmp_path: Path, body: str) -> Path:
     return marks
 
 
+def slow_sweep(repo: Path, dask: Cluster, grid: str) -> subprocess.Popen[str]:
+    """``gitxp run --executor dask --grid GRID -- python slow.py {x}`` on ``dask``, started (not waited for)."""
+    command = [*GITXP, "run", "--executor", "dask", "--scheduler", dask.address, "--grid", grid, "--"]
+    return subprocess.Popen(
+        [*command, sys.executable, "slow.py", "{x}"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
     repo: Path, cluster: Callable[[int], Cluster], tmp_path: Path
 ) -> None:
@@ -221,26 +233,7 @@ def test_worker_killed_mid_trial_is_retried_and_the_lost_attempt_recorded(
         "print(f'gitxp: done={sys.argv[1]}')\n",
     )
     dask = cluster(2)
-    proc = subprocess.Popen(
-        [
-            *GITXP,
-            "run",
-            "--executor",
-            "dask",
-            "--scheduler",
-            dask.address,
-            "--grid",
-            "x=1,2,3",
-            "--",
-            sys.executable,
-            "slow.py",
-            "{x}",
-        ],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = slow_sweep(repo, dask, "x=1,2,3")
     from gitxp.store import Store
 
     store = Store.open()
@@ -283,14 +276,7 @@ def test_a_trial_whose_code_bundle_died_with_every_worker_holding_it_is_retried(
         "print(f'gitxp: done={sys.argv[1]}')\n",
     )
     dask = cluster(1)
-    command = [*GITXP, "run", "--executor", "dask", "--scheduler", dask.address, "--grid", "x=1,2", "--"]
-    proc = subprocess.Popen(
-        [*command, sys.executable, "slow.py", "{x}"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = slow_sweep(repo, dask, "x=1,2")
     deadline = time.monotonic() + 60
     while not any(marks.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -627,26 +613,7 @@ def test_a_lost_attempt_keeps_its_real_start_and_the_points_it_streamed(
     )
     dask = cluster(2)
     before = time.time()
-    proc = subprocess.Popen(
-        [
-            *GITXP,
-            "run",
-            "--executor",
-            "dask",
-            "--scheduler",
-            dask.address,
-            "--grid",
-            "x=1,2",
-            "--",
-            sys.executable,
-            "slow.py",
-            "{x}",
-        ],  # fmt: skip
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = slow_sweep(repo, dask, "x=1,2")
     from gitxp.store import Store
 
     store = Store.open()
