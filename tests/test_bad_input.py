@@ -330,32 +330,12 @@ def test_a_damaged_repository_is_one_line(repo: Path) -> None:
 
 
 def test_a_damaged_metrics_file_is_reported_for_that_run_only(repo: Path, invoke) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    from gitxp.store import REF, run_path
+    from gitxp.store import run_path
 
     _three_runs()
     gitxp.load()
     target = gitxp.load(sort="started")["run_id"][0].as_py()
-    blob = (
-        subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"garbage", capture_output=True
-        )
-        .stdout.decode()
-        .strip()
-    )
-    env = {**os.environ, "GIT_INDEX_FILE": str(repo / ".git" / "tmp-index")}
-    subprocess.run(["git", "read-tree", REF], cwd=repo, check=True, env=env)
-    subprocess.run(
-        ["git", "update-index", "--cacheinfo", f"100644,{blob},{run_path(target)}/metrics.parquet"],
-        cwd=repo,
-        check=True,
-        env=env,
-    )
-    tree = subprocess.run(
-        ["git", "write-tree"], cwd=repo, capture_output=True, text=True, env=env
-    ).stdout.strip()
-    git(repo, "update-ref", REF, git(repo, "commit-tree", tree, "-p", REF, "-m", "damaged"))
+    _put_on_ref(repo, {f"{run_path(target)}/metrics.parquet": b"garbage"})
     shown = invoke("show", target)
     assert (
         shown.exit_code == 1 and f"run {target} is damaged" in shown.output and shown.output.count("\n") == 1
