@@ -91,28 +91,6 @@ def _scored(table: pa.Table, column: str) -> list[tuple[float, str]]:
     return list(zip(pc.filter(floats, keep).to_pylist(), pc.filter(table["run_id"], keep).to_pylist()))
 
 
-EXACT_STATS = 1000  # up to this many values a side: the statistics module's exact mean, std and median
-
-
-def _summary(nums: list[float]) -> dict[str, float | None]:
-    """Mean, sample std and median of ``nums``: exactly rounded up to ``EXACT_STATS`` values, by numpy above
-    (within an ulp or two of the exact ones; ``statistics.stdev`` of 50,000 values took 60 ms)."""
-    if len(nums) > EXACT_STATS:
-        import numpy as np
-
-        array = np.asarray(nums, dtype=np.float64)
-        return {
-            "mean": float(array.mean()),
-            "std": float(array.std(ddof=1)),
-            "median": float(np.median(array)),
-        }
-    return {
-        "mean": statistics.fmean(nums) if nums else None,
-        "std": statistics.stdev(nums) if len(nums) > 1 else None,
-        "median": statistics.median(nums) if nums else None,
-    }
-
-
 def _metrics(groups: list[Group], metric: str | None) -> list[tuple[str, str]]:
     """The (name, goal) pairs to compare: ``metric`` if given, else the runs' recorded summary metric, else every
     numeric result."""
@@ -175,7 +153,9 @@ def compare_groups(groups: list[Group], metric: str | None = None) -> dict[str, 
                     "runs": len(nums),
                     "best": best[0] if best else None,
                     "best_run": best[1] if best else None,
-                    **_summary(nums),
+                    "mean": statistics.fmean(nums) if nums else None,
+                    "std": statistics.stdev(nums) if len(nums) > 1 else None,
+                    "median": statistics.median(nums) if nums else None,
                 }
             )
         for group, nums in zip(groups[1:], values[1:]):
